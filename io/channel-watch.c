@@ -1,0 +1,102 @@
+/*
+ * GSource watches on file descriptors that also respect data a channel
+ * holds in its own buffers.  A TLS channel may have decrypted a record that
+ * the caller has not read yet; the socket underneath will never become
+ * readable for it, so a plain fd watch would sleep forever.  These sources
+ * report G_IO_IN as soon as qio_channel_has_pending() says so.
+ */
+#include "io/channel.h"
+
+typedef struct {
+    GSource source;
+    QIOChannel *ioc;
+    GPollFD fdread;
+    GPollFD fdwrite;
+    bool pair;
+    GIOCondition condition;
+} QIOChannelFDSource;
+
+static GIOCondition fd_source_revents(QIOChannelFDSource *s)
+{
+    GIOCondition cond = s->fdread.revents;
+
+    if (s->pair) {
+        cond |= s->fdwrite.revents;
+    }
+    if ((s->condition & G_IO_IN) && qio_channel_has_pending(s->ioc)) {
+        cond |= G_IO_IN;
+    }
+    return cond & (s->condition | G_IO_HUP | G_IO_ERR | G_IO_NVAL);
+}
+
+static gboolean fd_source_prepare(GSource *source, gint *timeout)
+{
+    QIOChannelFDSource *s = (QIOChannelFDSource *)source;
+
+    *timeout = -1;
+    return (s->condition & G_IO_IN) && qio_channel_has_pending(s->ioc);
+}
+
+static gboolean fd_source_check(GSource *source)
+{
+    return fd_source_revents((QIOChannelFDSource *)source) != 0;
+}
+
+static gboolean fd_source_dispatch(GSource *source, GSourceFunc callback,
+                                   gpointer user_data)
+{
+    QIOChannelFDSource *s = (QIOChannelFDSource *)source;
+    QIOChannelFunc func = (QIOChannelFunc)(void (*)(void))callback;
+
+    if (!func) {
+        return G_SOURCE_REMOVE;
+    }
+    return func(s->ioc, fd_source_revents(s), user_data);
+}
+
+static void fd_source_finalize(GSource *source)
+{
+    QIOChannelFDSource *s = (QIOChannelFDSource *)source;
+
+    g_object_unref(s->ioc);
+}
+
+static GSourceFuncs fd_source_funcs = {
+    .prepare = fd_source_prepare,
+    .check = fd_source_check,
+    .dispatch = fd_source_dispatch,
+    .finalize = fd_source_finalize,
+};
+
+GSource *qio_channel_create_fd_pair_watch(QIOChannel *ioc, int fdread,
+                                          int fdwrite,
+                                          GIOCondition condition)
+{
+    GSource *source = g_source_new(&fd_source_funcs,
+                                   sizeof(QIOChannelFDSource));
+    QIOChannelFDSource *s = (QIOChannelFDSource *)source;
+
+    g_source_set_name(source, "qio-channel-fd-watch");
+    s->ioc = g_object_ref(ioc);
+    s->condition = condition;
+    s->pair = fdread != fdwrite;
+    if (s->pair) {
+        s->fdread.fd = fdread;
+        s->fdread.events = condition & ~G_IO_OUT;
+        s->fdwrite.fd = fdwrite;
+        s->fdwrite.events = condition & ~G_IO_IN;
+        g_source_add_poll(source, &s->fdread);
+        g_source_add_poll(source, &s->fdwrite);
+    } else {
+        s->fdread.fd = fdread;
+        s->fdread.events = condition;
+        g_source_add_poll(source, &s->fdread);
+    }
+    return source;
+}
+
+GSource *qio_channel_create_fd_watch(QIOChannel *ioc, int fd,
+                                     GIOCondition condition)
+{
+    return qio_channel_create_fd_pair_watch(ioc, fd, fd, condition);
+}
