@@ -214,6 +214,50 @@ static void test_localhost(void **state)
     server_clear(&srv);
 }
 
+/*
+ * One address that resolves to both families (the empty host, as in
+ * "-p 10809" with no bind address) binds both, on one port.
+ */
+static void test_any_address(void **state)
+{
+    g_autoptr(QIONetListener) lst = qio_net_listener_new();
+    g_autoptr(QIOSocketAddress) addr = parse(":0");
+    g_autoptr(GPtrArray) local = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *v4str = NULL;
+    g_autofree char *v6str = NULL;
+    g_autoptr(QIOSocketAddress) v4 = NULL;
+    g_autoptr(QIOSocketAddress) v6 = NULL;
+    g_autoptr(QIOChannelSocket) c4 = NULL;
+    g_autoptr(QIOChannelSocket) c6 = NULL;
+    const char *port;
+    Server srv;
+
+    if (!have_ipv6()) {
+        print_message("IPv6 loopback is not available; skipping\n");
+        skip();
+    }
+    server_init(&srv);
+    assert_int_equal(qio_net_listener_open_sync(lst, addr, 4, &err), 0);
+    assert_int_equal(qio_net_listener_get_n_channels(lst), 2);
+    local = qio_net_listener_get_local_addresses(lst, &err);
+    assert_non_null(local);
+    assert_int_equal(local->len, 2);
+    port = ((QIOSocketAddress *)local->pdata[0])->u.inet.port;
+    assert_string_equal(((QIOSocketAddress *)local->pdata[1])->u.inet.port,
+                        port);
+
+    qio_net_listener_set_client_func_full(lst, new_client, &srv, NULL, srv.ctx);
+    v4str = g_strdup_printf("127.0.0.1:%s", port);
+    v6str = g_strdup_printf("[::1]:%s", port);
+    v4 = parse(v4str);
+    v6 = parse(v6str);
+    c4 = connect_to(v4);
+    c6 = connect_to(v6);
+    assert_true(wait_clients(&srv, 2, LOOP_TIMEOUT_MS));
+    server_clear(&srv);
+}
+
 static void test_unix(void **state)
 {
     g_autoptr(QIONetListener) lst = qio_net_listener_new();
@@ -493,6 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dual_stack),
         cmocka_unit_test(test_localhost),
+        cmocka_unit_test(test_any_address),
         cmocka_unit_test(test_unix),
         cmocka_unit_test(test_many_clients),
         cmocka_unit_test(test_client_limit),
