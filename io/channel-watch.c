@@ -47,11 +47,19 @@ static gboolean fd_source_dispatch(GSource *source, GSourceFunc callback,
 {
     QIOChannelFDSource *s = (QIOChannelFDSource *)source;
     QIOChannelFunc func = (QIOChannelFunc)(void (*)(void))callback;
+    GIOCondition cond = fd_source_revents(s);
 
     if (!func) {
         return G_SOURCE_REMOVE;
     }
-    return func(s->ioc, fd_source_revents(s), user_data);
+    /*
+     * Buffered data can be consumed by another thread between prepare or
+     * check and here; a callback is never told "nothing happened".
+     */
+    if (!cond) {
+        return G_SOURCE_CONTINUE;
+    }
+    return func(s->ioc, cond, user_data);
 }
 
 static void fd_source_finalize(GSource *source)
@@ -75,22 +83,39 @@ GSource *qio_channel_create_fd_pair_watch(QIOChannel *ioc, int fdread,
     GSource *source = g_source_new(&fd_source_funcs,
                                    sizeof(QIOChannelFDSource));
     QIOChannelFDSource *s = (QIOChannelFDSource *)source;
+    GIOCondition rdcond = condition & ~G_IO_OUT;
+    GIOCondition wrcond = condition & ~(G_IO_IN | G_IO_PRI);
+    bool wants_rd = condition & (G_IO_IN | G_IO_PRI);
+    bool wants_wr = condition & G_IO_OUT;
 
     g_source_set_name(source, "qio-channel-fd-watch");
     s->ioc = g_object_ref(ioc);
     s->condition = condition;
     s->pair = fdread != fdwrite;
-    if (s->pair) {
-        s->fdread.fd = fdread;
-        s->fdread.events = condition & ~G_IO_OUT;
-        s->fdwrite.fd = fdwrite;
-        s->fdwrite.events = condition & ~G_IO_IN;
-        g_source_add_poll(source, &s->fdread);
-        g_source_add_poll(source, &s->fdwrite);
-    } else {
+    if (!s->pair) {
         s->fdread.fd = fdread;
         s->fdread.events = condition;
         g_source_add_poll(source, &s->fdread);
+        return source;
+    }
+
+    /*
+     * Poll only the side the condition asks about.  poll() reports
+     * HUP/ERR on every descriptor it is given, so polling the other side
+     * as well would wake a writer waiting for G_IO_OUT whenever the read
+     * side hung up (and a reader when the write side did), and the
+     * caller would retry and block again in a busy loop.  A condition
+     * naming neither direction (only G_IO_HUP/G_IO_ERR) watches both.
+     */
+    s->fdread.fd = fdread;
+    s->fdread.events = rdcond;
+    s->fdwrite.fd = fdwrite;
+    s->fdwrite.events = wrcond;
+    if (wants_rd || !wants_wr) {
+        g_source_add_poll(source, &s->fdread);
+    }
+    if (wants_wr || !wants_rd) {
+        g_source_add_poll(source, &s->fdwrite);
     }
     return source;
 }

@@ -127,6 +127,17 @@ gssize qio_channel_write(QIOChannel *ioc, const void *buf, size_t buflen,
     return qio_channel_writev(ioc, &iov, 1, errp);
 }
 
+/* A private copy the *_all helpers can advance; g_memdup2 needs 2.68. */
+static struct iovec *iov_copy(const struct iovec *iov, size_t niov)
+{
+    struct iovec *copy = g_new(struct iovec, niov);
+
+    if (niov) {
+        memcpy(copy, iov, niov * sizeof(*iov));
+    }
+    return copy;
+}
+
 /* Drop @done bytes from the front of the iovec array in place. */
 static void iov_consume(struct iovec **iov, size_t *niov, size_t done)
 {
@@ -139,7 +150,7 @@ static void iov_consume(struct iovec **iov, size_t *niov, size_t done)
         (*iov)->iov_base = (char *)(*iov)->iov_base + done;
         (*iov)->iov_len -= done;
     }
-    /* Skip trailing empty elements so that "all done" is niov == 0. */
+    /* Skip empty elements at the new front so "all done" is niov == 0. */
     while (*niov && (*iov)->iov_len == 0) {
         (*iov)++;
         (*niov)--;
@@ -153,22 +164,44 @@ static void close_fds(int *fds, size_t nfds)
     }
 }
 
+/*
+ * Append what one read returned to the descriptors gathered so far.  Done
+ * whatever the read returned, so that nothing a subclass handed over can
+ * leak on an error or a would-block path.
+ */
+static void gather_fds(int **all, size_t *nall, int *more, size_t nmore)
+{
+    if (nmore) {
+        *all = g_renew(int, *all, *nall + nmore);
+        memcpy(*all + *nall, more, nmore * sizeof(int));
+        *nall += nmore;
+    }
+    g_free(more);
+}
+
 int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
                                    size_t niov, int **fds, size_t *nfds,
                                    GError **errp)
 {
-    g_autofree struct iovec *copy = g_memdup2(iov, niov * sizeof(*iov));
+    g_autofree struct iovec *copy = iov_copy(iov, niov);
     struct iovec *cur = copy;
     size_t ncur = niov;
     bool partial = false;
     int *got_fds = NULL;
     size_t got_nfds = 0;
 
+    /* Asking for descriptors means passing both pointers. */
+    g_assert((fds == NULL) == (nfds == NULL));
     if (fds) {
         *fds = NULL;
-    }
-    if (nfds) {
         *nfds = 0;
+        /* Refuse even when there is nothing to read, as readv_full does. */
+        if (!qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS)) {
+            qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                           "%s: channel cannot receive file descriptors",
+                           qio_channel_get_name(ioc));
+            return -1;
+        }
     }
     iov_consume(&cur, &ncur, 0);
     while (ncur > 0) {
@@ -176,21 +209,16 @@ int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
         size_t more_nfds = 0;
         gssize len = qio_channel_readv_full(ioc, cur, ncur,
                                             fds ? &more_fds : NULL,
-                                            nfds ? &more_nfds : NULL,
+                                            fds ? &more_nfds : NULL,
                                             0, errp);
 
+        gather_fds(&got_fds, &got_nfds, more_fds, more_nfds);
         if (len == QIO_CHANNEL_ERR_BLOCK) {
             qio_channel_wait(ioc, G_IO_IN);
             continue;
         }
         if (len < 0) {
             goto fail;
-        }
-        if (more_nfds) {
-            got_fds = g_renew(int, got_fds, got_nfds + more_nfds);
-            memcpy(got_fds + got_nfds, more_fds, more_nfds * sizeof(int));
-            got_nfds += more_nfds;
-            g_free(more_fds);
         }
         if (len == 0) {
             if (!partial && got_nfds == 0) {
@@ -235,7 +263,7 @@ int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
                                 size_t niov, const int *fds, size_t nfds,
                                 GError **errp)
 {
-    g_autofree struct iovec *copy = g_memdup2(iov, niov * sizeof(*iov));
+    g_autofree struct iovec *copy = iov_copy(iov, niov);
     struct iovec *cur = copy;
     size_t ncur = niov;
 
@@ -249,6 +277,16 @@ int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
             continue;
         }
         if (len < 0) {
+            return -1;
+        }
+        /*
+         * A write that accepts nothing would make this loop spin forever;
+         * no working channel does that, so report it instead.
+         */
+        if (len == 0 && ncur > 0) {
+            qio_error_setg(errp, QIO_ERROR_FAILED,
+                           "%s: channel accepted no data",
+                           qio_channel_get_name(ioc));
             return -1;
         }
         /* Descriptors travel with the first bytes that were accepted. */

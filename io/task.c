@@ -76,18 +76,30 @@ static gboolean qio_task_thread_result(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-static gpointer qio_task_thread_worker(gpointer opaque)
+/*
+ * Queue the completion on the task's context.  It runs at the default
+ * priority, not the idle one: a context kept busy by ready default-priority
+ * sources (a watch on a channel with buffered data, say) would otherwise
+ * starve every completion.  Once attached, the task belongs to that
+ * context and may be freed at any moment, so the caller must not touch it.
+ */
+static void qio_task_queue_completion(QIOTask *task)
 {
-    QIOTask *task = opaque;
-    GSource *idle;
+    GSource *idle = g_idle_source_new();
 
-    task->worker(task, task->worker_opaque);
-
-    idle = g_idle_source_new();
     g_source_set_name(idle, "qio-task-complete");
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
     g_source_set_callback(idle, qio_task_thread_result, task, NULL);
     g_source_attach(idle, task->context);
     g_source_unref(idle);
+}
+
+static gpointer qio_task_thread_worker(gpointer opaque)
+{
+    QIOTask *task = opaque;
+
+    task->worker(task, task->worker_opaque);
+    qio_task_queue_completion(task);
     return NULL;
 }
 
@@ -110,10 +122,7 @@ void qio_task_run_in_thread(QIOTask *task, QIOTaskWorker worker,
                                              "cannot start worker thread: %s",
                                              err->message));
         /* Still complete asynchronously, as callers expect. */
-        GSource *idle = g_idle_source_new();
-        g_source_set_callback(idle, qio_task_thread_result, task, NULL);
-        g_source_attach(idle, task->context);
-        g_source_unref(idle);
+        qio_task_queue_completion(task);
         return;
     }
     g_thread_unref(thread);

@@ -119,8 +119,16 @@ gssize qio_channel_write(QIOChannel *ioc, const void *buf, size_t buflen,
  * Full-length I/O.  The *_eof variants return 1 when everything was read,
  * 0 when the channel was at EOF before the first byte, and -1 on error
  * (including EOF part way through, QIO_ERROR_UNEXPECTED_EOF).  The others
- * return 0 or -1 and treat any EOF as an error.  File descriptors received
- * along the way are accumulated into *fds / *nfds.
+ * return 0 or -1 and treat any EOF as an error.  A zero total length
+ * succeeds without calling the channel.
+ *
+ * File descriptors received along the way are accumulated into *fds /
+ * *nfds (pass both or neither).  On failure every descriptor received so
+ * far is closed and *fds is NULL.  Asking for descriptors on a channel
+ * without QIO_CHANNEL_FEATURE_FD_PASS fails with QIO_ERROR_NOT_SUPPORTED,
+ * even for a zero length.  Descriptors written go out with the first byte
+ * the channel accepts.  A write the channel accepts no bytes of fails with
+ * QIO_ERROR_FAILED rather than being retried forever.
  */
 int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
                                    size_t niov, int **fds, size_t *nfds,
@@ -164,7 +172,12 @@ GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition);
 guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
                             QIOChannelFunc func, gpointer opaque,
                             GDestroyNotify notify);
-/* As above, attached to @context (NULL: the global default context). */
+/*
+ * As above, attached to @context (NULL: the global default context).  The
+ * id is only meaningful in @context: remove the watch with
+ * g_source_destroy(g_main_context_find_source_by_id(context, id)), since
+ * g_source_remove() looks in the global default context.
+ */
 guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
                                  QIOChannelFunc func, gpointer opaque,
                                  GDestroyNotify notify,
@@ -180,6 +193,12 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
  * and a write fd) and that also fires for G_IO_IN whenever
  * qio_channel_has_pending(@ioc) is true.  The source keeps a reference on
  * @ioc.  The callback is a QIOChannelFunc.
+ *
+ * With two fds, only the side @condition asks about is polled: @fdread for
+ * G_IO_IN/G_IO_PRI, @fdwrite for G_IO_OUT (both when @condition names
+ * neither).  So G_IO_HUP/G_IO_ERR are reported for the side being waited
+ * on, and a hang-up on the other side does not wake the watch.  A
+ * negative fd is never ready.
  */
 GSource *qio_channel_create_fd_watch(QIOChannel *ioc, int fd,
                                      GIOCondition condition);

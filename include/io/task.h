@@ -38,8 +38,10 @@ QIOTask *qio_task_new(GObject *source, QIOTaskFunc func, gpointer opaque,
 
 /*
  * Run @worker on a new thread, then invoke the completion callback on
- * @context (NULL: the thread-default context of the caller).  @destroy
- * frees @opaque after the callback.
+ * @context (NULL: the thread-default context of the caller), from a
+ * source at G_PRIORITY_DEFAULT.  @destroy frees @opaque after the
+ * callback.  If no thread can be started the callback still runs later on
+ * @context, with a QIO_ERROR_FAILED error.
  */
 void qio_task_run_in_thread(QIOTask *task, QIOTaskWorker worker,
                             gpointer opaque, GDestroyNotify destroy,
@@ -65,7 +67,14 @@ GObject *qio_task_get_source(QIOTask *task);
  * Cancellation.  A task owns a GCancellable; workers should pass it to
  * anything that accepts one and poll g_cancellable_is_cancelled() between
  * steps.  When the task is cancelled before it completes, the completion
- * callback sees a QIO_ERROR_CANCELLED error whatever the worker set.
+ * callback sees a QIO_ERROR_CANCELLED error whatever the worker set (a
+ * result pointer stays available and is still freed once).
+ *
+ * The task is freed right after its callback returns, so call
+ * qio_task_cancel() only while it is certainly alive: from the worker, or
+ * from the thread that iterates the completion context before the
+ * callback has run.  To cancel from elsewhere, keep a reference to the
+ * GCancellable instead and call g_cancellable_cancel() on it.
  */
 GCancellable *qio_task_get_cancellable(QIOTask *task);
 void qio_task_cancel(QIOTask *task);
