@@ -7,6 +7,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #define CHUNK_MAX (256 * 1024)
@@ -153,4 +156,19 @@ void qio_test_transfer(QIOChannel *src, QIOChannel *dst, size_t len,
                         g_checksum_get_string(r.sum));
     g_checksum_free(w.sum);
     g_checksum_free(r.sum);
+}
+
+bool qio_test_have_ipv6(void)
+{
+    struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+    close(fd);
+    return ok;
 }

@@ -24,3 +24,6 @@ void qio_test_transfer(QIOChannel *src, QIOChannel *dst, size_t len,
 
 /* Fill @buf with deterministic pseudo-random bytes derived from @seed. */
 void qio_test_fill(void *buf, size_t len, guint32 seed);
+
+/* True when this host can bind a TCP socket on the IPv6 loopback [::1]. */
+bool qio_test_have_ipv6(void);

@@ -32,21 +32,6 @@
 
 static char *tmpdir;
 
-static bool have_ipv6(void)
-{
-    struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok;
-
-    if (fd < 0) {
-        return false;
-    }
-    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
-
 static QIOSocketAddress *parse(const char *str)
 {
     g_autoptr(GError) err = NULL;
@@ -152,7 +137,7 @@ static void test_tcp_ipv4(void **state)
 
 static void test_tcp_ipv6(void **state)
 {
-    if (!have_ipv6()) {
+    if (!qio_test_have_ipv6()) {
         print_message("IPv6 loopback is not available; skipping\n");
         skip();
     }
@@ -749,7 +734,7 @@ static void test_addresses(void **state)
     g_autoptr(GError) err = NULL;
 
     check_addresses("127.0.0.1:0", "127.0.0.1:");
-    if (have_ipv6()) {
+    if (qio_test_have_ipv6()) {
         check_addresses("[::1]:0", "[::1]:");
     }
     check_addresses(path, expect);
@@ -926,7 +911,7 @@ static void test_listen_options(void **state)
         qio_channel_has_feature(QIO_CHANNEL(lsn), QIO_CHANNEL_FEATURE_LISTEN));
     assert_false(qio_channel_has_feature(QIO_CHANNEL(lsn),
                                          QIO_CHANNEL_FEATURE_SHUTDOWN));
-    if (have_ipv6()) {
+    if (qio_test_have_ipv6()) {
         lsn6 = listen_on("[::1]:0");
         assert_true(get_int_opt(lsn6, IPPROTO_IPV6, IPV6_V6ONLY) != 0);
     }

@@ -16,24 +16,10 @@
 #include <cmocka.h>
 
 #include "io/dns-resolver.h"
+#include "io-channel-helpers.h"
 
 /* Async lookups must finish well within this. */
 #define LOOP_TIMEOUT_MS 10000
-
-static bool have_ipv6(void)
-{
-    struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok;
-
-    if (fd < 0) {
-        return false;
-    }
-    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
 
 static GPtrArray *lookup(const char *str, QIODNSResolverFlags flags,
                          GError **errp)
@@ -80,7 +66,7 @@ static void test_numeric_ipv6(void **state)
     g_autoptr(GPtrArray) addrs = NULL;
     g_autofree char *text = NULL;
 
-    if (!have_ipv6()) {
+    if (!qio_test_have_ipv6()) {
         print_message("IPv6 is not available on this host; skipping\n");
         skip();
     }

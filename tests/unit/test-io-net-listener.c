@@ -18,25 +18,11 @@
 #include <cmocka.h>
 
 #include "io/net-listener.h"
+#include "io-channel-helpers.h"
 
 #define LOOP_TIMEOUT_MS 10000
 
 static char *tmpdir;
-
-static bool have_ipv6(void)
-{
-    struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok;
-
-    if (fd < 0) {
-        return false;
-    }
-    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
 
 static QIOSocketAddress *parse(const char *str)
 {
@@ -179,7 +165,7 @@ static void dual_stack(void)
 
 static void test_dual_stack(void **state)
 {
-    if (!have_ipv6()) {
+    if (!qio_test_have_ipv6()) {
         print_message("IPv6 loopback is not available; skipping\n");
         skip();
     }
@@ -233,7 +219,7 @@ static void test_any_address(void **state)
     const char *port;
     Server srv;
 
-    if (!have_ipv6()) {
+    if (!qio_test_have_ipv6()) {
         print_message("IPv6 loopback is not available; skipping\n");
         skip();
     }
