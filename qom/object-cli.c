@@ -199,6 +199,9 @@ static void help_types(GString *out)
 /* "<int>" style placeholder for a property's value. */
 static char *value_placeholder(GParamSpec *pspec)
 {
+    if (qom_param_spec_is_json(pspec)) {
+        return g_strdup("<list>");
+    }
     if (G_IS_PARAM_SPEC_BOOLEAN(pspec)) {
         return g_strdup("<bool>");
     }

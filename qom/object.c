@@ -187,13 +187,20 @@ bool qom_param_spec_is_hidden(GParamSpec *pspec)
     return g_param_spec_get_qdata(pspec, qom_param_hidden_quark()) != NULL;
 }
 
+bool qom_param_spec_is_json(GParamSpec *pspec)
+{
+    return G_IS_PARAM_SPEC_BOXED(pspec) &&
+           G_PARAM_SPEC_VALUE_TYPE(pspec) == JSON_TYPE_NODE;
+}
+
 bool qom_param_spec_is_settable(GParamSpec *pspec)
 {
     if (!(pspec->flags & G_PARAM_WRITABLE) ||
         qom_param_spec_is_hidden(pspec)) {
         return false;
     }
-    return G_IS_PARAM_SPEC_BOOLEAN(pspec) || G_IS_PARAM_SPEC_CHAR(pspec) ||
+    return qom_param_spec_is_json(pspec) ||
+           G_IS_PARAM_SPEC_BOOLEAN(pspec) || G_IS_PARAM_SPEC_CHAR(pspec) ||
            G_IS_PARAM_SPEC_UCHAR(pspec) || G_IS_PARAM_SPEC_INT(pspec) ||
            G_IS_PARAM_SPEC_UINT(pspec) || G_IS_PARAM_SPEC_LONG(pspec) ||
            G_IS_PARAM_SPEC_ULONG(pspec) || G_IS_PARAM_SPEC_INT64(pspec) ||
@@ -491,6 +498,12 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
 {
     GError *cause = NULL;
 
+    if (qom_param_spec_is_json(pspec)) {
+        prop_error(errp, ctx, pspec, "takes a list: give it as %s.0.FIELD="
+                   "...,%s.1.FIELD=... or use the JSON form", pspec->name,
+                   pspec->name);
+        return false;
+    }
     if (G_IS_PARAM_SPEC_STRING(pspec)) {
         g_value_init(out, G_TYPE_STRING);
         g_value_set_string(out, str);
@@ -563,6 +576,12 @@ static bool convert_json(const PropContext *ctx, GParamSpec *pspec,
 {
     GType vtype;
 
+    if (qom_param_spec_is_json(pspec)) {
+        /* Copied whole: the class judges the structure. */
+        g_value_init(out, JSON_TYPE_NODE);
+        g_value_set_boxed(out, node);
+        return true;
+    }
     switch (JSON_NODE_TYPE(node)) {
     case JSON_NODE_NULL:
         prop_error(errp, ctx, pspec, "expected %s, got null",
@@ -643,6 +662,217 @@ static bool convert_json(const PropContext *ctx, GParamSpec *pspec,
     }
     prop_error(errp, ctx, pspec, "unsupported JSON value");
     return false;
+}
+
+/* ---- Lists from dotted keys ------------------------------------------- */
+
+/*
+ * One JsonNode property being assembled from "NAME.INDEX.FIELD" keys.
+ * Keys arrive in any order, so elements are collected by index first and
+ * the array is built once every key has been seen.
+ */
+typedef struct {
+    GParamSpec *pspec;
+    size_t first;           /* input position of the first key */
+    GHashTable *elements;   /* index (guint64 *) -> JsonObject */
+    GArray *indices;        /* index of each key, in input order */
+    GPtrArray *keys;        /* the keys themselves (borrowed) */
+    JsonNode *node;         /* the array, once assembled */
+} DottedList;
+
+static void dotted_list_free(DottedList *list)
+{
+    g_hash_table_unref(list->elements);
+    g_array_unref(list->indices);
+    g_ptr_array_unref(list->keys);
+    if (list->node) {
+        json_node_unref(list->node);
+    }
+    g_free(list);
+}
+
+/* "0", "1", ... "12": decimal, no sign, no leading zero. */
+static bool parse_list_index(const char *text, size_t len, guint64 *index)
+{
+    guint64 v = 0;
+
+    if (len == 0 || (text[0] == '0' && len > 1) || len > 19) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!g_ascii_isdigit(text[i])) {
+            return false;
+        }
+        v = v * 10 + (guint64)(text[i] - '0');
+    }
+    *index = v;
+    return true;
+}
+
+/* Add one "NAME.INDEX.FIELD=value" to @list, or explain what is wrong. */
+static bool dotted_list_add(const PropContext *ctx, DottedList *list,
+                            const char *key, const char *value,
+                            GError **errp)
+{
+    g_autofree char *shown = qio_str_abbrev(key, VALUE_ECHO_MAX);
+    const char *rest = key + strlen(list->pspec->name) + 1;
+    const char *dot = strchr(rest, '.');
+    const char *field;
+    guint64 index;
+    JsonObject *element;
+
+    if (!parse_list_index(rest, dot ? (size_t)(dot - rest) : strlen(rest),
+                          &index)) {
+        prop_error(errp, ctx, list->pspec, "key '%s': expected a list "
+                   "index (0, 1, ...) after '%s.'", shown,
+                   list->pspec->name);
+        return false;
+    }
+    if (!dot || dot[1] == '\0') {
+        prop_error(errp, ctx, list->pspec, "key '%s': expected a field "
+                   "name, as in %s.%" G_GUINT64_FORMAT ".FIELD", shown,
+                   list->pspec->name, index);
+        return false;
+    }
+    field = dot + 1;
+    if (strchr(field, '.')) {
+        prop_error(errp, ctx, list->pspec, "key '%s': only keys of the "
+                   "form %s.INDEX.FIELD are supported", shown,
+                   list->pspec->name);
+        return false;
+    }
+    element = g_hash_table_lookup(list->elements, &index);
+    if (!element) {
+        guint64 *stored = g_new(guint64, 1);
+        *stored = index;
+        element = json_object_new();
+        g_hash_table_insert(list->elements, stored, element);
+    }
+    if (json_object_has_member(element, field)) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_DUPLICATE_PROPERTY,
+                    "property '%s' of object '%s': key '%s' is given more "
+                    "than once", list->pspec->name, ctx->id, shown);
+        return false;
+    }
+    json_object_set_string_member(element, field, value);
+    g_array_append_val(list->indices, index);
+    g_ptr_array_add(list->keys, (gpointer)key);
+    return true;
+}
+
+/*
+ * Build the array once all keys are in: indices must be exactly
+ * 0..n-1, where n is the number of distinct indices.
+ */
+static bool dotted_list_finish(const PropContext *ctx, DottedList *list,
+                               GError **errp)
+{
+    guint64 n = g_hash_table_size(list->elements);
+    JsonArray *array;
+
+    for (guint64 i = 0; i < n; i++) {
+        if (g_hash_table_contains(list->elements, &i)) {
+            continue;
+        }
+        /* Some key uses an index beyond the gap: name the first one. */
+        for (guint k = 0; k < list->indices->len; k++) {
+            if (g_array_index(list->indices, guint64, k) > i) {
+                g_autofree char *shown = qio_str_abbrev(
+                    g_ptr_array_index(list->keys, k), VALUE_ECHO_MAX);
+                prop_error(errp, ctx, list->pspec, "key '%s': list indices "
+                           "must run from 0 without gaps, but there is no "
+                           "element %" G_GUINT64_FORMAT, shown, i);
+                return false;
+            }
+        }
+        g_assert_not_reached();
+    }
+    array = json_array_sized_new((guint)n);
+    for (guint64 i = 0; i < n; i++) {
+        JsonObject *element = g_hash_table_lookup(list->elements, &i);
+        json_array_add_object_element(array, json_object_ref(element));
+    }
+    list->node = json_node_new(JSON_NODE_ARRAY);
+    json_node_take_array(list->node, array);
+    return true;
+}
+
+/*
+ * Replace the "NAME.INDEX.FIELD" string inputs of JsonNode properties by
+ * one JSON input per property, placed where its first key was.  Other
+ * dotted keys are left alone and reported as unknown properties later.
+ * @lists owns the assembled nodes, which @out borrows.
+ */
+static bool assemble_dotted_lists(const PropContext *ctx,
+                                  GObjectClass *klass, const PropInput *in,
+                                  size_t n, PropInput **out, size_t *nout,
+                                  GPtrArray **lists, GError **errp)
+{
+    /* input position -> the list it feeds, or NULL */
+    g_autofree DottedList **owner = g_new0(DottedList *, n + 1);
+    PropInput *result;
+    size_t m = 0;
+
+    *lists = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)dotted_list_free);
+    for (size_t i = 0; i < n; i++) {
+        const char *dot;
+        g_autofree char *name = NULL;
+        GParamSpec *pspec;
+        DottedList *list = NULL;
+
+        if (in[i].node || !(dot = strchr(in[i].name, '.'))) {
+            continue;
+        }
+        name = g_strndup(in[i].name, dot - in[i].name);
+        pspec = g_object_class_find_property(klass, name);
+        if (!pspec || qom_param_spec_is_hidden(pspec) ||
+            !qom_param_spec_is_json(pspec) ||
+            !(pspec->flags & G_PARAM_WRITABLE)) {
+            continue;
+        }
+        for (guint k = 0; k < (*lists)->len; k++) {
+            DottedList *l = g_ptr_array_index(*lists, k);
+            if (l->pspec == pspec) {
+                list = l;
+                break;
+            }
+        }
+        if (!list) {
+            list = g_new0(DottedList, 1);
+            list->pspec = pspec;
+            list->first = i;
+            list->elements = g_hash_table_new_full(
+                g_int64_hash, g_int64_equal, g_free,
+                (GDestroyNotify)json_object_unref);
+            list->indices = g_array_new(FALSE, FALSE, sizeof(guint64));
+            list->keys = g_ptr_array_new();
+            g_ptr_array_add(*lists, list);
+        }
+        if (!dotted_list_add(ctx, list, in[i].name, in[i].str, errp)) {
+            return false;
+        }
+        owner[i] = list;
+    }
+    for (guint k = 0; k < (*lists)->len; k++) {
+        if (!dotted_list_finish(ctx, g_ptr_array_index(*lists, k), errp)) {
+            return false;
+        }
+    }
+
+    result = g_new0(PropInput, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (!owner[i]) {
+            result[m++] = in[i];
+        } else if (owner[i]->first == i) {
+            result[m].name = owner[i]->pspec->name;
+            result[m].node = owner[i]->node;
+            m++;
+        }
+    }
+    *out = result;
+    *nout = m;
+    return true;
 }
 
 /* ---- The object table ------------------------------------------------- */
@@ -765,6 +995,8 @@ static GObject *object_add_internal(const char *type, const char *id,
     g_autoptr(GHashTable) seen = NULL;
     g_autofree const char **names = NULL;
     g_autofree GValue *values = NULL;
+    g_autofree PropInput *assembled = NULL;
+    g_autoptr(GPtrArray) lists = NULL;
     size_t nvalues = 0;
     GObject *obj = NULL;
     GError *local = NULL;
@@ -790,6 +1022,11 @@ static GObject *object_add_internal(const char *type, const char *id,
     }
 
     klass = g_type_class_ref(gtype);
+    if (!assemble_dotted_lists(&ctx, G_OBJECT_CLASS(klass), in, n,
+                               &assembled, &n, &lists, errp)) {
+        goto out;
+    }
+    in = assembled;
     seen = g_hash_table_new(NULL, NULL);
     names = g_new0(const char *, n + 1);
     values = g_new0(GValue, n + 1);

@@ -25,35 +25,11 @@
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 
+#include "crypto/error.h"
+
 G_BEGIN_DECLS
 
-/*
- * The crypto layer's error domain; codes are stable for callers and tests.
- */
-#define QCRYPTO_ERROR (qcrypto_error_quark())
-GQuark qcrypto_error_quark(void);
-
-typedef enum {
-    QCRYPTO_ERROR_FAILED,           /* anything not listed below */
-    QCRYPTO_ERROR_INVALID_ARGUMENT, /* bad property value or combination */
-    QCRYPTO_ERROR_FILE,             /* a file is missing or unreadable */
-    QCRYPTO_ERROR_DECODE,           /* bad base64, PEM, DER, key format */
-    QCRYPTO_ERROR_DECRYPT,          /* wrong key, bad padding, bad password */
-    QCRYPTO_ERROR_CERT_EXPIRED,     /* a certificate is past its end */
-    QCRYPTO_ERROR_CERT_NOT_ACTIVE,  /* a certificate is not yet valid */
-    QCRYPTO_ERROR_CERT_USAGE,       /* key usage / purpose / CA flags */
-    QCRYPTO_ERROR_CERT_UNTRUSTED,   /* not issued by a trusted CA */
-    QCRYPTO_ERROR_CERT_REVOKED,     /* listed in the CRL */
-    QCRYPTO_ERROR_CERT_HOSTNAME,    /* does not name the expected host */
-    QCRYPTO_ERROR_KEY_MISMATCH,     /* key does not match its certificate */
-    QCRYPTO_ERROR_NO_CERT,          /* the peer presented no certificate */
-    QCRYPTO_ERROR_AUTHZ_DENIED,     /* the authz object said no */
-    QCRYPTO_ERROR_HANDSHAKE,        /* TLS handshake failed */
-    QCRYPTO_ERROR_PSK,              /* unknown PSK user or wrong key */
-    QCRYPTO_ERROR_TIMED_OUT,        /* handshake took too long */
-    QCRYPTO_ERROR_TRUNCATED,        /* peer closed without a TLS bye */
-    QCRYPTO_ERROR_ENDPOINT,         /* client creds used for a server... */
-} QCryptoErrorCode;
+/* The QCRYPTO_ERROR domain and its codes live in crypto/error.h. */
 
 typedef enum {
     QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT,
@@ -104,7 +80,13 @@ bool qcrypto_tls_creds_check_endpoint(QCryptoTLSCreds *creds,
 
 /*
  * The priority string sessions use: the priority property when set, else
- * the default, with TLS 1.0 and 1.1 always removed.  Caller frees.
+ * the default, with TLS 1.0 and 1.1 always removed and the kind's key
+ * exchanges added (PSK: +ECDHE-PSK:+DHE-PSK:+PSK, anon: +ANON-ECDH:
+ * +ANON-DH).  When the default is used on a CPU with AES-GCM instructions,
+ * the ciphers the policy enables are reordered AES-GCM first, DHE-PSK and
+ * ANON-DH go before their ECDH forms, and servers add %SERVER_PRECEDENCE
+ * (docs/tls.md explains why).  Resolved on each call, so a changed host
+ * policy applies to the next session.  Caller frees.
  */
 char *qcrypto_tls_creds_get_priority(QCryptoTLSCreds *creds);
 
@@ -145,5 +127,12 @@ gnutls_credentials_type_t qcrypto_tls_creds_handle_get_type(
 void *qcrypto_tls_creds_handle_get_gnutls(QCryptoTLSCredsHandle *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoTLSCredsHandle,
                               qcrypto_tls_creds_handle_unref)
+
+/*
+ * Make the credential kinds creatable with --object: the abstract
+ * "tls-creds" (described as "TLS credentials" in messages),
+ * "tls-creds-x509", "tls-creds-psk" and "tls-creds-anon".  Idempotent.
+ */
+void qcrypto_tls_creds_register_types(void);
 
 G_END_DECLS

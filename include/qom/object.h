@@ -128,9 +128,24 @@ GParamSpec *qom_param_spec_mark_hidden(GParamSpec *pspec);
 bool qom_param_spec_is_hidden(GParamSpec *pspec);
 
 /*
+ * True when @pspec holds a JsonNode (a boxed property of type
+ * JSON_TYPE_NODE).  Such a property takes structured values: an array or
+ * object in the JSON form, or a list assembled from dotted keys in the
+ * keyval form (see qom_object_add()).  The class checks the structure,
+ * usually in its GInitable init.
+ *
+ *   props[PROP_RULES] = g_param_spec_boxed("rules", "Rules", "...",
+ *                                          JSON_TYPE_NODE,
+ *                                          G_PARAM_READWRITE |
+ *                                          G_PARAM_STATIC_STRINGS);
+ */
+bool qom_param_spec_is_json(GParamSpec *pspec);
+
+/*
  * True when options can set @pspec: it is writable, not hidden, and of a
  * type this layer converts from text (boolean, integer, floating point,
- * string or enum).  Help lists exactly these properties.
+ * string or enum) or a JsonNode (qom_param_spec_is_json()).  Help lists
+ * exactly these properties.
  */
 bool qom_param_spec_is_settable(GParamSpec *pspec);
 
@@ -156,9 +171,22 @@ bool qom_id_is_valid(const char *id, GError **errp);
  *   strings           as given
  *   enums             by nick; the error lists the valid nicks
  *
- * Flags, boxed and object properties cannot be set this way
- * (QOM_ERROR_NOT_SETTABLE).  Keys "qom-type" and "id" in @props are
- * ignored so that a parsed --object list can be passed as it is.
+ * Flags, object and boxed properties other than JsonNode cannot be set
+ * this way (QOM_ERROR_NOT_SETTABLE).  Keys "qom-type" and "id" in @props
+ * are ignored so that a parsed --object list can be passed as it is.
+ *
+ * A JsonNode property NAME (qom_param_spec_is_json()) is set from dotted
+ * keys "NAME.INDEX.FIELD", assembled into a JSON array of objects whose
+ * members are strings:
+ *
+ *   rules.0.match=*CN=fred*,rules.0.policy=allow,rules.1.match=bob
+ *     -> "rules": [{"match": "*CN=fred*", "policy": "allow"},
+ *                  {"match": "bob"}]
+ *
+ * Indices are decimal without leading zeros and must run from 0 without
+ * gaps; a field may not be given twice.  Any other shape ("rules.x.match",
+ * "rules.0", "rules.0.a.b", "rules=...") is QOM_ERROR_INVALID_VALUE naming
+ * the key.  Which fields exist is for the class to check.
  *
  * Returns the new object, owned by the table (borrowed), or NULL.  On
  * failure nothing is added and the half-made object is released.
@@ -188,8 +216,10 @@ GObject *qom_object_add_props(const char *type, const char *id,
  * A JSON boolean sets a boolean property.  A JSON number sets a numeric
  * property when it fits (an integer property needs an integral value in
  * range); integers and booleans also set string properties, as their
- * decimal or true/false text.  Null, arrays and nested objects are
- * rejected with QOM_ERROR_INVALID_VALUE.
+ * decimal or true/false text.  Any JSON value, arrays and nested objects
+ * included, sets a JsonNode property (qom_param_spec_is_json()); for every
+ * other property null, arrays and nested objects are rejected with
+ * QOM_ERROR_INVALID_VALUE.
  */
 GObject *qom_object_add_json(JsonObject *args, GError **errp);
 

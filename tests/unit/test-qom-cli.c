@@ -2,8 +2,10 @@
  * Unit tests for the --object front end in qom/object-cli.c: objects made
  * from the keyval and the JSON forms, JSON value types, syntax errors
  * (QOM_ERROR_PARSE), the errors of the object layer as seen through the
- * command line, help output, and labels that never repeat a value.  The
- * object types are defined here.
+ * command line, help output, labels that never repeat a value, and
+ * structured (JsonNode) properties, set from a JSON value or from
+ * "NAME.INDEX.FIELD" keys assembled into a list.  The object types are
+ * defined here.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -230,6 +232,82 @@ static void cli_derived_init(CliDerived *d)
 {
 }
 
+/* ---- CliLister: structured (JsonNode) properties ----------------------- */
+
+#define CLI_TYPE_LISTER (cli_lister_get_type())
+G_DECLARE_FINAL_TYPE(CliLister, cli_lister, CLI, LISTER, GObject)
+
+struct _CliLister {
+    GObject parent;
+    JsonNode *items;
+    JsonNode *tags;
+    char *label;
+};
+
+enum {
+    L_PROP_0,
+    L_PROP_ITEMS,
+    L_PROP_TAGS,
+    L_PROP_LABEL,
+    L_N_PROPS,
+};
+
+G_DEFINE_TYPE(CliLister, cli_lister, G_TYPE_OBJECT)
+
+static void cli_lister_set_property(GObject *obj, guint id,
+                                    const GValue *value, GParamSpec *pspec)
+{
+    CliLister *l = CLI_LISTER(obj);
+
+    switch (id) {
+    case L_PROP_ITEMS:
+        g_clear_pointer(&l->items, json_node_unref);
+        l->items = g_value_dup_boxed(value);
+        break;
+    case L_PROP_TAGS:
+        g_clear_pointer(&l->tags, json_node_unref);
+        l->tags = g_value_dup_boxed(value);
+        break;
+    case L_PROP_LABEL:
+        g_free(l->label);
+        l->label = g_value_dup_string(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void cli_lister_finalize(GObject *obj)
+{
+    CliLister *l = CLI_LISTER(obj);
+
+    g_clear_pointer(&l->items, json_node_unref);
+    g_clear_pointer(&l->tags, json_node_unref);
+    g_free(l->label);
+    G_OBJECT_CLASS(cli_lister_parent_class)->finalize(obj);
+}
+
+static void cli_lister_class_init(CliListerClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    const GParamFlags w = G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS;
+    GParamSpec *props[L_N_PROPS] = { NULL };
+
+    oc->set_property = cli_lister_set_property;
+    oc->finalize = cli_lister_finalize;
+    props[L_PROP_ITEMS] = g_param_spec_boxed(
+        "items", "Items", "A list", JSON_TYPE_NODE, w);
+    props[L_PROP_TAGS] = g_param_spec_boxed(
+        "tags", "Tags", "Another list", JSON_TYPE_NODE, w);
+    props[L_PROP_LABEL] = g_param_spec_string(
+        "label", "Label", "Plain text", NULL, w);
+    g_object_class_install_properties(oc, L_N_PROPS, props);
+}
+
+static void cli_lister_init(CliLister *l)
+{
+}
+
 /* ---- Fixtures ----------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -238,6 +316,7 @@ static int group_setup(void **state)
     qom_type_register("cli-base", CLI_TYPE_BASE);
     qom_type_set_description(CLI_TYPE_BASE, "test base objects");
     qom_type_register("cli-derived", CLI_TYPE_DERIVED);
+    qom_type_register("cli-lister", CLI_TYPE_LISTER);
     return 0;
 }
 
@@ -654,6 +733,161 @@ static void test_in_use_through_cli(void **state)
     assert_int_equal(gadgets_finalized, before + 1);
 }
 
+/* ---- Lists from dotted keys and JSON ------------------------------------ */
+
+/* Element @index of @node, an array of objects, member @name as text. */
+static const char *list_member(JsonNode *node, guint index, const char *name)
+{
+    JsonArray *array;
+    JsonObject *obj;
+
+    assert_non_null(node);
+    assert_true(JSON_NODE_HOLDS_ARRAY(node));
+    array = json_node_get_array(node);
+    assert_true(index < json_array_get_length(array));
+    obj = json_array_get_object_element(array, index);
+    assert_non_null(obj);
+    if (!json_object_has_member(obj, name)) {
+        return NULL;
+    }
+    return json_object_get_string_member(obj, name);
+}
+
+static guint list_length(JsonNode *node)
+{
+    assert_true(JSON_NODE_HOLDS_ARRAY(node));
+    return json_array_get_length(json_node_get_array(node));
+}
+
+static void test_list_keyval(void **state)
+{
+    CliLister *l;
+    g_autoptr(GHashTable) table = NULL;
+    g_autoptr(GError) err = NULL;
+
+    l = CLI_LISTER(cli_ok("cli-lister,id=l0,items.0.a=1,items.0.b=x,,y,"
+                          "label=plain,items.1.a=2"));
+    assert_int_equal(list_length(l->items), 2);
+    /* Values stay strings: the class decides what they mean. */
+    assert_string_equal(list_member(l->items, 0, "a"), "1");
+    assert_string_equal(list_member(l->items, 0, "b"), "x,y");
+    assert_string_equal(list_member(l->items, 1, "a"), "2");
+    assert_null(list_member(l->items, 1, "b"));
+    assert_string_equal(l->label, "plain");
+    assert_null(l->tags);
+
+    /* The index orders elements, not the position of the keys. */
+    l = CLI_LISTER(cli_ok("cli-lister,id=l1,items.2.a=c,tags.0.t=x,"
+                          "items.0.a=a,items.1.a=b"));
+    assert_int_equal(list_length(l->items), 3);
+    assert_string_equal(list_member(l->items, 0, "a"), "a");
+    assert_string_equal(list_member(l->items, 1, "a"), "b");
+    assert_string_equal(list_member(l->items, 2, "a"), "c");
+    assert_int_equal(list_length(l->tags), 1);
+    assert_string_equal(list_member(l->tags, 0, "t"), "x");
+
+    /* Ten or more elements: indices are numbers, not strings. */
+    l = CLI_LISTER(cli_ok("cli-lister,id=l2,items.10.a=k,items.9.a=j,"
+                          "items.8.a=i,items.7.a=h,items.6.a=g,items.5.a=f,"
+                          "items.4.a=e,items.3.a=d,items.2.a=c,items.1.a=b,"
+                          "items.0.a=a"));
+    assert_int_equal(list_length(l->items), 11);
+    assert_string_equal(list_member(l->items, 10, "a"), "k");
+
+    /* The table and C-call entry points assemble too. */
+    table = g_hash_table_new(g_str_hash, g_str_equal);
+    g_hash_table_insert(table, "items.0.a", "t0");
+    g_hash_table_insert(table, "items.1.a", "t1");
+    l = CLI_LISTER(qom_object_add_table("cli-lister", "l3", table, &err));
+    assert_non_null(l);
+    assert_int_equal(list_length(l->items), 2);
+    l = CLI_LISTER(qom_object_add_props("cli-lister", "l4", &err,
+                                        "items.0.a", "p0", NULL));
+    assert_non_null(l);
+    assert_string_equal(list_member(l->items, 0, "a"), "p0");
+}
+
+static void test_list_json(void **state)
+{
+    CliLister *l;
+
+    /* The JSON value is passed on as it is, numbers included. */
+    l = CLI_LISTER(cli_ok("{\"qom-type\":\"cli-lister\",\"id\":\"l0\","
+                          "\"items\":[{\"a\":\"1\",\"n\":2},[3]],"
+                          "\"tags\":{\"k\":\"v\"}}"));
+    assert_int_equal(list_length(l->items), 2);
+    assert_string_equal(list_member(l->items, 0, "a"), "1");
+    assert_true(JSON_NODE_HOLDS_OBJECT(l->tags));
+    l = CLI_LISTER(cli_ok("{\"qom-type\":\"cli-lister\",\"id\":\"l1\","
+                          "\"items\":\"text\"}"));
+    assert_true(JSON_NODE_HOLDS_VALUE(l->items));
+}
+
+static void test_list_errors(void **state)
+{
+    static const struct {
+        const char *arg;
+        int code;
+        const char *needle;
+    } cases[] = {
+        { "cli-lister,id=l0,items.1.a=x", QOM_ERROR_INVALID_VALUE,
+          "'items.1.a'" },
+        { "cli-lister,id=l0,items.0.a=x,items.2.a=y,items.3.a=z",
+          QOM_ERROR_INVALID_VALUE, "'items.2.a'" },
+        { "cli-lister,id=l0,items.0.a=x,items.4294967296.a=y",
+          QOM_ERROR_INVALID_VALUE, "'items.4294967296.a'" },
+        { "cli-lister,id=l0,items.99999999999999999999.a=y",
+          QOM_ERROR_INVALID_VALUE, "'items.99999999999999999999.a'" },
+        { "cli-lister,id=l0,items.a.b=x", QOM_ERROR_INVALID_VALUE,
+          "'items.a.b'" },
+        { "cli-lister,id=l0,items.01.a=x", QOM_ERROR_INVALID_VALUE,
+          "'items.01.a'" },
+        { "cli-lister,id=l0,items.-1.a=x", QOM_ERROR_INVALID_VALUE,
+          "'items.-1.a'" },
+        { "cli-lister,id=l0,items.0=x", QOM_ERROR_INVALID_VALUE,
+          "'items.0'" },
+        { "cli-lister,id=l0,items.0.a.b=x", QOM_ERROR_INVALID_VALUE,
+          "'items.0.a.b'" },
+        { "cli-lister,id=l0,items=x", QOM_ERROR_INVALID_VALUE,
+          "JSON form" },
+        { "cli-lister,id=l0,label.0.a=x", QOM_ERROR_UNKNOWN_PROPERTY,
+          "'label.0.a'" },
+        { "cli-lister,id=l0,nosuch.0.a=x", QOM_ERROR_UNKNOWN_PROPERTY,
+          "'nosuch.0.a'" },
+        /* Dotted keys are a keyval notion; JSON has arrays. */
+        { "{\"qom-type\":\"cli-lister\",\"id\":\"l0\","
+          "\"items.0.a\":\"x\"}", QOM_ERROR_UNKNOWN_PROPERTY,
+          "'items.0.a'" },
+        /* Other properties still refuse structured JSON. */
+        { "{\"qom-type\":\"cli-lister\",\"id\":\"l0\","
+          "\"label\":[\"x\"]}", QOM_ERROR_INVALID_VALUE, "array" },
+    };
+    g_autoptr(GError) err = NULL;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) e = cli_fails(cases[i].arg, cases[i].code);
+        check_error(e, cases[i].code, NEEDLES(cases[i].needle));
+    }
+    /* A field given twice (keyval itself refuses repeated keys). */
+    assert_null(qom_object_add_props("cli-lister", "l0", &err, "items.0.a",
+                                     "x", "items.0.a", "y", NULL));
+    check_error(err, QOM_ERROR_DUPLICATE_PROPERTY, NEEDLES("'items.0.a'"));
+    g_clear_error(&err);
+    /* Both forms of one property. */
+    assert_null(qom_object_add_props("cli-lister", "l0", &err, "items.0.a",
+                                     "x", "items", "y", NULL));
+    assert_non_null(err);
+}
+
+static void test_list_help(void **state)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    assert_int_equal(qom_object_cli_help("cli-lister,help", out, NULL), 1);
+    assert_non_null(strstr(out->str, "items=<list>"));
+    assert_non_null(strstr(out->str, "label=<string>"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +903,10 @@ int main(void)
         cmocka_unit_test_teardown(test_help_not_requested, teardown),
         cmocka_unit_test_teardown(test_describe, teardown),
         cmocka_unit_test_teardown(test_in_use_through_cli, teardown),
+        cmocka_unit_test_teardown(test_list_keyval, teardown),
+        cmocka_unit_test_teardown(test_list_json, teardown),
+        cmocka_unit_test_teardown(test_list_errors, teardown),
+        cmocka_unit_test_teardown(test_list_help, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, teardown);
