@@ -1083,7 +1083,15 @@ static GObject *object_add_internal(const char *type, const char *id,
     if (G_IS_INITABLE(obj) &&
         !g_initable_init(G_INITABLE(obj), NULL, &local)) {
         if (local) {
-            g_propagate_prefixed_error(errp, local, "object '%s': ", id);
+            g_autofree char *quoted = g_strdup_printf("'%s'", id);
+
+            /* Classes usually name themselves ("TLS credentials 'tls0'");
+             * only messages that do not say which object get the prefix. */
+            if (strstr(local->message, quoted)) {
+                g_propagate_error(errp, local);
+            } else {
+                g_propagate_prefixed_error(errp, local, "object '%s': ", id);
+            }
         } else {
             g_set_error(errp, QOM_ERROR, QOM_ERROR_INIT_FAILED,
                         "object '%s': initialisation failed", id);
