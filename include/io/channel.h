@@ -206,4 +206,14 @@ GSource *qio_channel_create_fd_pair_watch(QIOChannel *ioc, int fdread,
                                           int fdwrite,
                                           GIOCondition condition);
 
+/*
+ * Watch helper for channels layered over another channel @lower (TLS over
+ * a socket or a command's pipes): a GSource that fires when a watch on
+ * @lower for @condition fires, and also for G_IO_IN whenever
+ * qio_channel_has_pending(@ioc) is true.  The callback is a QIOChannelFunc
+ * called with @ioc, on which the source keeps a reference.
+ */
+GSource *qio_channel_create_layered_watch(QIOChannel *ioc, QIOChannel *lower,
+                                          GIOCondition condition);
+
 G_END_DECLS
