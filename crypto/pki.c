@@ -646,8 +646,9 @@ static bool pki_append_file(const char *path, const char *data, mode_t mode,
     return ok;
 }
 
-bool qcrypto_pki_cert_write(QCryptoPKICert *cert, const char *path,
-                            GError **errp)
+/* Replace @path with @cert, or add it at the end (a CA bundle). */
+static bool pki_cert_save(QCryptoPKICert *cert, const char *path,
+                          bool append, GError **errp)
 {
     g_autofree char *pem = qcrypto_pki_cert_get_pem(cert, errp);
 
@@ -655,7 +656,14 @@ bool qcrypto_pki_cert_write(QCryptoPKICert *cert, const char *path,
         g_prefix_error(errp, "%s: ", path);
         return false;
     }
-    return pki_write_file(path, pem, 0644, errp);
+    return append ? pki_append_file(path, pem, 0644, errp)
+                  : pki_write_file(path, pem, 0644, errp);
+}
+
+bool qcrypto_pki_cert_write(QCryptoPKICert *cert, const char *path,
+                            GError **errp)
+{
+    return pki_cert_save(cert, path, false, errp);
 }
 
 bool qcrypto_pki_key_write(QCryptoPKICert *cert, const char *path,
@@ -677,13 +685,7 @@ bool qcrypto_pki_key_write(QCryptoPKICert *cert, const char *path,
 bool qcrypto_pki_cert_append(QCryptoPKICert *cert, const char *path,
                              GError **errp)
 {
-    g_autofree char *pem = qcrypto_pki_cert_get_pem(cert, errp);
-
-    if (!pem) {
-        g_prefix_error(errp, "%s: ", path);
-        return false;
-    }
-    return pki_append_file(path, pem, 0644, errp);
+    return pki_cert_save(cert, path, true, errp);
 }
 
 bool qcrypto_pki_crl_write(QCryptoPKICert *issuer,

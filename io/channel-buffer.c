@@ -239,65 +239,6 @@ static int qio_channel_buffer_close(QIOChannel *ioc, GError **errp)
     return 0;
 }
 
-/*
- * A source that is ready on every iteration for whichever of G_IO_IN and
- * G_IO_OUT was asked for: reads and writes on memory always make progress
- * (a read at the end reports EOF, which is progress too).
- */
-typedef struct {
-    GSource source;
-    QIOChannel *ioc;
-    GIOCondition condition;
-} BufferSource;
-
-static gboolean buffer_source_prepare(GSource *source, gint *timeout)
-{
-    *timeout = -1;
-    return (((BufferSource *)source)->condition & (G_IO_IN | G_IO_OUT)) != 0;
-}
-
-static gboolean buffer_source_check(GSource *source)
-{
-    return (((BufferSource *)source)->condition & (G_IO_IN | G_IO_OUT)) != 0;
-}
-
-static gboolean buffer_source_dispatch(GSource *source, GSourceFunc callback,
-                                       gpointer user_data)
-{
-    BufferSource *s = (BufferSource *)source;
-    QIOChannelFunc func = (QIOChannelFunc)(void (*)(void))callback;
-
-    if (!func) {
-        return G_SOURCE_REMOVE;
-    }
-    return func(s->ioc, s->condition & (G_IO_IN | G_IO_OUT), user_data);
-}
-
-static void buffer_source_finalize(GSource *source)
-{
-    g_object_unref(((BufferSource *)source)->ioc);
-}
-
-static GSourceFuncs buffer_source_funcs = {
-    .prepare = buffer_source_prepare,
-    .check = buffer_source_check,
-    .dispatch = buffer_source_dispatch,
-    .finalize = buffer_source_finalize,
-};
-
-static GSource *qio_channel_buffer_create_watch(QIOChannel *ioc,
-                                                GIOCondition condition)
-{
-    GSource *source = g_source_new(&buffer_source_funcs,
-                                   sizeof(BufferSource));
-    BufferSource *s = (BufferSource *)source;
-
-    g_source_set_name(source, "qio-channel-buffer-watch");
-    s->ioc = g_object_ref(ioc);
-    s->condition = condition;
-    return source;
-}
-
 static void qio_channel_buffer_finalize(GObject *obj)
 {
     g_free(QIO_CHANNEL_BUFFER(obj)->data);
@@ -312,7 +253,7 @@ static void qio_channel_buffer_class_init(QIOChannelBufferClass *klass)
     ioc_klass->io_readv = qio_channel_buffer_readv;
     ioc_klass->io_writev = qio_channel_buffer_writev;
     ioc_klass->io_close = qio_channel_buffer_close;
-    ioc_klass->io_create_watch = qio_channel_buffer_create_watch;
+    ioc_klass->io_create_watch = qio_channel_create_ready_watch;
     ioc_klass->io_set_blocking = qio_channel_buffer_set_blocking;
     ioc_klass->io_seek = qio_channel_buffer_seek;
 }

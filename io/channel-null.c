@@ -66,60 +66,6 @@ static int qio_channel_null_close(QIOChannel *ioc, GError **errp)
     return 0;
 }
 
-/* Ready on every iteration for whichever of G_IO_IN/G_IO_OUT was asked. */
-typedef struct {
-    GSource source;
-    QIOChannel *ioc;
-    GIOCondition condition;
-} NullSource;
-
-static gboolean null_source_prepare(GSource *source, gint *timeout)
-{
-    *timeout = -1;
-    return (((NullSource *)source)->condition & (G_IO_IN | G_IO_OUT)) != 0;
-}
-
-static gboolean null_source_check(GSource *source)
-{
-    return (((NullSource *)source)->condition & (G_IO_IN | G_IO_OUT)) != 0;
-}
-
-static gboolean null_source_dispatch(GSource *source, GSourceFunc callback,
-                                     gpointer user_data)
-{
-    NullSource *s = (NullSource *)source;
-    QIOChannelFunc func = (QIOChannelFunc)(void (*)(void))callback;
-
-    if (!func) {
-        return G_SOURCE_REMOVE;
-    }
-    return func(s->ioc, s->condition & (G_IO_IN | G_IO_OUT), user_data);
-}
-
-static void null_source_finalize(GSource *source)
-{
-    g_object_unref(((NullSource *)source)->ioc);
-}
-
-static GSourceFuncs null_source_funcs = {
-    .prepare = null_source_prepare,
-    .check = null_source_check,
-    .dispatch = null_source_dispatch,
-    .finalize = null_source_finalize,
-};
-
-static GSource *qio_channel_null_create_watch(QIOChannel *ioc,
-                                              GIOCondition condition)
-{
-    GSource *source = g_source_new(&null_source_funcs, sizeof(NullSource));
-    NullSource *s = (NullSource *)source;
-
-    g_source_set_name(source, "qio-channel-null-watch");
-    s->ioc = g_object_ref(ioc);
-    s->condition = condition;
-    return source;
-}
-
 static void qio_channel_null_class_init(QIOChannelNullClass *klass)
 {
     QIOChannelClass *ioc_klass = QIO_CHANNEL_CLASS(klass);
@@ -127,7 +73,7 @@ static void qio_channel_null_class_init(QIOChannelNullClass *klass)
     ioc_klass->io_readv = qio_channel_null_readv;
     ioc_klass->io_writev = qio_channel_null_writev;
     ioc_klass->io_close = qio_channel_null_close;
-    ioc_klass->io_create_watch = qio_channel_null_create_watch;
+    ioc_klass->io_create_watch = qio_channel_create_ready_watch;
     ioc_klass->io_set_blocking = qio_channel_null_set_blocking;
 }
 

@@ -780,15 +780,44 @@ static bool take_fds(QIOChannelSocket *sioc, struct msghdr *msg, int **fds,
     return true;
 }
 
+/* Room for the most descriptors one message carries, aligned for cmsghdr. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(int) * QIO_CHANNEL_SOCKET_MAX_FDS)];
+    struct cmsghdr align;
+} SocketControl;
+
+/*
+ * One recvmsg() or sendmsg(), retried after EINTR, with its failure turned
+ * into the channel's convention: QIO_CHANNEL_ERR_BLOCK when it would
+ * block, -1 with errp set otherwise.
+ */
+static gssize socket_transfer(QIOChannelSocket *sioc, struct msghdr *msg,
+                              bool sending, int flags, GError **errp)
+{
+    ssize_t ret;
+
+    do {
+        ret = sending ? sendmsg(sioc->fd, msg, flags)
+                      : recvmsg(sioc->fd, msg, flags);
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return QIO_CHANNEL_ERR_BLOCK;
+        }
+        qio_error_setg_errno(errp, errno, "%s: cannot %s",
+                             qio_channel_get_name(QIO_CHANNEL(sioc)),
+                             sending ? "write" : "read");
+        return -1;
+    }
+    return ret;
+}
+
 static gssize qio_channel_socket_readv(QIOChannel *ioc, const struct iovec *iov,
                                        size_t niov, int **fds, size_t *nfds,
                                        int flags, GError **errp)
 {
     QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * QIO_CHANNEL_SOCKET_MAX_FDS)];
-        struct cmsghdr align;
-    } control;
+    SocketControl control;
     struct msghdr msg = {
         .msg_iov = (struct iovec *)iov,
         .msg_iovlen = niov,
@@ -809,16 +838,9 @@ static gssize qio_channel_socket_readv(QIOChannel *ioc, const struct iovec *iov,
         rflags |= MSG_PEEK;
     }
 
-    do {
-        ret = recvmsg(sioc->fd, &msg, rflags);
-    } while (ret < 0 && errno == EINTR);
+    ret = socket_transfer(sioc, &msg, false, rflags, errp);
     if (ret < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return QIO_CHANNEL_ERR_BLOCK;
-        }
-        qio_error_setg_errno(errp, errno, "%s: cannot read",
-                             qio_channel_get_name(ioc));
-        return -1;
+        return ret;
     }
     if (fds && nfds && !take_fds(sioc, &msg, fds, nfds, errp)) {
         return -1;
@@ -832,15 +854,11 @@ static gssize qio_channel_socket_writev(QIOChannel *ioc,
                                         GError **errp)
 {
     QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * QIO_CHANNEL_SOCKET_MAX_FDS)];
-        struct cmsghdr align;
-    } control;
+    SocketControl control;
     struct msghdr msg = {
         .msg_iov = (struct iovec *)iov,
         .msg_iovlen = niov,
     };
-    ssize_t ret;
 
     if (!check_open(sioc, errp)) {
         return -1;
@@ -866,18 +884,7 @@ static gssize qio_channel_socket_writev(QIOChannel *ioc,
         memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
     }
 
-    do {
-        ret = sendmsg(sioc->fd, &msg, MSG_NOSIGNAL);
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return QIO_CHANNEL_ERR_BLOCK;
-        }
-        qio_error_setg_errno(errp, errno, "%s: cannot write",
-                             qio_channel_get_name(ioc));
-        return -1;
-    }
-    return ret;
+    return socket_transfer(sioc, &msg, true, MSG_NOSIGNAL, errp);
 }
 
 static void remove_socket_file(QIOChannelSocket *sioc)

@@ -3,7 +3,9 @@
  * holds in its own buffers.  A TLS channel may have decrypted a record that
  * the caller has not read yet; the socket underneath will never become
  * readable for it, so a plain fd watch would sleep forever.  These sources
- * report G_IO_IN as soon as qio_channel_has_pending() says so.
+ * report G_IO_IN as soon as qio_channel_has_pending() says so.  Channels
+ * layered over another channel, and channels that never wait at all, get
+ * their watches here too, so every subclass builds on one set of sources.
  */
 #include "io/channel.h"
 
@@ -222,5 +224,68 @@ GSource *qio_channel_create_layered_watch(QIOChannel *ioc, QIOChannel *lower,
                           layered_child_fired, s, NULL);
     g_source_add_child_source(source, child);
     g_source_unref(child);
+    return source;
+}
+
+/*
+ * Watches for channels that never make anyone wait (memory, the null
+ * channel): there is nothing to poll, and a read or write is always
+ * possible (a read at the end reports EOF, which is progress too), so the
+ * source is ready on every iteration for whichever of G_IO_IN and
+ * G_IO_OUT was asked for.
+ */
+typedef struct {
+    GSource source;
+    QIOChannel *ioc;
+    GIOCondition condition;
+} QIOChannelReadySource;
+
+static gboolean ready_check(GSource *source)
+{
+    QIOChannelReadySource *s = (QIOChannelReadySource *)source;
+
+    return (s->condition & (G_IO_IN | G_IO_OUT)) != 0;
+}
+
+static gboolean ready_prepare(GSource *source, gint *timeout)
+{
+    *timeout = -1;
+    return ready_check(source);
+}
+
+static gboolean ready_dispatch(GSource *source, GSourceFunc callback,
+                               gpointer user_data)
+{
+    QIOChannelReadySource *s = (QIOChannelReadySource *)source;
+    QIOChannelFunc func = (QIOChannelFunc)(void (*)(void))callback;
+
+    if (!func) {
+        return G_SOURCE_REMOVE;
+    }
+    return func(s->ioc, s->condition & (G_IO_IN | G_IO_OUT), user_data);
+}
+
+static void ready_finalize(GSource *source)
+{
+    g_object_unref(((QIOChannelReadySource *)source)->ioc);
+}
+
+static GSourceFuncs ready_source_funcs = {
+    .prepare = ready_prepare,
+    .check = ready_check,
+    .dispatch = ready_dispatch,
+    .finalize = ready_finalize,
+};
+
+GSource *qio_channel_create_ready_watch(QIOChannel *ioc,
+                                        GIOCondition condition)
+{
+    GSource *source = g_source_new(&ready_source_funcs,
+                                   sizeof(QIOChannelReadySource));
+    QIOChannelReadySource *s = (QIOChannelReadySource *)source;
+
+    g_source_set_name(source, "qio-channel-ready-watch");
+    s->ioc = g_object_ref(ioc);
+    s->condition = condition;
     return source;
 }

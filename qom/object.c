@@ -385,9 +385,8 @@ static bool set_integer(const PropContext *ctx, GParamSpec *pspec,
                         bool negative, uint64_t magnitude, GValue *out,
                         GError **errp)
 {
-    g_autofree char *shown = g_strdup_printf("%s%" PRIu64,
-                                             negative && magnitude ? "-" : "",
-                                             magnitude);
+    g_auto(GValue) wide = G_VALUE_INIT;
+    g_autofree char *range = NULL;
 
     if (pspec_is_signed_int(pspec)) {
         int64_t min, max, v = 0;
@@ -399,44 +398,34 @@ static bool set_integer(const PropContext *ctx, GParamSpec *pspec,
             v = negative ? (int64_t)(0 - magnitude) : (int64_t)magnitude;
         }
         if (!fits || v < min || v > max) {
-            prop_error(errp, ctx, pspec,
-                       "%s is out of range (%" PRId64 "-%" PRId64 ")",
-                       shown, min, max);
-            return false;
+            range = g_strdup_printf("%" PRId64 "-%" PRId64, min, max);
         }
-        g_value_init(out, G_PARAM_SPEC_VALUE_TYPE(pspec));
-        if (G_IS_PARAM_SPEC_CHAR(pspec)) {
-            g_value_set_schar(out, (gint8)v);
-        } else if (G_IS_PARAM_SPEC_INT(pspec)) {
-            g_value_set_int(out, (gint)v);
-        } else if (G_IS_PARAM_SPEC_LONG(pspec)) {
-            g_value_set_long(out, (glong)v);
-        } else {
-            g_value_set_int64(out, v);
-        }
-        return true;
+        g_value_init(&wide, G_TYPE_INT64);
+        g_value_set_int64(&wide, v);
     } else {
         uint64_t min, max;
 
         unsigned_bounds(pspec, &min, &max);
         if ((negative && magnitude) || magnitude < min || magnitude > max) {
-            prop_error(errp, ctx, pspec,
-                       "%s is out of range (%" PRIu64 "-%" PRIu64 ")",
-                       shown, min, max);
-            return false;
+            range = g_strdup_printf("%" PRIu64 "-%" PRIu64, min, max);
         }
-        g_value_init(out, G_PARAM_SPEC_VALUE_TYPE(pspec));
-        if (G_IS_PARAM_SPEC_UCHAR(pspec)) {
-            g_value_set_uchar(out, (guchar)magnitude);
-        } else if (G_IS_PARAM_SPEC_UINT(pspec)) {
-            g_value_set_uint(out, (guint)magnitude);
-        } else if (G_IS_PARAM_SPEC_ULONG(pspec)) {
-            g_value_set_ulong(out, (gulong)magnitude);
-        } else {
-            g_value_set_uint64(out, magnitude);
-        }
-        return true;
+        g_value_init(&wide, G_TYPE_UINT64);
+        g_value_set_uint64(&wide, magnitude);
     }
+    if (range) {
+        g_autofree char *shown =
+            g_strdup_printf("%s%" PRIu64, negative && magnitude ? "-" : "",
+                            magnitude);
+
+        prop_error(errp, ctx, pspec, "%s is out of range (%s)", shown, range);
+        return false;
+    }
+    /* In range, so GLib's numeric conversion to the narrower type is exact. */
+    g_value_init(out, G_PARAM_SPEC_VALUE_TYPE(pspec));
+    if (!g_value_transform(&wide, out)) {
+        g_assert_not_reached();
+    }
+    return true;
 }
 
 static bool set_double(const PropContext *ctx, GParamSpec *pspec, double v,

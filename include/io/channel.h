@@ -216,4 +216,19 @@ GSource *qio_channel_create_fd_pair_watch(QIOChannel *ioc, int fdread,
 GSource *qio_channel_create_layered_watch(QIOChannel *ioc, QIOChannel *lower,
                                           GIOCondition condition);
 
+/*
+ * Watch helper for channels whose reads and writes never wait (a memory
+ * buffer, the null channel): a GSource with nothing to poll that is ready
+ * on every main loop iteration while @condition includes G_IO_IN or
+ * G_IO_OUT, and never ready otherwise.  The QIOChannelFunc callback is
+ * called with @ioc, on which the source keeps a reference, and with
+ * @condition restricted to G_IO_IN | G_IO_OUT.  So a consumer that waits
+ * for G_IO_IN before each read, like an NBD server fed from a
+ * QIOChannelBuffer in a test, runs without a peer:
+ *
+ *     source = qio_channel_create_ready_watch(ioc, G_IO_IN);
+ */
+GSource *qio_channel_create_ready_watch(QIOChannel *ioc,
+                                        GIOCondition condition);
+
 G_END_DECLS

@@ -19,13 +19,8 @@
  * loads, so it cannot be switched on later in the same process).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -33,6 +28,7 @@
 #include <gnutls/socket.h>
 #include <gnutls/x509.h>
 
+#include "bench-util.h"
 #include "crypto/pki.h"
 #include "crypto/tls-creds.h"
 #include "io/channel-socket.h"
@@ -129,40 +125,6 @@ static void creds_free(Creds *c)
     }
     rmdir(c->dir);
     g_free(c->dir);
-}
-
-/* ---- Socket pairs ------------------------------------------------------- */
-
-static void make_pair(bool tcp, int fds[2])
-{
-    if (!tcp) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
-            g_error("socketpair: %s", g_strerror(errno));
-        }
-        return;
-    }
-    struct sockaddr_in sin = { .sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(sin);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-        listen(lfd, 1) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&sin, &len) < 0) {
-        g_error("listen on 127.0.0.1: %s", g_strerror(errno));
-    }
-    fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&sin, len) < 0) {
-        g_error("connect: %s", g_strerror(errno));
-    }
-    fds[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fds[1] < 0) {
-        g_error("accept: %s", g_strerror(errno));
-    }
-    setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    close(lfd);
 }
 
 /* ---- Raw gnutls --------------------------------------------------------- */
@@ -272,36 +234,14 @@ static gpointer chan_handshake_thread(gpointer opaque)
 static gpointer chan_writer(gpointer opaque)
 {
     Side *w = opaque;
-    g_autofree char *buf = g_malloc0(w->chunk);
-    size_t done = 0;
-    g_autoptr(GError) err = NULL;
 
-    while (done < w->total) {
-        size_t n = MIN(w->chunk, w->total - done);
-
-        if (qio_channel_write_all(QIO_CHANNEL(w->tioc), buf, n, &err) < 0) {
-            g_error("%s", err->message);
-        }
-        done += n;
-    }
+    bench_channel_send(QIO_CHANNEL(w->tioc), w->total, w->chunk);
     return NULL;
 }
 
 static void chan_reader(Side *r)
 {
-    g_autofree char *buf = g_malloc(r->chunk);
-    size_t done = 0;
-    g_autoptr(GError) err = NULL;
-
-    while (done < r->total) {
-        gssize n = qio_channel_read(QIO_CHANNEL(r->tioc), buf, r->chunk,
-                                    &err);
-
-        if (n <= 0) {
-            g_error("read: %s", err ? err->message : "unexpected EOF");
-        }
-        done += n;
-    }
+    bench_channel_receive(QIO_CHANNEL(r->tioc), r->total, r->chunk);
 }
 
 /* ---- One transfer ------------------------------------------------------- */
@@ -322,7 +262,7 @@ static Result run_once(Creds *creds, bool tcp, bool channel, size_t total,
     gint64 start, end;
     int fds[2];
 
-    make_pair(tcp, fds);
+    bench_make_pair(tcp, fds);
     if (channel) {
         g_autoptr(GError) err = NULL;
         g_autoptr(QIOChannelSocket) a = qio_channel_socket_new_fd(fds[0],
@@ -367,7 +307,7 @@ static Result run_once(Creds *creds, bool tcp, bool channel, size_t total,
     }
     g_thread_join(thread);
     end = g_get_monotonic_time();
-    res.mibs = (double)total / (1024.0 * 1024.0) / ((end - start) / 1e6);
+    res.mibs = bench_mib_per_s(total, start, end);
 
     if (channel) {
         QCryptoTLSSession *sess = qio_channel_tls_get_session(w.tioc);
@@ -389,19 +329,6 @@ static Result run_once(Creds *creds, bool tcp, bool channel, size_t total,
         close(fds[1]);
     }
     return res;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static const char *ktls_text(int k)
@@ -481,44 +408,27 @@ static void reexec_with_ktls(char **argv)
 
 int main(int argc, char **argv)
 {
-    gint size_mib = 1024, rounds = 5, chunk_kib = 128;
     gboolean ktls = FALSE, no_cipher_bench = FALSE;
     GOptionEntry entries[] = {
-        { "size", 's', 0, G_OPTION_ARG_INT, &size_mib,
-          "MiB per transfer (default 1024)", "MIB" },
-        { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds,
-          "rounds per contender (default 5)", "N" },
-        { "chunk", 'c', 0, G_OPTION_ARG_INT, &chunk_kib,
-          "bytes per read/write call, KiB (default 128)", "KIB" },
         { "ktls", 0, 0, G_OPTION_ARG_NONE, &ktls,
           "enable kernel TLS in the gnutls configuration", NULL },
         { "no-cipher-bench", 0, 0, G_OPTION_ARG_NONE, &no_cipher_bench,
           "skip gnutls-cli --benchmark-ciphers", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("");
-    g_autoptr(GError) err = NULL;
+    BenchOptions opts;
     char **orig_argv = g_strdupv(argv);
     const char *ktls_conf = g_getenv("QIO_BENCH_KTLS_CONF");
     Creds creds;
 
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "bench-io-channel-tls: %s\n", err->message);
-        return 1;
-    }
-    if (size_mib <= 0 || rounds <= 0 || chunk_kib <= 0) {
-        fprintf(stderr, "bench-io-channel-tls: --size, --rounds and --chunk "
-                        "must be positive\n");
+    if (!bench_parse_options("bench-io-channel-tls", entries, &opts, &argc,
+                             &argv)) {
         return 1;
     }
     if (ktls && !ktls_conf) {
         reexec_with_ktls(orig_argv);
     }
     g_strfreev(orig_argv);
-
-    size_t total = (size_t)size_mib * 1024 * 1024;
-    size_t chunk = (size_t)chunk_kib * 1024;
 
     qcrypto_tls_creds_register_types();
     creds_make(&creds);
@@ -528,24 +438,25 @@ int main(int argc, char **argv)
     }
     printf("TLS channel vs raw gnutls records: %d MiB per transfer, "
            "%d KiB calls, %d interleaved rounds, medians%s\n",
-           size_mib, chunk_kib, rounds,
+           opts.size_mib, opts.chunk_kib, opts.rounds,
            ktls_conf ? ", gnutls config [global] ktls = true" : "");
     for (int tcp = 0; tcp <= 1; tcp++) {
-        g_autofree double *raw = g_new(double, rounds);
-        g_autofree double *chan = g_new(double, rounds);
+        g_autofree double *raw = g_new(double, opts.rounds);
+        g_autofree double *chan = g_new(double, opts.rounds);
         Result rr = { 0 }, rc = { 0 };
 
-        for (int i = 0; i < rounds; i++) {
-            rr = run_once(&creds, tcp, false, total, chunk);
+        for (int i = 0; i < opts.rounds; i++) {
+            rr = run_once(&creds, tcp, false, opts.total, opts.chunk);
             raw[i] = rr.mibs;
-            rc = run_once(&creds, tcp, true, total, chunk);
+            rc = run_once(&creds, tcp, true, opts.total, opts.chunk);
             chan[i] = rc.mibs;
         }
-        double mr = median(raw, rounds), mc = median(chan, rounds);
+        double mr = bench_median(raw, opts.rounds);
+        double mc = bench_median(chan, opts.rounds);
 
         printf("%-16s raw %7.0f MiB/s   channel %7.0f MiB/s   ratio %.3f   "
                "%s, kTLS raw %s / channel %s\n",
-               tcp ? "tcp 127.0.0.1" : "unix socketpair", mr, mc, mc / mr,
+               bench_pair_name(tcp), mr, mc, mc / mr,
                rc.cipher, ktls_text(rr.ktls), ktls_text(rc.ktls));
     }
     creds_free(&creds);
