@@ -630,23 +630,69 @@ static void send_alert(QCryptoTLSSession *sess,
 }
 
 /*
- * A distinguished name as RFC 4514 writes it: the most specific attribute
- * first ("CN=client1,O=Example"), the same string that
- * "certtool -i" and "openssl x509 -subject -nameopt RFC2253" print, so
- * that administrators can copy it into authorization rules.
+ * The longest distinguished name taken from a peer certificate, with its
+ * terminating NUL.  Real names are a few hundred bytes; the bound keeps a
+ * hostile certificate from making us copy and log megabytes.
  */
+#define DN_MAX (64 * 1024)
+
+/*
+ * A distinguished name in gnutls's "compat" form: the attributes in the
+ * order the certificate encodes them, joined by commas, values escaped as
+ * RFC 4514 says ("O=Example,CN=client1" for a subject encoded O then CN;
+ * RFC 4514 itself would print the reverse).  QEMU asks its authorization
+ * objects about this same string, so an identity written for qemu-nbd or
+ * libvirt matches here too.  Every message shows names in this form, so
+ * that one copied from a message works as a rule.
+ *
+ * Returns the name ("" when the certificate has none), or NULL with @why
+ * set to a static reason when it cannot be read, is longer than DN_MAX or
+ * would be cut short by a NUL byte.
+ */
+static char *crt_dn_compat(gnutls_x509_crt_t crt, bool issuer,
+                           const char **why)
+{
+    size_t size = 0, alloc;
+    g_autofree char *buf = NULL;
+    int ret;
+
+    /* Asked with no buffer, gnutls says how much it needs, NUL included. */
+    ret = issuer ? gnutls_x509_crt_get_issuer_dn(crt, NULL, &size)
+                 : gnutls_x509_crt_get_dn(crt, NULL, &size);
+    if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+        return g_strdup("");
+    }
+    if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER) {
+        *why = ret < 0 ? gnutls_strerror(ret) : "no size reported";
+        return NULL;
+    }
+    if (size == 0 || size > DN_MAX) {
+        *why = "the name is longer than 64 KiB";
+        return NULL;
+    }
+    alloc = size;
+    buf = g_malloc(alloc);
+    ret = issuer ? gnutls_x509_crt_get_issuer_dn(crt, buf, &size)
+                 : gnutls_x509_crt_get_dn(crt, buf, &size);
+    if (ret < 0) {
+        *why = gnutls_strerror(ret);
+        return NULL;
+    }
+    /* On success @size is the length without the NUL gnutls appended. */
+    if (size >= alloc || strnlen(buf, alloc) != size) {
+        *why = "the name contains a NUL byte";
+        return NULL;
+    }
+    return g_steal_pointer(&buf);
+}
+
+/* The same, for messages only: never fails. */
 static char *crt_dn(gnutls_x509_crt_t crt, bool issuer)
 {
-    gnutls_datum_t dn = { NULL, 0 };
-    char *ret;
+    const char *why = NULL;
+    char *dn = crt_dn_compat(crt, issuer, &why);
 
-    if ((issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0)
-                : gnutls_x509_crt_get_dn3(crt, &dn, 0)) < 0) {
-        return g_strdup("(unreadable name)");
-    }
-    ret = g_strndup((const char *)dn.data, dn.size);
-    gnutls_free(dn.data);
-    return ret;
+    return dn ? dn : g_strdup_printf("(unreadable name: %s)", why);
 }
 
 static char *format_time(time_t t)
@@ -921,6 +967,8 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
     unsigned int ncerts = 0, status = 0;
     gnutls_x509_crt_t leaf = NULL;
     g_autofree char *subject = NULL;
+    g_autofree char *identity = NULL;
+    const char *why = NULL;
     bool ok = false;
     int ret;
 
@@ -951,7 +999,9 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
         send_alert(sess, GNUTLS_A_BAD_CERTIFICATE);
         goto out;
     }
-    subject = crt_dn(leaf, false);
+    identity = crt_dn_compat(leaf, false, &why);
+    subject = identity ? g_strdup(identity)
+                       : g_strdup_printf("(unreadable name: %s)", why);
 
     ret = gnutls_certificate_verify_peers2(sess->gs, &status);
     if (ret < 0) {
@@ -991,12 +1041,26 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
         goto out;
     }
 
+    /*
+     * The subject is the identity authz is asked about and that
+     * qcrypto_tls_session_get_peer_name() returns: a name we could not
+     * read whole must not stand in for it.
+     */
+    if (!identity) {
+        session_error(sess, errp, QCRYPTO_ERROR_DECODE,
+                      "cannot take the identity of the %s from its "
+                      "certificate: %s; reissue the certificate with an "
+                      "ordinary subject name", peer_role_name(sess), why);
+        send_alert(sess, GNUTLS_A_BAD_CERTIFICATE);
+        goto out;
+    }
+
     g_debug("TLS %s: %s certificate '%s' verified%s%s", role_name(sess),
-            peer_role_name(sess), subject,
+            peer_role_name(sess), identity,
             is_server(sess) ? "" : " for host name ",
             is_server(sess) ? "" : sess->hostname);
     g_free(sess->peer_name);
-    sess->peer_name = g_steal_pointer(&subject);
+    sess->peer_name = g_steal_pointer(&identity);
     ok = true;
 
 out:
@@ -1038,8 +1102,13 @@ static bool check_authz(QCryptoTLSSession *sess, GError **errp)
         send_alert(sess, GNUTLS_A_ACCESS_DENIED);
         return false;
     }
+    /*
+     * peer_name is the exact string rules must match (for x509 the
+     * subject in the form crt_dn_compat() describes); the trace shows it
+     * so that an administrator can copy it into a rule.
+     */
     if (!qauthz_is_allowed_by_id(sess->authzid, sess->peer_name, &local)) {
-        g_debug("TLS server: authz '%s' denies '%s'", sess->authzid,
+        g_debug("TLS server: authz '%s' denies identity '%s'", sess->authzid,
                 sess->peer_name);
         session_error(sess, errp, QCRYPTO_ERROR_AUTHZ_DENIED,
                       "client '%s' is not authorized by '%s'%s%s",
@@ -1048,7 +1117,7 @@ static bool check_authz(QCryptoTLSSession *sess, GError **errp)
         send_alert(sess, GNUTLS_A_ACCESS_DENIED);
         return false;
     }
-    g_debug("TLS server: authz '%s' allows '%s'", sess->authzid,
+    g_debug("TLS server: authz '%s' allows identity '%s'", sess->authzid,
             sess->peer_name);
     return true;
 }

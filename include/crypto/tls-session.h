@@ -12,7 +12,7 @@
  * programs use that instead of this API:
  *
  *   qio-nbd --object tls-creds-x509,id=tls0,endpoint=server,dir=/etc/pki/qio
- *           --object authz-simple,id=auth0,identity=CN=client1,,O=Example
+ *           --object authz-simple,id=auth0,identity=O=Example,,CN=client1
  *           --tls-creds tls0 --tls-authz auth0
  *
  * Failures carry QCRYPTO_ERROR codes (include/crypto/tls-creds.h) and a
@@ -147,11 +147,15 @@ bool qcrypto_tls_session_is_handshake_done(QCryptoTLSSession *sess);
  *
  * Server with @authzid: the identity is asked of the authorization object
  * (QCRYPTO_ERROR_AUTHZ_DENIED when it says no).  The identity is the
- * verified client certificate's subject distinguished name as gnutls
- * prints it (RFC 4514: the most specific attribute first, comma
- * separated, e.g. "CN=client1,O=Example,C=GB"), or the PSK username.  A
- * server without a verified identity (anon credentials, verify-peer off)
- * denies.
+ * verified client certificate's subject distinguished name in the form
+ * QEMU uses (gnutls_x509_crt_get_dn): the attributes in the order the
+ * certificate encodes them, comma separated, values escaped as in RFC
+ * 4514, e.g. "C=GB,ST=London,L=London,O=Example,CN=client1" for a
+ * typical subject; or the PSK username.  So a rule written for qemu-nbd
+ * matches the same client here.  A subject that cannot be read or is
+ * longer than 64 KiB fails (QCRYPTO_ERROR_DECODE); an empty subject is
+ * "".  A server without a verified identity (anon credentials,
+ * verify-peer off) denies.
  *
  * A failure also sends the peer a fatal alert saying why.
  */

@@ -6,6 +6,10 @@
 # 127.0.0.1 and a UNIX socket.  Covers the plain and the password-protected
 # server key, the host name check, a client from another CA (refused by
 # qemu-nbd), an authz rule matching the client name, and PSK users.
+# One --object authz-simple string is also handed to both qemu-nbd and
+# qio's TLS server (tls-echo): it must let the same client certificate in
+# at both, and the same name in the other attribute order must keep it out
+# at both, so a rule written for QEMU works unchanged with qio.
 #
 # Usage: test-pki-qemu.sh BUILD_ROOT   (exit 77 when a peer is missing)
 
@@ -13,6 +17,7 @@ set -u
 
 build=${1:?usage: $0 BUILD_ROOT}
 qio_pki=$build/tools/qio-pki
+tls_echo=$build/tests/interop/tls-echo
 
 for prog in qemu-nbd qemu-img qemu-io certtool python3 timeout sha256sum; do
     if ! command -v "$prog" >/dev/null 2>&1; then
@@ -20,13 +25,16 @@ for prog in qemu-nbd qemu-img qemu-io certtool python3 timeout sha256sum; do
         exit 77
     fi
 done
-if [ ! -x "$qio_pki" ]; then
-    echo "FAIL: $qio_pki is not built"
-    exit 1
-fi
+for prog in "$qio_pki" "$tls_echo"; do
+    if [ ! -x "$prog" ]; then
+        echo "FAIL: $prog is not built"
+        exit 1
+    fi
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qio-pki-qemu.XXXXXX") || exit 1
 nbd_pid=
+echo_pid=
 failures=0
 
 stop_nbd() {
@@ -45,8 +53,17 @@ stop_nbd() {
     fi
 }
 
+stop_echo() {
+    if [ -n "$echo_pid" ]; then
+        kill "$echo_pid" 2>/dev/null
+        wait "$echo_pid" 2>/dev/null
+        echo_pid=
+    fi
+}
+
 cleanup() {
     stop_nbd
+    stop_echo
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -102,6 +119,41 @@ start_nbd() {
     done
     sed 's/^/  qemu-nbd: /' "$tmp/nbd.err"
     return 1
+}
+
+# start_nbd_logged ARGS...: like "start_nbd tcp", but qemu-nbd runs as
+# this script's child instead of forking, because a forked qemu-nbd drops
+# what it reports about each connection; here that goes to $tmp/nbd.err.
+# Stop it with stop_nbd_logged.
+start_nbd_logged() {
+    local i
+
+    stop_nbd
+    port=$(free_port)
+    timeout 60 qemu-nbd -t -r -f raw -b 127.0.0.1 -p "$port" "$@" \
+        "$tmp/disk.raw" 2>"$tmp/nbd.err" &
+    nbd_pid=$!
+    for i in $(seq 100); do
+        if python3 -c 'import socket, sys
+s = socket.socket()
+s.settimeout(0.2)
+s.connect(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$nbd_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sed 's/^/  qemu-nbd: /' "$tmp/nbd.err"
+    stop_nbd_logged
+    return 1
+}
+
+stop_nbd_logged() {
+    if [ -n "$nbd_pid" ]; then
+        kill "$nbd_pid" 2>/dev/null
+        wait "$nbd_pid" 2>/dev/null
+        nbd_pid=
+    fi
 }
 
 # read_back NAME CREDS_OBJECT IMAGE_OPTS: copy the export to a file and
@@ -342,6 +394,129 @@ if start_nbd tcp --object "tls-creds-x509,id=tls0,endpoint=server,dir=$D" \
     fi
 else
     fail "qemu-nbd did not start"
+fi
+
+# ---- one authz identity for qemu-nbd and qio ----
+# Both hand authz the subject in encoded order (qio-pki writes O, then
+# CN): "O=Org,CN=client1", with the comma doubled in keyval.  The RFC 4514
+# order ("CN=client1,O=Org", as certtool -i prints it) is another string.
+G=$tmp/org
+good_authz="authz-simple,id=auth0,identity=O=Org,,CN=client1"
+rfc_authz="authz-simple,id=auth0,identity=CN=client1,,O=Org"
+g_client="tls-creds-x509,id=tls0,endpoint=client,dir=$G"
+g_server="tls-creds-x509,id=tls0,endpoint=server,dir=$G"
+
+# qio_echo AUTHZ_OBJECT EXPECT: qio's TLS server with --object AUTHZ_OBJECT
+# --tls-authz auth0 takes one connection from qio's client holding $G's
+# client certificate.  EXPECT is "" (the line is echoed) or AUTHZ_DENIED
+# (the server must refuse with exactly that code).  The server's messages
+# are left in $tmp/echo.err.
+qio_echo() {
+    local pf=$tmp/echo.port port i rc
+    local -a sx=()
+
+    stop_echo
+    rm -f "$pf"
+    [ -n "$2" ] && sx=(--expect-error "$2")
+    timeout 20 "$tls_echo" --role server --x509 "$G" --port-file "$pf" \
+        --object "$1" --tls-authz auth0 "${sx[@]}" \
+        >"$tmp/echo.out" 2>"$tmp/echo.err" &
+    echo_pid=$!
+    for i in $(seq 100); do
+        [ -s "$pf" ] && break
+        kill -0 "$echo_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ ! -s "$pf" ]; then
+        sed 's/^/  tls-echo server: /' "$tmp/echo.err"
+        stop_echo
+        return 1
+    fi
+    port=$(cat "$pf")
+    timeout 20 "$tls_echo" --role client --x509 "$G" --hostname localhost \
+        --port "$port" --message "same identity" >"$tmp/echo-client.out" \
+        2>"$tmp/echo-client.err"
+    rc=$?
+    wait "$echo_pid"
+    i=$?
+    echo_pid=
+    if [ "$i" -ne 0 ]; then
+        sed 's/^/  tls-echo server: /' "$tmp/echo.err"
+        return 1
+    fi
+    if [ -z "$2" ]; then
+        [ $rc -eq 0 ] && grep -qx "same identity" "$tmp/echo-client.out"
+    else
+        # The refused client must not have had its line echoed.
+        ! grep -qx "same identity" "$tmp/echo-client.out"
+    fi
+}
+
+check "qio-pki init --organization Org writes a client1 directory"
+if "$qio_pki" init "$G" --hostname localhost --ip 127.0.0.1 \
+       --client-name client1 --organization Org >/dev/null; then
+    pass
+else
+    fail "qio-pki init failed"
+fi
+
+check "qemu-nbd --tls-authz with $good_authz lets client1 in"
+if start_nbd tcp --object "$g_server" --object "$good_authz" \
+       --tls-creds tls0 --tls-authz auth0; then
+    if read_back same "$g_client" \
+           "driver=nbd,host=127.0.0.1,port=$port,tls-creds=tls0"; then
+        pass
+    else
+        fail "qemu-nbd denied the identity qio's docs tell users to write"
+    fi
+else
+    fail "qemu-nbd did not start"
+fi
+
+check "qio's TLS server with the same --object lets the same client in"
+if qio_echo "$good_authz" "" &&
+   grep -q "client 'O=Org,CN=client1'" "$tmp/echo.err"; then
+    pass
+else
+    fail "qio refused what qemu-nbd allowed: $(cat "$tmp/echo.err")"
+fi
+
+check "qemu-nbd --tls-authz with $rfc_authz keeps client1 out"
+qemu_id=
+if start_nbd_logged --object "$g_server" --object "$rfc_authz" \
+       --tls-creds tls0 --tls-authz auth0; then
+    if expect_refused "$g_client" \
+           "driver=nbd,host=127.0.0.1,port=$port,tls-creds=tls0"; then
+        pass
+    else
+        fail "qemu-nbd allowed the RFC 4514 order"
+    fi
+    stop_nbd_logged
+    # qemu-nbd names the identity it checked ("authz check for X is
+    # denied" in QEMU 7); where it does, it must be the one qio checks.
+    qemu_id=$(sed -n 's/.*authz check for \(.*\) is denied.*/\1/p' \
+        "$tmp/nbd.err" | head -1)
+else
+    fail "qemu-nbd did not start"
+fi
+
+check "qio's TLS server with the same --object keeps the same client out"
+if qio_echo "$rfc_authz" AUTHZ_DENIED &&
+   grep -q "client 'O=Org,CN=client1' is not authorized by 'auth0'" \
+       "$tmp/echo.err"; then
+    pass
+else
+    fail "qio did not deny as qemu-nbd did: $(cat "$tmp/echo.err")"
+fi
+
+check "qemu-nbd and qio name the denied client with the same string"
+if [ -z "$qemu_id" ]; then
+    echo "  (this qemu-nbd does not print the identity it checked)"
+    pass
+elif [ "$qemu_id" = "O=Org,CN=client1" ]; then
+    pass
+else
+    fail "qemu-nbd checked '$qemu_id', qio 'O=Org,CN=client1'"
 fi
 
 # ---- PSK ----

@@ -6,6 +6,10 @@
 # PSK, plus the refusals a user meets most (wrong host name, no client
 # certificate, authorization denied, wrong PSK key).  qio's end is
 # tests/interop/tls-echo; the certificates come from the built qio-pki.
+# One more client certificate, from a certtool template, pins the identity
+# authz rules match: the subject in encoded order, as QEMU prints it
+# ("C=GB,ST=London,L=London,O=Example Org,CN=client1"), not the RFC 4514
+# order certtool -i shows; the openssl command the docs give prints it.
 #
 #   test-tls-gnutls.sh BUILD_ROOT
 #
@@ -19,7 +23,7 @@ BUILD=${1:?usage: $0 BUILD_ROOT}
 ECHO=$BUILD/tests/interop/tls-echo
 PKI=$BUILD/tools/qio-pki
 
-for prog in gnutls-cli gnutls-serv python3; do
+for prog in gnutls-cli gnutls-serv certtool python3; do
     if ! command -v "$prog" >/dev/null 2>&1; then
         echo "SKIP: $prog is not installed (apt-get install gnutls-bin)"
         exit 77
@@ -123,10 +127,53 @@ PSKKEY=$(sed -n 's/^alice://p' "$PSK/keys.psk")
 # The same user with another key.
 echo "alice:$(printf '%064x' 42)" >"$PSKBAD/keys.psk"
 chmod 600 "$PSK/keys.psk" "$PSKBAD/keys.psk"
-# The identity authz rules match is the subject as certtool prints it.
-CLIENT_DN=$(certtool -i --infile "$X509/client-cert.pem" 2>/dev/null |
-    sed -n 's/^\tSubject: //p')
-[ -n "$CLIENT_DN" ] || CLIENT_DN="CN=client1,O=Example"
+# The identity authz rules match: the subject in the order the
+# certificate encodes it (qio-pki writes O, then CN), as QEMU and
+# gnutls_x509_crt_get_dn() print it.  certtool -i prints the reverse.
+CLIENT_DN="O=Example,CN=client1"
+CLIENT_DN_RFC4514="CN=client1,O=Example"
+
+# A client certificate as a typical certtool template makes it, signed by
+# the same CA; the template's attributes are encoded C, ST, L, O, CN.
+TPL=$WORK/x509-template
+TPL_DN="C=GB,ST=London,L=London,O=Example Org,CN=client1"
+TPL_DN_RFC4514="CN=client1,O=Example Org,L=London,ST=London,C=GB"
+mkdir -p "$TPL"
+printf '%s\n' 'country = GB' 'state = London' 'locality = London' \
+    'organization = "Example Org"' 'cn = client1' 'expiration_days = 2' \
+    'tls_www_client' 'signing_key' >"$WORK/client.tmpl"
+if ! certtool --generate-privkey --key-type ecdsa \
+        --outfile "$TPL/client-key.pem" >"$WORK/certtool.log" 2>&1 ||
+   ! certtool --generate-certificate --load-privkey "$TPL/client-key.pem" \
+        --load-ca-certificate "$X509/ca-cert.pem" \
+        --load-ca-privkey "$X509/ca-key.pem" \
+        --template "$WORK/client.tmpl" \
+        --outfile "$TPL/client-cert.pem" >>"$WORK/certtool.log" 2>&1; then
+    cat "$WORK/certtool.log"
+    echo "Bail out! certtool could not make the template client certificate"
+    exit 1
+fi
+
+# The recipe docs/authz.md gives for reading a certificate's identity.
+openssl_identity() {
+    openssl x509 -in "$1" -noout -subject -nameopt RFC2253,-dn_rev,-esc_msb |
+        sed 's/^subject=//'
+}
+if command -v openssl >/dev/null 2>&1; then
+    for pair in "$X509/client-cert.pem|$CLIENT_DN" \
+                "$TPL/client-cert.pem|$TPL_DN"; do
+        file=${pair%%|*}
+        want=${pair#*|}
+        got=$(openssl_identity "$file")
+        if [ "$got" = "$want" ]; then
+            ok "openssl prints the identity of ${file#"$WORK"/}: $got"
+        else
+            not_ok "openssl prints '$got' for $file, not '$want'"
+        fi
+    done
+else
+    echo "ok - openssl identity recipe # SKIP openssl is not installed"
+fi
 
 PSK_PRIO="NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK"
 
@@ -252,6 +299,26 @@ qio_server_case "x509 qio server, authz denies gnutls-cli" AUTHZ_DENIED \
     "Access was denied" \
     --x509 "$X509" --authz-identity "CN=someone-else" -- \
     "${X509_CLI_CERT[@]}"
+qio_server_case "x509 qio server, authz rule in RFC 4514 order denies" \
+    AUTHZ_DENIED "Access was denied" \
+    --x509 "$X509" --authz-identity "$CLIENT_DN_RFC4514" -- \
+    "${X509_CLI_CERT[@]}"
+# The keyval form, as on a qemu-nbd command line: commas doubled.
+qio_server_case "x509 qio server, --object authz-simple with ,, in keyval" \
+    "" "interop x509 qio server, --object" \
+    --x509 "$X509" --tls-authz auth0 \
+    --object "authz-simple,id=auth0,identity=O=Example,,CN=client1" -- \
+    "${X509_CLI_CERT[@]}"
+
+X509_CLI_TPL=("${X509_CLI[@]}" --x509certfile "$TPL/client-cert.pem"
+              --x509keyfile "$TPL/client-key.pem")
+qio_server_case "x509 qio server, certtool template client, encoded order" \
+    "" "interop x509 qio server, certtool template client" \
+    --x509 "$X509" --authz-identity "$TPL_DN" -- "${X509_CLI_TPL[@]}"
+qio_server_case "x509 qio server, certtool template client, RFC 4514 order" \
+    AUTHZ_DENIED "Access was denied" \
+    --x509 "$X509" --authz-identity "$TPL_DN_RFC4514" -- \
+    "${X509_CLI_TPL[@]}"
 qio_server_case "x509 qio server, gnutls-cli without a client cert" \
     NO_CERT "" --x509 "$X509" -- "${X509_CLI[@]}"
 qio_server_case "psk qio server, gnutls-cli" "" "interop psk qio server" \

@@ -5,6 +5,9 @@
  * accepts one connection, reads one line and echoes it (for gnutls-cli).
  *
  *   tls-echo --role server --x509 DIR --port-file F [--authz-identity DN]
+ *   tls-echo --role server --x509 DIR --port-file F \
+ *            --object authz-simple,id=auth0,identity=O=Org,,CN=client1 \
+ *            --tls-authz auth0
  *   tls-echo --role client --x509 DIR --port N --hostname localhost
  *   tls-echo --role client --psk DIR --psk-user alice --port N
  *   tls-echo ... --expect-error CERT_HOSTNAME
@@ -26,6 +29,7 @@
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
 #include "qom/object.h"
+#include "qom/object-cli.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -37,6 +41,8 @@ static char *opt_hostname;
 static char *opt_port_file;
 static char *opt_message;
 static char *opt_authz_identity;
+static char **opt_objects;
+static char *opt_tls_authz;
 static char *opt_expect_error;
 static char *opt_priority;
 static gint opt_port;
@@ -61,6 +67,10 @@ static GOptionEntry entries[] = {
       "client: the line to send", "TEXT" },
     { "authz-identity", 0, 0, G_OPTION_ARG_STRING, &opt_authz_identity,
       "server: only this client identity is allowed", "ID" },
+    { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_objects,
+      "create an object as qemu-nbd --object does (repeatable)", "SPEC" },
+    { "tls-authz", 0, 0, G_OPTION_ARG_STRING, &opt_tls_authz,
+      "server: ask the authz object with this id about the client", "ID" },
     { "expect-error", 0, 0, G_OPTION_ARG_STRING, &opt_expect_error,
       "succeed only if the handshake fails with this QCRYPTO_ERROR code "
       "(e.g. CERT_HOSTNAME)", "CODE" },
@@ -225,6 +235,8 @@ static int run_server(QCryptoTLSCreds *creds, GError **errp)
             return -1;
         }
         authzid = "auth0";
+    } else if (opt_tls_authz) {
+        authzid = opt_tls_authz;
     }
 
     sioc = qio_channel_socket_accept(lsn, errp);
@@ -293,6 +305,21 @@ int main(int argc, char **argv)
 
     qcrypto_tls_creds_register_types();
     qauthz_register_types();
+    if (opt_authz_identity && opt_tls_authz) {
+        fprintf(stderr, "tls-echo: use --authz-identity or --tls-authz, "
+                "not both\n");
+        return 1;
+    }
+    /* The same strings a qemu-nbd command line would carry. */
+    for (char **o = opt_objects; o && *o; o++) {
+        if (!qom_object_add_from_cli(*o, &err)) {
+            g_autofree char *what = qom_object_cli_describe(*o);
+
+            fprintf(stderr, "tls-echo: --object %s: %s\n", what,
+                    err->message);
+            return 1;
+        }
+    }
     creds = make_creds(server, &err);
     if (!creds) {
         fprintf(stderr, "tls-echo: %s\n", err->message);

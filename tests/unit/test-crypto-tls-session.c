@@ -75,8 +75,14 @@ static const char *const dns_wild[] = { "*.example.org", NULL };
 #define E_SRV(req) { "srv", "ca", req, F_SRV }
 #define E_CLI(req) { "cli", "ca", req, F_CLI }
 
-/* The client certificate's subject as the server reports it. */
-#define CLIENT_DN "CN=client1,O=qio test"
+/*
+ * The client certificate's subject as the server reports it and authz
+ * rules must name it: in encoded order (pki.c writes O, then CN), as QEMU
+ * prints it.
+ */
+#define CLIENT_DN "O=qio test,CN=client1"
+/* The same name in RFC 4514 order, which no rule may match by. */
+#define CLIENT_DN_RFC4514 "CN=client1,O=qio test"
 
 /* ---- Certificate tables -------------------------------------------- */
 
@@ -326,7 +332,11 @@ static const Row rows[] = {
     { "x509-authz-allow", KIND_X509, CERTS(t_good),
       .authz_allow = CLIENT_DN, .expect = OK, .peer_name = CLIENT_DN },
     { "x509-authz-deny", KIND_X509, CERTS(t_good),
-      .authz_allow = "CN=someone-else,O=qio test",
+      .authz_allow = "O=qio test,CN=someone-else",
+      .expect = QCRYPTO_ERROR_AUTHZ_DENIED, .fails = SIDE_SERVER },
+    /* A rule in the other order names another identity. */
+    { "x509-authz-deny-rfc4514-order", KIND_X509, CERTS(t_good),
+      .authz_allow = CLIENT_DN_RFC4514,
       .expect = QCRYPTO_ERROR_AUTHZ_DENIED, .fails = SIDE_SERVER },
     { "x509-authz-missing-object", KIND_X509, CERTS(t_good),
       .authz_id = "no-such-authz", .expect = QCRYPTO_ERROR_AUTHZ_DENIED,
@@ -573,6 +583,8 @@ static void test_row(void **state)
     int fds[2];
 
     row_creds_make(row, &rc);
+    /* Left behind when an earlier row failed half way: start clean. */
+    qom_object_del("authz0", NULL);
     if (row->authz_allow) {
         assert_non_null(qom_object_add_props("authz-simple", "authz0", &err,
                                              "identity", row->authz_allow,
@@ -1084,6 +1096,304 @@ static void test_large_records(void **state)
     standard_free(&st);
 }
 
+/* ---- The identity format --------------------------------------------- */
+
+/*
+ * Client certificates whose subjects pki.h cannot express (any
+ * attributes, in any order) are minted here with gnutls directly, signed
+ * by the "ca" entry of a credentials directory.  The identity the server
+ * reports and authz matches must be the subject in encoded order, as
+ * gnutls_x509_crt_get_dn() and so QEMU print it, whatever the order.
+ */
+
+typedef struct {
+    const char *name;
+    /* Subject attributes in encoding order: OID, value, ..., NULL. */
+    const char *const *attrs;
+    /* CN of this many 'a's appended after @attrs (0: none). */
+    size_t long_cn;
+    /* Expected identity; NULL: the server refuses with DECODE. */
+    const char *identity;
+    /* Another spelling of the same name, which a rule must not match. */
+    const char *other;
+} DnCase;
+
+static const char *const dn_o_cn[] = {
+    GNUTLS_OID_X520_ORGANIZATION_NAME, "Org",
+    GNUTLS_OID_X520_COMMON_NAME, "client1", NULL,
+};
+static const char *const dn_cn_o[] = {
+    GNUTLS_OID_X520_COMMON_NAME, "client1",
+    GNUTLS_OID_X520_ORGANIZATION_NAME, "Org", NULL,
+};
+/* What a certtool template with country ... cn gives. */
+static const char *const dn_template[] = {
+    GNUTLS_OID_X520_COUNTRY_NAME, "GB",
+    GNUTLS_OID_X520_STATE_OR_PROVINCE_NAME, "London",
+    GNUTLS_OID_X520_LOCALITY_NAME, "London",
+    GNUTLS_OID_X520_ORGANIZATION_NAME, "Example Org",
+    GNUTLS_OID_X520_COMMON_NAME, "client1", NULL,
+};
+static const char *const dn_special[] = {
+    GNUTLS_OID_X520_ORGANIZATION_NAME, "Example, Inc.",
+    GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, "R+D",
+    GNUTLS_OID_X520_COMMON_NAME, "client=1;x", NULL,
+};
+static const char *const dn_none[] = { NULL };
+static const char *const dn_o[] = {
+    GNUTLS_OID_X520_ORGANIZATION_NAME, "Org", NULL,
+};
+
+/* "O=Org,CN=" + a CN this long + NUL is exactly 64 KiB, the most taken. */
+#define DN_LONG_OK (64 * 1024 - 10)
+#define DN_LONG_BAD (DN_LONG_OK + 1)
+
+static const DnCase dn_cases[] = {
+    { "o-cn", dn_o_cn, 0, "O=Org,CN=client1", "CN=client1,O=Org" },
+    { "cn-o", dn_cn_o, 0, "CN=client1,O=Org", "O=Org,CN=client1" },
+    { "certtool-template", dn_template, 0,
+      "C=GB,ST=London,L=London,O=Example Org,CN=client1",
+      "CN=client1,O=Example Org,L=London,ST=London,C=GB" },
+    { "escaped", dn_special, 0, "O=Example\\, Inc.,OU=R\\+D,CN=client=1\\;x",
+      "O=Example, Inc.,OU=R+D,CN=client=1;x" },
+    { "empty", dn_none, 0, "", NULL },
+    { "long", dn_o, DN_LONG_OK, NULL /* computed */, NULL },
+    { "too-long", dn_o, DN_LONG_BAD, NULL, NULL },
+};
+
+static void datum_write(const gnutls_datum_t *d, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_set_contents(path, (const char *)d->data, d->size, &err)) {
+        fail_msg("%s", err->message);
+    }
+}
+
+static void import_pem(QCryptoPKICert *cert, gnutls_x509_crt_t *crt,
+                       gnutls_x509_privkey_t *key)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *cpem = qcrypto_pki_cert_get_pem(cert, &err);
+    g_autofree char *kpem = cpem ? qcrypto_pki_key_get_pem(cert, NULL, &err)
+                                 : NULL;
+    gnutls_datum_t d;
+
+    if (!kpem) {
+        fail_msg("%s", err->message);
+    }
+    assert_int_equal(gnutls_x509_crt_init(crt), 0);
+    assert_int_equal(gnutls_x509_privkey_init(key), 0);
+    d = (gnutls_datum_t){ (unsigned char *)cpem, strlen(cpem) };
+    assert_int_equal(gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM), 0);
+    d = (gnutls_datum_t){ (unsigned char *)kpem, strlen(kpem) };
+    assert_int_equal(
+        gnutls_x509_privkey_import(*key, &d, GNUTLS_X509_FMT_PEM), 0);
+}
+
+/* client-cert.pem and client-key.pem in @d with the subject of @dc. */
+static void write_client_with_dn(QCryptoTestCredsDir *d, const DnCase *dc)
+{
+    QCryptoPKICert *ca = qcrypto_test_creds_dir_cert(d, "ca");
+    gnutls_x509_crt_t ca_crt, crt;
+    gnutls_x509_privkey_t ca_key, key;
+    gnutls_datum_t out = { NULL, 0 };
+    g_autofree char *cert_path = NULL, *key_path = NULL;
+    time_t now = time(NULL);
+
+    assert_non_null(ca);
+    import_pem(ca, &ca_crt, &ca_key);
+    assert_int_equal(gnutls_x509_privkey_init(&key), 0);
+    assert_int_equal(gnutls_x509_privkey_generate(
+                         key, GNUTLS_PK_ECDSA,
+                         GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+                     0);
+    assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+    assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
+    assert_int_equal(gnutls_x509_crt_set_serial(crt, "\x01\x23", 2), 0);
+    assert_int_equal(gnutls_x509_crt_set_activation_time(crt, now - HOUR), 0);
+    assert_int_equal(gnutls_x509_crt_set_expiration_time(crt, now + DAY), 0);
+    assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
+    for (size_t i = 0; dc->attrs[i]; i += 2) {
+        assert_int_equal(gnutls_x509_crt_set_dn_by_oid(
+                             crt, dc->attrs[i], 0, dc->attrs[i + 1],
+                             strlen(dc->attrs[i + 1])),
+                         0);
+    }
+    if (dc->long_cn) {
+        g_autofree char *cn = g_malloc(dc->long_cn);
+
+        memset(cn, 'a', dc->long_cn);
+        assert_int_equal(gnutls_x509_crt_set_dn_by_oid(
+                             crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+                             dc->long_cn),
+                         0);
+    }
+    assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), 0);
+    assert_int_equal(gnutls_x509_crt_set_key_usage(
+                         crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
+    assert_int_equal(gnutls_x509_crt_set_key_purpose_oid(
+                         crt, GNUTLS_KP_TLS_WWW_CLIENT, 0), 0);
+    assert_int_equal(gnutls_x509_crt_sign2(crt, ca_crt, ca_key,
+                                           GNUTLS_DIG_SHA256, 0), 0);
+
+    cert_path = qcrypto_test_creds_dir_file(d, "client-cert.pem");
+    key_path = qcrypto_test_creds_dir_file(d, "client-key.pem");
+    assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out),
+                     0);
+    datum_write(&out, cert_path);
+    gnutls_free(out.data);
+    assert_int_equal(gnutls_x509_privkey_export2_pkcs8(
+                         key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
+                         &out), 0);
+    datum_write(&out, key_path);
+    gnutls_free(out.data);
+
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(key);
+    gnutls_x509_crt_deinit(ca_crt);
+    gnutls_x509_privkey_deinit(ca_key);
+}
+
+/*
+ * One handshake of the directory's client against its server, the server
+ * asking authz-simple "authz0" allowing @allow (NULL: no authz).  Returns
+ * the server's outcome: its peer name or the error.
+ */
+static char *dn_handshake(QCryptoTLSCreds *server, QCryptoTLSCreds *client,
+                          const char *allow, GError **serr)
+{
+    g_autoptr(GError) err = NULL;
+    Peer c = { NULL }, s = { NULL };
+    char *peer = NULL;
+    int fds[2];
+
+    qom_object_del("authz0", NULL); /* from a failed earlier case */
+    if (allow) {
+        assert_non_null(qom_object_add_props("authz-simple", "authz0", &err,
+                                             "identity", allow, NULL));
+    }
+    s.sess = qcrypto_tls_session_new(server, NULL, allow ? "authz0" : NULL,
+                                     QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &err);
+    assert_non_null(s.sess);
+    c.sess = qcrypto_tls_session_new(client, "localhost", NULL,
+                                     QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &err);
+    assert_non_null(c.sess);
+    make_socketpair(fds);
+    qcrypto_tls_session_set_fd(s.sess, fds[0]);
+    qcrypto_tls_session_set_fd(c.sess, fds[1]);
+    run_handshakes(&c, &s);
+
+    if (s.done) {
+        peer = g_strdup(qcrypto_tls_session_get_peer_name(s.sess));
+        assert_non_null(peer);
+        exchange(c.sess, s.sess, "ping from the client");
+    } else {
+        assert_non_null(s.err);
+        *serr = g_steal_pointer(&s.err);
+    }
+    qcrypto_tls_session_free(c.sess);
+    qcrypto_tls_session_free(s.sess);
+    g_clear_error(&c.err);
+    g_clear_error(&s.err);
+    close(fds[0]);
+    close(fds[1]);
+    if (allow) {
+        assert_true(qom_object_del("authz0", NULL));
+    }
+    return peer;
+}
+
+static void test_identity_format(void **state)
+{
+    (void)state;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(dn_cases); i++) {
+        const DnCase *dc = &dn_cases[i];
+        g_autoptr(GError) err = NULL;
+        g_autoptr(QCryptoTestCredsDir) d = NULL;
+        g_autoptr(QCryptoTLSCreds) server = NULL;
+        g_autoptr(QCryptoTLSCreds) client = NULL;
+        g_autofree char *want = NULL;
+        g_autofree char *peer = NULL;
+
+        print_message("  [identity %s]\n", dc->name);
+        d = qcrypto_test_creds_dir_new(t_no_client, G_N_ELEMENTS(t_no_client),
+                                       &err);
+        assert_non_null(d);
+        write_client_with_dn(d, dc);
+        server = qcrypto_test_creds_new(
+            "tls-creds-x509", &err, "endpoint", "server", "dir",
+            qcrypto_test_creds_dir_path(d), "sanity-check", "off", NULL);
+        client = server ? qcrypto_test_creds_new(
+                              "tls-creds-x509", &err, "endpoint", "client",
+                              "dir", qcrypto_test_creds_dir_path(d),
+                              "sanity-check", "off", NULL)
+                        : NULL;
+        if (!client) {
+            fail_msg("%s: credentials: %s", dc->name, err->message);
+        }
+
+        if (dc->long_cn == DN_LONG_BAD) {
+            peer = dn_handshake(server, client, NULL, &err);
+            assert_null(peer);
+            assert_true(g_error_matches(err, QCRYPTO_ERROR,
+                                        QCRYPTO_ERROR_DECODE));
+            print_message("  [identity %s] server: %s\n", dc->name,
+                          err->message);
+            continue;
+        }
+        if (dc->long_cn) {
+            g_autofree char *cn = g_strnfill(dc->long_cn, 'a');
+
+            want = g_strdup_printf("O=Org,CN=%s", cn);
+        } else {
+            want = g_strdup(dc->identity);
+        }
+
+        /* The peer name is the identity, with and without authz. */
+        peer = dn_handshake(server, client, NULL, &err);
+        if (!peer) {
+            fail_msg("%s: %s", dc->name, err->message);
+        }
+        assert_string_equal(peer, want);
+        if (!*want) {
+            continue; /* authz-simple takes no empty identity */
+        }
+        g_free(peer);
+        peer = dn_handshake(server, client, want, &err);
+        if (!peer) {
+            fail_msg("%s: allowed identity denied: %s", dc->name,
+                     err->message);
+        }
+        assert_string_equal(peer, want);
+
+        if (dc->other) {
+            g_autofree char *expect_msg = g_strdup_printf(
+                "client '%s' is not authorized by 'authz0'", want);
+
+            g_free(peer);
+            peer = dn_handshake(server, client, dc->other, &err);
+            assert_null(peer);
+            assert_true(g_error_matches(err, QCRYPTO_ERROR,
+                                        QCRYPTO_ERROR_AUTHZ_DENIED));
+            /* The message shows the exact string a rule must match. */
+            if (!strstr(err->message, expect_msg)) {
+                fail_msg("%s: message lacks \"%s\": %s", dc->name,
+                         expect_msg, err->message);
+            }
+        }
+    }
+}
+
+/* A failed assertion skips a test's own cleanup: sweep what it left. */
+static int group_teardown(void **state)
+{
+    (void)state;
+    qcrypto_test_tmpdir_remove_all();
+    return 0;
+}
+
 int main(void)
 {
     g_autofree struct CMUnitTest *tests = NULL;
@@ -1096,6 +1406,7 @@ int main(void)
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_bye_and_truncation),
         cmocka_unit_test(test_large_records),
+        cmocka_unit_test(test_identity_format),
     };
     size_t n = G_N_ELEMENTS(rows);
     int ret;
@@ -1109,7 +1420,9 @@ int main(void)
         tests[i].test_func = test_row;
         tests[i].initial_state = (void *)&rows[i];
     }
-    ret = _cmocka_run_group_tests("tls-session-matrix", tests, n, NULL, NULL);
-    ret |= cmocka_run_group_tests_name("tls-session", others, NULL, NULL);
+    ret = _cmocka_run_group_tests("tls-session-matrix", tests, n, NULL,
+                                  group_teardown);
+    ret |= cmocka_run_group_tests_name("tls-session", others, NULL,
+                                       group_teardown);
     return ret;
 }
