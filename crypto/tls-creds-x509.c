@@ -88,13 +88,18 @@ static void load_clear(Load *l)
     g_free(l->what);
 }
 
-/* The certificate's subject for messages, e.g. "CN=server,O=Example". */
+/*
+ * The certificate's subject for messages, in the same form TLS sessions
+ * and authz rules use (gnutls's compat form, attributes in encoded order,
+ * e.g. "O=Example,CN=server"), so every message names a certificate alike.
+ */
 static char *cert_name(gnutls_x509_crt_t cert)
 {
     gnutls_datum_t dn = { NULL, 0 };
     char *name;
 
-    if (gnutls_x509_crt_get_dn3(cert, &dn, 0) < 0 || dn.size == 0) {
+    if (gnutls_x509_crt_get_dn3(cert, &dn, GNUTLS_X509_DN_FLAG_COMPAT) < 0 ||
+        dn.size == 0) {
         gnutls_free(dn.data);
         return g_strdup("(no subject)");
     }
