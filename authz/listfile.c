@@ -12,7 +12,9 @@
  * The rule set is swapped whole under a mutex; a check takes a reference
  * to the current set and matches without the lock.  A version of the file
  * that cannot be used is remembered by its stamp, so it is reported once,
- * not at every check.
+ * not at every check.  Two writes in one timestamp tick that keep the
+ * size would leave the stamp unchanged, so a version read while still
+ * fresh is also compared by content until it is a few seconds old.
  */
 #include "authz/listfile.h"
 
@@ -21,6 +23,7 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authz/list.h"
@@ -36,7 +39,21 @@ typedef struct {
     off_t size;
     struct timespec mtime;
     struct timespec ctime;
+    /*
+     * Not compared by stamp_equal(): whether the file was changed so
+     * recently when read that a later write in the same timestamp tick,
+     * of the same size, would leave every field above equal; and the
+     * SHA-256 of what was read, to tell such a write apart.
+     */
+    bool racy;
+    guint8 digest[32];
 } FileStamp;
+
+/*
+ * A version whose mtime or ctime is this close to the time it was read
+ * is checked by content too: file timestamps come from a coarse clock.
+ */
+#define RACY_WINDOW_S 2
 
 struct _QAuthZListFile {
     QAuthZ parent;
@@ -127,6 +144,13 @@ static char *read_rules_file(const char *path, size_t *len,
         return NULL;
     }
     stamp_from_stat(stamp, &st);
+    {
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        stamp->racy = st.st_mtim.tv_sec >= now.tv_sec - RACY_WINDOW_S ||
+                      st.st_ctim.tv_sec >= now.tv_sec - RACY_WINDOW_S;
+    }
     /* One byte more than the size, to notice a file that grew. */
     buf = g_malloc((size_t)st.st_size + 2);
     while (got < (size_t)st.st_size + 1) {
@@ -156,6 +180,13 @@ static char *read_rules_file(const char *path, size_t *len,
     }
     buf[got] = '\0';
     *len = got;
+    {
+        g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+        gsize dlen = sizeof(stamp->digest);
+
+        g_checksum_update(sum, (const guchar *)buf, (gssize)got);
+        g_checksum_get_digest(sum, stamp->digest, &dlen);
+    }
     return buf;
 }
 
@@ -231,6 +262,30 @@ bool qauthz_list_file_reload(QAuthZListFile *authz, GError **errp)
     return ok;
 }
 
+/*
+ * Caller holds the lock.  For a racy stamp (see FileStamp): whether the
+ * file now holds other bytes than the version dealt with last.  When it
+ * does not, the stamp is renewed, so that it stops being racy once the
+ * file is old enough.  Read errors are left to the reload that follows.
+ */
+static bool racy_content_changed(QAuthZListFile *authz)
+{
+    FileStamp again = { 0 };
+    g_autofree char *text = NULL;
+    size_t len = 0;
+
+    text = read_rules_file(authz->path, &len, &again, NULL);
+    if (!text) {
+        return true;
+    }
+    if (!stamp_equal(&again, &authz->stamp) ||
+        memcmp(again.digest, authz->stamp.digest, sizeof(again.digest))) {
+        return true;
+    }
+    authz->stamp = again;
+    return false;
+}
+
 /* Caller holds the lock: reload when the file is not the one loaded. */
 static void refresh_locked(QAuthZListFile *authz)
 {
@@ -247,7 +302,8 @@ static void refresh_locked(QAuthZListFile *authz)
         g_warning("authz-listfile '%s': cannot stat %s: %s; keeping the "
                   "previous rules", name, authz->path, g_strerror(e));
     }
-    if (stamp_equal(&now, &authz->stamp)) {
+    if (stamp_equal(&now, &authz->stamp) &&
+        (!authz->stamp.racy || !racy_content_changed(authz))) {
         return;
     }
     if (!now.exists) {

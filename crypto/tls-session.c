@@ -26,6 +26,7 @@
 
 #include "authz/base.h"
 #include "qom/object.h"
+#include "util/cutils.h"
 #include "util/error.h"
 
 struct QCryptoTLSSession {
@@ -703,6 +704,40 @@ static char *format_time(time_t t)
               : g_strdup("(invalid time)");
 }
 
+/*
+ * subjectAltName entry @i of @crt: its type (or a negative gnutls error,
+ * GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE past the last) and its value,
+ * NUL-terminated, in *@value with its length in *@len.  Entries of any
+ * length are read whole: a name that did not fit a fixed buffer would
+ * otherwise be skipped, and skipping a dNSName would let the CN count.
+ */
+static int crt_san(gnutls_x509_crt_t crt, unsigned int i, char **value,
+                   size_t *len)
+{
+    size_t size = 256;
+
+    for (;;) {
+        g_autofree char *buf = g_malloc(size + 1);
+        size_t got = size;
+        int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &got,
+                                                        NULL);
+
+        if (type == GNUTLS_E_SHORT_MEMORY_BUFFER && got > size) {
+            size = got;
+            continue;
+        }
+        if (type >= 0) {
+            buf[MIN(got, size)] = '\0';
+            *len = got;
+            *value = g_steal_pointer(&buf);
+        }
+        return type;
+    }
+}
+
+/* How much of one name an error message quotes. */
+#define NAME_ECHO_MAX 128
+
 /* Every name a host name could match: SAN DNS, SAN IP, CN; quoted. */
 static char *crt_names(gnutls_x509_crt_t crt)
 {
@@ -710,17 +745,18 @@ static char *crt_names(gnutls_x509_crt_t crt)
     bool have_dns = false;
 
     for (unsigned int i = 0;; i++) {
-        char buf[512];
-        size_t len = sizeof(buf) - 1;
-        int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &len,
-                                                        NULL);
+        g_autofree char *buf = NULL;
+        size_t len = 0;
+        int type = crt_san(crt, i, &buf, &len);
 
         if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
             break;
         }
         if (type == GNUTLS_SAN_DNSNAME) {
-            buf[len] = '\0';
-            g_string_append_printf(str, "%s'%s'", str->len ? ", " : "", buf);
+            g_autofree char *shown = qio_str_abbrev(buf, NAME_ECHO_MAX);
+
+            g_string_append_printf(str, "%s'%s'", str->len ? ", " : "",
+                                   shown);
             have_dns = true;
         } else if (type == GNUTLS_SAN_IPADDRESS && (len == 4 || len == 16)) {
             char text[INET6_ADDRSTRLEN];
@@ -748,19 +784,24 @@ static char *crt_names(gnutls_x509_crt_t crt)
     return g_string_free(str, FALSE);
 }
 
+/*
+ * Whether @crt has a dNSName.  An entry gnutls cannot read counts as one
+ * (unless gnutls knows it is of another type), so that the CN is not
+ * tried on a guess.
+ */
 static bool crt_has_dns_san(gnutls_x509_crt_t crt)
 {
     for (unsigned int i = 0;; i++) {
-        char buf[512];
-        size_t len = sizeof(buf);
-        int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &len,
-                                                        NULL);
+        g_autofree char *buf = NULL;
+        size_t len = 0;
+        int type = crt_san(crt, i, &buf, &len);
 
-        if (type == GNUTLS_SAN_DNSNAME) {
-            return true;
-        }
         if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
             return false;
+        }
+        if (type == GNUTLS_SAN_DNSNAME ||
+            (type < 0 && type != GNUTLS_E_X509_UNKNOWN_SAN)) {
+            return true;
         }
     }
 }
@@ -793,8 +834,10 @@ static bool hostname_matches(QCryptoTLSSession *sess, gnutls_x509_crt_t crt)
         char other[512];
         size_t olen = sizeof(other);
 
+        /* Any answer but "none" (a CN too long for @other, too) counts. */
         if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
-                                          1, 0, other, &olen) >= 0) {
+                                          1, 0, other, &olen) !=
+            GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
             return false;
         }
     }
@@ -972,8 +1015,16 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
     bool ok = false;
     int ret;
 
-    if (is_server(sess) && !sess->verify_peer) {
-        /* No certificate was asked for: the client stays anonymous. */
+    if (!sess->verify_peer) {
+        /*
+         * A server asked for no certificate: the client stays anonymous.
+         * A client was told not to check the server's, and may have no
+         * host name to check it against: the server stays unverified.
+         */
+        if (!is_server(sess)) {
+            g_debug("TLS client: verify-peer=off, the server certificate "
+                    "is not checked");
+        }
         return true;
     }
 

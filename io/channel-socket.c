@@ -615,6 +615,29 @@ static bool check_open(QIOChannelSocket *sioc, GError **errp)
     return true;
 }
 
+/*
+ * accept(2) lists EOPNOTSUPP among them too, but that is also the answer
+ * for a socket that cannot accept at all (a datagram descriptor passed
+ * as fd:N), which retrying would turn into a busy loop.
+ */
+static bool accept_error_is_transient(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int qio_channel_socket_try_accept(QIOChannelSocket *sioc,
                                   QIOChannelSocket **client, GError **errp)
 {
@@ -630,8 +653,13 @@ int qio_channel_socket_try_accept(QIOChannelSocket *sioc,
         if (fd >= 0) {
             break;
         }
-        /* A client that gave up while queued is no reason to fail. */
-        if (errno == EINTR || errno == ECONNABORTED) {
+        /*
+         * A client that gave up while queued is no reason to fail, nor is
+         * a network error pending on its connection, which Linux reports
+         * from accept() itself (see accept(2)): either only ends that one
+         * connection, and a remote host can cause them at will.
+         */
+        if (accept_error_is_transient(errno)) {
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -484,6 +484,45 @@ static void test_listfile_refresh(void **state)
     assert_int_equal(warnings_count(), warned);
 }
 
+/* Rewrite @path in place (same inode), leaving the timestamps to the OS. */
+static void rewrite_now(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    size_t len = strlen(text);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+/*
+ * Same-size rewrites right after a load, as an editor saving in place
+ * twice in quick succession does: the second lands in the same coarse
+ * timestamp tick as the load, so only the content tells.
+ */
+static void test_listfile_refresh_same_tick(void **state)
+{
+    g_autofree char *path = write_file("tick.json", RULES_FRED);
+    g_autofree char *arg = g_strdup_printf(
+        "authz-listfile,id=auth0,filename=%s", path);
+    guint warned = warnings_count();
+
+    cli_ok(arg);
+    for (int i = 0; i < 20; i++) {
+        check("auth0", "O=Example,CN=fred", true);
+        rewrite_now(path, RULES_BOBB);
+        check("auth0", "O=Example,CN=fred", false);
+        check("auth0", "O=Example,CN=bobb", true);
+        rewrite_now(path, RULES_FRED);
+    }
+    check("auth0", "O=Example,CN=fred", true);
+    /* A broken version is still reported once, not at every check. */
+    rewrite_now(path, "{\"policy\": 7}");
+    check("auth0", "O=Example,CN=fred", true);
+    check("auth0", "O=Example,CN=fred", true);
+    assert_int_equal(warnings_count(), warned + 1);
+}
+
 static void test_listfile_no_refresh(void **state)
 {
     g_autofree char *path = write_file("norefresh.json", RULES_FRED);
@@ -653,6 +692,7 @@ int main(void)
         cmocka_unit_test_teardown(test_list_bad_rules, teardown),
         cmocka_unit_test_teardown(test_list_help, teardown),
         cmocka_unit_test_teardown(test_listfile_refresh, teardown),
+        cmocka_unit_test_teardown(test_listfile_refresh_same_tick, teardown),
         cmocka_unit_test_teardown(test_listfile_no_refresh, teardown),
         cmocka_unit_test_teardown(test_listfile_broken_at_creation,
                                   teardown),

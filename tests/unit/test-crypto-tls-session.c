@@ -156,6 +156,20 @@ static const QCryptoTestCert t_srv_cn_and_san[] = {
                qcrypto_test_eku_server, 0, 0)),
     E_CLI(CLI_OK),
 };
+/*
+ * CN db1 and one SAN DNS name longer than any fixed name buffer: the CN
+ * must not count for this certificate either.
+ */
+#define LABEL60 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+#define LABEL600 LABEL60 LABEL60 LABEL60 LABEL60 LABEL60 \
+    LABEL60 LABEL60 LABEL60 LABEL60 LABEL60
+static const char *const dns_long[] = { LABEL600 "example.org", NULL };
+static const QCryptoTestCert t_srv_cn_and_long_san[] = {
+    E_CA,
+    E_SRV(LEAF("db1", NULL, dns_long, NULL, CRIT, KU_SRV, NONCRIT,
+               qcrypto_test_eku_server, 0, 0)),
+    E_CLI(CLI_OK),
+};
 static const QCryptoTestCert t_srv_eku_client_crit[] = {
     E_CA,
     E_SRV(LEAF("localhost", NULL, qcrypto_test_dns_localhost, NULL, CRIT,
@@ -300,6 +314,9 @@ static const Row rows[] = {
     { "x509-cn-ignored-with-san", KIND_X509, CERTS(t_srv_cn_and_san),
       .hostname = "db1", .expect = QCRYPTO_ERROR_CERT_HOSTNAME,
       .fails = SIDE_CLIENT },
+    { "x509-cn-ignored-with-long-san", KIND_X509,
+      CERTS(t_srv_cn_and_long_san), .hostname = "db1",
+      .expect = QCRYPTO_ERROR_CERT_HOSTNAME, .fails = SIDE_CLIENT },
     { "x509-san-dns", KIND_X509, CERTS(t_srv_cn_and_san),
       .hostname = "db2.example.org", .expect = OK, .peer_name = CLIENT_DN },
     { "x509-server-eku-critical", KIND_X509, CERTS(t_srv_eku_client_crit),
@@ -930,6 +947,75 @@ static void test_hostname_message(void **state)
     row_creds_free(&rc);
 }
 
+/*
+ * A dNSName too long for a fixed buffer is still listed (abbreviated),
+ * and the CN is still marked as not used.
+ */
+static void test_hostname_message_long_san(void **state)
+{
+    RowCreds rc;
+    Peer s = { NULL }, c = { NULL };
+    g_autoptr(GError) err = NULL;
+    int fds[2];
+    Row row = { "msg-long", KIND_X509, CERTS(t_srv_cn_and_long_san) };
+
+    row_creds_make(&row, &rc);
+    s.sess = qcrypto_tls_session_new(rc.server, NULL, NULL,
+                                     QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &err);
+    c.sess = qcrypto_tls_session_new(rc.client, "db1", NULL,
+                                     QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &err);
+    assert_non_null(c.sess);
+    make_socketpair(fds);
+    qcrypto_tls_session_set_fd(s.sess, fds[0]);
+    qcrypto_tls_session_set_fd(c.sess, fds[1]);
+    run_handshakes(&c, &s);
+    assert_non_null(c.err);
+    assert_true(g_error_matches(c.err, QCRYPTO_ERROR,
+                                QCRYPTO_ERROR_CERT_HOSTNAME));
+    assert_non_null(strstr(c.err->message, "it names 'aaaa"));
+    assert_non_null(strstr(c.err->message, "...'"));
+    assert_null(strstr(c.err->message, LABEL600));
+    assert_non_null(strstr(c.err->message, "CN 'db1' (not used"));
+    disconnect_pair(&s, &c, fds);
+    row_creds_free(&rc);
+}
+
+/*
+ * A client with verify-peer=off needs no host name (the session accepts
+ * NULL then), so the checks after the handshake must not look for one.
+ */
+static void test_client_no_verify(void **state)
+{
+    RowCreds rc;
+    Peer s = { NULL }, c = { NULL };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QCryptoTLSCreds) noverify = NULL;
+    int fds[2];
+    Row row = { "client-no-verify", KIND_X509, CERTS(t_good) };
+
+    row_creds_make(&row, &rc);
+    noverify = qcrypto_test_creds_new(
+        "tls-creds-x509", &err, "endpoint", "client", "dir",
+        qcrypto_test_creds_dir_path(rc.dir), "verify-peer", "off",
+        "sanity-check", "off", NULL);
+    assert_non_null(noverify);
+    s.sess = qcrypto_tls_session_new(rc.server, NULL, NULL,
+                                     QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &err);
+    assert_non_null(s.sess);
+    c.sess = qcrypto_tls_session_new(noverify, NULL, NULL,
+                                     QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &err);
+    assert_non_null(c.sess);
+    make_socketpair(fds);
+    qcrypto_tls_session_set_fd(s.sess, fds[0]);
+    qcrypto_tls_session_set_fd(c.sess, fds[1]);
+    run_handshakes(&c, &s);
+    if (c.err || s.err) {
+        fail_msg("handshake: %s", c.err ? c.err->message : s.err->message);
+    }
+    disconnect_pair(&s, &c, fds);
+    row_creds_free(&rc);
+}
+
 /* The untrusted-issuer message names the CA file. */
 static void test_untrusted_message(void **state)
 {
@@ -1402,6 +1488,8 @@ int main(void)
         cmocka_unit_test(test_tls11_client),
         cmocka_unit_test(test_session_args),
         cmocka_unit_test(test_hostname_message),
+        cmocka_unit_test(test_hostname_message_long_san),
+        cmocka_unit_test(test_client_no_verify),
         cmocka_unit_test(test_untrusted_message),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_bye_and_truncation),

@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <cmocka.h>
 
@@ -988,6 +989,76 @@ static gpointer connect_later(gpointer opaque)
     return sioc;
 }
 
+/* ---- Network errors reported by accept() ------------------------------ */
+
+/*
+ * accept4() as the library sees it: fails with each errno of
+ * accept_inject[] in turn, as Linux does for a queued connection with a
+ * network error pending, then accepts for real.
+ */
+static const int *accept_inject;
+
+int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags)
+{
+    if (accept_inject && *accept_inject) {
+        errno = *accept_inject++;
+        return -1;
+    }
+    return (int)syscall(SYS_accept4, fd, addr.__sockaddr__, len, flags);
+}
+
+/*
+ * A remote host can make accept() fail for its own connection (an ICMP
+ * error while it is queued); that must not fail the accept of the next
+ * client, blocking or not.
+ */
+static void test_accept_pending_error(void **state)
+{
+    static const int errs[] = { EPROTO, ENETUNREACH, EHOSTUNREACH,
+                                ENETDOWN, EHOSTDOWN, ENONET, ENOPROTOOPT,
+                                0 };
+    g_autoptr(QIOChannelSocket) lsn = listen_on("127.0.0.1:0");
+    g_autoptr(QIOSocketAddress) local = NULL;
+    g_autoptr(QIOChannelSocket) client = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) server = NULL;
+    g_autoptr(QIOChannelSocket) client2 = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) server2 = NULL;
+    g_autoptr(GError) err = NULL;
+
+    local = qio_channel_socket_get_local_address(lsn, &err);
+    assert_non_null(local);
+    assert_int_equal(qio_channel_socket_connect_sync(client, local, &err), 0);
+    accept_inject = errs;
+    server = qio_channel_socket_accept(lsn, &err);
+    accept_inject = NULL;
+    if (!server) {
+        fail_msg("accept failed: %s", err->message);
+    }
+
+    assert_int_equal(qio_channel_socket_connect_sync(client2, local, &err), 0);
+    accept_inject = errs;
+    assert_int_equal(qio_channel_socket_try_accept(lsn, &server2, &err), 0);
+    accept_inject = NULL;
+    assert_non_null(server2);
+
+    /* Other errors still fail: they are about the listening socket. */
+    {
+        static const int bad[][2] = { { EMFILE, 0 }, { EOPNOTSUPP, 0 } };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+            g_autoptr(QIOChannelSocket) none = NULL;
+
+            g_clear_error(&err);
+            accept_inject = bad[i];
+            assert_int_equal(qio_channel_socket_try_accept(lsn, &none, &err),
+                             -1);
+            accept_inject = NULL;
+            assert_null(none);
+            assert_non_null(err);
+        }
+    }
+}
+
 static void test_accept_modes(void **state)
 {
     g_autoptr(QIOChannelSocket) lsn = listen_on("127.0.0.1:0");
@@ -1139,6 +1210,7 @@ int main(void)
         cmocka_unit_test(test_unix_stale_and_unlink),
         cmocka_unit_test(test_unix_keeps_replaced_file),
         cmocka_unit_test(test_accept_modes),
+        cmocka_unit_test(test_accept_pending_error),
         cmocka_unit_test(test_closed),
         cmocka_unit_test(test_vsock),
     };
