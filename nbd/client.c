@@ -1,0 +1,1049 @@
+/*
+ * NBD client.  The handshake is an explicit state machine: each state is
+ * one small function that reads or writes one protocol step and names the
+ * next state, so the security decisions (refuse non-fixed-newstyle, TLS
+ * first and only, forget pre-TLS state) are single visible lines.
+ * Requests in the transmission phase are issued one at a time; each reply
+ * is matched against the cookie of the outstanding request.
+ */
+#include "nbd/client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "crypto/tls-creds-x509.h"
+#include "io/channel-socket.h"
+#include "io/channel-tls.h"
+#include "nbd/nbd-proto.h"
+
+/* Bounds on what the server may make us allocate. */
+#define NBD_CLIENT_MAX_OPT_REPLY   NBD_MAX_OPTION_LENGTH
+#define NBD_CLIENT_MAX_EXPORTS     65536
+#define NBD_CLIENT_MAX_CHUNK       (1024 * 1024)
+
+typedef enum {
+    NBD_CLIENT_ST_GREETING,
+    NBD_CLIENT_ST_CLIENT_FLAGS,
+    NBD_CLIENT_ST_STARTTLS,
+    NBD_CLIENT_ST_TLS_HANDSHAKE,
+    NBD_CLIENT_ST_STRUCTURED_REPLY,
+    NBD_CLIENT_ST_OPTIONS,          /* handshake done: option phase */
+    NBD_CLIENT_ST_TRANSMISSION,
+    NBD_CLIENT_ST_CLOSED,
+} NBDClientState;
+
+struct NBDClient {
+    QIOChannel *ioc;            /* socket, or TLS over it */
+    char *peer;
+    QCryptoTLSCreds *creds;
+    char *tls_hostname;
+    NBDClientState state;
+    uint16_t server_flags;
+    bool no_zeroes;
+    bool structured;
+    bool tls;
+    bool have_meta;
+    uint32_t meta_id;
+    uint64_t size;
+    uint16_t eflags;
+    uint64_t next_cookie;
+};
+
+/* ---- Plumbing ------------------------------------------------------------ */
+
+/* A protocol violation: the connection cannot be trusted any more. */
+static void nbd_client_fail(NBDClient *c)
+{
+    if (c->ioc) {
+        qio_channel_close(c->ioc, NULL);
+    }
+    c->state = NBD_CLIENT_ST_CLOSED;
+}
+
+static bool nbd_client_read(NBDClient *c, void *buf, size_t len,
+                            const char *what, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (qio_channel_read_all(c->ioc, buf, len, &err) < 0) {
+        g_set_error(errp, QIO_ERROR, err->code,
+                    "NBD server %s: reading %s: %s", c->peer, what,
+                    err->message);
+        nbd_client_fail(c);
+        return false;
+    }
+    return true;
+}
+
+static bool nbd_client_write(NBDClient *c, const void *buf, size_t len,
+                             const char *what, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (qio_channel_write_all(c->ioc, buf, len, &err) < 0) {
+        g_set_error(errp, QIO_ERROR, err->code,
+                    "NBD server %s: sending %s: %s", c->peer, what,
+                    err->message);
+        nbd_client_fail(c);
+        return false;
+    }
+    return true;
+}
+
+static bool nbd_client_proto_error(NBDClient *c, GError **errp,
+                                   const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static bool nbd_client_proto_error(NBDClient *c, GError **errp,
+                                   const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qio_error_setg(errp, QIO_ERROR_PROTOCOL,
+                   "NBD server %s broke the protocol: %s", c->peer, msg);
+    nbd_client_fail(c);
+    return false;
+}
+
+/* ---- Options ------------------------------------------------------------- */
+
+static bool nbd_client_send_option(NBDClient *c, uint32_t opt,
+                                   const void *data, uint32_t len,
+                                   GError **errp)
+{
+    uint8_t hdr[NBD_OPTION_HEADER_SIZE];
+    NBDOption o = { .option = opt, .length = len };
+
+    nbd_encode_option(hdr, &o);
+    if (!nbd_client_write(c, hdr, sizeof(hdr), nbd_opt_name(opt), errp)) {
+        return false;
+    }
+    return len == 0 ||
+        nbd_client_write(c, data, len, nbd_opt_name(opt), errp);
+}
+
+/*
+ * Read one option reply for @opt.  The payload length is bounded before
+ * the buffer is allocated; *@payload is NUL-terminated for convenience.
+ */
+static bool nbd_client_read_option_reply(NBDClient *c, uint32_t opt,
+                                         NBDOptionReply *rep,
+                                         uint8_t **payload, GError **errp)
+{
+    uint8_t hdr[NBD_OPTION_REPLY_SIZE];
+    g_autofree uint8_t *buf = NULL;
+
+    *payload = NULL;
+    if (!nbd_client_read(c, hdr, sizeof(hdr), "option reply", errp)) {
+        return false;
+    }
+    if (!nbd_decode_option_reply(hdr, rep)) {
+        return nbd_client_proto_error(c, errp,
+                                      "bad option reply magic to %s",
+                                      nbd_opt_name(opt));
+    }
+    if (rep->option != opt) {
+        return nbd_client_proto_error(c, errp,
+                                      "reply for option %s while waiting "
+                                      "for %s", nbd_opt_name(rep->option),
+                                      nbd_opt_name(opt));
+    }
+    if (rep->length > NBD_CLIENT_MAX_OPT_REPLY) {
+        qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
+                       "NBD server %s sent a %" PRIu32 "-byte reply to %s "
+                       "(limit %d); disconnecting", c->peer, rep->length,
+                       nbd_opt_name(opt), NBD_CLIENT_MAX_OPT_REPLY);
+        nbd_client_fail(c);
+        return false;
+    }
+    buf = g_malloc(rep->length + 1);
+    if (!nbd_client_read(c, buf, rep->length, "option reply", errp)) {
+        return false;
+    }
+    buf[rep->length] = '\0';
+    *payload = g_steal_pointer(&buf);
+    return true;
+}
+
+/*
+ * Turn an error reply into a user-facing message carrying the server's
+ * own explanation.  The connection stays in the option phase.
+ */
+static void nbd_client_option_error(NBDClient *c, uint32_t opt,
+                                    const NBDOptionReply *rep,
+                                    const uint8_t *payload, GError **errp)
+{
+    g_autofree char *why = NULL;
+    int code = QIO_ERROR_FAILED;
+
+    if (rep->length && g_utf8_validate((const char *)payload,
+                                       rep->length, NULL)) {
+        why = g_strdup_printf(": %s", (const char *)payload);
+    }
+    switch (rep->type) {
+    case NBD_REP_ERR_TLS_REQD:
+        qio_error_setg(errp, QIO_ERROR_PERMISSION_DENIED,
+                       "this NBD server requires TLS; use --tls-creds "
+                       "(server %s%s)", c->peer, why ? why : "");
+        return;
+    case NBD_REP_ERR_UNKNOWN:
+        code = QIO_ERROR_NOT_FOUND;
+        break;
+    case NBD_REP_ERR_POLICY:
+        code = QIO_ERROR_PERMISSION_DENIED;
+        break;
+    case NBD_REP_ERR_UNSUP:
+        code = QIO_ERROR_NOT_SUPPORTED;
+        break;
+    }
+    qio_error_setg(errp, code, "NBD server %s refused %s (%s)%s", c->peer,
+                   nbd_opt_name(opt), nbd_rep_name(rep->type),
+                   why ? why : "");
+}
+
+/* ---- Handshake states ---------------------------------------------------- */
+
+static NBDClientState nbd_client_st_greeting(NBDClient *c, GError **errp)
+{
+    uint8_t buf[NBD_SERVER_GREETING_SIZE];
+
+    if (!nbd_client_read(c, buf, 16, "greeting", errp)) {
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (nbd_get_be64(buf) != NBD_INIT_MAGIC) {
+        nbd_client_proto_error(c, errp, "not an NBD server (bad magic)");
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (nbd_get_be64(buf + 8) == NBD_CLIENT_MAGIC) {
+        /* Oldstyle has no options, hence no TLS: never talk to it. */
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "NBD server %s uses the oldstyle handshake, which "
+                       "cannot do TLS or export names; refusing it",
+                       c->peer);
+        nbd_client_fail(c);
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (!nbd_client_read(c, buf + 16, 2, "greeting", errp)) {
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (!nbd_decode_greeting(buf, &c->server_flags)) {
+        nbd_client_proto_error(c, errp, "bad greeting magic");
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (!(c->server_flags & NBD_FLAG_FIXED_NEWSTYLE)) {
+        /* CVE-2019-14842: plain newstyle cannot refuse options safely. */
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "NBD server %s is not fixed-newstyle; refusing it",
+                       c->peer);
+        nbd_client_fail(c);
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    return NBD_CLIENT_ST_CLIENT_FLAGS;
+}
+
+static NBDClientState nbd_client_st_client_flags(NBDClient *c, GError **errp)
+{
+    uint8_t buf[4];
+    uint32_t flags = NBD_FLAG_C_FIXED_NEWSTYLE;
+
+    if (c->server_flags & NBD_FLAG_NO_ZEROES) {
+        flags |= NBD_FLAG_C_NO_ZEROES;
+        c->no_zeroes = true;
+    }
+    nbd_put_be32(buf, flags);
+    if (!nbd_client_write(c, buf, sizeof(buf), "client flags", errp)) {
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    return c->creds ? NBD_CLIENT_ST_STARTTLS
+                    : NBD_CLIENT_ST_STRUCTURED_REPLY;
+}
+
+static NBDClientState nbd_client_st_starttls(NBDClient *c, GError **errp)
+{
+    NBDOptionReply rep;
+    g_autofree uint8_t *payload = NULL;
+
+    if (!nbd_client_send_option(c, NBD_OPT_STARTTLS, NULL, 0, errp) ||
+        !nbd_client_read_option_reply(c, NBD_OPT_STARTTLS, &rep, &payload,
+                                      errp)) {
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (rep.type != NBD_REP_ACK || rep.length != 0) {
+        /* TLS required and refused: stop here, never fall back. */
+        qio_error_setg(errp, QIO_ERROR_PERMISSION_DENIED,
+                       "server %s refused TLS (NBD_OPT_STARTTLS); not "
+                       "continuing in clear text", c->peer);
+        nbd_client_fail(c);
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    return NBD_CLIENT_ST_TLS_HANDSHAKE;
+}
+
+static NBDClientState nbd_client_st_tls_handshake(NBDClient *c,
+                                                  GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    QIOChannelTLS *tioc;
+
+    tioc = qio_channel_tls_new_client(c->ioc, c->creds, c->tls_hostname,
+                                      &err);
+    if (tioc && qio_channel_tls_handshake_sync(tioc, &err) < 0) {
+        g_clear_object(&tioc);
+    }
+    if (!tioc) {
+        g_set_error(errp, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED,
+                    "TLS handshake with NBD server %s failed: %s", c->peer,
+                    err->message);
+        nbd_client_fail(c);
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    g_object_unref(c->ioc);
+    c->ioc = QIO_CHANNEL(tioc);
+    c->tls = true;
+    /* Security boundary: nothing learnt in clear text survives it. */
+    c->structured = false;
+    c->have_meta = false;
+    c->meta_id = 0;
+    c->size = 0;
+    c->eflags = 0;
+    return NBD_CLIENT_ST_STRUCTURED_REPLY;
+}
+
+static NBDClientState nbd_client_st_structured_reply(NBDClient *c,
+                                                     GError **errp)
+{
+    NBDOptionReply rep;
+    g_autofree uint8_t *payload = NULL;
+
+    if (!nbd_client_send_option(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0,
+                                errp) ||
+        !nbd_client_read_option_reply(c, NBD_OPT_STRUCTURED_REPLY, &rep,
+                                      &payload, errp)) {
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (rep.type == NBD_REP_ACK) {
+        c->structured = true;
+    } else if (rep.type == NBD_REP_ERR_TLS_REQD ||
+               !NBD_REP_IS_ERR(rep.type)) {
+        if (!NBD_REP_IS_ERR(rep.type)) {
+            nbd_client_proto_error(c, errp, "unexpected %s reply to %s",
+                                   nbd_rep_name(rep.type),
+                                   nbd_opt_name(NBD_OPT_STRUCTURED_REPLY));
+            return NBD_CLIENT_ST_CLOSED;
+        }
+        nbd_client_option_error(c, NBD_OPT_STRUCTURED_REPLY, &rep, payload,
+                                errp);
+        nbd_client_close(c);
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    /* Other errors: carry on with simple replies. */
+    return NBD_CLIENT_ST_OPTIONS;
+}
+
+static bool nbd_client_handshake(NBDClient *c, GError **errp)
+{
+    c->state = NBD_CLIENT_ST_GREETING;
+    while (c->state != NBD_CLIENT_ST_OPTIONS) {
+        switch (c->state) {
+        case NBD_CLIENT_ST_GREETING:
+            c->state = nbd_client_st_greeting(c, errp);
+            break;
+        case NBD_CLIENT_ST_CLIENT_FLAGS:
+            c->state = nbd_client_st_client_flags(c, errp);
+            break;
+        case NBD_CLIENT_ST_STARTTLS:
+            c->state = nbd_client_st_starttls(c, errp);
+            break;
+        case NBD_CLIENT_ST_TLS_HANDSHAKE:
+            c->state = nbd_client_st_tls_handshake(c, errp);
+            break;
+        case NBD_CLIENT_ST_STRUCTURED_REPLY:
+            c->state = nbd_client_st_structured_reply(c, errp);
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- Construction -------------------------------------------------------- */
+
+NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
+                                  QCryptoTLSCreds *creds,
+                                  const char *tls_hostname,
+                                  GError **errp)
+{
+    NBDClient *c;
+
+    g_return_val_if_fail(QIO_IS_CHANNEL(ioc), NULL);
+    if (creds && !qcrypto_tls_creds_check_endpoint(
+            creds, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, errp)) {
+        return NULL;
+    }
+    c = g_new0(NBDClient, 1);
+    c->ioc = g_object_ref(ioc);
+    c->peer = g_strdup(peer ? peer : "(unnamed)");
+    c->creds = creds ? g_object_ref(creds) : NULL;
+    c->tls_hostname = g_strdup(tls_hostname);
+    c->next_cookie = 1;
+    if (!nbd_client_handshake(c, errp)) {
+        nbd_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
+                              QCryptoTLSCreds *creds,
+                              const char *tls_hostname,
+                              GError **errp)
+{
+    g_autoptr(QIOChannelSocket) sioc = NULL;
+    g_autofree char *peer = qio_socket_address_to_string(addr);
+    const char *host = tls_hostname;
+
+    if (creds && !host) {
+        if (addr->type == QIO_SOCKET_ADDRESS_TYPE_INET) {
+            host = addr->u.inet.host;
+        } else if (QCRYPTO_IS_TLS_CREDS_X509(creds)) {
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "NBD server %s: x509 TLS over a non-inet socket "
+                           "needs a host name to check the certificate "
+                           "against; use --tls-hostname", peer);
+            return NULL;
+        }
+    }
+    sioc = qio_channel_socket_new();
+    if (qio_channel_socket_connect_sync(sioc, addr, errp) < 0) {
+        return NULL;
+    }
+    return nbd_client_new_channel(QIO_CHANNEL(sioc), peer, creds, host,
+                                  errp);
+}
+
+/* ---- Option phase -------------------------------------------------------- */
+
+static bool nbd_client_check_options(NBDClient *c, GError **errp)
+{
+    if (c->state != NBD_CLIENT_ST_OPTIONS) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "NBD client for %s is not in the option phase",
+                       c->peer);
+        return false;
+    }
+    return true;
+}
+
+char **nbd_client_list(NBDClient *c, GError **errp)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+    if (!nbd_client_check_options(c, errp) ||
+        !nbd_client_send_option(c, NBD_OPT_LIST, NULL, 0, errp)) {
+        return NULL;
+    }
+    for (;;) {
+        NBDOptionReply rep;
+        g_autofree uint8_t *p = NULL;
+        uint32_t nlen;
+
+        if (!nbd_client_read_option_reply(c, NBD_OPT_LIST, &rep, &p,
+                                          errp)) {
+            return NULL;
+        }
+        if (rep.type == NBD_REP_ACK) {
+            break;
+        }
+        if (NBD_REP_IS_ERR(rep.type)) {
+            nbd_client_option_error(c, NBD_OPT_LIST, &rep, p, errp);
+            return NULL;
+        }
+        if (rep.type != NBD_REP_SERVER || rep.length < 4 ||
+            (nlen = nbd_get_be32(p)) > rep.length - 4) {
+            nbd_client_proto_error(c, errp, "malformed reply to list");
+            return NULL;
+        }
+        if (names->len >= NBD_CLIENT_MAX_EXPORTS) {
+            nbd_client_proto_error(c, errp, "more than %d exports listed",
+                                   NBD_CLIENT_MAX_EXPORTS);
+            return NULL;
+        }
+        g_ptr_array_add(names, g_strndup((const char *)p + 4, nlen));
+    }
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&names), false);
+}
+
+static bool nbd_client_set_meta(NBDClient *c, const char *name,
+                                GError **errp)
+{
+    uint32_t nlen = strlen(name), qlen = strlen(NBD_META_BASE_ALLOCATION);
+    g_autofree uint8_t *data = g_malloc(12 + nlen + qlen);
+
+    nbd_put_be32(data, nlen);
+    memcpy(data + 4, name, nlen);
+    nbd_put_be32(data + 4 + nlen, 1);
+    nbd_put_be32(data + 8 + nlen, qlen);
+    memcpy(data + 12 + nlen, NBD_META_BASE_ALLOCATION, qlen);
+    if (!nbd_client_send_option(c, NBD_OPT_SET_META_CONTEXT, data,
+                                12 + nlen + qlen, errp)) {
+        return false;
+    }
+    c->have_meta = false;
+    for (;;) {
+        NBDOptionReply rep;
+        g_autofree uint8_t *p = NULL;
+
+        if (!nbd_client_read_option_reply(c, NBD_OPT_SET_META_CONTEXT, &rep,
+                                          &p, errp)) {
+            return false;
+        }
+        if (rep.type == NBD_REP_ACK) {
+            return true;
+        }
+        if (NBD_REP_IS_ERR(rep.type)) {
+            /* Block status is optional; the export is still usable. */
+            return true;
+        }
+        if (rep.type != NBD_REP_META_CONTEXT || rep.length < 4) {
+            return nbd_client_proto_error(c, errp, "malformed reply to "
+                                          "set-meta-context");
+        }
+        if (rep.length - 4 == qlen &&
+            memcmp(p + 4, NBD_META_BASE_ALLOCATION, qlen) == 0) {
+            c->have_meta = true;
+            c->meta_id = nbd_get_be32(p);
+        }
+    }
+}
+
+/*
+ * NBD_OPT_INFO or NBD_OPT_GO on @export_name: both answer with
+ * NBD_REP_INFO replies ending in ACK; only GO enters transmission.
+ */
+static bool nbd_client_info_or_go(NBDClient *c, uint32_t opt,
+                                  const char *export_name, uint64_t *size,
+                                  uint16_t *eflags, GError **errp)
+{
+    uint32_t nlen;
+    g_autofree uint8_t *data = NULL;
+    bool got_export = false;
+
+    if (!nbd_client_check_options(c, errp)) {
+        return false;
+    }
+    nlen = strlen(export_name);
+    if (nlen > NBD_MAX_STRING_LENGTH) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "NBD export name is longer than %d bytes",
+                       NBD_MAX_STRING_LENGTH);
+        return false;
+    }
+    data = g_malloc(nlen + 6);
+    nbd_put_be32(data, nlen);
+    memcpy(data + 4, export_name, nlen);
+    nbd_put_be16(data + 4 + nlen, 0);
+    if (!nbd_client_send_option(c, opt, data, nlen + 6, errp)) {
+        return false;
+    }
+    for (;;) {
+        NBDOptionReply rep;
+        g_autofree uint8_t *p = NULL;
+
+        if (!nbd_client_read_option_reply(c, opt, &rep, &p, errp)) {
+            return false;
+        }
+        if (NBD_REP_IS_ERR(rep.type)) {
+            nbd_client_option_error(c, opt, &rep, p, errp);
+            g_prefix_error(errp, "export '%s': ", export_name);
+            return false;
+        }
+        if (rep.type == NBD_REP_ACK) {
+            break;
+        }
+        if (rep.type != NBD_REP_INFO || rep.length < 2) {
+            return nbd_client_proto_error(c, errp, "malformed reply to %s",
+                                          nbd_opt_name(opt));
+        }
+        if (nbd_get_be16(p) == NBD_INFO_EXPORT) {
+            if (rep.length != 12) {
+                return nbd_client_proto_error(c, errp, "export info of "
+                                              "%" PRIu32 " bytes",
+                                              rep.length);
+            }
+            *size = nbd_get_be64(p + 2);
+            *eflags = nbd_get_be16(p + 10);
+            got_export = true;
+        }
+    }
+    if (!got_export) {
+        return nbd_client_proto_error(c, errp, "%s acknowledged without "
+                                      "export information",
+                                      nbd_opt_name(opt));
+    }
+    return true;
+}
+
+bool nbd_client_info(NBDClient *c, const char *export_name, uint64_t *size,
+                     uint16_t *eflags, GError **errp)
+{
+    g_return_val_if_fail(export_name && size && eflags, false);
+    return nbd_client_info_or_go(c, NBD_OPT_INFO, export_name, size, eflags,
+                                 errp);
+}
+
+bool nbd_client_go(NBDClient *c, const char *export_name, GError **errp)
+{
+    g_return_val_if_fail(export_name, false);
+    if (!nbd_client_check_options(c, errp)) {
+        return false;
+    }
+    if (c->structured && strlen(export_name) <= NBD_MAX_STRING_LENGTH &&
+        !nbd_client_set_meta(c, export_name, errp)) {
+        return false;
+    }
+    if (!nbd_client_info_or_go(c, NBD_OPT_GO, export_name, &c->size,
+                               &c->eflags, errp)) {
+        return false;
+    }
+    c->state = NBD_CLIENT_ST_TRANSMISSION;
+    return true;
+}
+
+uint64_t nbd_client_get_size(NBDClient *c)
+{
+    return c->size;
+}
+
+uint16_t nbd_client_get_flags(NBDClient *c)
+{
+    return c->eflags;
+}
+
+bool nbd_client_is_tls(NBDClient *c)
+{
+    return c->tls;
+}
+
+bool nbd_client_has_structured_replies(NBDClient *c)
+{
+    return c->structured;
+}
+
+/* ---- Transmission phase -------------------------------------------------- */
+
+/* What a reply must deliver for the request in flight. */
+typedef struct {
+    uint16_t type;
+    uint64_t cookie;
+    uint64_t offset;
+    uint32_t len;
+    uint8_t *rbuf;          /* NBD_CMD_READ destination */
+    uint64_t covered;       /* bytes of rbuf filled by chunks */
+    GArray *extents;        /* NBD_CMD_BLOCK_STATUS result */
+    GError *server_err;     /* first error chunk / simple error */
+} NBDClientRequest;
+
+static bool nbd_client_send_request(NBDClient *c, NBDClientRequest *r,
+                                    uint16_t flags, const void *payload,
+                                    GError **errp)
+{
+    uint8_t buf[NBD_REQUEST_SIZE];
+    NBDRequest req = {
+        .flags = flags, .type = r->type, .cookie = r->cookie,
+        .offset = r->offset, .length = r->len,
+    };
+
+    nbd_encode_request(buf, &req);
+    if (!nbd_client_write(c, buf, sizeof(buf), nbd_cmd_name(r->type),
+                          errp)) {
+        return false;
+    }
+    return !payload ||
+        nbd_client_write(c, payload, r->len, nbd_cmd_name(r->type), errp);
+}
+
+static void nbd_client_server_error(NBDClient *c, NBDClientRequest *r,
+                                    uint32_t err, const char *msg)
+{
+    if (r->server_err) {
+        return;
+    }
+    r->server_err = g_error_new(QIO_ERROR, QIO_ERROR_FAILED,
+                                "NBD server %s failed %s at offset %"
+                                PRIu64 ": %s%s%s", c->peer,
+                                nbd_cmd_name(r->type), r->offset,
+                                g_strerror(nbd_wire_to_errno(err)),
+                                msg ? ": " : "", msg ? msg : "");
+}
+
+static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
+                                  const NBDStructuredReply *h, GError **errp)
+{
+    uint8_t off[8];
+    uint64_t o;
+    uint32_t dlen;
+
+    if (r->type != NBD_CMD_READ || h->length <= 8 ||
+        h->length - 8 > r->len) {
+        return nbd_client_proto_error(c, errp, "bad data chunk");
+    }
+    if (!nbd_client_read(c, off, 8, "data chunk", errp)) {
+        return false;
+    }
+    o = nbd_get_be64(off);
+    dlen = h->length - 8;
+    if (o < r->offset || o - r->offset > r->len - dlen) {
+        return nbd_client_proto_error(c, errp, "data chunk outside the "
+                                      "request");
+    }
+    r->covered += dlen;
+    return nbd_client_read(c, r->rbuf + (o - r->offset), dlen, "data",
+                           errp);
+}
+
+/* Parse a small chunk already read into @p (@len bytes). */
+static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
+                                   const NBDStructuredReply *h,
+                                   const uint8_t *p, GError **errp)
+{
+    uint32_t len = h->length;
+
+    if (NBD_REPLY_TYPE_IS_ERR(h->type)) {
+        uint16_t mlen;
+        g_autofree char *msg = NULL;
+
+        if (len < 6 || (mlen = nbd_get_be16(p + 4)) > len - 6) {
+            return nbd_client_proto_error(c, errp, "bad error chunk");
+        }
+        msg = g_strndup((const char *)p + 6, mlen);
+        if (!g_utf8_validate(msg, -1, NULL)) {
+            g_clear_pointer(&msg, g_free);
+        }
+        nbd_client_server_error(c, r, nbd_get_be32(p), msg);
+        return true;
+    }
+    switch (h->type) {
+    case NBD_REPLY_TYPE_OFFSET_HOLE: {
+        uint64_t o;
+        uint32_t hlen;
+
+        if (r->type != NBD_CMD_READ || len != 12) {
+            return nbd_client_proto_error(c, errp, "bad hole chunk");
+        }
+        o = nbd_get_be64(p);
+        hlen = nbd_get_be32(p + 8);
+        if (hlen == 0 || hlen > r->len || o < r->offset ||
+            o - r->offset > r->len - hlen) {
+            return nbd_client_proto_error(c, errp, "hole chunk outside "
+                                          "the request");
+        }
+        memset(r->rbuf + (o - r->offset), 0, hlen);
+        r->covered += hlen;
+        return true;
+    }
+    case NBD_REPLY_TYPE_BLOCK_STATUS: {
+        uint32_t i, n;
+
+        if (r->type != NBD_CMD_BLOCK_STATUS || len < 12 ||
+            (len - 4) % 8 != 0) {
+            return nbd_client_proto_error(c, errp, "bad block status chunk");
+        }
+        if (nbd_get_be32(p) != c->meta_id || r->extents->len) {
+            return nbd_client_proto_error(c, errp, "unexpected block status "
+                                          "context");
+        }
+        n = (len - 4) / 8;
+        for (i = 0; i < n; i++) {
+            NBDClientExtent e = {
+                .length = nbd_get_be32(p + 4 + i * 8),
+                .flags = nbd_get_be32(p + 8 + i * 8),
+            };
+            if (e.length == 0) {
+                return nbd_client_proto_error(c, errp, "empty extent");
+            }
+            g_array_append_val(r->extents, e);
+        }
+        return true;
+    }
+    case NBD_REPLY_TYPE_NONE:
+        if (len != 0 || !(h->flags & NBD_REPLY_FLAG_DONE)) {
+            return nbd_client_proto_error(c, errp, "bad none chunk");
+        }
+        return true;
+    default:
+        return nbd_client_proto_error(c, errp, "unknown chunk type %u",
+                                      h->type);
+    }
+}
+
+static bool nbd_client_structured(NBDClient *c, NBDClientRequest *r,
+                                  const uint8_t *first, GError **errp)
+{
+    uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
+    NBDStructuredReply h;
+
+    memcpy(hdr, first, NBD_SIMPLE_REPLY_SIZE);
+    if (!nbd_client_read(c, hdr + NBD_SIMPLE_REPLY_SIZE,
+                         sizeof(hdr) - NBD_SIMPLE_REPLY_SIZE, "reply",
+                         errp)) {
+        return false;
+    }
+    for (;;) {
+        g_autofree uint8_t *p = NULL;
+
+        if (!nbd_decode_structured_reply(hdr, &h)) {
+            return nbd_client_proto_error(c, errp, "bad reply magic");
+        }
+        if (h.cookie != r->cookie) {
+            return nbd_client_proto_error(c, errp, "reply for unknown "
+                                          "cookie %" PRIu64, h.cookie);
+        }
+        if (h.type == NBD_REPLY_TYPE_OFFSET_DATA) {
+            if (!nbd_client_chunk_data(c, r, &h, errp)) {
+                return false;
+            }
+        } else {
+            if (h.length > NBD_CLIENT_MAX_CHUNK) {
+                qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
+                               "NBD server %s sent a %" PRIu32 "-byte %s "
+                               "chunk (limit %d); disconnecting", c->peer,
+                               h.length, nbd_reply_type_name(h.type),
+                               NBD_CLIENT_MAX_CHUNK);
+                nbd_client_fail(c);
+                return false;
+            }
+            p = g_malloc(h.length + 1);
+            if (!nbd_client_read(c, p, h.length, "chunk", errp) ||
+                !nbd_client_chunk_small(c, r, &h, p, errp)) {
+                return false;
+            }
+        }
+        if (h.flags & NBD_REPLY_FLAG_DONE) {
+            break;
+        }
+        if (!nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
+            return false;
+        }
+    }
+    if (!r->server_err) {
+        if (r->type == NBD_CMD_READ && r->covered != r->len) {
+            return nbd_client_proto_error(c, errp, "read reply covered %"
+                                          PRIu64 " of %" PRIu32 " bytes",
+                                          r->covered, r->len);
+        }
+        if (r->type == NBD_CMD_BLOCK_STATUS && r->extents->len == 0) {
+            return nbd_client_proto_error(c, errp, "no block status");
+        }
+    }
+    return true;
+}
+
+/* Send @r and wait for its complete reply. */
+static bool nbd_client_request(NBDClient *c, NBDClientRequest *r,
+                               uint16_t flags, const void *payload,
+                               GError **errp)
+{
+    uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
+    NBDSimpleReply s;
+
+    if (c->state != NBD_CLIENT_ST_TRANSMISSION) {
+        qio_error_setg(errp, QIO_ERROR_CLOSED,
+                       "NBD client for %s is not connected to an export",
+                       c->peer);
+        return false;
+    }
+    if (r->len > NBD_CLIENT_MAX_REQUEST ||
+        r->offset > UINT64_MAX - r->len) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "NBD request of %" PRIu32 " bytes at %" PRIu64
+                       " is out of range", r->len, r->offset);
+        return false;
+    }
+    r->cookie = c->next_cookie++;
+    if (!nbd_client_send_request(c, r, flags, payload, errp) ||
+        !nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
+        return false;
+    }
+    if (nbd_get_be32(hdr) == NBD_STRUCTURED_REPLY_MAGIC && c->structured) {
+        if (!nbd_client_structured(c, r, hdr, errp)) {
+            return false;
+        }
+    } else if (nbd_decode_simple_reply(hdr, &s)) {
+        if (s.cookie != r->cookie) {
+            return nbd_client_proto_error(c, errp, "reply for unknown "
+                                          "cookie %" PRIu64, s.cookie);
+        }
+        if (s.error) {
+            nbd_client_server_error(c, r, s.error, NULL);
+        } else if (r->type == NBD_CMD_READ) {
+            if (c->structured) {
+                return nbd_client_proto_error(c, errp, "simple reply to a "
+                                              "read");
+            }
+            if (!nbd_client_read(c, r->rbuf, r->len, "data", errp)) {
+                return false;
+            }
+        } else if (r->type == NBD_CMD_BLOCK_STATUS) {
+            return nbd_client_proto_error(c, errp, "simple reply to "
+                                          "block status");
+        }
+    } else {
+        return nbd_client_proto_error(c, errp, "bad reply magic");
+    }
+    if (r->server_err) {
+        g_propagate_error(errp, g_steal_pointer(&r->server_err));
+        return false;
+    }
+    return true;
+}
+
+static bool nbd_client_need_flag(NBDClient *c, uint16_t flag,
+                                 const char *what, GError **errp)
+{
+    if (c->state == NBD_CLIENT_ST_TRANSMISSION && !(c->eflags & flag)) {
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "NBD server %s does not support %s on this export",
+                       c->peer, what);
+        return false;
+    }
+    return true;
+}
+
+bool nbd_client_pread(NBDClient *c, void *buf, uint32_t len,
+                      uint64_t offset, GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_READ, .offset = offset, .len = len, .rbuf = buf,
+    };
+
+    if (c->structured && r.len <= NBD_CLIENT_MAX_REQUEST) {
+        memset(buf, 0, len);
+    }
+    return nbd_client_request(c, &r, 0, NULL, errp);
+}
+
+bool nbd_client_pwrite(NBDClient *c, const void *buf, uint32_t len,
+                       uint64_t offset, unsigned flags, GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_WRITE, .offset = offset, .len = len,
+    };
+
+    if ((flags & NBD_CLIENT_FUA) &&
+        !nbd_client_need_flag(c, NBD_FLAG_SEND_FUA, "FUA", errp)) {
+        return false;
+    }
+    return nbd_client_request(c, &r,
+                              (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0,
+                              buf, errp);
+}
+
+bool nbd_client_zero(NBDClient *c, uint32_t len, uint64_t offset,
+                     unsigned flags, GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_WRITE_ZEROES, .offset = offset, .len = len,
+    };
+    uint16_t f = 0;
+
+    if (!nbd_client_need_flag(c, NBD_FLAG_SEND_WRITE_ZEROES, "write zeroes",
+                              errp) ||
+        ((flags & NBD_CLIENT_FAST_ZERO) &&
+         !nbd_client_need_flag(c, NBD_FLAG_SEND_FAST_ZERO, "fast zero",
+                               errp))) {
+        return false;
+    }
+    f |= (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0;
+    f |= (flags & NBD_CLIENT_NO_HOLE) ? NBD_CMD_FLAG_NO_HOLE : 0;
+    f |= (flags & NBD_CLIENT_FAST_ZERO) ? NBD_CMD_FLAG_FAST_ZERO : 0;
+    return nbd_client_request(c, &r, f, NULL, errp);
+}
+
+bool nbd_client_trim(NBDClient *c, uint32_t len, uint64_t offset,
+                     GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_TRIM, .offset = offset, .len = len,
+    };
+
+    return nbd_client_need_flag(c, NBD_FLAG_SEND_TRIM, "trim", errp) &&
+        nbd_client_request(c, &r, 0, NULL, errp);
+}
+
+bool nbd_client_flush(NBDClient *c, GError **errp)
+{
+    NBDClientRequest r = { .type = NBD_CMD_FLUSH };
+
+    return nbd_client_need_flag(c, NBD_FLAG_SEND_FLUSH, "flush", errp) &&
+        nbd_client_request(c, &r, 0, NULL, errp);
+}
+
+bool nbd_client_cache(NBDClient *c, uint32_t len, uint64_t offset,
+                      GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_CACHE, .offset = offset, .len = len,
+    };
+
+    return nbd_client_need_flag(c, NBD_FLAG_SEND_CACHE, "cache", errp) &&
+        nbd_client_request(c, &r, 0, NULL, errp);
+}
+
+GArray *nbd_client_block_status(NBDClient *c, uint32_t len, uint64_t offset,
+                                GError **errp)
+{
+    g_autoptr(GArray) ext = g_array_new(false, false,
+                                        sizeof(NBDClientExtent));
+    NBDClientRequest r = {
+        .type = NBD_CMD_BLOCK_STATUS, .offset = offset, .len = len,
+        .extents = ext,
+    };
+
+    if (c->state == NBD_CLIENT_ST_TRANSMISSION && !c->have_meta) {
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "NBD server %s did not agree to %s", c->peer,
+                       NBD_META_BASE_ALLOCATION);
+        return NULL;
+    }
+    if (!nbd_client_request(c, &r, 0, NULL, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&ext);
+}
+
+/* ---- Teardown ------------------------------------------------------------ */
+
+void nbd_client_close(NBDClient *c)
+{
+    if (c->state == NBD_CLIENT_ST_OPTIONS) {
+        /* Best effort; the reply, if any, is not awaited. */
+        nbd_client_send_option(c, NBD_OPT_ABORT, NULL, 0, NULL);
+    } else if (c->state == NBD_CLIENT_ST_TRANSMISSION) {
+        NBDClientRequest r = { .type = NBD_CMD_DISC,
+                               .cookie = c->next_cookie++ };
+
+        nbd_client_send_request(c, &r, 0, NULL, NULL);
+    }
+    if (c->state != NBD_CLIENT_ST_CLOSED) {
+        nbd_client_fail(c);
+    }
+}
+
+void nbd_client_free(NBDClient *c)
+{
+    if (!c) {
+        return;
+    }
+    nbd_client_close(c);
+    g_clear_object(&c->ioc);
+    g_clear_object(&c->creds);
+    g_free(c->peer);
+    g_free(c->tls_hostname);
+    g_free(c);
+}
