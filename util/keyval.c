@@ -146,11 +146,25 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key,
                            "with ',')");
             return NULL;
         } else {
-            g_autofree char *copy = g_strndup(start, span);
-            g_autofree char *shown = qio_str_abbrev(copy, KEY_ECHO_MAX);
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "parameter '%s' has no value (expected "
-                           "'%s=...')", shown, shown);
+            /*
+             * The element itself is not echoed: after "data=pass,word" it
+             * is the tail of a secret whose comma was not doubled.  Name
+             * the key before it instead.
+             */
+            if (pairs->len > 0) {
+                KeyvalPair *prev = pairs->pdata[pairs->len - 1];
+                g_autofree char *shown =
+                    qio_str_abbrev(prev->key, KEY_ECHO_MAX);
+
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "the parameter after '%s' has no '=': write "
+                               "KEY=VALUE, and a comma inside a value as "
+                               "',,'", shown);
+            } else {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "the first parameter has no '=': write "
+                               "KEY=VALUE");
+            }
             return NULL;
         }
         first = false;

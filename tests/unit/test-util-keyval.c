@@ -61,9 +61,9 @@ static void test_implied_type(void **state)
     check_parse("secret", "qom-type",
                 (const char *const[]){ "qom-type=secret", NULL });
     /* Only the first element can be implied. */
-    check_error("id=s0,secret", "qom-type", "'secret'");
+    check_error("id=s0,secret", "qom-type", "after 'id'");
     /* Without an implied key a bare first element is a missing '='. */
-    check_error("secret,id=s0", NULL, "'secret'");
+    check_error("secret,id=s0", NULL, "first parameter");
     /* The implied key given explicitly as well is a duplicate. */
     check_error("secret,qom-type=x", "qom-type", "'qom-type'");
     /* Explicit qom-type first works like the implied form. */
@@ -100,9 +100,19 @@ static void test_empty_value(void **state)
 
 static void test_missing_equals(void **state)
 {
-    check_error("a=1,verbose", NULL, "'verbose'");
-    check_error("a=1,verbose,b=2", NULL, "'verbose'");
-    check_error("secret,id=s0,dat", "qom-type", "'dat'");
+    g_autoptr(GError) err = NULL;
+
+    check_error("a=1,verbose", NULL, "after 'a'");
+    check_error("a=1,verbose,b=2", NULL, "after 'a'");
+    check_error("secret,id=s0,dat", "qom-type", "after 'id'");
+    check_error("verbose", NULL, "first parameter");
+
+    /* A secret with an undoubled comma: its tail must not be echoed. */
+    assert_null(keyval_parse("secret,id=s0,data=hunter,2secret", "qom-type",
+                             NULL, &err));
+    assert_non_null(strstr(err->message, "after 'data'"));
+    assert_non_null(strstr(err->message, "',,'"));
+    assert_null(strstr(err->message, "2secret"));
 }
 
 static void test_empty_key(void **state)
@@ -187,7 +197,7 @@ static void test_help(void **state)
 
     /* Without a help pointer "help" is a key missing its value. */
     assert_null(keyval_parse("secret,help", "qom-type", NULL, &err));
-    assert_non_null(strstr(err->message, "'help'"));
+    assert_non_null(strstr(err->message, "after 'qom-type'"));
 }
 
 static void test_lookup(void **state)
