@@ -55,13 +55,13 @@ typedef enum NBDNegState {
     NBD_NEG_DISCONNECT,
 } NBDNegState;
 
-typedef struct NBDClient {
+typedef struct NBDServerConn {
     NBDServer *server;
     QIOChannel *master;  /* the channel we were given */
     QIOChannel *ioc;     /* master, or the TLS channel over it */
     bool tls;
     bool no_zeroes;
-    /* Negotiated state: reset by nbd_client_forget_negotiation(). */
+    /* Negotiated state: reset by nbd_conn_forget_negotiation(). */
     bool structured;
     bool meta_base_allocation;
     char *meta_export;
@@ -72,7 +72,7 @@ typedef struct NBDClient {
     bool negotiated;
     guint timeout_ms;
     GThread *watchdog;
-} NBDClient;
+} NBDServerConn;
 
 struct _NBDServer {
     GObject parent;
@@ -201,7 +201,7 @@ bool nbd_server_add_export(NBDServer *server, const char *name,
     return true;
 }
 
-static uint16_t nbd_export_tx_flags(NBDClient *client, NBDExport *exp)
+static uint16_t nbd_export_tx_flags(NBDServerConn *client, NBDExport *exp)
 {
     uint16_t flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
                      NBD_FLAG_SEND_CACHE;
@@ -220,19 +220,20 @@ static uint16_t nbd_export_tx_flags(NBDClient *client, NBDExport *exp)
 
 /* ---- Wire helpers -------------------------------------------------------- */
 
-static bool nbd_read(NBDClient *client, void *buf, size_t len, GError **errp)
+static bool nbd_read(NBDServerConn *client, void *buf, size_t len,
+                     GError **errp)
 {
     return qio_channel_read_all(client->ioc, buf, len, errp) == 0;
 }
 
-static bool nbd_write(NBDClient *client, const void *buf, size_t len,
+static bool nbd_write(NBDServerConn *client, const void *buf, size_t len,
                       GError **errp)
 {
     return qio_channel_write_all(client->ioc, buf, len, errp) == 0;
 }
 
 /* Read and throw away @len bytes (already checked against a bound). */
-static bool nbd_drain(NBDClient *client, size_t len, GError **errp)
+static bool nbd_drain(NBDServerConn *client, size_t len, GError **errp)
 {
     uint8_t buf[4096];
 
@@ -246,7 +247,7 @@ static bool nbd_drain(NBDClient *client, size_t len, GError **errp)
     return true;
 }
 
-static bool nbd_opt_reply(NBDClient *client, uint32_t option, uint32_t type,
+static bool nbd_opt_reply(NBDServerConn *client, uint32_t option, uint32_t type,
                           const void *payload, uint32_t len, GError **errp)
 {
     NBDOptionReply rep = { .option = option, .type = type, .length = len };
@@ -259,7 +260,7 @@ static bool nbd_opt_reply(NBDClient *client, uint32_t option, uint32_t type,
 
 /* An error reply with a message the client can show its user. */
 static bool G_GNUC_PRINTF(4, 5)
-nbd_opt_error(NBDClient *client, uint32_t option, uint32_t type,
+nbd_opt_error(NBDServerConn *client, uint32_t option, uint32_t type,
               const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
@@ -281,7 +282,7 @@ nbd_opt_error(NBDClient *client, uint32_t option, uint32_t type,
  * Everything agreed before TLS came up was agreed with whoever sat on the
  * wire, not necessarily the client: forget it (CVE-2021-3716).
  */
-static void nbd_client_forget_negotiation(NBDClient *client)
+static void nbd_conn_forget_negotiation(NBDServerConn *client)
 {
     client->structured = false;
     client->meta_base_allocation = false;
@@ -299,14 +300,14 @@ static char *nbd_name_dup(const uint8_t *p, uint32_t len)
     return g_strndup((const char *)p, len);
 }
 
-static NBDNegState nbd_opt_abort(NBDClient *client, uint32_t len)
+static NBDNegState nbd_opt_abort(NBDServerConn *client, uint32_t len)
 {
     /* Best effort: the client may already be gone. */
     nbd_opt_reply(client, NBD_OPT_ABORT, NBD_REP_ACK, NULL, 0, NULL);
     return NBD_NEG_DISCONNECT;
 }
 
-static NBDNegState nbd_opt_starttls(NBDClient *client, uint32_t len)
+static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
 {
     NBDServer *server = client->server;
     g_autoptr(QIOChannelTLS) tioc = NULL;
@@ -339,11 +340,11 @@ static NBDNegState nbd_opt_starttls(NBDClient *client, uint32_t len)
     }
     client->ioc = QIO_CHANNEL(g_steal_pointer(&tioc));
     client->tls = true;
-    nbd_client_forget_negotiation(client);
+    nbd_conn_forget_negotiation(client);
     return NBD_NEG_OPTION;
 }
 
-static bool nbd_send_export_info(NBDClient *client, uint32_t option,
+static bool nbd_send_export_info(NBDServerConn *client, uint32_t option,
                                  NBDExport *exp, uint16_t info)
 {
     uint8_t buf[2 + 12];
@@ -381,7 +382,7 @@ static bool nbd_send_export_info(NBDClient *client, uint32_t option,
     }
 }
 
-static NBDNegState nbd_opt_info_go(NBDClient *client, uint32_t option,
+static NBDNegState nbd_opt_info_go(NBDServerConn *client, uint32_t option,
                                    const uint8_t *p, uint32_t len)
 {
     g_autofree char *name = NULL;
@@ -436,7 +437,7 @@ static NBDNegState nbd_opt_info_go(NBDClient *client, uint32_t option,
     return NBD_NEG_TRANSMISSION;
 }
 
-static NBDNegState nbd_opt_export_name(NBDClient *client, const uint8_t *p,
+static NBDNegState nbd_opt_export_name(NBDServerConn *client, const uint8_t *p,
                                        uint32_t len)
 {
     g_autofree char *name = nbd_name_dup(p, len);
@@ -463,7 +464,7 @@ static NBDNegState nbd_opt_export_name(NBDClient *client, const uint8_t *p,
     return NBD_NEG_TRANSMISSION;
 }
 
-static NBDNegState nbd_opt_list(NBDClient *client, uint32_t len)
+static NBDNegState nbd_opt_list(NBDServerConn *client, uint32_t len)
 {
     NBDServer *server = client->server;
     NBDExport *exp;
@@ -492,7 +493,7 @@ static NBDNegState nbd_opt_list(NBDClient *client, uint32_t len)
            NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
 }
 
-static NBDNegState nbd_opt_structured_reply(NBDClient *client, uint32_t len)
+static NBDNegState nbd_opt_structured_reply(NBDServerConn *client, uint32_t len)
 {
     if (len) {
         return nbd_opt_error(client, NBD_OPT_STRUCTURED_REPLY,
@@ -517,7 +518,7 @@ static bool nbd_meta_matches(const uint8_t *q, uint32_t qlen, bool list)
     return list && qlen == 5 && !memcmp(q, "base:", 5);
 }
 
-static NBDNegState nbd_opt_meta_context(NBDClient *client, uint32_t option,
+static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
                                         const uint8_t *p, uint32_t len)
 {
     bool list = option == NBD_OPT_LIST_META_CONTEXT;
@@ -588,9 +589,9 @@ invalid:
            NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
 }
 
-/* ---- Negotiation: states -------------------------------------------------- */
+/* ---- Negotiation: states ------------------------------------------------- */
 
-static NBDNegState nbd_state_greeting(NBDClient *client)
+static NBDNegState nbd_state_greeting(NBDServerConn *client)
 {
     uint8_t buf[NBD_SERVER_GREETING_SIZE];
 
@@ -599,7 +600,7 @@ static NBDNegState nbd_state_greeting(NBDClient *client)
            NBD_NEG_CLIENT_FLAGS : NBD_NEG_DISCONNECT;
 }
 
-static NBDNegState nbd_state_client_flags(NBDClient *client)
+static NBDNegState nbd_state_client_flags(NBDServerConn *client)
 {
     uint8_t buf[4];
     uint32_t flags;
@@ -619,7 +620,7 @@ static NBDNegState nbd_state_client_flags(NBDClient *client)
     return NBD_NEG_OPTION;
 }
 
-static NBDNegState nbd_state_option(NBDClient *client)
+static NBDNegState nbd_state_option(NBDServerConn *client)
 {
     uint8_t hdr[NBD_OPTION_HEADER_SIZE];
     g_autofree uint8_t *payload = NULL;
@@ -690,7 +691,7 @@ static NBDNegState nbd_state_option(NBDClient *client)
 }
 
 /* Runs the state machine; true when the transmission phase is reached. */
-static bool nbd_negotiate(NBDClient *client)
+static bool nbd_negotiate(NBDServerConn *client)
 {
     NBDNegState state = NBD_NEG_GREETING;
 
@@ -715,7 +716,8 @@ static bool nbd_negotiate(NBDClient *client)
 
 /* ---- Transmission -------------------------------------------------------- */
 
-static bool nbd_send_simple(NBDClient *client, uint64_t cookie, uint32_t err,
+static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
+                            uint32_t err,
                             const void *data, size_t len)
 {
     NBDSimpleReply rep = { .error = err, .cookie = cookie };
@@ -726,7 +728,8 @@ static bool nbd_send_simple(NBDClient *client, uint64_t cookie, uint32_t err,
            (!len || nbd_write(client, data, len, NULL));
 }
 
-static bool nbd_send_chunk(NBDClient *client, uint64_t cookie, uint16_t flags,
+static bool nbd_send_chunk(NBDServerConn *client, uint64_t cookie,
+                           uint16_t flags,
                            uint16_t type, const void *pre, size_t prelen,
                            const void *data, size_t len)
 {
@@ -743,7 +746,7 @@ static bool nbd_send_chunk(NBDClient *client, uint64_t cookie, uint16_t flags,
 }
 
 /* A reply without data: success, or an error with a message. */
-static bool nbd_send_status(NBDClient *client, const NBDRequest *req,
+static bool nbd_send_status(NBDServerConn *client, const NBDRequest *req,
                             uint32_t err, const char *msg)
 {
     uint8_t pre[6];
@@ -783,7 +786,7 @@ static bool nbd_fully_hole(NBDExport *exp, uint64_t off, uint32_t len)
     return (uint64_t)data >= off + len;
 }
 
-static bool nbd_do_read(NBDClient *client, const NBDRequest *req)
+static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
     g_autofree uint8_t *buf = NULL;
@@ -856,7 +859,7 @@ static int nbd_pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
 }
 
 /* Returns false only when the connection must end. */
-static bool nbd_do_write(NBDClient *client, const NBDRequest *req)
+static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
     g_autofree uint8_t *buf = NULL;
@@ -888,7 +891,7 @@ static bool nbd_do_write(NBDClient *client, const NBDRequest *req)
                            ret ? g_strerror(-ret) : NULL);
 }
 
-static bool nbd_do_write_zeroes(NBDClient *client, const NBDRequest *req)
+static bool nbd_do_write_zeroes(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
     int mode = (req->flags & NBD_CMD_FLAG_NO_HOLE) ?
@@ -933,7 +936,7 @@ out:
                            ret ? g_strerror(-ret) : NULL);
 }
 
-static bool nbd_do_trim(NBDClient *client, const NBDRequest *req)
+static bool nbd_do_trim(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
 
@@ -956,7 +959,7 @@ static bool nbd_do_trim(NBDClient *client, const NBDRequest *req)
     return nbd_send_status(client, req, 0, NULL);
 }
 
-static bool nbd_do_block_status(NBDClient *client, const NBDRequest *req)
+static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
     g_autofree uint8_t *ext = NULL;
@@ -1009,7 +1012,7 @@ static bool nbd_do_block_status(NBDClient *client, const NBDRequest *req)
 }
 
 /* Flags each command accepts. */
-static uint16_t nbd_cmd_allowed_flags(NBDClient *client, uint16_t type)
+static uint16_t nbd_cmd_allowed_flags(NBDServerConn *client, uint16_t type)
 {
     switch (type) {
     case NBD_CMD_READ:
@@ -1027,7 +1030,7 @@ static uint16_t nbd_cmd_allowed_flags(NBDClient *client, uint16_t type)
     }
 }
 
-static void nbd_transmission(NBDClient *client)
+static void nbd_transmission(NBDServerConn *client)
 {
     for (;;) {
         uint8_t hdr[NBD_REQUEST_SIZE];
@@ -1105,9 +1108,9 @@ static void nbd_transmission(NBDClient *client)
 /* ---- Client threads ------------------------------------------------------ */
 
 /* Drops a client that has not finished negotiating in time. */
-static gpointer nbd_client_watchdog(gpointer opaque)
+static gpointer nbd_conn_watchdog(gpointer opaque)
 {
-    NBDClient *client = opaque;
+    NBDServerConn *client = opaque;
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)client->timeout_ms * G_TIME_SPAN_MILLISECOND;
     bool expired = false;
@@ -1126,7 +1129,7 @@ static gpointer nbd_client_watchdog(gpointer opaque)
     return NULL;
 }
 
-static void nbd_client_negotiation_over(NBDClient *client)
+static void nbd_conn_negotiation_over(NBDServerConn *client)
 {
     g_mutex_lock(&client->lock);
     client->negotiated = true;
@@ -1137,7 +1140,7 @@ static void nbd_client_negotiation_over(NBDClient *client)
     }
 }
 
-static void nbd_client_free(NBDClient *client)
+static void nbd_conn_free(NBDServerConn *client)
 {
     if (client->ioc != client->master) {
         g_object_unref(client->ioc);
@@ -1154,18 +1157,18 @@ static void nbd_client_free(NBDClient *client)
  * releases its socket at once; the server only counts them, and
  * nbd_server_shutdown() waits for the count to reach zero.
  */
-static gpointer nbd_client_run(gpointer opaque)
+static gpointer nbd_conn_run(gpointer opaque)
 {
-    NBDClient *client = opaque;
+    NBDServerConn *client = opaque;
     NBDServer *server = client->server;
     bool ok;
 
     if (client->timeout_ms) {
-        client->watchdog = g_thread_new("nbd-watchdog", nbd_client_watchdog,
+        client->watchdog = g_thread_new("nbd-watchdog", nbd_conn_watchdog,
                                         client);
     }
     ok = nbd_negotiate(client);
-    nbd_client_negotiation_over(client);
+    nbd_conn_negotiation_over(client);
     if (ok) {
         nbd_transmission(client);
     }
@@ -1174,7 +1177,7 @@ static gpointer nbd_client_run(gpointer opaque)
     g_mutex_lock(&server->lock);
     server->clients = g_list_remove(server->clients, client);
     g_mutex_unlock(&server->lock);
-    nbd_client_free(client);
+    nbd_conn_free(client);
 
     g_mutex_lock(&server->lock);
     server->nclients--;
@@ -1186,7 +1189,7 @@ static gpointer nbd_client_run(gpointer opaque)
 bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
                              GError **errp)
 {
-    NBDClient *client;
+    NBDServerConn *client;
 
     g_return_val_if_fail(NBD_IS_SERVER(server), false);
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
@@ -1194,7 +1197,7 @@ bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
     if (qio_channel_set_blocking(ioc, true, errp) < 0) {
         return false;
     }
-    client = g_new0(NBDClient, 1);
+    client = g_new0(NBDServerConn, 1);
     client->server = server;
     client->master = g_object_ref(ioc);
     client->ioc = client->master;
@@ -1208,12 +1211,12 @@ bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
         g_set_error(errp, QIO_ERROR, QIO_ERROR_CLOSED,
                     "NBD server is shut down; not serving %s",
                     qio_channel_get_name(ioc));
-        nbd_client_free(client);
+        nbd_conn_free(client);
         return false;
     }
     server->clients = g_list_prepend(server->clients, client);
     server->nclients++;
-    g_thread_unref(g_thread_new("nbd-client", nbd_client_run, client));
+    g_thread_unref(g_thread_new("nbd-client", nbd_conn_run, client));
     g_mutex_unlock(&server->lock);
     return true;
 }
@@ -1236,7 +1239,7 @@ void nbd_server_shutdown(NBDServer *server)
     server->shut_down = true;
     /* A client frees itself only after leaving the list, under the lock. */
     for (GList *l = server->clients; l; l = l->next) {
-        NBDClient *client = l->data;
+        NBDServerConn *client = l->data;
         qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     }
     while (server->nclients) {
