@@ -1279,6 +1279,42 @@ gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
     }
 }
 
+bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
+                                    GByteArray *data, GError **errp)
+{
+    g_autofree char *buf = NULL;
+
+    if (!sess->handshake_done) {
+        return false;
+    }
+    buf = g_malloc(QCRYPTO_TLS_SESSION_RECORD_MAX);
+    /* A few records at most: this is a last look, not a drain. */
+    for (int i = 0; i < 4; i++) {
+        ssize_t ret = gnutls_record_recv(sess->gs, buf,
+                                         QCRYPTO_TLS_SESSION_RECORD_MAX);
+
+        if (ret > 0) {
+            g_byte_array_append(data, (const guint8 *)buf, ret);
+            continue;
+        }
+        switch (ret) {
+        case GNUTLS_E_WARNING_ALERT_RECEIVED:
+            continue;
+        case GNUTLS_E_FATAL_ALERT_RECEIVED:
+            g_debug("TLS %s: the %s sent fatal alert '%s' before the "
+                    "transport failed", role_name(sess),
+                    peer_role_name(sess),
+                    gnutls_alert_get_name(gnutls_alert_get(sess->gs)));
+            alert_error(sess, errp);
+            return true;
+        default:
+            /* close_notify, nothing more buffered, or a broken record. */
+            return false;
+        }
+    }
+    return false;
+}
+
 size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *sess)
 {
     return sess->handshake_done ? gnutls_record_check_pending(sess->gs) : 0;

@@ -22,8 +22,7 @@
 
 #include "io/channel-socket.h"
 
-/* gnutls's largest plaintext record. */
-#define TLS_RECORD_MAX 16384
+#define TLS_RECORD_MAX QCRYPTO_TLS_SESSION_RECORD_MAX
 
 struct _QIOChannelTLS {
     QIOChannel parent;
@@ -52,6 +51,15 @@ struct _QIOChannelTLS {
     size_t write_pending;
     /* Gathers small iovec pieces into one record (writer side). */
     char *bounce;
+
+    /*
+     * Held by a reader, and by a writer that looks for the peer's last
+     * alert (peer_alert): gnutls allows one reader at a time.
+     */
+    GMutex read_lock;
+    /* Application data peer_alert() read, for the next read; its length. */
+    GByteArray *stash;
+    gint stash_len;
 };
 
 G_DEFINE_TYPE(QIOChannelTLS, qio_channel_tls, QIO_TYPE_CHANNEL)
@@ -586,20 +594,30 @@ static bool more_to_read(QIOChannelTLS *tioc)
            qcrypto_tls_session_check_pending(tioc->session) > 0;
 }
 
-static gssize qio_channel_tls_readv(QIOChannel *ioc, const struct iovec *iov,
-                                    size_t niov, int **fds, size_t *nfds,
-                                    int flags, GError **errp)
+/* Hand out application data that peer_alert() read.  Under read_lock. */
+static gssize read_stash(QIOChannelTLS *tioc, const struct iovec *iov,
+                         size_t niov)
 {
-    QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
+    size_t got = 0;
+
+    for (size_t i = 0; i < niov && got < tioc->stash->len; i++) {
+        size_t take = MIN(iov[i].iov_len, tioc->stash->len - got);
+
+        memcpy(iov[i].iov_base, tioc->stash->data + got, take);
+        got += take;
+    }
+    g_byte_array_remove_range(tioc->stash, 0, got);
+    g_atomic_int_set(&tioc->stash_len, (gint)tioc->stash->len);
+    return got;
+}
+
+static gssize tls_readv_locked(QIOChannelTLS *tioc, const struct iovec *iov,
+                               size_t niov, GError **errp)
+{
     gssize got = 0;
 
-    if (flags & QIO_CHANNEL_READ_FLAG_PEEK) {
-        g_set_error(errp, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED,
-                    "%s: cannot peek at TLS data", tls_name(tioc));
-        return -1;
-    }
-    if (!check_ready(tioc, errp)) {
-        return -1;
+    if (tioc->stash && tioc->stash->len) {
+        return read_stash(tioc, iov, niov);
     }
     if (tioc->read_err) {
         g_propagate_error(errp, g_steal_pointer(&tioc->read_err));
@@ -662,6 +680,69 @@ static gssize qio_channel_tls_readv(QIOChannel *ioc, const struct iovec *iov,
     return got;
 }
 
+static gssize qio_channel_tls_readv(QIOChannel *ioc, const struct iovec *iov,
+                                    size_t niov, int **fds, size_t *nfds,
+                                    int flags, GError **errp)
+{
+    QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
+    gssize ret;
+
+    if (flags & QIO_CHANNEL_READ_FLAG_PEEK) {
+        g_set_error(errp, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED,
+                    "%s: cannot peek at TLS data", tls_name(tioc));
+        return -1;
+    }
+    if (!check_ready(tioc, errp)) {
+        return -1;
+    }
+    g_mutex_lock(&tioc->read_lock);
+    ret = tls_readv_locked(tioc, iov, niov, errp);
+    g_mutex_unlock(&tioc->read_lock);
+    return ret;
+}
+
+/*
+ * A write found the transport gone (EPIPE, ECONNRESET).  A TLS 1.3
+ * client's handshake ends before the server has checked the client, so a
+ * server that refuses it (no certificate, authz) sends a fatal alert and
+ * closes while the client may already be writing.  The alert may still
+ * sit unread in the socket: report it, since "Broken pipe" says nothing
+ * about why.  Only what already arrived is read, never waiting; with a
+ * reader busy on another thread nothing is, as that reader meets the
+ * alert itself.  True with @errp set when the peer sent one.
+ */
+static bool peer_alert(QIOChannelTLS *tioc, GError **errp)
+{
+    bool found;
+
+    if (!g_mutex_trylock(&tioc->read_lock)) {
+        return false;
+    }
+    if (tioc->blocking &&
+        qio_channel_set_blocking(tioc->master, false, NULL) < 0) {
+        g_mutex_unlock(&tioc->read_lock);
+        return false;
+    }
+    if (!tioc->stash) {
+        tioc->stash = g_byte_array_new();
+    }
+    found = qcrypto_tls_session_read_alert(tioc->session, tioc->stash, errp);
+    g_atomic_int_set(&tioc->stash_len, (gint)tioc->stash->len);
+    g_clear_error(&tioc->pull_err);
+    if (tioc->blocking) {
+        qio_channel_set_blocking(tioc->master, true, NULL);
+    }
+    g_mutex_unlock(&tioc->read_lock);
+    return found;
+}
+
+static bool transport_gone(const GError *err)
+{
+    return err->domain == QIO_ERROR &&
+           (err->code == QIO_ERROR_BROKEN_PIPE ||
+            err->code == QIO_ERROR_CONNECTION_RESET);
+}
+
 static gssize qio_channel_tls_writev(QIOChannel *ioc,
                                      const struct iovec *iov, size_t niov,
                                      const int *fds, size_t nfds, int flags,
@@ -670,6 +751,7 @@ static gssize qio_channel_tls_writev(QIOChannel *ioc,
     QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
     size_t total = 0, done = 0;
     size_t idx = 0, off = 0; /* position of byte @done in @iov */
+    GError *werr = NULL;
 
     if (!check_ready(tioc, errp)) {
         return -1;
@@ -753,7 +835,14 @@ static gssize qio_channel_tls_writev(QIOChannel *ioc,
             g_clear_error(&tioc->push_err);
             return done;
         }
-        propagate_session_error(tioc, err, &tioc->push_err, false, errp);
+        propagate_session_error(tioc, err, &tioc->push_err, false, &werr);
+        if (transport_gone(werr) && peer_alert(tioc, errp)) {
+            g_debug("%s: write failed (%s) after the peer's alert",
+                    tls_name(tioc), werr->message);
+            g_error_free(werr);
+            return -1;
+        }
+        g_propagate_error(errp, werr);
         return -1;
     }
     return done;
@@ -873,6 +962,7 @@ static bool qio_channel_tls_has_pending(QIOChannel *ioc)
      * reader too: the socket may never become readable for it.
      */
     return g_atomic_pointer_get(&tioc->read_err) != NULL || tioc->read_eof ||
+           g_atomic_int_get(&tioc->stash_len) > 0 ||
            qcrypto_tls_session_check_pending(tioc->session) > 0;
 }
 
@@ -896,6 +986,10 @@ static void qio_channel_tls_finalize(GObject *obj)
     g_clear_error(&tioc->push_err);
     g_clear_error(&tioc->read_err);
     g_free(tioc->bounce);
+    if (tioc->stash) {
+        g_byte_array_unref(tioc->stash);
+    }
+    g_mutex_clear(&tioc->read_lock);
     G_OBJECT_CLASS(qio_channel_tls_parent_class)->finalize(obj);
 }
 
@@ -919,5 +1013,6 @@ static void qio_channel_tls_init(QIOChannelTLS *tioc)
 {
     tioc->fd = -1;
     tioc->blocking = true;
+    g_mutex_init(&tioc->read_lock);
     tioc->timeout_ms = QIO_CHANNEL_TLS_HANDSHAKE_TIMEOUT_MS;
 }

@@ -178,6 +178,25 @@ gssize qcrypto_tls_session_write(QCryptoTLSSession *sess, const char *buf,
 gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
                                 size_t len, GError **errp);
 
+/* gnutls's largest plaintext record. */
+#define QCRYPTO_TLS_SESSION_RECORD_MAX 16384
+
+/*
+ * After the transport failed under an established session (a write met
+ * EPIPE or ECONNRESET), look at what the peer sent before it went away:
+ * a server that refuses a client only after the client's side of a TLS
+ * 1.3 handshake is done says why in a fatal alert, then closes.  The
+ * caller makes the transport non-blocking first, so that only what has
+ * already arrived is read, and must not run this while another thread
+ * reads the session.  At most a few records are read; application data
+ * among them is appended to @data, for the caller to hand to its next
+ * read.  Returns true with @errp set, as a read that met the alert would
+ * have (QCRYPTO_ERROR_NO_CERT for "certificate required", ...), when a
+ * fatal alert was found; false otherwise, @errp untouched.
+ */
+bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
+                                    GByteArray *data, GError **errp);
+
 /* Decrypted bytes that a read returns without touching the transport. */
 size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *sess);
 

@@ -32,6 +32,16 @@
  * QCRYPTO_ERROR_TRUNCATED: the data may have been cut short by an attacker
  * or a crash, and a protocol must not take it as a clean end.
  *
+ * Refusals after the handshake: in TLS 1.3 a client's handshake ends
+ * before the server has checked the client's certificate, so a server
+ * that refuses the client answers with a fatal alert and closes.  When a
+ * write then fails with EPIPE or ECONNRESET, the channel first reads what
+ * the server already sent (without waiting), and a fatal alert found there
+ * is what the write reports: "certificate required" as
+ * QCRYPTO_ERROR_NO_CERT, "access denied" as QCRYPTO_ERROR_AUTHZ_DENIED,
+ * the same codes the handshake and reads give.  Application data read on
+ * the way is returned by the next reads.
+ *
  * Tracing: G_MESSAGES_DEBUG=qio-tls prints each handshake step, the TLS
  * version, cipher and key exchange, the peer's verified name and the
  * authorization decision; never keys or data.

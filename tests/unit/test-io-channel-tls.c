@@ -6,7 +6,9 @@
  * decrypted data gnutls holds while the socket is empty; orderly shutdown
  * (EOF) against an abrupt close (QCRYPTO_ERROR_TRUNCATED); the handshake
  * time limit against a silent peer, sync and async; a peer that sends
- * garbage; odd read and write sizes; names; and kernel TLS status.
+ * garbage; a server that refuses the client after the client's TLS 1.3
+ * handshake ended (the write reports the server's alert, not EPIPE); odd
+ * read and write sizes; names; and kernel TLS status.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "crypto-tls-helpers.h"
 #include "io-channel-helpers.h"
@@ -581,6 +585,102 @@ static void test_channel_hostname_error(void **state)
     g_object_unref(s.tioc);
 }
 
+/* ---- A server that refuses the client after its handshake ------------ */
+
+/*
+ * A TLS 1.3 client's handshake ends before the server has looked at the
+ * client's certificate.  A server that requires one then sends
+ * "certificate required" and closes, and the client's first write meets
+ * a closed socket.  Here the server is done before the client writes, so
+ * the write always fails; it must report the alert, not "Broken pipe".
+ */
+static void refused_after_handshake(MasterKind kind)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QIOChannel) mc = NULL, ms = NULL;
+    g_autoptr(QCryptoTLSCreds) nocert = NULL;
+    g_autofree char *tmp = g_dir_make_tmp("qio-tls-nocert-XXXXXX", NULL);
+    g_autofree char *src = g_build_filename(
+        qcrypto_test_creds_dir_path(creds_dir), "ca-cert.pem", NULL);
+    g_autofree char *dst = NULL;
+    g_autofree char *pem = NULL;
+    gsize pem_len = 0;
+    SyncSide c = { NULL }, s = { NULL };
+    GThread *thread;
+    int fds[2];
+
+    /* A client that trusts the CA but has no certificate of its own. */
+    assert_non_null(tmp);
+    dst = g_build_filename(tmp, "ca-cert.pem", NULL);
+    assert_true(g_file_get_contents(src, &pem, &pem_len, NULL));
+    assert_true(g_file_set_contents(dst, pem, pem_len, NULL));
+    nocert = qcrypto_test_creds_new("tls-creds-x509", &err, "endpoint",
+                                    "client", "dir", tmp, NULL);
+    g_unlink(dst);
+    g_rmdir(tmp);
+    if (!nocert) {
+        fail_msg("client creds: %s", err->message);
+    }
+
+    raw_pair(fds);
+    mc = wrap_fd(fds[0], kind);
+    ms = wrap_fd(fds[1], kind);
+    c.tioc = qio_channel_tls_new_client(mc, nocert, "localhost", &err);
+    assert_non_null(c.tioc);
+    s.tioc = qio_channel_tls_new_server(ms, server_creds, NULL, &err);
+    assert_non_null(s.tioc);
+    thread = g_thread_new("tls-server-handshake", handshake_thread, &s);
+    handshake_thread(&c);
+    g_thread_join(thread);
+    assert_non_null(s.err);
+    print_message("  server: %s\n", s.err->message);
+    assert_true(g_error_matches(s.err, QCRYPTO_ERROR, QCRYPTO_ERROR_NO_CERT));
+    if (c.err) {
+        fail_msg("client handshake: %s", c.err->message);
+    }
+    assert_string_equal(
+        qcrypto_tls_session_get_protocol(qio_channel_tls_get_session(c.tioc)),
+        "TLS1.3");
+    /* The server has sent its alert; now it goes away. */
+    assert_int_equal(qio_channel_close(ms, NULL), 0);
+
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c.tioc), "hello", 5,
+                                           &err), -1);
+    print_message("  client: %s\n", err->message);
+    assert_true(g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_NO_CERT));
+    assert_non_null(strstr(err->message, "requires a client certificate"));
+    g_clear_error(&s.err);
+    g_object_unref(c.tioc);
+    g_object_unref(s.tioc);
+}
+
+static void test_refused_after_handshake_socket(void **state)
+{
+    refused_after_handshake(MASTER_SOCKET);
+}
+
+static void test_refused_after_handshake_callbacks(void **state)
+{
+    refused_after_handshake(MASTER_FILE);
+}
+
+/* A peer that just went away still gives the transport's error. */
+static void test_write_after_peer_closed(void **state)
+{
+    QIOChannelTLS *c, *s;
+    g_autoptr(GError) err = NULL;
+
+    tls_pair(MASTER_SOCKET, &c, &s);
+    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(s), &err),
+                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), "hello", 5, &err),
+                     -1);
+    print_message("  %s\n", err->message);
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE));
+    g_object_unref(c);
+    g_object_unref(s);
+}
+
 /* ---- Sizes, names, kernel TLS ----------------------------------------- */
 
 typedef struct {
@@ -721,6 +821,9 @@ int main(void)
         cmocka_unit_test(test_garbage_client),
         cmocka_unit_test(test_server_hangs_up),
         cmocka_unit_test(test_channel_hostname_error),
+        cmocka_unit_test(test_refused_after_handshake_socket),
+        cmocka_unit_test(test_refused_after_handshake_callbacks),
+        cmocka_unit_test(test_write_after_peer_closed),
         cmocka_unit_test(test_odd_sizes),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_ktls_status),
