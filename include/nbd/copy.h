@@ -1,0 +1,70 @@
+/*
+ * Copy a whole NBD export to a local file or a local file to an NBD
+ * export, keeping holes: reading from NBD, base:allocation block status
+ * finds the holes and zero ranges, which are left unwritten in a regular
+ * file (it is truncated to size first); writing to NBD, SEEK_DATA and
+ * SEEK_HOLE find the file's holes, which become NBD_CMD_WRITE_ZEROES
+ * without NO_HOLE so that the server may punch them too.  Data blocks
+ * that read back as all zeros are treated like holes in both directions.
+ *
+ *   qio-nbd-client copy nbd://127.0.0.1/disk0 disk.raw --connections 4
+ *
+ * With several connections the range is cut into that many contiguous
+ * parts, each copied by its own thread over its own NBDClient (a client
+ * handles one request at a time).  Each connection flushes its own
+ * writes before it closes.  An export that does not announce
+ * NBD_FLAG_CAN_MULTI_CONN is copied over one connection whatever was
+ * asked: such a server may serve one client at a time.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nbd/client.h"
+
+G_BEGIN_DECLS
+
+/* Largest number of connections nbd_copy_*() will open. */
+#define NBD_COPY_MAX_CONNECTIONS 16
+
+/*
+ * Open one more connection to the same export, already through
+ * nbd_client_go().  Called from a worker thread.
+ */
+typedef NBDClient *(*NBDCopyConnectFunc)(gpointer opaque, GError **errp);
+
+/*
+ * Called after each block with the bytes done so far, serialised by the
+ * copy engine (never concurrently), from whichever thread did the block.
+ */
+typedef void (*NBDCopyProgressFunc)(uint64_t done, uint64_t total,
+                                    gpointer opaque);
+
+typedef struct {
+    unsigned connections;            /* 1 .. NBD_COPY_MAX_CONNECTIONS */
+    NBDCopyConnectFunc connect;      /* needed when connections > 1 */
+    gpointer connect_opaque;
+    NBDCopyProgressFunc progress;    /* or NULL */
+    gpointer progress_opaque;
+} NBDCopyOptions;
+
+/*
+ * Copy the export behind @client (in the transmission phase) to @fd,
+ * which must be open for writing and seekable.  A regular file is
+ * truncated to the export size and keeps holes; anything else (a block
+ * device) gets explicit zeros.  @path names the file in errors.
+ */
+bool nbd_copy_to_file(NBDClient *client, int fd, const char *path,
+                      const NBDCopyOptions *opts, GError **errp);
+
+/*
+ * Copy all of @fd (a regular file or block device, open for reading) to
+ * the export behind @client, starting at offset 0; the export must be
+ * writable and at least as large.  Ends with NBD_CMD_FLUSH on every
+ * connection when the export offers it.
+ */
+bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
+                        const NBDCopyOptions *opts, GError **errp);
+
+G_END_DECLS

@@ -1,0 +1,75 @@
+/*
+ * The qio-nbd program as a library: a qemu-nbd compatible command line
+ * turned into an NBDServer behind a QIONetListener.
+ *
+ * tools/qio-nbd.c is only
+ *
+ *     int st = nbd_export_tool_parse(argc, argv, &opts, out, &err);
+ *     ...print out or err...
+ *     nbd_export_tool_run(&opts, &err);
+ *
+ * so that the option rules (which qemu-nbd options exist, which are
+ * refused, what each bad value is called) can be tested and reused.
+ * docs/qio-nbd.md is the manual.
+ *
+ * Copyright (c) qio contributors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+G_BEGIN_DECLS
+
+/* Port qemu-nbd listens on when none is given (the IANA NBD port). */
+#define NBD_EXPORT_TOOL_DEFAULT_PORT "10809"
+/* Address qemu-nbd binds when none is given. */
+#define NBD_EXPORT_TOOL_DEFAULT_BIND "0.0.0.0"
+
+typedef struct NBDExportToolOptions {
+    char *filename;        /* the raw image or block device */
+    char *bind;            /* -b: host to listen on ("" = all) */
+    char *port;            /* -p: decimal port */
+    char *socket_path;     /* -k: UNIX socket instead of TCP */
+    char *export_name;     /* -x */
+    char *description;     /* -D, or NULL */
+    bool readonly;         /* -r */
+    guint shared;          /* -e: clients at once, 0 = no limit */
+    bool persistent;       /* -t: keep serving after the last client */
+    GPtrArray *objects;    /* --object arguments, in order */
+    char *tls_creds;       /* --tls-creds id */
+    char *tls_authz;       /* --tls-authz id */
+    guint handshake_limit; /* seconds, 0 = no limit */
+    bool verbose;          /* -v */
+    bool daemonize;        /* --fork */
+    char *pid_file;        /* --pid-file */
+} NBDExportToolOptions;
+
+/*
+ * Parse a qio-nbd command line into @opts (which the caller clears with
+ * nbd_export_tool_options_clear() whatever the result).
+ *
+ * Returns 1 when the server should run; 0 when the request was answered
+ * (--help, --version, --object help) and the text in @out should be
+ * printed before exiting with status 0; -1 with @errp set, naming the
+ * option, on a bad command line.
+ */
+int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
+                          GString *out, GError **errp);
+
+/* Free what nbd_export_tool_parse() put in @opts. */
+void nbd_export_tool_options_clear(NBDExportToolOptions *opts);
+
+/*
+ * Create the objects, open the export, listen, write the pid file and
+ * serve until SIGTERM, SIGINT or SIGHUP, or (without --persistent) until
+ * the last client has left.  With --fork, the calling process returns as
+ * soon as the server is listening (true) or has failed to start (false,
+ * after the server process printed why), and the server continues in a
+ * detached child, which also returns here when it is done.  On exit the
+ * UNIX socket and the pid file are removed.
+ */
+bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp);
+
+G_END_DECLS

@@ -1,0 +1,690 @@
+/*
+ * qio-nbd: the qemu-nbd command line for raw images, on NBDServer.
+ *
+ * The options are qemu-nbd's, so that scripts written for it keep
+ * working: the ones that make sense for a raw file are implemented, the
+ * others (kernel device, image formats, snapshots, bitmaps, cache modes)
+ * are refused by name rather than silently ignored, because a script that
+ * asks for --snapshot and gets writes to its base image would be worse
+ * off than one that fails.
+ *
+ * Serving runs on the main loop: a QIONetListener accepts, and each
+ * client is handed to nbd_server_serve_client(), which runs it on a
+ * thread of its own.  NBDServer has no "client left" notification, so a
+ * short periodic check compares its client count with what the listener
+ * handed out; that drives both the --shared limit and the exit after the
+ * last client when --persistent is not given.
+ *
+ * Copyright (c) qio contributors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#define G_LOG_DOMAIN "qio-nbd"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "qio-config.h"
+#include "crypto/init.h"
+#include "crypto/tls-creds.h"
+#include "io/net-listener.h"
+#include "io/socket-address.h"
+#include "nbd/export-tool.h"
+#include "nbd/nbd-proto.h"
+#include "nbd/server.h"
+#include "qom/object-cli.h"
+#include "util/error.h"
+
+/* How often departures are noticed (see the top of the file). */
+#define EXPORT_TOOL_POLL_MS 50
+/* Pending connections the kernel may queue for us. */
+#define EXPORT_TOOL_BACKLOG 16
+
+enum {
+    OPT_OBJECT = 256,
+    OPT_TLS_CREDS,
+    OPT_TLS_AUTHZ,
+    OPT_HANDSHAKE_LIMIT,
+    OPT_FORK,
+    OPT_PID_FILE,
+    OPT_UNSUPPORTED,   /* qemu-nbd options refused by name */
+};
+
+static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { "port", required_argument, NULL, 'p' },
+    { "bind", required_argument, NULL, 'b' },
+    { "socket", required_argument, NULL, 'k' },
+    { "export-name", required_argument, NULL, 'x' },
+    { "description", required_argument, NULL, 'D' },
+    { "read-only", no_argument, NULL, 'r' },
+    { "shared", required_argument, NULL, 'e' },
+    { "persistent", no_argument, NULL, 't' },
+    { "format", required_argument, NULL, 'f' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "object", required_argument, NULL, OPT_OBJECT },
+    { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
+    { "tls-authz", required_argument, NULL, OPT_TLS_AUTHZ },
+    { "handshake-limit", required_argument, NULL, OPT_HANDSHAKE_LIMIT },
+    { "fork", no_argument, NULL, OPT_FORK },
+    { "pid-file", required_argument, NULL, OPT_PID_FILE },
+    /* qemu-nbd options that a raw export cannot honour. */
+    { "connect", required_argument, NULL, 'c' },
+    { "disconnect", no_argument, NULL, 'd' },
+    { "list", no_argument, NULL, 'L' },
+    { "offset", required_argument, NULL, 'o' },
+    { "allocation-depth", no_argument, NULL, 'A' },
+    { "bitmap", required_argument, NULL, 'B' },
+    { "snapshot", no_argument, NULL, 's' },
+    { "load-snapshot", required_argument, NULL, 'l' },
+    { "nocache", no_argument, NULL, 'n' },
+    { "trace", required_argument, NULL, 'T' },
+    { "image-opts", no_argument, NULL, OPT_UNSUPPORTED },
+    { "cache", required_argument, NULL, OPT_UNSUPPORTED },
+    { "aio", required_argument, NULL, OPT_UNSUPPORTED },
+    { "discard", required_argument, NULL, OPT_UNSUPPORTED },
+    { "detect-zeroes", required_argument, NULL, OPT_UNSUPPORTED },
+    { "selinux-label", required_argument, NULL, OPT_UNSUPPORTED },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Leading ':' reports a missing argument as ':' rather than '?'. */
+static const char short_options[] = ":hVp:b:k:x:D:re:tf:vc:dLo:AB:sl:nT:";
+
+static const char usage_text[] =
+"Usage: qio-nbd [OPTIONS] FILE\n"
+"Export the raw image or block device FILE over NBD.\n"
+"\n"
+"  -h, --help                display this help and exit\n"
+"  -V, --version             output version information and exit\n"
+"\n"
+"Connection:\n"
+"  -p, --port=PORT           port to listen on (default 10809)\n"
+"  -b, --bind=IFACE          address to bind to (default 0.0.0.0;\n"
+"                            '' for every address)\n"
+"  -k, --socket=PATH         listen on a UNIX socket instead\n"
+"  -e, --shared=NUM          serve NUM clients at once (default 1,\n"
+"                            0 for no limit)\n"
+"  -t, --persistent          don't exit when the last client leaves\n"
+"  -x, --export-name=NAME    export name (default empty)\n"
+"  -D, --description=TEXT    human-readable export description\n"
+"  --handshake-limit=SECS    time a client has to finish negotiation\n"
+"                            (default 10, 0 for no limit)\n"
+"\n"
+"Security:\n"
+"  --object TYPE,id=ID,...   create an object (secret, tls-creds-x509,\n"
+"                            tls-creds-psk, authz-simple, ...);\n"
+"                            '--object help' lists the types\n"
+"  --tls-creds=ID            require TLS with these server credentials\n"
+"  --tls-authz=ID            authorize TLS clients with this object\n"
+"\n"
+"Image:\n"
+"  -f, --format=raw          image format (only raw)\n"
+"  -r, --read-only           export read-only\n"
+"\n"
+"Process:\n"
+"  --fork                    run in the background once listening\n"
+"  --pid-file=PATH           write the server's process id to PATH\n"
+"  -v, --verbose             print debugging messages\n"
+"\n"
+"See qio-nbd(1) for the qemu-nbd options that are not supported.\n";
+
+static bool parse_uint(const char *opt, const char *value, guint64 max,
+                       guint64 *out, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!g_ascii_string_to_unsigned(value, 10, 0, max, out, &err)) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --%s: '%s' is not a number from 0 to %"
+                       G_GUINT64_FORMAT, opt, value, max);
+        return false;
+    }
+    return true;
+}
+
+/* The long name of the option getopt just returned, for messages. */
+static const char *option_name(int c, int long_index)
+{
+    if (long_index >= 0) {
+        return long_options[long_index].name;
+    }
+    for (const struct option *o = long_options; o->name; o++) {
+        if (o->val == c) {
+            return o->name;
+        }
+    }
+    return "?";
+}
+
+int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
+                          GString *out, GError **errp)
+{
+    bool port_given = false;
+    bool bind_given = false;
+    guint64 v;
+    int c;
+    int long_index = -1;
+
+    memset(opts, 0, sizeof(*opts));
+    opts->bind = g_strdup(NBD_EXPORT_TOOL_DEFAULT_BIND);
+    opts->port = g_strdup(NBD_EXPORT_TOOL_DEFAULT_PORT);
+    opts->export_name = g_strdup("");
+    opts->shared = 1;
+    opts->handshake_limit = NBD_SERVER_HANDSHAKE_TIMEOUT_MS / 1000;
+    opts->objects = g_ptr_array_new_with_free_func(g_free);
+
+    opterr = 0;
+    optind = 0;  /* glibc: also forget a half-parsed option cluster */
+    while ((c = getopt_long(argc, argv, short_options, long_options,
+                            &long_index)) != -1) {
+        const char *name = option_name(c, long_index);
+
+        long_index = -1;
+        switch (c) {
+        case 'h':
+            g_string_append(out, usage_text);
+            return 0;
+        case 'V':
+            g_string_append_printf(out, "qio-nbd %s\n", QIO_VERSION);
+            return 0;
+        case 'p':
+            if (!g_ascii_string_to_unsigned(optarg, 10, 1, 65535, &v, NULL)) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "option --port: '%s' is not a port number "
+                               "(1 to 65535)", optarg);
+                return -1;
+            }
+            g_free(opts->port);
+            opts->port = g_strdup(optarg);
+            port_given = true;
+            break;
+        case 'b':
+            g_free(opts->bind);
+            opts->bind = g_strdup(optarg);
+            bind_given = true;
+            break;
+        case 'k':
+            if (!*optarg ||
+                strlen(optarg) > QIO_SOCKET_ADDRESS_UNIX_PATH_MAX) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "option --socket: the path must be 1 to %d "
+                               "bytes long", QIO_SOCKET_ADDRESS_UNIX_PATH_MAX);
+                return -1;
+            }
+            g_free(opts->socket_path);
+            opts->socket_path = g_strdup(optarg);
+            break;
+        case 'x':
+            if (strlen(optarg) > NBD_MAX_STRING_LENGTH) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "option --export-name: longer than %d bytes",
+                               NBD_MAX_STRING_LENGTH);
+                return -1;
+            }
+            g_free(opts->export_name);
+            opts->export_name = g_strdup(optarg);
+            break;
+        case 'D':
+            if (strlen(optarg) > NBD_MAX_STRING_LENGTH) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "option --description: longer than %d bytes",
+                               NBD_MAX_STRING_LENGTH);
+                return -1;
+            }
+            g_free(opts->description);
+            opts->description = g_strdup(optarg);
+            break;
+        case 'r':
+            opts->readonly = true;
+            break;
+        case 'e':
+            if (!parse_uint("shared", optarg, G_MAXINT, &v, errp)) {
+                return -1;
+            }
+            opts->shared = v;
+            break;
+        case 't':
+            opts->persistent = true;
+            break;
+        case 'f':
+            if (strcmp(optarg, "raw") != 0) {
+                qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                               "--format '%s' is not supported: only raw "
+                               "images are", optarg);
+                return -1;
+            }
+            break;
+        case 'v':
+            opts->verbose = true;
+            break;
+        case OPT_OBJECT: {
+            g_autoptr(GError) err = NULL;
+            int help;
+
+            if (!qcrypto_init(errp)) {
+                return -1;
+            }
+            help = qom_object_cli_help(optarg, out, &err);
+            if (help < 0) {
+                g_autofree char *what = qom_object_cli_describe(optarg);
+
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "--object %s: %s", what, err->message);
+                return -1;
+            }
+            if (help > 0) {
+                return 0;
+            }
+            g_ptr_array_add(opts->objects, g_strdup(optarg));
+            break;
+        }
+        case OPT_TLS_CREDS:
+            g_free(opts->tls_creds);
+            opts->tls_creds = g_strdup(optarg);
+            break;
+        case OPT_TLS_AUTHZ:
+            g_free(opts->tls_authz);
+            opts->tls_authz = g_strdup(optarg);
+            break;
+        case OPT_HANDSHAKE_LIMIT:
+            if (!parse_uint("handshake-limit", optarg,
+                            G_MAXUINT / 1000, &v, errp)) {
+                return -1;
+            }
+            opts->handshake_limit = v;
+            break;
+        case OPT_FORK:
+            opts->daemonize = true;
+            break;
+        case OPT_PID_FILE:
+            g_free(opts->pid_file);
+            opts->pid_file = g_strdup(optarg);
+            break;
+        case ':':
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "option %s needs a value", argv[optind - 1]);
+            return -1;
+        case '?':
+            if (optopt && g_str_has_prefix(argv[optind - 1], "--")) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "option --%s does not take a value",
+                               option_name(optopt, -1));
+            } else if (optopt) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "unrecognized option -%c (see --help)",
+                               optopt);
+            } else {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "unrecognized option %s (see --help)",
+                               argv[optind - 1]);
+            }
+            return -1;
+        default:
+            /* Every other entry of the tables is a refused qemu-nbd one. */
+            qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                           "option --%s is not supported", name);
+            return -1;
+        }
+    }
+
+    if (optind >= argc) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "no FILE to export given (see --help)");
+        return -1;
+    }
+    if (optind + 1 < argc) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "one FILE only, but '%s' follows '%s'",
+                       argv[optind + 1], argv[optind]);
+        return -1;
+    }
+    opts->filename = g_strdup(argv[optind]);
+    if (opts->socket_path && (port_given || bind_given)) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --socket cannot be combined with --%s",
+                       port_given ? "port" : "bind");
+        return -1;
+    }
+    if (opts->tls_authz && !opts->tls_creds) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --tls-authz needs --tls-creds");
+        return -1;
+    }
+    return 1;
+}
+
+void nbd_export_tool_options_clear(NBDExportToolOptions *opts)
+{
+    g_free(opts->filename);
+    g_free(opts->bind);
+    g_free(opts->port);
+    g_free(opts->socket_path);
+    g_free(opts->export_name);
+    g_free(opts->description);
+    if (opts->objects) {
+        g_ptr_array_unref(opts->objects);
+    }
+    g_free(opts->tls_creds);
+    g_free(opts->tls_authz);
+    g_free(opts->pid_file);
+    memset(opts, 0, sizeof(*opts));
+}
+
+typedef struct ExportTool {
+    const NBDExportToolOptions *opts;
+    GMainLoop *loop;
+    NBDServer *server;
+    QIONetListener *listener;
+    guint handed_out;   /* clients counted against the listener's limit */
+    guint served;       /* clients ever handed to the server */
+    guint poll_id;
+} ExportTool;
+
+static void export_tool_new_client(QIONetListener *listener,
+                                   QIOChannelSocket *sioc, gpointer opaque)
+{
+    ExportTool *t = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (!nbd_server_serve_client(t->server, QIO_CHANNEL(sioc), &err)) {
+        g_warning("cannot serve a new client: %s", err->message);
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        qio_net_listener_client_closed(listener);
+        return;
+    }
+    t->handed_out++;
+    t->served++;
+    g_debug("client %u connected, %u now", t->served, t->handed_out);
+}
+
+static gboolean export_tool_poll(gpointer opaque)
+{
+    ExportTool *t = opaque;
+    guint live = nbd_server_get_client_count(t->server);
+
+    while (t->handed_out > live) {
+        t->handed_out--;
+        qio_net_listener_client_closed(t->listener);
+        g_debug("a client left, %u now", t->handed_out);
+    }
+    if (!t->opts->persistent && t->served > 0 && live == 0) {
+        g_debug("the last client left and --persistent is not set");
+        g_main_loop_quit(t->loop);
+        t->poll_id = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean export_tool_signal(gpointer opaque)
+{
+    ExportTool *t = opaque;
+
+    g_main_loop_quit(t->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * The NBDServer with its credentials and the one export, after the
+ * --object list has created what the options refer to.
+ */
+static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
+                                         GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(NBDServer) server = NULL;
+    QCryptoTLSCreds *creds = NULL;
+
+    if (!qcrypto_init(errp)) {
+        return NULL;
+    }
+    for (guint i = 0; i < opts->objects->len; i++) {
+        const char *arg = g_ptr_array_index(opts->objects, i);
+
+        if (!qom_object_add_from_cli(arg, &err)) {
+            g_autofree char *what = qom_object_cli_describe(arg);
+
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "--object %s: %s", what, err->message);
+            return NULL;
+        }
+    }
+    if (opts->tls_creds) {
+        creds = qom_object_find_typed(opts->tls_creds,
+                                      QCRYPTO_TYPE_TLS_CREDS, &err);
+        if (!creds) {
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "option --tls-creds: %s", err->message);
+            return NULL;
+        }
+        if (qcrypto_tls_creds_get_endpoint(creds) !=
+            QCRYPTO_TLS_CREDS_ENDPOINT_SERVER) {
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "option --tls-creds: TLS credentials '%s' are for "
+                           "a client; create them with endpoint=server",
+                           opts->tls_creds);
+            return NULL;
+        }
+    }
+    if (opts->tls_authz && !qom_object_find(opts->tls_authz)) {
+        qio_error_setg(errp, QIO_ERROR_NOT_FOUND,
+                       "option --tls-authz: no object with id '%s' (create "
+                       "it with --object first)", opts->tls_authz);
+        return NULL;
+    }
+    server = nbd_server_new(creds, opts->tls_authz, errp);
+    if (!server) {
+        return NULL;
+    }
+    nbd_server_set_handshake_timeout(server, opts->handshake_limit * 1000);
+    if (!nbd_server_add_export(server, opts->export_name, opts->description,
+                               opts->filename, opts->readonly, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&server);
+}
+
+static bool export_tool_listen(ExportTool *t, GError **errp)
+{
+    const NBDExportToolOptions *opts = t->opts;
+    g_autoptr(QIOSocketAddress) addr = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (opts->socket_path) {
+        addr = qio_socket_address_new_unix(opts->socket_path, false);
+    } else {
+        addr = qio_socket_address_new_inet(opts->bind, opts->port);
+    }
+    if (!qio_socket_address_validate(addr, &err) ||
+        qio_net_listener_open_sync(t->listener, addr, EXPORT_TOOL_BACKLOG,
+                                   &err) < 0) {
+        g_autofree char *where = qio_socket_address_to_string(addr);
+
+        qio_error_setg(errp, err->code == QIO_ERROR_INVALID_ARGUMENT ?
+                       QIO_ERROR_INVALID_ARGUMENT : QIO_ERROR_FAILED,
+                       "cannot listen on %s (option --%s): %s", where,
+                       opts->socket_path ? "socket" : "bind/--port",
+                       err->message);
+        return false;
+    }
+    return true;
+}
+
+static bool write_pid_file(const char *path, GError **errp)
+{
+    g_autofree char *text = g_strdup_printf("%d\n", (int)getpid());
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_set_contents(path, text, -1, &err)) {
+        qio_error_setg(errp, QIO_ERROR_FAILED, "option --pid-file: %s",
+                       err->message);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * --fork: the parent waits on a pipe until the child says it is
+ * listening (one byte) or dies trying (end of file), so that whoever ran
+ * us can connect as soon as we return.  Returns the write end in the
+ * child, or -1 in the parent with *parent_ok set.
+ */
+static int export_tool_fork(bool *parent_ok, GError **errp)
+{
+    int fds[2];
+    pid_t pid;
+    char byte;
+    ssize_t n;
+
+    if (pipe(fds) < 0) {
+        qio_error_setg(errp, QIO_ERROR_FAILED, "option --fork: pipe: %s",
+                       g_strerror(errno));
+        *parent_ok = false;
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        qio_error_setg(errp, QIO_ERROR_FAILED, "option --fork: fork: %s",
+                       g_strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        *parent_ok = false;
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        setsid();
+        return fds[1];
+    }
+    close(fds[1]);
+    do {
+        n = read(fds[0], &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    *parent_ok = n == 1;
+    if (!*parent_ok) {
+        qio_error_setg(errp, QIO_ERROR_FAILED,
+                       "the server process did not start");
+    }
+    return -1;
+}
+
+/* Tell the --fork parent we are up, and let go of its terminal. */
+static void export_tool_detach(int ready_fd, bool verbose)
+{
+    int null_fd = open("/dev/null", O_RDWR);
+
+    if (write(ready_fd, "", 1) != 1) {
+        /* The parent is gone: nobody is waiting for the byte. */
+    }
+    close(ready_fd);
+    if (null_fd < 0) {
+        return;
+    }
+    dup2(null_fd, STDIN_FILENO);
+    if (!verbose) {
+        /* With -v the debug messages (GLib prints them on stdout) stay. */
+        dup2(null_fd, STDOUT_FILENO);
+        dup2(null_fd, STDERR_FILENO);
+    }
+    if (null_fd > STDERR_FILENO) {
+        close(null_fd);
+    }
+}
+
+bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
+{
+    ExportTool t = { .opts = opts };
+    int ready_fd = -1;
+    bool pid_written = false;
+    bool ok = false;
+    guint sig_ids[3];
+    static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+
+    if (opts->verbose) {
+        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    }
+    /* A client vanishing mid-reply must not end the server. */
+    signal(SIGPIPE, SIG_IGN);
+    if (opts->daemonize) {
+        /* Before any client thread: only the caller survives fork. */
+        bool parent_ok = false;
+
+        ready_fd = export_tool_fork(&parent_ok, errp);
+        if (ready_fd < 0) {
+            return parent_ok;
+        }
+    }
+
+    t.server = export_tool_server_new(opts, errp);
+    if (!t.server) {
+        goto out;
+    }
+    t.loop = g_main_loop_new(NULL, FALSE);
+    t.listener = qio_net_listener_new();
+    qio_net_listener_set_name(t.listener, "qio-nbd");
+    if (!export_tool_listen(&t, errp)) {
+        goto out;
+    }
+    if (opts->pid_file) {
+        if (!write_pid_file(opts->pid_file, errp)) {
+            goto out;
+        }
+        pid_written = true;
+    }
+    qio_net_listener_set_max_clients(t.listener, opts->shared);
+    qio_net_listener_set_client_func(t.listener, export_tool_new_client, &t,
+                                     NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(sigs); i++) {
+        sig_ids[i] = g_unix_signal_add(sigs[i], export_tool_signal, &t);
+    }
+    t.poll_id = g_timeout_add(EXPORT_TOOL_POLL_MS, export_tool_poll, &t);
+    if (ready_fd >= 0) {
+        export_tool_detach(ready_fd, opts->verbose);
+        ready_fd = -1;
+    }
+
+    g_main_loop_run(t.loop);
+
+    if (t.poll_id) {
+        g_source_remove(t.poll_id);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(sigs); i++) {
+        g_source_remove(sig_ids[i]);
+    }
+    ok = true;
+
+out:
+    if (t.listener) {
+        qio_net_listener_set_client_func(t.listener, NULL, NULL, NULL);
+        /* Closing the listening socket also removes a UNIX socket file. */
+        qio_net_listener_disconnect(t.listener);
+        g_object_unref(t.listener);
+    }
+    if (t.server) {
+        nbd_server_shutdown(t.server);
+        g_object_unref(t.server);
+    }
+    if (pid_written && unlink(opts->pid_file) < 0 &&
+        errno != ENOENT) {
+        g_warning("cannot remove pid file %s: %s", opts->pid_file,
+                  g_strerror(errno));
+    }
+    if (t.loop) {
+        g_main_loop_unref(t.loop);
+    }
+    if (ready_fd >= 0) {
+        close(ready_fd);  /* the parent reads EOF: startup failed */
+    }
+    return ok;
+}

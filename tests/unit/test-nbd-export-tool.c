@@ -1,0 +1,201 @@
+/*
+ * Unit tests for the qio-nbd command line (nbd/export-tool.c): the
+ * qemu-nbd defaults, every supported option landing in its field, the
+ * answered requests (--help, --version, --object help), and one clear
+ * error naming the option for each bad value and each refused qemu-nbd
+ * option.  Serving is tested end to end by tests/functional.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "nbd/export-tool.h"
+
+/* Parse a NULL-terminated argument list; argv[0] is supplied. */
+static int parse(NBDExportToolOptions *opts, GString *out, GError **errp,
+                 const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+
+    g_ptr_array_add(argv, (char *)"qio-nbd");
+    for (; *args; args++) {
+        g_ptr_array_add(argv, (char *)*args);
+    }
+    g_ptr_array_add(argv, NULL);
+    return nbd_export_tool_parse(argv->len - 1, (char **)argv->pdata, opts,
+                                 out, errp);
+}
+
+static void test_defaults(void **state)
+{
+    static const char *const args[] = { "disk.img", NULL };
+    NBDExportToolOptions opts;
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+
+    assert_int_equal(parse(&opts, out, &err, args), 1);
+    assert_null(err);
+    assert_string_equal(opts.filename, "disk.img");
+    assert_string_equal(opts.bind, "0.0.0.0");
+    assert_string_equal(opts.port, "10809");
+    assert_null(opts.socket_path);
+    assert_string_equal(opts.export_name, "");
+    assert_null(opts.description);
+    assert_false(opts.readonly);
+    assert_int_equal(opts.shared, 1);
+    assert_false(opts.persistent);
+    assert_int_equal(opts.objects->len, 0);
+    assert_null(opts.tls_creds);
+    assert_int_equal(opts.handshake_limit, 10);
+    assert_false(opts.daemonize);
+    assert_null(opts.pid_file);
+    nbd_export_tool_options_clear(&opts);
+}
+
+static void test_all_options(void **state)
+{
+    static const char *const args[] = {
+        "-b", "127.0.0.1", "--port=1234", "-x", "disk0", "-D", "a disk",
+        "-rt", "-e", "3", "-f", "raw", "-v",
+        "--object", "secret,id=sec0,data=x", "--tls-creds", "tls0",
+        "--tls-authz", "auth0", "--handshake-limit", "0", "--fork",
+        "--pid-file", "/run/x.pid", "disk.img", NULL,
+    };
+    NBDExportToolOptions opts;
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+
+    assert_int_equal(parse(&opts, out, &err, args), 1);
+    assert_string_equal(opts.bind, "127.0.0.1");
+    assert_string_equal(opts.port, "1234");
+    assert_string_equal(opts.export_name, "disk0");
+    assert_string_equal(opts.description, "a disk");
+    assert_true(opts.readonly);
+    assert_true(opts.persistent);
+    assert_int_equal(opts.shared, 3);
+    assert_true(opts.verbose);
+    assert_int_equal(opts.objects->len, 1);
+    assert_string_equal(g_ptr_array_index(opts.objects, 0),
+                        "secret,id=sec0,data=x");
+    assert_string_equal(opts.tls_creds, "tls0");
+    assert_string_equal(opts.tls_authz, "auth0");
+    assert_int_equal(opts.handshake_limit, 0);
+    assert_true(opts.daemonize);
+    assert_string_equal(opts.pid_file, "/run/x.pid");
+    assert_string_equal(opts.filename, "disk.img");
+    nbd_export_tool_options_clear(&opts);
+}
+
+static void test_socket(void **state)
+{
+    static const char *const args[] = { "-e", "0", "-k", "/tmp/x.sock",
+                                        "disk.img", NULL };
+    NBDExportToolOptions opts;
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+
+    assert_int_equal(parse(&opts, out, &err, args), 1);
+    assert_string_equal(opts.socket_path, "/tmp/x.sock");
+    assert_int_equal(opts.shared, 0);
+    nbd_export_tool_options_clear(&opts);
+}
+
+static void test_answered(void **state)
+{
+    static const char *const help[] = { "--help", NULL };
+    static const char *const version[] = { "-V", NULL };
+    static const char *const object_help[] = { "--object", "help", NULL };
+    static const char *const *const cases[] = { help, version, object_help };
+    static const char *const expect[] = { "Usage: qio-nbd", "qio-nbd ",
+                                          "tls-creds-x509" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        NBDExportToolOptions opts;
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GError) err = NULL;
+
+        assert_int_equal(parse(&opts, out, &err, cases[i]), 0);
+        assert_null(err);
+        assert_non_null(strstr(out->str, expect[i]));
+        nbd_export_tool_options_clear(&opts);
+    }
+}
+
+typedef struct {
+    const char *args[6];
+    const char *message;
+} BadCase;
+
+static void test_errors(void **state)
+{
+    static const BadCase cases[] = {
+        { { "-p", "0", "d", NULL }, "option --port: '0' is not a port" },
+        { { "-p", "65536", "d", NULL }, "option --port" },
+        { { "-e", "x", "d", NULL }, "option --shared: 'x'" },
+        { { "--handshake-limit", "1s", "d", NULL },
+          "option --handshake-limit" },
+        { { "-f", "qcow2", "d", NULL },
+          "--format 'qcow2' is not supported: only raw images are" },
+        { { "--format=vmdk", "d", NULL }, "--format 'vmdk'" },
+        { { "-c", "/dev/nbd0", "d", NULL },
+          "option --connect is not supported" },
+        { { "-d", "d", NULL }, "option --disconnect is not supported" },
+        { { "-s", "d", NULL }, "option --snapshot is not supported" },
+        { { "-l", "snap", "d", NULL },
+          "option --load-snapshot is not supported" },
+        { { "-B", "b0", "d", NULL }, "option --bitmap is not supported" },
+        { { "-A", "d", NULL }, "option --allocation-depth is not supported" },
+        { { "-n", "d", NULL }, "option --nocache is not supported" },
+        { { "--image-opts", "d", NULL },
+          "option --image-opts is not supported" },
+        { { "--aio=threads", "d", NULL }, "option --aio is not supported" },
+        { { "--discard", "unmap", "d", NULL },
+          "option --discard is not supported" },
+        { { "--detect-zeroes=on", "d", NULL },
+          "option --detect-zeroes is not supported" },
+        { { "-L", NULL }, "option --list is not supported" },
+        { { "--nope", "d", NULL }, "unrecognized option --nope" },
+        { { "-Z", "d", NULL }, "unrecognized option -Z" },
+        { { "--read-only=yes", "d", NULL },
+          "option --read-only does not take a value" },
+        { { "d", "-x", NULL }, "option -x needs a value" },
+        { { "-t", NULL }, "no FILE" },
+        { { "a", "b", NULL }, "one FILE only" },
+        { { "-k", "/s", "-b", "::1", "d", NULL },
+          "option --socket cannot be combined with --bind" },
+        { { "--tls-authz", "a0", "d", NULL },
+          "option --tls-authz needs --tls-creds" },
+        { { "--object", "nosuch,help", "d", NULL }, "--object nosuch" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        NBDExportToolOptions opts;
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GError) err = NULL;
+
+        assert_int_equal(parse(&opts, out, &err, cases[i].args), -1);
+        assert_non_null(err);
+        if (!strstr(err->message, cases[i].message)) {
+            fail_msg("case %zu: '%s' lacks '%s'", i, err->message,
+                     cases[i].message);
+        }
+        nbd_export_tool_options_clear(&opts);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_options),
+        cmocka_unit_test(test_socket),
+        cmocka_unit_test(test_answered),
+        cmocka_unit_test(test_errors),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
