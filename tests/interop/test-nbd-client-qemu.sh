@@ -18,35 +18,17 @@ build=${1:?usage: $0 BUILD_ROOT}
 qio_pki=$build/tools/qio-pki
 check_prog=$build/tests/interop/nbd-client-check
 
-for prog in qemu-nbd python3 timeout; do
-    if ! command -v "$prog" >/dev/null 2>&1; then
-        echo "SKIP: $prog not found"
-        exit 77
-    fi
-done
-for prog in "$qio_pki" "$check_prog"; do
-    if [ ! -x "$prog" ]; then
-        echo "FAIL: $prog is not built"
-        exit 1
-    fi
-done
+. "${0%/*}/lib.sh"
+require_progs qemu-nbd python3 timeout
+require_built "$qio_pki" "$check_prog"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qio-nbd-client.XXXXXX") || exit 1
 nbd_pid=
 failures=0
 
 stop_nbd() {
-    local i
-
-    if [ -n "$nbd_pid" ]; then
-        kill "$nbd_pid" 2>/dev/null
-        for i in $(seq 10); do
-            kill -0 "$nbd_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$nbd_pid" 2>/dev/null
-        nbd_pid=
-    fi
+    stop_pid "$nbd_pid"
+    nbd_pid=
 }
 
 cleanup() {

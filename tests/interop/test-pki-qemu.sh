@@ -19,18 +19,9 @@ build=${1:?usage: $0 BUILD_ROOT}
 qio_pki=$build/tools/qio-pki
 tls_echo=$build/tests/interop/tls-echo
 
-for prog in qemu-nbd qemu-img qemu-io certtool python3 timeout sha256sum; do
-    if ! command -v "$prog" >/dev/null 2>&1; then
-        echo "SKIP: $prog not found"
-        exit 77
-    fi
-done
-for prog in "$qio_pki" "$tls_echo"; do
-    if [ ! -x "$prog" ]; then
-        echo "FAIL: $prog is not built"
-        exit 1
-    fi
-done
+. "${0%/*}/lib.sh"
+require_progs qemu-nbd qemu-img qemu-io certtool python3 timeout sha256sum
+require_built "$qio_pki" "$tls_echo"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qio-pki-qemu.XXXXXX") || exit 1
 nbd_pid=
@@ -38,19 +29,8 @@ echo_pid=
 failures=0
 
 stop_nbd() {
-    local i
-
-    if [ -n "$nbd_pid" ]; then
-        # qemu-nbd may linger on SIGTERM while a connection drains; a
-        # test server gets a second before SIGKILL.
-        kill "$nbd_pid" 2>/dev/null
-        for i in $(seq 10); do
-            kill -0 "$nbd_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$nbd_pid" 2>/dev/null
-        nbd_pid=
-    fi
+    stop_pid "$nbd_pid"
+    nbd_pid=
 }
 
 stop_echo() {

@@ -17,18 +17,9 @@ build=${1:?usage: $0 BUILD_ROOT}
 client=$build/tools/qio-nbd-client
 qio_pki=$build/tools/qio-pki
 
-for prog in qemu-nbd python3 timeout cmp du; do
-    if ! command -v "$prog" >/dev/null 2>&1; then
-        echo "SKIP: $prog not found"
-        exit 77
-    fi
-done
-for prog in "$client" "$qio_pki"; do
-    if [ ! -x "$prog" ]; then
-        echo "FAIL: $prog is not built"
-        exit 1
-    fi
-done
+. "${0%/*}/lib.sh"
+require_progs qemu-nbd python3 timeout cmp du
+require_built "$client" "$qio_pki"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qio-nbd-client.XXXXXX") || exit 1
 srv_pid=
@@ -36,17 +27,8 @@ failures=0
 SIZE=8388608
 
 stop_srv() {
-    local i
-
-    if [ -n "$srv_pid" ]; then
-        kill "$srv_pid" 2>/dev/null
-        for i in $(seq 20); do
-            kill -0 "$srv_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$srv_pid" 2>/dev/null
-        srv_pid=
-    fi
+    stop_pid "$srv_pid" 20
+    srv_pid=
 }
 
 cleanup() {
