@@ -42,9 +42,14 @@ typedef struct NBDExport {
     char *name;
     char *description;
     char *path;
-    int fd;
+    int fd;              /* O_DIRECT with cache=none/directsync */
+    int fd_buffered;     /* for requests O_DIRECT cannot take, or -1 */
     uint64_t size;
     bool readonly;
+    NBDCacheMode cache;
+    bool discard;
+    NBDDetectZeroes detect_zeroes;
+    bool multi_conn;
 } NBDExport;
 
 typedef enum NBDNegState {
@@ -85,6 +90,9 @@ struct _NBDServer {
     GList *clients;
     guint nclients;
     bool shut_down;
+    NBDServerClientGoneFunc client_gone;
+    gpointer client_gone_opaque;
+    guint gone_callbacks;  /* client_gone calls in progress */
 };
 
 G_DEFINE_TYPE(NBDServer, nbd_server, G_TYPE_OBJECT)
@@ -97,6 +105,9 @@ static void nbd_export_free(gpointer p)
 
     if (exp->fd >= 0) {
         close(exp->fd);
+    }
+    if (exp->fd_buffered >= 0) {
+        close(exp->fd_buffered);
     }
     g_free(exp->name);
     g_free(exp->description);
@@ -137,11 +148,43 @@ bool nbd_server_add_export(NBDServer *server, const char *name,
                            const char *description, const char *path,
                            bool readonly, GError **errp)
 {
+    NBDExportOptions opts = {
+        .description = description,
+        .readonly = readonly,
+        .discard = true,
+        .multi_conn = true,
+    };
+
+    return nbd_server_add_export_full(server, name, path, &opts, errp);
+}
+
+static bool nbd_cache_direct(NBDCacheMode cache)
+{
+    return cache == NBD_CACHE_NONE || cache == NBD_CACHE_DIRECTSYNC;
+}
+
+bool nbd_server_add_export_full(NBDServer *server, const char *name,
+                                const char *path,
+                                const NBDExportOptions *opts,
+                                GError **errp)
+{
+    static const NBDExportOptions defaults;
+    const char *description;
+    bool readonly;
     NBDExport *exp;
     struct stat st;
     int fd;
 
     g_return_val_if_fail(NBD_IS_SERVER(server), false);
+    opts = opts ? opts : &defaults;
+    description = opts->description;
+    readonly = opts->readonly;
+    if (opts->detect_zeroes == NBD_DETECT_ZEROES_UNMAP && !opts->discard) {
+        g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
+                    "NBD export '%s': detect-zeroes=unmap needs "
+                    "discard=unmap", name);
+        return false;
+    }
     if (strlen(name) > NBD_MAX_STRING_LENGTH ||
         (description && strlen(description) > NBD_MAX_STRING_LENGTH)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
@@ -178,6 +221,25 @@ bool nbd_server_add_export(NBDServer *server, const char *name,
     }
     exp = g_new0(NBDExport, 1);
     exp->fd = fd;
+    exp->fd_buffered = -1;
+    exp->cache = opts->cache;
+    exp->discard = opts->discard;
+    exp->detect_zeroes = opts->detect_zeroes;
+    exp->multi_conn = opts->multi_conn;
+    if (nbd_cache_direct(opts->cache)) {
+        /* Unaligned requests go through a second, buffered descriptor. */
+        exp->fd_buffered = exp->fd;
+        exp->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+                       O_DIRECT);
+        if (exp->fd < 0) {
+            g_set_error(errp, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED,
+                        "NBD export '%s': cannot open '%s' with O_DIRECT "
+                        "(cache=none/directsync): %s; use another cache "
+                        "mode", name, path, g_strerror(errno));
+            nbd_export_free(exp);
+            return false;
+        }
+    }
     exp->name = g_strdup(name);
     exp->description = g_strdup(description);
     exp->path = g_strdup(path);
@@ -214,6 +276,9 @@ static uint16_t nbd_export_tx_flags(NBDServerConn *client, NBDExport *exp)
     }
     if (client->structured) {
         flags |= NBD_FLAG_SEND_DF;
+    }
+    if (exp->multi_conn) {
+        flags |= NBD_FLAG_CAN_MULTI_CONN;
     }
     return flags;
 }
@@ -1179,23 +1244,42 @@ static gpointer nbd_conn_run(gpointer opaque)
     g_mutex_unlock(&server->lock);
     nbd_conn_free(client);
 
+    /*
+     * The callback runs outside the lock (it may ask for the count), so
+     * shutdown also waits for callbacks still running.
+     */
     g_mutex_lock(&server->lock);
     server->nclients--;
+    server->gone_callbacks++;
+    g_mutex_unlock(&server->lock);
+    if (server->client_gone) {
+        server->client_gone(server, server->client_gone_opaque);
+    }
+    g_mutex_lock(&server->lock);
+    server->gone_callbacks--;
     g_cond_broadcast(&server->cond);
     g_mutex_unlock(&server->lock);
     return NULL;
 }
 
-bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
-                             GError **errp)
+void nbd_server_set_client_gone_func(NBDServer *server,
+                                     NBDServerClientGoneFunc func,
+                                     gpointer opaque)
+{
+    g_return_if_fail(NBD_IS_SERVER(server));
+    g_mutex_lock(&server->lock);
+    server->client_gone = func;
+    server->client_gone_opaque = opaque;
+    g_mutex_unlock(&server->lock);
+}
+
+static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
+                                            bool threaded, GError **errp)
 {
     NBDServerConn *client;
 
-    g_return_val_if_fail(NBD_IS_SERVER(server), false);
-    g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
-
     if (qio_channel_set_blocking(ioc, true, errp) < 0) {
-        return false;
+        return NULL;
     }
     client = g_new0(NBDServerConn, 1);
     client->server = server;
@@ -1212,13 +1296,38 @@ bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
                     "NBD server is shut down; not serving %s",
                     qio_channel_get_name(ioc));
         nbd_conn_free(client);
-        return false;
+        return NULL;
     }
     server->clients = g_list_prepend(server->clients, client);
     server->nclients++;
-    g_thread_unref(g_thread_new("nbd-client", nbd_conn_run, client));
+    if (threaded) {
+        g_thread_unref(g_thread_new("nbd-client", nbd_conn_run, client));
+    }
     g_mutex_unlock(&server->lock);
-    return true;
+    return client;
+}
+
+void nbd_server_run_client(NBDServer *server, QIOChannel *ioc)
+{
+    g_autoptr(GError) err = NULL;
+    NBDServerConn *client;
+
+    g_return_if_fail(NBD_IS_SERVER(server));
+    g_return_if_fail(QIO_IS_CHANNEL(ioc));
+    client = nbd_server_add_client(server, ioc, false, &err);
+    if (!client) {
+        g_info("%s", err->message);
+        return;
+    }
+    nbd_conn_run(client);
+}
+
+bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
+                             GError **errp)
+{
+    g_return_val_if_fail(NBD_IS_SERVER(server), false);
+    g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
+    return nbd_server_add_client(server, ioc, true, errp) != NULL;
 }
 
 guint nbd_server_get_client_count(NBDServer *server)
@@ -1242,7 +1351,7 @@ void nbd_server_shutdown(NBDServer *server)
         NBDServerConn *client = l->data;
         qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     }
-    while (server->nclients) {
+    while (server->nclients || server->gone_callbacks) {
         g_cond_wait(&server->cond, &server->lock);
     }
     g_mutex_unlock(&server->lock);

@@ -49,11 +49,74 @@ void nbd_server_set_handshake_timeout(NBDServer *server, guint timeout_ms);
  * Export the regular file or block device at @path as @name (at most
  * NBD_MAX_STRING_LENGTH bytes; "" is also the default export a client
  * gets by asking for the empty name).  @description may be NULL.
- * Fails if the name is taken or the file cannot be opened.
+ * Fails if the name is taken or the file cannot be opened.  Same as
+ * nbd_server_add_export_full() with discard on and CAN_MULTI_CONN.
  */
 bool nbd_server_add_export(NBDServer *server, const char *name,
                            const char *description, const char *path,
                            bool readonly, GError **errp);
+
+/* How an export reaches its file (qemu-nbd's --cache values). */
+typedef enum {
+    NBD_CACHE_WRITEBACK = 0, /* page cache; FLUSH is fdatasync (default) */
+    NBD_CACHE_WRITETHROUGH,  /* page cache; every write is synced */
+    NBD_CACHE_NONE,          /* O_DIRECT; FLUSH is fdatasync (-n) */
+    NBD_CACHE_DIRECTSYNC,    /* O_DIRECT and every write is synced */
+    NBD_CACHE_UNSAFE,        /* page cache; FLUSH does nothing */
+} NBDCacheMode;
+
+/* What to do with written blocks of zeros (qemu-nbd's --detect-zeroes). */
+typedef enum {
+    NBD_DETECT_ZEROES_OFF = 0,
+    NBD_DETECT_ZEROES_ON,    /* an all-zero WRITE becomes a zero write */
+    NBD_DETECT_ZEROES_UNMAP, /* ... which may punch a hole (needs discard) */
+} NBDDetectZeroes;
+
+/*
+ * Per-export settings.  All-zero is qemu-nbd's default: read-write,
+ * writeback, TRIM accepted but ignored, WRITE_ZEROES writes zeros,
+ * no zero detection, a single client (no CAN_MULTI_CONN).
+ */
+typedef struct {
+    const char *description;     /* NBD_INFO_DESCRIPTION, or NULL */
+    bool readonly;
+    NBDCacheMode cache;
+    bool discard;                /* --discard=unmap: TRIM and WRITE_ZEROES
+                                  * without NO_HOLE punch holes */
+    NBDDetectZeroes detect_zeroes;
+    bool multi_conn;             /* announce NBD_FLAG_CAN_MULTI_CONN: the
+                                  * caller lets several clients in at once */
+} NBDExportOptions;
+
+/*
+ * Export @path as @name with @opts (NULL: all defaults).  Errors as for
+ * nbd_server_add_export(); NBD_CACHE_NONE/DIRECTSYNC on a file system
+ * without O_DIRECT fails naming the file.
+ */
+bool nbd_server_add_export_full(NBDServer *server, const char *name,
+                                const char *path,
+                                const NBDExportOptions *opts,
+                                GError **errp);
+
+/*
+ * Called from a client's own thread after the client has left and has
+ * been subtracted from nbd_server_get_client_count().  Must not block;
+ * typically wakes a main loop.  Set before serving clients.
+ */
+typedef void (*NBDServerClientGoneFunc)(NBDServer *server, gpointer opaque);
+void nbd_server_set_client_gone_func(NBDServer *server,
+                                     NBDServerClientGoneFunc func,
+                                     gpointer opaque);
+
+/* Largest READ/WRITE payload accepted (announced in NBD_INFO_BLOCK_SIZE). */
+#define NBD_SERVER_MAX_REQUEST (32u * 1024 * 1024)
+
+/*
+ * Serve one client on @ioc (a reference is taken) in the calling thread,
+ * returning when it is gone; for callers that own their threads, and for
+ * fuzzing.  Requests are still answered by the client's worker threads.
+ */
+void nbd_server_run_client(NBDServer *server, QIOChannel *ioc);
 
 /*
  * Serve one client on @ioc (a reference is taken) from a new worker
