@@ -11,9 +11,11 @@
  * allocated (CVE-2017-15119).  Reads are always exact-sized, so no byte
  * read in the clear can be mistaken for one read through TLS.
  *
- * Requests are handled one at a time in arrival order; clients may pipeline
- * them and get the replies in the same order.  docs/nbd.md has the
- * protocol coverage and limits.
+ * In the transmission phase the client's thread reads requests and hands
+ * them to a few worker threads of the client's own, so many requests are
+ * in flight and replies come back in completion order (see "Transmission"
+ * below for the memory bound).  docs/nbd.md has the protocol coverage and
+ * limits.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -22,12 +24,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
 #include <unistd.h>
 
 #include "crypto/tls-creds.h"
+#include "io/channel-socket.h"
 #include "io/channel-tls.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
@@ -50,6 +55,8 @@ typedef struct NBDExport {
     bool discard;
     NBDDetectZeroes detect_zeroes;
     bool multi_conn;
+    bool regular;        /* a regular file, not a block device */
+    gint may_have_holes; /* atomic; false: skip the hole probe on reads */
 } NBDExport;
 
 typedef enum NBDNegState {
@@ -77,6 +84,15 @@ typedef struct NBDServerConn {
     bool negotiated;
     guint timeout_ms;
     GThread *watchdog;
+    /* Transmission: replies are sent whole under send_lock. */
+    GMutex send_lock;
+    gint failed;             /* atomic: the channel is being torn down */
+    GThreadPool *workers;
+    int sock_fd;             /* plain socket for sendfile(), or -1 */
+    GMutex req_lock;         /* inflight, inflight_bytes */
+    GCond req_cond;
+    guint inflight;
+    size_t inflight_bytes;
 } NBDServerConn;
 
 struct _NBDServer {
@@ -256,6 +272,9 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
         exp->size = sz;
     } else {
         exp->size = st.st_size;
+        exp->regular = true;
+        /* Holes appear only from outside or from our own punching. */
+        exp->may_have_holes = (uint64_t)st.st_blocks * 512 < exp->size;
     }
     g_mutex_lock(&server->lock);
     g_ptr_array_add(server->exports, exp);
@@ -427,7 +446,7 @@ static bool nbd_send_export_info(NBDServerConn *client, uint32_t option,
         nbd_put_be16(buf, NBD_INFO_BLOCK_SIZE);
         nbd_put_be32(buf + 2, NBD_MIN_BLOCK_SIZE);
         nbd_put_be32(buf + 6, NBD_PREFERRED_BLOCK_SIZE);
-        nbd_put_be32(buf + 10, NBD_MAX_PAYLOAD);
+        nbd_put_be32(buf + 10, NBD_SERVER_MAX_REQUEST);
         return nbd_opt_reply(client, option, NBD_REP_INFO, buf, 14, NULL);
     case NBD_INFO_NAME:
     case NBD_INFO_DESCRIPTION:
@@ -781,16 +800,68 @@ static bool nbd_negotiate(NBDServerConn *client)
 
 /* ---- Transmission -------------------------------------------------------- */
 
+/*
+ * The client's thread reads requests (and WRITE payloads) and queues them
+ * for the client's workers, which do the file I/O and send the replies;
+ * replies leave in completion order, each one whole under send_lock.
+ * Memory is bounded per client: the reader waits while the payloads in
+ * flight exceed NBD_SERVER_INFLIGHT_BYTES or NBD_SERVER_INFLIGHT_REQUESTS
+ * requests are queued, which back-pressures the client through TCP.
+ */
+
+/* Worker threads per client. */
+#define NBD_SERVER_WORKERS 4
+/* Payload bytes (reads and writes) in flight per client. */
+#define NBD_SERVER_INFLIGHT_BYTES (64u * 1024 * 1024)
+/* Requests in flight per client. */
+#define NBD_SERVER_INFLIGHT_REQUESTS 256
+/* Alignment O_DIRECT needs for offsets, lengths and buffers. */
+#define NBD_DIRECT_ALIGN 4096
+
+typedef struct NBDServerReq {
+    NBDServerConn *client;
+    NBDRequest req;
+    uint8_t *buf;   /* WRITE payload, or NULL */
+    size_t charge;  /* bytes counted against the in-flight budget */
+} NBDServerReq;
+
+/* Marks the connection dead; the reader notices at its next read. */
+static void nbd_conn_fail(NBDServerConn *client)
+{
+    if (!g_atomic_int_exchange(&client->failed, 1)) {
+        qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    }
+}
+
+/* One reply, all of its pieces in one go so replies never interleave. */
+static bool nbd_send_iov(NBDServerConn *client, struct iovec *iov, size_t niov)
+{
+    bool ok;
+
+    if (g_atomic_int_get(&client->failed)) {
+        return false;
+    }
+    g_mutex_lock(&client->send_lock);
+    ok = qio_channel_writev_all(client->ioc, iov, niov, NULL) == 0;
+    g_mutex_unlock(&client->send_lock);
+    if (!ok) {
+        nbd_conn_fail(client);
+    }
+    return ok;
+}
+
 static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
                             uint32_t err,
                             const void *data, size_t len)
 {
     NBDSimpleReply rep = { .error = err, .cookie = cookie };
     uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
+    struct iovec iov[2] = {
+        { hdr, sizeof(hdr) }, { (void *)data, len },
+    };
 
     nbd_encode_simple_reply(hdr, &rep);
-    return nbd_write(client, hdr, sizeof(hdr), NULL) &&
-           (!len || nbd_write(client, data, len, NULL));
+    return nbd_send_iov(client, iov, len ? 2 : 1);
 }
 
 static bool nbd_send_chunk(NBDServerConn *client, uint64_t cookie,
@@ -803,11 +874,20 @@ static bool nbd_send_chunk(NBDServerConn *client, uint64_t cookie,
         .length = prelen + len,
     };
     uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
+    struct iovec iov[3] = {
+        { hdr, sizeof(hdr) }, { (void *)pre, prelen }, { (void *)data, len },
+    };
 
     nbd_encode_structured_reply(hdr, &rep);
-    return nbd_write(client, hdr, sizeof(hdr), NULL) &&
-           (!prelen || nbd_write(client, pre, prelen, NULL)) &&
-           (!len || nbd_write(client, data, len, NULL));
+    return nbd_send_iov(client, iov, len ? 3 : prelen ? 2 : 1);
+}
+
+static void nbd_log_error(NBDServerConn *client, const NBDRequest *req,
+                          uint32_t err, const char *msg)
+{
+    g_info("NBD client %s: %s at %" G_GUINT64_FORMAT "+%u: %s: %s",
+           qio_channel_get_name(client->master), nbd_cmd_name(req->type),
+           req->offset, req->length, nbd_err_name(err), msg);
 }
 
 /* A reply without data: success, or an error with a message. */
@@ -818,9 +898,7 @@ static bool nbd_send_status(NBDServerConn *client, const NBDRequest *req,
     size_t mlen;
 
     if (err) {
-        g_info("NBD client %s: %s at %" G_GUINT64_FORMAT "+%u: %s: %s",
-               qio_channel_get_name(client->master), nbd_cmd_name(req->type),
-               req->offset, req->length, nbd_err_name(err), msg);
+        nbd_log_error(client, req, err, msg);
     }
     if (!client->structured) {
         return nbd_send_simple(client, req->cookie, err, NULL, 0);
@@ -836,6 +914,14 @@ static bool nbd_send_status(NBDServerConn *client, const NBDRequest *req,
                           NBD_REPLY_TYPE_ERROR, pre, 6, msg, mlen);
 }
 
+/* Errno-style result (0 or -errno) as a reply. */
+static bool nbd_send_result(NBDServerConn *client, const NBDRequest *req,
+                            int ret)
+{
+    return nbd_send_status(client, req, ret ? nbd_errno_to_wire(-ret) : 0,
+                           ret ? g_strerror(-ret) : NULL);
+}
+
 static bool nbd_range_ok(NBDExport *exp, const NBDRequest *req)
 {
     return req->offset <= exp->size && req->length <= exp->size - req->offset;
@@ -843,29 +929,190 @@ static bool nbd_range_ok(NBDExport *exp, const NBDRequest *req)
 
 static bool nbd_fully_hole(NBDExport *exp, uint64_t off, uint32_t len)
 {
-    off_t data = lseek(exp->fd, off, SEEK_DATA);
+    off_t data;
 
+    if (!g_atomic_int_get(&exp->may_have_holes)) {
+        return false;
+    }
+    data = lseek(exp->fd, off, SEEK_DATA);
     if (data < 0) {
         return errno == ENXIO;  /* no data after @off at all */
     }
     return (uint64_t)data >= off + len;
 }
 
+static bool nbd_direct_ok(NBDExport *exp, uint64_t off, size_t len)
+{
+    return exp->fd_buffered < 0 ||
+           ((off | len) & (NBD_DIRECT_ALIGN - 1)) == 0;
+}
+
+/* The descriptor to use for [off, off+len). */
+static int nbd_export_fd(NBDExport *exp, uint64_t off, size_t len)
+{
+    return nbd_direct_ok(exp, off, len) ? exp->fd : exp->fd_buffered;
+}
+
+static uint8_t *nbd_buf_alloc(NBDExport *exp, size_t len)
+{
+    void *p = NULL;
+
+    if (exp->fd_buffered < 0) {
+        return g_try_malloc(MAX(len, 1));
+    }
+    if (posix_memalign(&p, NBD_DIRECT_ALIGN, MAX(len, 1))) {
+        return NULL;
+    }
+    return p;
+}
+
+static void nbd_buf_free(uint8_t *buf)
+{
+    free(buf);  /* g_malloc is malloc since glib 2.46 */
+}
+
+/* Flush if the cache mode or the request asks for it; 0 or -errno. */
+static int nbd_maybe_sync(NBDExport *exp, const NBDRequest *req, int ret)
+{
+    bool sync = exp->cache == NBD_CACHE_WRITETHROUGH ||
+                exp->cache == NBD_CACHE_DIRECTSYNC ||
+                ((req->flags & NBD_CMD_FLAG_FUA) &&
+                 exp->cache != NBD_CACHE_UNSAFE);
+
+    if (!ret && sync && fdatasync(exp->fd) < 0) {
+        ret = -errno;
+    }
+    return ret;
+}
+
+/*
+ * Read [off, off+len) into @buf: the number of bytes read before an error
+ * (*@err = errno), or @len; bytes past a shrunk file's end read as zeros.
+ */
+static size_t nbd_pread_all(NBDExport *exp, uint8_t *buf, size_t len,
+                            uint64_t off, int *err)
+{
+    int fd = nbd_export_fd(exp, off, len);
+    size_t done = 0;
+
+    *err = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, buf + done, len - done, off + done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            *err = errno;
+            return done;
+        }
+        if (n == 0) {
+            memset(buf + done, 0, len - done);
+            break;
+        }
+        done += n;
+        if (done < len && fd != exp->fd_buffered && exp->fd_buffered >= 0) {
+            fd = exp->fd_buffered;  /* a short direct read: go on buffered */
+        }
+    }
+    return len;
+}
+
+static int nbd_send_all(int sock, const void *buf, size_t len, int flags)
+{
+    while (len) {
+        ssize_t n = send(sock, buf, len, flags | MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        buf = (const uint8_t *)buf + n;
+        len -= n;
+    }
+    return 0;
+}
+
+/*
+ * A read reply straight from the page cache to the socket: @hdr, then
+ * [off, off+len) of the file by sendfile(), which spares two copies
+ * (file to buffer, buffer to socket).  Only for plain sockets and
+ * buffered regular files.  Once the header is out the reply cannot be
+ * turned into an error, so a failure here ends the connection.
+ */
+static bool nbd_send_file(NBDServerConn *client, const uint8_t *hdr,
+                          size_t hdrlen, uint64_t off, size_t len)
+{
+    NBDExport *exp = client->exp;
+    off_t pos = off;
+    int ret;
+
+    if (g_atomic_int_get(&client->failed)) {
+        return false;
+    }
+    g_mutex_lock(&client->send_lock);
+    ret = nbd_send_all(client->sock_fd, hdr, hdrlen, MSG_MORE);
+    while (!ret && len) {
+        ssize_t n = sendfile(client->sock_fd, exp->fd, &pos, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            ret = -errno;
+            break;
+        }
+        if (n == 0) {
+            /* The file shrank under us: the rest reads as zeros. */
+            g_autofree uint8_t *zero = g_malloc0(MIN(len, 65536));
+            while (!ret && len) {
+                size_t z = MIN(len, 65536);
+                ret = nbd_send_all(client->sock_fd, zero, z, 0);
+                len -= z;
+            }
+            break;
+        }
+        len -= n;
+    }
+    g_mutex_unlock(&client->send_lock);
+    if (ret) {
+        g_info("NBD client %s: sending %s+%zu from the export: %s",
+               qio_channel_get_name(client->master), exp->path, len,
+               g_strerror(-ret));
+        nbd_conn_fail(client);
+        return false;
+    }
+    return true;
+}
+
+static bool nbd_do_read_sendfile(NBDServerConn *client, const NBDRequest *req)
+{
+    uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE + 8];
+
+    if (!client->structured) {
+        NBDSimpleReply rep = { .error = 0, .cookie = req->cookie };
+
+        nbd_encode_simple_reply(hdr, &rep);
+        return nbd_send_file(client, hdr, NBD_SIMPLE_REPLY_SIZE,
+                             req->offset, req->length);
+    }
+    NBDStructuredReply rep = {
+        .flags = NBD_REPLY_FLAG_DONE, .type = NBD_REPLY_TYPE_OFFSET_DATA,
+        .cookie = req->cookie, .length = 8 + req->length,
+    };
+    nbd_encode_structured_reply(hdr, &rep);
+    nbd_put_be64(hdr + NBD_STRUCTURED_REPLY_SIZE, req->offset);
+    return nbd_send_file(client, hdr, sizeof(hdr), req->offset, req->length);
+}
+
 static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
-    g_autofree uint8_t *buf = NULL;
+    uint8_t *buf;
     uint8_t pre[12];
-    size_t done = 0;
+    size_t done;
+    bool ok;
+    int err;
 
-    if (req->length > NBD_MAX_PAYLOAD) {
-        return nbd_send_status(client, req, NBD_EINVAL,
-                               "read larger than the maximum block size");
-    }
-    if (!nbd_range_ok(exp, req)) {
-        return nbd_send_status(client, req, NBD_EINVAL,
-                               "read past the end of the export");
-    }
     if (client->structured && !(req->flags & NBD_CMD_FLAG_DF) &&
         req->length && nbd_fully_hole(exp, req->offset, req->length)) {
         nbd_put_be64(pre, req->offset);
@@ -873,37 +1120,54 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req)
         return nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
                               NBD_REPLY_TYPE_OFFSET_HOLE, pre, 12, NULL, 0);
     }
-    buf = g_try_malloc(MAX(req->length, 1));
+    if (client->sock_fd >= 0 && exp->regular && exp->fd_buffered < 0 &&
+        req->length) {
+        return nbd_do_read_sendfile(client, req);
+    }
+    buf = nbd_buf_alloc(exp, req->length);
     if (!buf) {
         return nbd_send_status(client, req, NBD_ENOMEM, "out of memory");
     }
-    while (done < req->length) {
-        ssize_t n = pread(exp->fd, buf + done, req->length - done,
-                          req->offset + done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return nbd_send_status(client, req, nbd_errno_to_wire(errno),
-                                   g_strerror(errno));
-        }
-        if (n == 0) {
-            /* The file shrank under us: the rest reads as zeroes. */
-            memset(buf + done, 0, req->length - done);
-            break;
-        }
-        done += n;
+    done = nbd_pread_all(exp, buf, req->length, req->offset, &err);
+    if (err && (!client->structured || !done ||
+                (req->flags & NBD_CMD_FLAG_DF))) {
+        nbd_buf_free(buf);
+        return nbd_send_status(client, req, nbd_errno_to_wire(err),
+                               g_strerror(err));
+    }
+    if (err) {
+        /* Hand over what was read, then say where it failed. */
+        const char *msg = g_strerror(err);
+        size_t mlen = MIN(strlen(msg), NBD_MAX_STRING_LENGTH);
+        g_autofree uint8_t *tail = g_malloc(mlen + 8);
+        uint8_t epre[6];
+
+        nbd_log_error(client, req, nbd_errno_to_wire(err), msg);
+        nbd_put_be64(pre, req->offset);
+        ok = nbd_send_chunk(client, req->cookie, 0,
+                            NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf, done);
+        nbd_buf_free(buf);
+        /* Error, message length, message, then the failing offset. */
+        nbd_put_be32(epre, nbd_errno_to_wire(err));
+        nbd_put_be16(epre + 4, mlen);
+        memcpy(tail, msg, mlen);
+        nbd_put_be64(tail + mlen, req->offset + done);
+        return ok && nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+                                    NBD_REPLY_TYPE_ERROR_OFFSET, epre, 6,
+                                    tail, mlen + 8);
     }
     if (!client->structured) {
-        return nbd_send_simple(client, req->cookie, 0, buf, req->length);
+        ok = nbd_send_simple(client, req->cookie, 0, buf, req->length);
+    } else if (!req->length) {
+        ok = nbd_send_status(client, req, 0, NULL);
+    } else {
+        nbd_put_be64(pre, req->offset);
+        ok = nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+                            NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf,
+                            req->length);
     }
-    if (!req->length) {
-        return nbd_send_status(client, req, 0, NULL);
-    }
-    nbd_put_be64(pre, req->offset);
-    return nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
-                          NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf,
-                          req->length);
+    nbd_buf_free(buf);
+    return ok;
 }
 
 static int nbd_pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
@@ -923,24 +1187,64 @@ static int nbd_pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
     return 0;
 }
 
-/* Returns false only when the connection must end. */
-static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req)
+static bool nbd_is_zero(const uint8_t *buf, size_t len)
 {
-    NBDExport *exp = client->exp;
-    g_autofree uint8_t *buf = NULL;
+    return !len || (buf[0] == 0 && !memcmp(buf, buf + 1, len - 1));
+}
+
+/*
+ * Zero [off, off+len): punch a hole when @may_punch, else make the range
+ * read as zeros keeping it allocated; with @fast, fail with -ENOTSUP
+ * rather than write zeros by hand.  0 or -errno.
+ */
+static int nbd_zero_range(NBDExport *exp, uint64_t off, uint64_t len,
+                          bool may_punch, bool fast)
+{
+    g_autofree uint8_t *zero = NULL;
     int ret;
 
-    if (req->length > NBD_MAX_PAYLOAD) {
-        /* The payload cannot be skipped safely: hang up. */
-        g_info("NBD client %s: write of %u bytes over the limit of %d",
-               qio_channel_get_name(client->master), req->length,
-               NBD_MAX_PAYLOAD);
-        return false;
+    if (!len) {
+        return 0;
     }
-    buf = g_malloc(MAX(req->length, 1));
-    if (!nbd_read(client, buf, req->length, NULL)) {
-        return false;
+    if (may_punch) {
+        g_atomic_int_set(&exp->may_have_holes, 1);
+        if (fallocate(exp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      off, len) == 0) {
+            return 0;
+        }
     }
+    if (fallocate(exp->fd, FALLOC_FL_ZERO_RANGE, off, len) == 0) {
+        return 0;
+    }
+    ret = -errno;
+    if (ret != -EOPNOTSUPP && ret != -ENOSYS && ret != -EINVAL) {
+        return ret;
+    }
+    if (fast) {
+        return -ENOTSUP;
+    }
+    zero = (uint8_t *)nbd_buf_alloc(exp, MIN(len, 1024 * 1024));
+    if (!zero) {
+        return -ENOMEM;
+    }
+    memset(zero, 0, MIN(len, 1024 * 1024));
+    ret = 0;
+    while (len && !ret) {
+        size_t n = MIN(len, 1024 * 1024);
+        ret = nbd_pwrite_all(nbd_export_fd(exp, off, n), zero, n, off);
+        off += n;
+        len -= n;
+    }
+    nbd_buf_free(g_steal_pointer(&zero));
+    return ret;
+}
+
+static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req,
+                         const uint8_t *buf)
+{
+    NBDExport *exp = client->exp;
+    int ret;
+
     if (exp->readonly) {
         return nbd_send_status(client, req, NBD_EPERM, "export is read-only");
     }
@@ -948,21 +1252,22 @@ static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req)
         return nbd_send_status(client, req, NBD_ENOSPC,
                                "write past the end of the export");
     }
-    ret = nbd_pwrite_all(exp->fd, buf, req->length, req->offset);
-    if (!ret && (req->flags & NBD_CMD_FLAG_FUA) && fdatasync(exp->fd) < 0) {
-        ret = -errno;
+    if (exp->detect_zeroes != NBD_DETECT_ZEROES_OFF &&
+        nbd_is_zero(buf, req->length)) {
+        ret = nbd_zero_range(exp, req->offset, req->length,
+                             exp->detect_zeroes == NBD_DETECT_ZEROES_UNMAP &&
+                             exp->discard, false);
+    } else {
+        ret = nbd_pwrite_all(nbd_export_fd(exp, req->offset, req->length),
+                             buf, req->length, req->offset);
     }
-    return nbd_send_status(client, req, nbd_errno_to_wire(-ret),
-                           ret ? g_strerror(-ret) : NULL);
+    return nbd_send_result(client, req, nbd_maybe_sync(exp, req, ret));
 }
 
 static bool nbd_do_write_zeroes(NBDServerConn *client, const NBDRequest *req)
 {
     NBDExport *exp = client->exp;
-    int mode = (req->flags & NBD_CMD_FLAG_NO_HOLE) ?
-               FALLOC_FL_ZERO_RANGE :
-               FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-    int ret = 0;
+    int ret;
 
     if (exp->readonly) {
         return nbd_send_status(client, req, NBD_EPERM, "export is read-only");
@@ -971,34 +1276,14 @@ static bool nbd_do_write_zeroes(NBDServerConn *client, const NBDRequest *req)
         return nbd_send_status(client, req, NBD_ENOSPC,
                                "write past the end of the export");
     }
-    if (req->length && fallocate(exp->fd, mode, req->offset,
-                                 req->length) < 0) {
-        ret = -errno;
-        if (ret != -EOPNOTSUPP && ret != -ENOSYS) {
-            goto out;
-        }
-        if (req->flags & NBD_CMD_FLAG_FAST_ZERO) {
-            return nbd_send_status(client, req, NBD_ENOTSUP,
-                                   "fast zeroing is not possible here");
-        }
-        /* Slow path: write zero buffers. */
-        g_autofree uint8_t *zero = g_malloc0(MIN(req->length, 1024 * 1024));
-        uint64_t off = req->offset;
-        uint32_t left = req->length;
-        ret = 0;
-        while (left && !ret) {
-            uint32_t n = MIN(left, 1024 * 1024);
-            ret = nbd_pwrite_all(exp->fd, zero, n, off);
-            off += n;
-            left -= n;
-        }
+    ret = nbd_zero_range(exp, req->offset, req->length,
+                         exp->discard && !(req->flags & NBD_CMD_FLAG_NO_HOLE),
+                         req->flags & NBD_CMD_FLAG_FAST_ZERO);
+    if (ret == -ENOTSUP) {
+        return nbd_send_status(client, req, NBD_ENOTSUP,
+                               "fast zeroing is not possible here");
     }
-    if (!ret && (req->flags & NBD_CMD_FLAG_FUA) && fdatasync(exp->fd) < 0) {
-        ret = -errno;
-    }
-out:
-    return nbd_send_status(client, req, nbd_errno_to_wire(-ret),
-                           ret ? g_strerror(-ret) : NULL);
+    return nbd_send_result(client, req, nbd_maybe_sync(exp, req, ret));
 }
 
 static bool nbd_do_trim(NBDServerConn *client, const NBDRequest *req)
@@ -1012,15 +1297,39 @@ static bool nbd_do_trim(NBDServerConn *client, const NBDRequest *req)
         return nbd_send_status(client, req, NBD_EINVAL,
                                "trim past the end of the export");
     }
-    /* Trimming is advisory: a file system without holes just ignores it. */
-    if (req->length) {
+    /*
+     * Trimming is advisory: with discard off it is accepted and ignored,
+     * and a file system without holes ignores it too.
+     */
+    if (exp->discard && req->length) {
+        g_atomic_int_set(&exp->may_have_holes, 1);
         fallocate(exp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                   req->offset, req->length);
     }
-    if ((req->flags & NBD_CMD_FLAG_FUA) && fdatasync(exp->fd) < 0) {
-        return nbd_send_status(client, req, nbd_errno_to_wire(errno),
-                               g_strerror(errno));
+    return nbd_send_result(client, req, nbd_maybe_sync(exp, req, 0));
+}
+
+static bool nbd_do_flush(NBDServerConn *client, const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+    int ret = 0;
+
+    if (exp->cache != NBD_CACHE_UNSAFE && fdatasync(exp->fd) < 0) {
+        ret = -errno;
     }
+    return nbd_send_result(client, req, ret);
+}
+
+static bool nbd_do_cache(NBDServerConn *client, const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+
+    if (!nbd_range_ok(exp, req)) {
+        return nbd_send_status(client, req, NBD_EINVAL,
+                               "cache past the end of the export");
+    }
+    posix_fadvise(exp->fd_buffered >= 0 ? exp->fd_buffered : exp->fd,
+                  req->offset, req->length, POSIX_FADV_WILLNEED);
     return nbd_send_status(client, req, 0, NULL);
 }
 
@@ -1044,7 +1353,9 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
     end = req->offset + req->length;
     ext = g_malloc(8 * NBD_MAX_EXTENTS);
     while (off < end && n < NBD_MAX_EXTENTS) {
-        off_t data = lseek(exp->fd, off, SEEK_DATA);
+        /* Saying "data" is always safe; it is all there is to say. */
+        off_t data = g_atomic_int_get(&exp->may_have_holes) ?
+                     lseek(exp->fd, off, SEEK_DATA) : (off_t)off;
         uint64_t next;
         uint32_t flags;
 
@@ -1055,6 +1366,9 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
         } else if (data < 0 || (uint64_t)data > off) {
             next = data < 0 ? end : MIN((uint64_t)data, end);
             flags = NBD_STATE_HOLE | NBD_STATE_ZERO;
+        } else if (!g_atomic_int_get(&exp->may_have_holes)) {
+            next = end;
+            flags = 0;
         } else {
             off_t hole = lseek(exp->fd, off, SEEK_HOLE);
             next = hole < 0 ? end : MIN((uint64_t)hole, end);
@@ -1095,79 +1409,191 @@ static uint16_t nbd_cmd_allowed_flags(NBDServerConn *client, uint16_t type)
     }
 }
 
+/* Runs on a worker: one request, start to reply. */
+static void nbd_worker(gpointer data, gpointer opaque)
+{
+    NBDServerReq *r = data;
+    NBDServerConn *client = opaque;
+    const NBDRequest *req = &r->req;
+    bool ok;
+
+    switch (req->type) {
+    case NBD_CMD_READ:
+        ok = nbd_do_read(client, req);
+        break;
+    case NBD_CMD_WRITE:
+        ok = nbd_do_write(client, req, r->buf);
+        break;
+    case NBD_CMD_FLUSH:
+        ok = nbd_do_flush(client, req);
+        break;
+    case NBD_CMD_TRIM:
+        ok = nbd_do_trim(client, req);
+        break;
+    case NBD_CMD_CACHE:
+        ok = nbd_do_cache(client, req);
+        break;
+    case NBD_CMD_WRITE_ZEROES:
+        ok = nbd_do_write_zeroes(client, req);
+        break;
+    case NBD_CMD_BLOCK_STATUS:
+        ok = nbd_do_block_status(client, req);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    if (!ok) {
+        nbd_conn_fail(client);
+    }
+    nbd_buf_free(r->buf);
+    g_mutex_lock(&client->req_lock);
+    client->inflight--;
+    client->inflight_bytes -= r->charge;
+    g_cond_broadcast(&client->req_cond);
+    g_mutex_unlock(&client->req_lock);
+    g_free(r);
+}
+
+/* Waits for room for a request carrying @bytes of payload. */
+static void nbd_reserve(NBDServerConn *client, size_t bytes)
+{
+    g_mutex_lock(&client->req_lock);
+    while (client->inflight >= NBD_SERVER_INFLIGHT_REQUESTS ||
+           (client->inflight_bytes &&
+            client->inflight_bytes + bytes > NBD_SERVER_INFLIGHT_BYTES)) {
+        g_cond_wait(&client->req_cond, &client->req_lock);
+    }
+    client->inflight++;
+    client->inflight_bytes += bytes;
+    g_mutex_unlock(&client->req_lock);
+}
+
+static void nbd_wait_idle(NBDServerConn *client)
+{
+    g_mutex_lock(&client->req_lock);
+    while (client->inflight) {
+        g_cond_wait(&client->req_cond, &client->req_lock);
+    }
+    g_mutex_unlock(&client->req_lock);
+}
+
+/*
+ * Checks the reader makes before queueing: true if the request was
+ * answered here (or, with *@fatal, must end the connection).
+ */
+static bool nbd_check_request(NBDServerConn *client, const NBDRequest *req,
+                              bool *fatal)
+{
+    *fatal = false;
+    if (req->flags & ~nbd_cmd_allowed_flags(client, req->type)) {
+        if (req->type == NBD_CMD_WRITE) {
+            /* Keep in step: the payload follows regardless. */
+            if (req->length > NBD_SERVER_MAX_REQUEST ||
+                !nbd_drain(client, req->length, NULL)) {
+                *fatal = true;
+                return true;
+            }
+        }
+        *fatal = !nbd_send_status(client, req, NBD_EINVAL,
+                                  "unsupported command flags");
+        return true;
+    }
+    switch (req->type) {
+    case NBD_CMD_READ:
+        if (req->length > NBD_SERVER_MAX_REQUEST) {
+            *fatal = !nbd_send_status(client, req, NBD_EINVAL,
+                                      "read larger than the maximum block "
+                                      "size");
+            return true;
+        }
+        if (!nbd_range_ok(client->exp, req)) {
+            *fatal = !nbd_send_status(client, req, NBD_EINVAL,
+                                      "read past the end of the export");
+            return true;
+        }
+        return false;
+    case NBD_CMD_WRITE:
+        if (req->length > NBD_SERVER_MAX_REQUEST) {
+            /* The payload cannot be skipped safely: hang up. */
+            g_info("NBD client %s: write of %u bytes over the limit of %u",
+                   qio_channel_get_name(client->master), req->length,
+                   NBD_SERVER_MAX_REQUEST);
+            *fatal = true;
+            return true;
+        }
+        return false;
+    case NBD_CMD_FLUSH:
+    case NBD_CMD_TRIM:
+    case NBD_CMD_CACHE:
+    case NBD_CMD_WRITE_ZEROES:
+    case NBD_CMD_BLOCK_STATUS:
+        return false;
+    default:
+        *fatal = !nbd_send_status(client, req, NBD_EINVAL, "unknown command");
+        return true;
+    }
+}
+
 static void nbd_transmission(NBDServerConn *client)
 {
+    client->sock_fd = -1;
+    if (!client->tls && QIO_IS_CHANNEL_SOCKET(client->ioc)) {
+        client->sock_fd =
+            qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->ioc));
+    }
+    client->workers = g_thread_pool_new(nbd_worker, client,
+                                        NBD_SERVER_WORKERS, FALSE, NULL);
     for (;;) {
         uint8_t hdr[NBD_REQUEST_SIZE];
+        NBDServerReq *r;
         NBDRequest req;
-        bool ok;
+        bool fatal;
+        size_t charge = 0;
 
-        if (!nbd_read(client, hdr, sizeof(hdr), NULL)) {
-            return;
+        if (g_atomic_int_get(&client->failed) ||
+            !nbd_read(client, hdr, sizeof(hdr), NULL)) {
+            break;
         }
         if (!nbd_decode_request(hdr, &req)) {
             g_info("NBD client %s: bad request magic; disconnecting",
                    qio_channel_get_name(client->master));
-            return;
+            break;
         }
-        if (req.flags & ~nbd_cmd_allowed_flags(client, req.type)) {
-            if (req.type == NBD_CMD_WRITE) {
-                /* Keep in step: the payload follows regardless. */
-                if (req.length > NBD_MAX_PAYLOAD ||
-                    !nbd_drain(client, req.length, NULL)) {
-                    return;
-                }
-            }
-            ok = nbd_send_status(client, &req, NBD_EINVAL,
-                                 "unsupported command flags");
-            if (!ok) {
-                return;
+        if (req.type == NBD_CMD_DISC) {
+            break;
+        }
+        if (nbd_check_request(client, &req, &fatal)) {
+            if (fatal) {
+                break;
             }
             continue;
         }
-        switch (req.type) {
-        case NBD_CMD_READ:
-            ok = nbd_do_read(client, &req);
-            break;
-        case NBD_CMD_WRITE:
-            ok = nbd_do_write(client, &req);
-            break;
-        case NBD_CMD_DISC:
-            return;
-        case NBD_CMD_FLUSH:
-            ok = fdatasync(client->exp->fd) == 0 ?
-                 nbd_send_status(client, &req, 0, NULL) :
-                 nbd_send_status(client, &req, nbd_errno_to_wire(errno),
-                                 g_strerror(errno));
-            break;
-        case NBD_CMD_TRIM:
-            ok = nbd_do_trim(client, &req);
-            break;
-        case NBD_CMD_CACHE:
-            if (!nbd_range_ok(client->exp, &req)) {
-                ok = nbd_send_status(client, &req, NBD_EINVAL,
-                                     "cache past the end of the export");
+        if (req.type == NBD_CMD_READ || req.type == NBD_CMD_WRITE) {
+            charge = req.length;
+        }
+        nbd_reserve(client, charge);
+        r = g_new0(NBDServerReq, 1);
+        r->client = client;
+        r->req = req;
+        r->charge = charge;
+        if (req.type == NBD_CMD_WRITE) {
+            r->buf = nbd_buf_alloc(client->exp, req.length);
+            if (!r->buf || !nbd_read(client, r->buf, req.length, NULL)) {
+                /* Out of memory for a bounded buffer, or the peer left. */
+                nbd_buf_free(r->buf);
+                g_free(r);
+                g_mutex_lock(&client->req_lock);
+                client->inflight--;
+                client->inflight_bytes -= charge;
+                g_mutex_unlock(&client->req_lock);
                 break;
             }
-            posix_fadvise(client->exp->fd, req.offset, req.length,
-                          POSIX_FADV_WILLNEED);
-            ok = nbd_send_status(client, &req, 0, NULL);
-            break;
-        case NBD_CMD_WRITE_ZEROES:
-            ok = nbd_do_write_zeroes(client, &req);
-            break;
-        case NBD_CMD_BLOCK_STATUS:
-            ok = nbd_do_block_status(client, &req);
-            break;
-        default:
-            ok = nbd_send_status(client, &req, NBD_EINVAL,
-                                 "unknown command");
-            break;
         }
-        if (!ok) {
-            return;
-        }
+        g_thread_pool_push(client->workers, r, NULL);
     }
+    /* Replies still owed go out before the connection closes. */
+    g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
+    nbd_wait_idle(client);
 }
 
 /* ---- Client threads ------------------------------------------------------ */
@@ -1214,6 +1640,9 @@ static void nbd_conn_free(NBDServerConn *client)
     g_free(client->meta_export);
     g_mutex_clear(&client->lock);
     g_cond_clear(&client->cond);
+    g_mutex_clear(&client->send_lock);
+    g_mutex_clear(&client->req_lock);
+    g_cond_clear(&client->req_cond);
     g_free(client);
 }
 
@@ -1288,6 +1717,9 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
     client->timeout_ms = server->handshake_timeout_ms;
     g_mutex_init(&client->lock);
     g_cond_init(&client->cond);
+    g_mutex_init(&client->send_lock);
+    g_mutex_init(&client->req_lock);
+    g_cond_init(&client->req_cond);
 
     g_mutex_lock(&server->lock);
     if (server->shut_down) {

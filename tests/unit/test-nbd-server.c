@@ -6,7 +6,10 @@
  * oversized options (CVE-2017-15119), the post-TLS reset of negotiated
  * state (CVE-2021-3716) and the handshake time limit.  Transmission:
  * reads, writes, the spec's error codes, structured replies and
- * base:allocation block status over a sparse file.
+ * base:allocation block status over a sparse file; many requests in
+ * flight with replies in any order; one client's garbage not disturbing
+ * another; the per-export discard, detect-zeroes and cache settings;
+ * serving on the caller's thread and the client-gone callback.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crypto-tls-helpers.h"
@@ -257,6 +261,18 @@ static uint32_t read_simple(QIOChannel *c, uint64_t cookie)
     assert_true(nbd_decode_simple_reply(hdr, &rep));
     assert_true(rep.cookie == cookie);
     return rep.error;
+}
+
+/* A successful simple reply to any request: its cookie. */
+static uint64_t read_simple_any(QIOChannel *c)
+{
+    uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
+    NBDSimpleReply rep;
+
+    rd(c, hdr, sizeof(hdr));
+    assert_true(nbd_decode_simple_reply(hdr, &rep));
+    assert_int_equal(rep.error, 0);
+    return rep.cookie;
 }
 
 static NBDStructuredReply read_chunk(QIOChannel *c, uint64_t cookie,
@@ -539,14 +555,20 @@ static void test_simple_io(void **state)
     send_req(c, NBD_CMD_CACHE, 0, 16, 0, 4096);
     assert_int_equal(read_simple(c, 16), 0);
 
-    /* Pipelined requests: replies come back in order. */
+    /* Pipelined requests: every cookie answered once, in any order. */
     for (uint64_t i = 0; i < 8; i++) {
         send_req(c, NBD_CMD_READ, 0, 100 + i, DATA_OFF + i * 512, 512);
     }
-    for (uint64_t i = 0; i < 8; i++) {
-        assert_int_equal(read_simple(c, 100 + i), 0);
-        rd(c, back, sizeof(back));
-        assert_int_equal(back[0], 0xab);
+    {
+        unsigned seen = 0;
+        for (uint64_t i = 0; i < 8; i++) {
+            uint64_t cookie = read_simple_any(c);
+            assert_true(cookie >= 100 && cookie < 108);
+            assert_false(seen & (1u << (cookie - 100)));
+            seen |= 1u << (cookie - 100);
+            rd(c, back, sizeof(back));
+            assert_int_equal(back[0], 0xab);
+        }
     }
 
     /* The spec's error codes. */
@@ -689,6 +711,369 @@ static void test_api_errors(void **state)
     g_object_unref(server);
 }
 
+/* ---- Requests in flight ---------------------------------------------------- */
+
+#define PIPE_N 48
+
+/* Writes then reads, all pipelined; replies matched by cookie. */
+static void test_pipelined(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *c = connect_client(server);
+    uint8_t block[4096];
+    uint64_t size;
+    bool seen[2 * PIPE_N] = { false };
+
+    go(c, "disk", &size);
+    for (uint64_t i = 0; i < PIPE_N; i++) {
+        memset(block, (int)(i + 1), sizeof(block));
+        send_req(c, NBD_CMD_WRITE, 0, i, 256 * 1024 + i * 4096,
+                 sizeof(block));
+        wr(c, block, sizeof(block));
+    }
+    for (uint64_t i = 0; i < PIPE_N; i++) {
+        seen[read_simple_any(c)] = true;
+    }
+    for (uint64_t i = 0; i < PIPE_N; i++) {
+        assert_true(seen[i]);
+        send_req(c, NBD_CMD_READ, 0, PIPE_N + i, 256 * 1024 + i * 4096,
+                 sizeof(block));
+    }
+    /* A polite disconnect still gets every reply owed before EOF. */
+    send_req(c, NBD_CMD_DISC, 0, 999, 0, 0);
+    for (uint64_t i = 0; i < PIPE_N; i++) {
+        uint64_t cookie = read_simple_any(c);
+
+        assert_true(cookie >= PIPE_N && cookie < 2 * PIPE_N);
+        assert_false(seen[cookie]);
+        seen[cookie] = true;
+        rd(c, block, sizeof(block));
+        assert_int_equal(block[0], (int)(cookie - PIPE_N + 1));
+        assert_int_equal(block[4095], (int)(cookie - PIPE_N + 1));
+    }
+    expect_eof(c);
+    finish(server, c);
+}
+
+/* Many large writes sent without reading a reply: no deadlock, all done. */
+static void test_many_large_writes(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *c = connect_client(server);
+    g_autofree uint8_t *buf = g_malloc(EXPORT_SIZE / 4);
+    uint64_t size;
+
+    go(c, "disk", &size);
+    memset(buf, 0x77, EXPORT_SIZE / 4);
+    for (uint64_t i = 0; i < 64; i++) {
+        send_req(c, NBD_CMD_WRITE, 0, i, (i % 4) * (EXPORT_SIZE / 4),
+                 EXPORT_SIZE / 4);
+        wr(c, buf, EXPORT_SIZE / 4);
+    }
+    for (uint64_t i = 0; i < 64; i++) {
+        assert_true(read_simple_any(c) < 64);
+    }
+    /* Put the fixture's layout back for the other tests. */
+    memset(buf, 0, EXPORT_SIZE / 4);
+    send_req(c, NBD_CMD_TRIM, 0, 100, 0, EXPORT_SIZE);
+    assert_int_equal(read_simple(c, 100), 0);
+    memset(buf, 0xab, DATA_LEN);
+    send_req(c, NBD_CMD_WRITE, 0, 101, DATA_OFF, DATA_LEN);
+    wr(c, buf, DATA_LEN);
+    assert_int_equal(read_simple(c, 101), 0);
+    finish(server, c);
+}
+
+/* A client sending garbage is dropped; another one mid-way carries on. */
+static void test_bad_client_isolated(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *good = connect_client(server);
+    QIOChannel *bad = connect_client(server);
+    uint8_t back[512];
+    uint64_t size;
+
+    go(good, "disk", &size);
+    go(bad, "disk", &size);
+    send_req(good, NBD_CMD_READ, 0, 1, DATA_OFF, sizeof(back));
+    wr(bad, "\xff\xff\xff\xff garbage garbage garbage", NBD_REQUEST_SIZE);
+    expect_eof(bad);
+    assert_int_equal(read_simple(good, 1), 0);
+    rd(good, back, sizeof(back));
+    assert_int_equal(back[0], 0xab);
+    send_req(good, NBD_CMD_READ, 0, 2, DATA_OFF, sizeof(back));
+    assert_int_equal(read_simple(good, 2), 0);
+    rd(good, back, sizeof(back));
+    g_object_unref(bad);
+    finish(server, good);
+}
+
+/* ---- Export options -------------------------------------------------------- */
+
+static char *make_file(uint8_t fill)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree uint8_t *data = g_malloc(EXPORT_SIZE);
+    char *path = NULL;
+    int fd = g_file_open_tmp("nbd-opts-XXXXXX", &path, &err);
+
+    assert_true(fd >= 0);
+    memset(data, fill, EXPORT_SIZE);
+    assert_int_equal(pwrite(fd, data, EXPORT_SIZE, 0), EXPORT_SIZE);
+    assert_int_equal(fsync(fd), 0);
+    close(fd);
+    return path;
+}
+
+/* Allocated bytes of @path. */
+static uint64_t allocated(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_blocks * 512;
+}
+
+/* Does the file system of @path punch holes? */
+static bool can_punch(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    bool ok;
+
+    assert_true(fd >= 0);
+    ok = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                   EXPORT_SIZE - 65536, 65536) == 0;
+    close(fd);
+    return ok && allocated(path) < EXPORT_SIZE;
+}
+
+static uint16_t add_and_go(NBDServer *server, QIOChannel **c,
+                           const char *name, const char *path,
+                           const NBDExportOptions *opts)
+{
+    g_autoptr(GError) err = NULL;
+    uint64_t size;
+
+    if (!nbd_server_add_export_full(server, name, path, opts, &err)) {
+        fail_msg("add export %s: %s", name, err->message);
+    }
+    *c = connect_client(server);
+    return go(*c, name, &size);
+}
+
+static void test_discard_and_detect_zeroes(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *keep = make_file(0x11);
+    g_autofree char *punch = make_file(0x22);
+    g_autofree char *detect = make_file(0x33);
+    NBDExportOptions o_keep = { 0 };
+    NBDExportOptions o_punch = { .discard = true, .multi_conn = true };
+    NBDExportOptions o_detect = {
+        .discard = true, .detect_zeroes = NBD_DETECT_ZEROES_UNMAP,
+    };
+    NBDExportOptions o_bad = { .detect_zeroes = NBD_DETECT_ZEROES_UNMAP };
+    NBDServer *server = nbd_server_new(NULL, NULL, &err);
+    QIOChannel *ck, *cp, *cd;
+    g_autofree uint8_t *zeros = g_malloc0(65536);
+    uint8_t back[16];
+    uint64_t before;
+    uint16_t flags;
+    bool holes = can_punch(punch);
+
+    assert_non_null(server);
+    /* detect-zeroes=unmap without discard is refused by name. */
+    assert_false(nbd_server_add_export_full(server, "bad", keep, &o_bad,
+                                            &err));
+    assert_non_null(strstr(err->message, "detect-zeroes=unmap"));
+    g_clear_error(&err);
+
+    /* Defaults: no CAN_MULTI_CONN; TRIM and WRITE_ZEROES keep blocks. */
+    flags = add_and_go(server, &ck, "keep", keep, &o_keep);
+    assert_false(flags & NBD_FLAG_CAN_MULTI_CONN);
+    assert_true(flags & NBD_FLAG_SEND_TRIM);
+    before = allocated(keep);
+    send_req(ck, NBD_CMD_TRIM, 0, 1, 0, 65536);
+    assert_int_equal(read_simple(ck, 1), 0);
+    send_req(ck, NBD_CMD_READ, 0, 2, 0, sizeof(back));
+    assert_int_equal(read_simple(ck, 2), 0);
+    rd(ck, back, sizeof(back));
+    assert_int_equal(back[0], 0x11);     /* discard=ignore: untouched */
+    send_req(ck, NBD_CMD_WRITE_ZEROES, 0, 3, 65536, 65536);
+    assert_int_equal(read_simple(ck, 3), 0);
+    send_req(ck, NBD_CMD_READ, 0, 4, 65536, sizeof(back));
+    assert_int_equal(read_simple(ck, 4), 0);
+    rd(ck, back, sizeof(back));
+    assert_int_equal(back[0], 0);        /* zeroed ... */
+    assert_true(allocated(keep) >= before - 65536 * 0);  /* ... not punched */
+    send_req(ck, NBD_CMD_FLUSH, 0, 5, 0, 0);
+    assert_int_equal(read_simple(ck, 5), 0);
+
+    /* discard=unmap: both punch holes when the file system can. */
+    flags = add_and_go(server, &cp, "punch", punch, &o_punch);
+    assert_true(flags & NBD_FLAG_CAN_MULTI_CONN);
+    before = allocated(punch);
+    send_req(cp, NBD_CMD_TRIM, 0, 1, 0, 65536);
+    assert_int_equal(read_simple(cp, 1), 0);
+    send_req(cp, NBD_CMD_WRITE_ZEROES, 0, 2, 65536, 65536);
+    assert_int_equal(read_simple(cp, 2), 0);
+    send_req(cp, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_NO_HOLE, 3, 131072,
+             65536);
+    assert_int_equal(read_simple(cp, 3), 0);
+    send_req(cp, NBD_CMD_READ, 0, 4, 65536, sizeof(back));
+    assert_int_equal(read_simple(cp, 4), 0);
+    rd(cp, back, sizeof(back));
+    assert_int_equal(back[0], 0);
+    if (holes) {
+        assert_true(allocated(punch) <= before - 2 * 65536);
+    }
+
+    /* detect-zeroes=unmap: a WRITE of zeros becomes a hole. */
+    add_and_go(server, &cd, "detect", detect, &o_detect);
+    before = allocated(detect);
+    send_req(cd, NBD_CMD_WRITE, 0, 1, 0, 65536);
+    wr(cd, zeros, 65536);
+    assert_int_equal(read_simple(cd, 1), 0);
+    send_req(cd, NBD_CMD_READ, 0, 2, 0, sizeof(back));
+    assert_int_equal(read_simple(cd, 2), 0);
+    rd(cd, back, sizeof(back));
+    assert_int_equal(back[0], 0);
+    if (holes) {
+        assert_true(allocated(detect) <= before - 65536);
+    }
+
+    g_object_unref(ck);
+    g_object_unref(cp);
+    finish(server, cd);
+    unlink(keep);
+    unlink(punch);
+    unlink(detect);
+}
+
+/* cache=none: O_DIRECT where aligned, the page cache where not. */
+static void test_cache_modes(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = make_file(0x44);
+    NBDExportOptions o_direct = { .cache = NBD_CACHE_DIRECTSYNC };
+    NBDExportOptions o_unsafe = { .cache = NBD_CACHE_UNSAFE };
+    NBDServer *server = nbd_server_new(NULL, NULL, &err);
+    g_autofree uint8_t *data = g_malloc(8192 + 3);
+    g_autofree uint8_t *back = g_malloc(8192 + 3);
+    QIOChannel *c;
+
+    assert_non_null(server);
+    add_and_go(server, &c, "unsafe", path, &o_unsafe);
+    send_req(c, NBD_CMD_FLUSH, 0, 1, 0, 0);
+    assert_int_equal(read_simple(c, 1), 0);
+    g_object_unref(c);
+
+    if (!nbd_server_add_export_full(server, "direct", path, &o_direct,
+                                    &err)) {
+        /* tmpfs and some overlays refuse O_DIRECT: the error says so. */
+        assert_int_equal(err->code, QIO_ERROR_NOT_SUPPORTED);
+        assert_non_null(strstr(err->message, "O_DIRECT"));
+        finish(server, connect_client(server));
+        unlink(path);
+        skip();
+    }
+    c = connect_client(server);
+    {
+        uint64_t size;
+        go(c, "direct", &size);
+    }
+    for (size_t i = 0; i < 8192 + 3; i++) {
+        data[i] = (uint8_t)(i * 7 + 1);
+    }
+    /* Aligned, then unaligned offset and length. */
+    send_req(c, NBD_CMD_WRITE, 0, 1, 8192, 8192);
+    wr(c, data, 8192);
+    assert_int_equal(read_simple(c, 1), 0);
+    send_req(c, NBD_CMD_WRITE, NBD_CMD_FLAG_FUA, 2, 65536 + 5, 8192 + 3);
+    wr(c, data, 8192 + 3);
+    assert_int_equal(read_simple(c, 2), 0);
+    send_req(c, NBD_CMD_READ, 0, 3, 8192, 8192);
+    assert_int_equal(read_simple(c, 3), 0);
+    rd(c, back, 8192);
+    assert_memory_equal(back, data, 8192);
+    send_req(c, NBD_CMD_READ, 0, 4, 65536 + 5, 8192 + 3);
+    assert_int_equal(read_simple(c, 4), 0);
+    rd(c, back, 8192 + 3);
+    assert_memory_equal(back, data, 8192 + 3);
+    /* The last, partial block of a file whose size is not aligned. */
+    send_req(c, NBD_CMD_READ, 0, 5, EXPORT_SIZE - 4096, 4096);
+    assert_int_equal(read_simple(c, 5), 0);
+    rd(c, back, 4096);
+    assert_int_equal(back[4095], 0x44);
+    finish(server, c);
+    unlink(path);
+}
+
+/* ---- Serving API ------------------------------------------------------------ */
+
+typedef struct {
+    gint calls;
+    guint count_seen;
+} GoneState;
+
+static void on_gone(NBDServer *server, gpointer opaque)
+{
+    GoneState *gs = opaque;
+
+    gs->count_seen = nbd_server_get_client_count(server);
+    g_atomic_int_inc(&gs->calls);
+}
+
+typedef struct {
+    NBDServer *server;
+    QIOChannel *ioc;
+} RunArgs;
+
+static gpointer run_thread(gpointer opaque)
+{
+    RunArgs *a = opaque;
+
+    nbd_server_run_client(a->server, a->ioc);
+    return NULL;
+}
+
+static void test_run_client_and_gone(void **state)
+{
+    g_autoptr(QIOChannelSocket) sioc = NULL;
+    g_autoptr(QIOChannelSocket) cioc = NULL;
+    NBDServer *server = make_server(false);
+    GoneState gs = { 0 };
+    uint8_t greet[NBD_SERVER_GREETING_SIZE], flags[4];
+    uint16_t sflags;
+    uint64_t size;
+    RunArgs a;
+    GThread *t;
+    int fds[2];
+
+    nbd_server_set_client_gone_func(server, on_gone, &gs);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
+                     0);
+    sioc = qio_channel_socket_new_fd(fds[0], NULL);
+    cioc = qio_channel_socket_new_fd(fds[1], NULL);
+    a.server = server;
+    a.ioc = QIO_CHANNEL(sioc);
+    t = g_thread_new("run", run_thread, &a);
+    rd(QIO_CHANNEL(cioc), greet, sizeof(greet));
+    assert_true(nbd_decode_greeting(greet, &sflags));
+    nbd_put_be32(flags, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+    wr(QIO_CHANNEL(cioc), flags, 4);
+    go(QIO_CHANNEL(cioc), "disk", &size);
+    assert_int_equal(nbd_server_get_client_count(server), 1);
+    assert_int_equal(g_atomic_int_get(&gs.calls), 0);
+    send_req(QIO_CHANNEL(cioc), NBD_CMD_DISC, 0, 1, 0, 0);
+    g_thread_join(t);
+    /* Returned only once the client was gone and counted out. */
+    assert_int_equal(g_atomic_int_get(&gs.calls), 1);
+    assert_int_equal(gs.count_seen, 0);
+    nbd_server_shutdown(server);
+    g_object_unref(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +1089,12 @@ int main(void)
         cmocka_unit_test(test_readonly_export_name),
         cmocka_unit_test(test_structured),
         cmocka_unit_test(test_api_errors),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_many_large_writes),
+        cmocka_unit_test(test_bad_client_isolated),
+        cmocka_unit_test(test_discard_and_detect_zeroes),
+        cmocka_unit_test(test_cache_modes),
+        cmocka_unit_test(test_run_client_and_gone),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
