@@ -1,5 +1,5 @@
 /*
- * qio-demo: the stack at work, end to end, on loopback.
+ * channel-stack: the channel stack at work, end to end, on loopback.
  *
  * A credentials directory is minted in process (CA, server and client
  * certificates), TLS credentials and an authz rule are created from
@@ -11,9 +11,10 @@
  *     -> watch on a main loop -> file channel
  *
  * The SHA-256 of the input, of what crossed TLS and of the output must
- * match.  It grows into the NBD disk-export demo as that layer lands.
+ * match.  The NBD disk-export demo, built from the qio programs rather
+ * than from the library, is nbd-demo.sh beside this file.
  *
- *   qio-demo [--size MIB] [FILE]
+ *   channel-stack [--size MIB] [FILE]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,7 +241,8 @@ static void remove_tmpdir(void)
 
 static int fail(const char *what, GError *err)
 {
-    fprintf(stderr, "qio-demo: %s: %s\n", what, err ? err->message : "?");
+    fprintf(stderr, "channel-stack: %s: %s\n", what,
+            err ? err->message : "?");
     return 1;
 }
 
@@ -298,11 +300,11 @@ int main(int argc, char **argv)
         return fail("bad command line", err);
     }
     if (argc > 2 || size_mib <= 0 || size_mib > 4096) {
-        fprintf(stderr, "qio-demo: usage: qio-demo [--size MIB (1-4096)] "
-                        "[FILE]\n");
+        fprintf(stderr, "channel-stack: usage: channel-stack "
+                        "[--size MIB (1-4096)] [FILE]\n");
         return 1;
     }
-    tmpdir = g_dir_make_tmp("qio-demo-XXXXXX", &err);
+    tmpdir = g_dir_make_tmp("channel-stack-XXXXXX", &err);
     if (!tmpdir) {
         return fail("temporary directory", err);
     }
