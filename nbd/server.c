@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -391,6 +392,51 @@ static NBDNegState nbd_opt_abort(NBDServerConn *client, uint32_t len)
     return NBD_NEG_DISCONNECT;
 }
 
+/* How long a refused TLS client gets to read our alert. */
+#define NBD_LINGER_MS 2000
+
+/*
+ * After a failed TLS handshake: the alert that says why (access denied,
+ * bad certificate) is on its way, but a TLS 1.3 client may already be
+ * sending its first option.  Closing at once would reset the connection
+ * and the client would see "broken pipe" instead of the reason, so stop
+ * sending, and read and discard what comes for a short while, until the
+ * client closes.
+ */
+static void nbd_linger(NBDServerConn *client)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      NBD_LINGER_MS * G_TIME_SPAN_MILLISECOND;
+    size_t total = 0;
+    uint8_t scratch[4096];
+    int fd;
+
+    if (!QIO_IS_CHANNEL_SOCKET(client->master)) {
+        return;
+    }
+    fd = qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master));
+    if (fd < 0 || shutdown(fd, SHUT_WR) < 0) {
+        return;
+    }
+    while (total < 1024 * 1024) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+
+        if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+            return;
+        }
+        n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            return;
+        }
+        total += n;
+    }
+}
+
 static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
 {
     NBDServer *server = client->server;
@@ -420,6 +466,7 @@ static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
     if (!tioc || qio_channel_tls_handshake_sync(tioc, &err) < 0) {
         g_info("NBD client %s: TLS handshake failed: %s",
                qio_channel_get_name(client->master), err->message);
+        nbd_linger(client);
         return NBD_NEG_DISCONNECT;
     }
     client->ioc = QIO_CHANNEL(g_steal_pointer(&tioc));

@@ -251,7 +251,7 @@ if start unix -x disk0 "${x509[@]}" \
        --tls-authz auth0 "$img"; then
     libnbd "x509: a client certificate denied by authz" refused \
         "nbds+unix:///disk0?socket=$sock&tls-certificates=$D" \
-        --expect "."
+        --expect "alert"
     sed 's/^/  qio-nbd said: /' "$tmp/srv.log"
 else
     fail "qio-nbd x509 with a denying authz did not start"
@@ -281,7 +281,7 @@ if start unix -x disk0 "${pskobj[@]}" \
         --export disk0 --tls 1 --file "$img" --seed 9
     libnbd "PSK UNIX: user bob (valid key) denied by authz" refused - \
         --socket "$sock" --tls-psk-file "$psk" --tls-username bob \
-        --export disk0 --expect "."
+        --export disk0 --expect "alert"
 else
     fail "qio-nbd PSK UNIX did not start"
 fi
