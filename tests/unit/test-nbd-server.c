@@ -614,6 +614,22 @@ static void test_readonly_export_name(void **state)
     finish(server, c);
 }
 
+/* EXPORT_NAME with no name at all selects the default export. */
+static void test_export_name_default(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *c = connect_client(server);
+    uint8_t reply[NBD_EXPORT_NAME_REPLY_SIZE];
+
+    send_opt(c, NBD_OPT_EXPORT_NAME, NULL, 0);
+    rd(c, reply, sizeof(reply));
+    assert_true(nbd_get_be64(reply) == EXPORT_SIZE);
+    assert_false(nbd_get_be16(reply + 8) & NBD_FLAG_READ_ONLY);  /* "disk" */
+    send_req(c, NBD_CMD_FLUSH, 0, 1, 0, 0);
+    assert_int_equal(read_simple(c, 1), 0);
+    finish(server, c);
+}
+
 static void test_structured(void **state)
 {
     static const char ctx[] = NBD_META_BASE_ALLOCATION;
@@ -1087,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_simple_io),
         cmocka_unit_test(test_readonly_export_name),
+        cmocka_unit_test(test_export_name_default),
         cmocka_unit_test(test_structured),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_pipelined),
