@@ -3,8 +3,12 @@
  * one small function that reads or writes one protocol step and names the
  * next state, so the security decisions (refuse non-fixed-newstyle, TLS
  * first and only, forget pre-TLS state) are single visible lines.
- * Requests in the transmission phase are issued one at a time; each reply
- * is matched against the cookie of the outstanding request.
+ * In the transmission phase any number of threads submit requests (sends
+ * are serialised by a mutex so a header and its payload stay together)
+ * and one reader thread per connection reads the replies, which may come
+ * in any order, and matches them to their requests by cookie.  Anything
+ * the reader cannot match or that does not fit its request is a protocol
+ * error: every outstanding request fails and the connection is shut.
  */
 #include "nbd/client.h"
 
@@ -47,14 +51,37 @@ struct NBDClient {
     uint32_t meta_id;
     uint64_t size;
     uint16_t eflags;
+    char *description;
+    uint32_t block_min, block_pref, block_max;
+    uint32_t max_payload;       /* largest READ/WRITE we send */
+
+    /* Transmission phase: lock protects everything below it. */
+    GMutex lock;
+    GCond cond;                 /* a slot freed, work queued, reader done */
+    GMutex send_lock;           /* one request on the wire at a time */
+    GHashTable *inflight;       /* cookie -> NBDClientRequest */
+    unsigned max_inflight;
     uint64_t next_cookie;
+    bool dead;                  /* no more requests: failed or closing */
+    bool stopping;              /* reader should exit once idle */
+    GError *fail_err;           /* why the connection failed */
+    GError *send_err;           /* a failed send, which shut it */
+    GThread *reader;
 };
 
 /* ---- Plumbing ------------------------------------------------------------ */
 
-/* A protocol violation: the connection cannot be trusted any more. */
+/*
+ * A protocol violation: the connection cannot be trusted any more.  Once
+ * the reader thread runs, other threads may be inside the channel, so it
+ * is only shut down here and closed by nbd_client_close().
+ */
 static void nbd_client_fail(NBDClient *c)
 {
+    if (c->reader) {
+        qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+        return;
+    }
     if (c->ioc) {
         qio_channel_close(c->ioc, NULL);
     }
@@ -391,6 +418,15 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
     c->creds = creds ? g_object_ref(creds) : NULL;
     c->tls_hostname = g_strdup(tls_hostname);
     c->next_cookie = 1;
+    c->max_inflight = NBD_CLIENT_DEFAULT_REQUESTS;
+    c->block_min = 1;
+    c->block_pref = 4096;
+    c->block_max = NBD_CLIENT_MAX_REQUEST;
+    c->max_payload = NBD_CLIENT_MAX_REQUEST;
+    g_mutex_init(&c->lock);
+    g_mutex_init(&c->send_lock);
+    g_cond_init(&c->cond);
+    c->inflight = g_hash_table_new(g_int64_hash, g_int64_equal);
     if (!nbd_client_handshake(c, errp)) {
         nbd_client_free(c);
         return NULL;
@@ -439,9 +475,11 @@ static bool nbd_client_check_options(NBDClient *c, GError **errp)
     return true;
 }
 
-char **nbd_client_list(NBDClient *c, GError **errp)
+char **nbd_client_list_full(NBDClient *c, char ***descriptions,
+                            GError **errp)
 {
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) descs = g_ptr_array_new_with_free_func(g_free);
 
     if (!nbd_client_check_options(c, errp) ||
         !nbd_client_send_option(c, NBD_OPT_LIST, NULL, 0, errp)) {
@@ -450,6 +488,7 @@ char **nbd_client_list(NBDClient *c, GError **errp)
     for (;;) {
         NBDOptionReply rep;
         g_autofree uint8_t *p = NULL;
+        const char *desc;
         uint32_t nlen;
 
         if (!nbd_client_read_option_reply(c, NBD_OPT_LIST, &rep, &p,
@@ -474,9 +513,24 @@ char **nbd_client_list(NBDClient *c, GError **errp)
             return NULL;
         }
         g_ptr_array_add(names, g_strndup((const char *)p + 4, nlen));
+        /* The rest of the reply, if anything, is the description. */
+        desc = (const char *)p + 4 + nlen;
+        g_ptr_array_add(descs, g_utf8_validate(desc, -1, NULL) &&
+                               strlen(desc) == rep.length - 4 - nlen
+                               ? g_strdup(desc) : g_strdup(""));
     }
     g_ptr_array_add(names, NULL);
+    g_ptr_array_add(descs, NULL);
+    if (descriptions) {
+        *descriptions = (char **)g_ptr_array_free(g_steal_pointer(&descs),
+                                                  false);
+    }
     return (char **)g_ptr_array_free(g_steal_pointer(&names), false);
+}
+
+char **nbd_client_list(NBDClient *c, GError **errp)
+{
+    return nbd_client_list_full(c, NULL, errp);
 }
 
 static bool nbd_client_set_meta(NBDClient *c, const char *name,
@@ -522,18 +576,89 @@ static bool nbd_client_set_meta(NBDClient *c, const char *name,
     }
 }
 
+void nbd_client_export_info_clear(NBDClientExportInfo *info)
+{
+    g_clear_pointer(&info->description, g_free);
+}
+
+/* One NBD_REP_INFO item (@p, @len bytes, type already known). */
+static bool nbd_client_info_item(NBDClient *c, uint32_t opt,
+                                 const uint8_t *p, uint32_t len,
+                                 NBDClientExportInfo *info, bool *got_export,
+                                 GError **errp)
+{
+    uint16_t type = nbd_get_be16(p);
+
+    switch (type) {
+    case NBD_INFO_EXPORT:
+        if (len != 12) {
+            return nbd_client_proto_error(c, errp, "export info of %" PRIu32
+                                          " bytes", len);
+        }
+        info->size = nbd_get_be64(p + 2);
+        info->eflags = nbd_get_be16(p + 10);
+        *got_export = true;
+        return true;
+    case NBD_INFO_DESCRIPTION:
+        if (len - 2 > NBD_MAX_STRING_LENGTH) {
+            return nbd_client_proto_error(c, errp, "description of %" PRIu32
+                                          " bytes", len - 2);
+        }
+        g_free(info->description);
+        info->description = g_strndup((const char *)p + 2, len - 2);
+        if (strlen(info->description) != len - 2 ||
+            !g_utf8_validate(info->description, -1, NULL)) {
+            /* Not text: show nothing rather than garbage. */
+            g_clear_pointer(&info->description, g_free);
+        }
+        return true;
+    case NBD_INFO_BLOCK_SIZE: {
+        uint32_t min, pref, max;
+
+        if (len != 14) {
+            return nbd_client_proto_error(c, errp, "block size info of %"
+                                          PRIu32 " bytes", len);
+        }
+        min = nbd_get_be32(p + 2);
+        pref = nbd_get_be32(p + 6);
+        max = nbd_get_be32(p + 10);
+        /* The spec's rules; a server breaking them cannot be followed. */
+        if (min == 0 || min > 65536 || (min & (min - 1)) ||
+            pref < min || (pref & (pref - 1)) || max < min ||
+            (max != UINT32_MAX && max % min)) {
+            return nbd_client_proto_error(c, errp, "impossible block sizes "
+                                          "%" PRIu32 "/%" PRIu32 "/%" PRIu32
+                                          " in reply to %s", min, pref, max,
+                                          nbd_opt_name(opt));
+        }
+        info->block_min = min;
+        info->block_pref = pref;
+        info->block_max = max;
+        return true;
+    }
+    default:
+        /* NBD_INFO_NAME and anything newer: not needed. */
+        return true;
+    }
+}
+
 /*
  * NBD_OPT_INFO or NBD_OPT_GO on @export_name: both answer with
- * NBD_REP_INFO replies ending in ACK; only GO enters transmission.
+ * NBD_REP_INFO replies ending in ACK; only GO enters transmission.  Both
+ * ask for the description and the block sizes.
  */
 static bool nbd_client_info_or_go(NBDClient *c, uint32_t opt,
-                                  const char *export_name, uint64_t *size,
-                                  uint16_t *eflags, GError **errp)
+                                  const char *export_name,
+                                  NBDClientExportInfo *info, GError **errp)
 {
     uint32_t nlen;
     g_autofree uint8_t *data = NULL;
     bool got_export = false;
 
+    *info = (NBDClientExportInfo) {
+        .block_min = 1, .block_pref = 4096,
+        .block_max = NBD_CLIENT_MAX_REQUEST,
+    };
     if (!nbd_client_check_options(c, errp)) {
         return false;
     }
@@ -544,11 +669,13 @@ static bool nbd_client_info_or_go(NBDClient *c, uint32_t opt,
                        NBD_MAX_STRING_LENGTH);
         return false;
     }
-    data = g_malloc(nlen + 6);
+    data = g_malloc(nlen + 10);
     nbd_put_be32(data, nlen);
     memcpy(data + 4, export_name, nlen);
-    nbd_put_be16(data + 4 + nlen, 0);
-    if (!nbd_client_send_option(c, opt, data, nlen + 6, errp)) {
+    nbd_put_be16(data + 4 + nlen, 2);
+    nbd_put_be16(data + 6 + nlen, NBD_INFO_DESCRIPTION);
+    nbd_put_be16(data + 8 + nlen, NBD_INFO_BLOCK_SIZE);
+    if (!nbd_client_send_option(c, opt, data, nlen + 10, errp)) {
         return false;
     }
     for (;;) {
@@ -556,49 +683,64 @@ static bool nbd_client_info_or_go(NBDClient *c, uint32_t opt,
         g_autofree uint8_t *p = NULL;
 
         if (!nbd_client_read_option_reply(c, opt, &rep, &p, errp)) {
-            return false;
+            break;
         }
         if (NBD_REP_IS_ERR(rep.type)) {
             nbd_client_option_error(c, opt, &rep, p, errp);
             g_prefix_error(errp, "export '%s': ", export_name);
-            return false;
+            break;
         }
         if (rep.type == NBD_REP_ACK) {
+            if (got_export) {
+                return true;
+            }
+            nbd_client_proto_error(c, errp, "%s acknowledged without "
+                                   "export information",
+                                   nbd_opt_name(opt));
             break;
         }
         if (rep.type != NBD_REP_INFO || rep.length < 2) {
-            return nbd_client_proto_error(c, errp, "malformed reply to %s",
-                                          nbd_opt_name(opt));
+            nbd_client_proto_error(c, errp, "malformed reply to %s",
+                                   nbd_opt_name(opt));
+            break;
         }
-        if (nbd_get_be16(p) == NBD_INFO_EXPORT) {
-            if (rep.length != 12) {
-                return nbd_client_proto_error(c, errp, "export info of "
-                                              "%" PRIu32 " bytes",
-                                              rep.length);
-            }
-            *size = nbd_get_be64(p + 2);
-            *eflags = nbd_get_be16(p + 10);
-            got_export = true;
+        if (!nbd_client_info_item(c, opt, p, rep.length, info, &got_export,
+                                  errp)) {
+            break;
         }
     }
-    if (!got_export) {
-        return nbd_client_proto_error(c, errp, "%s acknowledged without "
-                                      "export information",
-                                      nbd_opt_name(opt));
-    }
-    return true;
+    nbd_client_export_info_clear(info);
+    return false;
+}
+
+bool nbd_client_info_full(NBDClient *c, const char *export_name,
+                          NBDClientExportInfo *info, GError **errp)
+{
+    g_return_val_if_fail(export_name && info, false);
+    return nbd_client_info_or_go(c, NBD_OPT_INFO, export_name, info, errp);
 }
 
 bool nbd_client_info(NBDClient *c, const char *export_name, uint64_t *size,
                      uint16_t *eflags, GError **errp)
 {
+    NBDClientExportInfo info;
+
     g_return_val_if_fail(export_name && size && eflags, false);
-    return nbd_client_info_or_go(c, NBD_OPT_INFO, export_name, size, eflags,
-                                 errp);
+    if (!nbd_client_info_or_go(c, NBD_OPT_INFO, export_name, &info, errp)) {
+        return false;
+    }
+    *size = info.size;
+    *eflags = info.eflags;
+    nbd_client_export_info_clear(&info);
+    return true;
 }
+
+static gpointer nbd_client_reader(gpointer opaque);
 
 bool nbd_client_go(NBDClient *c, const char *export_name, GError **errp)
 {
+    NBDClientExportInfo info;
+
     g_return_val_if_fail(export_name, false);
     if (!nbd_client_check_options(c, errp)) {
         return false;
@@ -607,11 +749,20 @@ bool nbd_client_go(NBDClient *c, const char *export_name, GError **errp)
         !nbd_client_set_meta(c, export_name, errp)) {
         return false;
     }
-    if (!nbd_client_info_or_go(c, NBD_OPT_GO, export_name, &c->size,
-                               &c->eflags, errp)) {
+    if (!nbd_client_info_or_go(c, NBD_OPT_GO, export_name, &info, errp)) {
         return false;
     }
+    c->size = info.size;
+    c->eflags = info.eflags;
+    c->description = g_steal_pointer(&info.description);
+    c->block_min = info.block_min;
+    c->block_pref = info.block_pref;
+    c->block_max = info.block_max;
+    c->max_payload = MIN(info.block_max, NBD_CLIENT_MAX_REQUEST);
+    /* Whole minimum blocks only, so a maximum-sized request stays legal. */
+    c->max_payload -= c->max_payload % c->block_min;
     c->state = NBD_CLIENT_ST_TRANSMISSION;
+    c->reader = g_thread_new("nbd-client-reader", nbd_client_reader, c);
     return true;
 }
 
@@ -635,51 +786,164 @@ bool nbd_client_has_structured_replies(NBDClient *c)
     return c->structured;
 }
 
+const char *nbd_client_get_description(NBDClient *c)
+{
+    return c->description;
+}
+
+void nbd_client_get_block_sizes(NBDClient *c, uint32_t *minimum,
+                                uint32_t *preferred, uint32_t *maximum)
+{
+    *minimum = c->block_min;
+    *preferred = c->block_pref;
+    *maximum = c->block_max;
+}
+
+uint32_t nbd_client_get_max_request(NBDClient *c)
+{
+    return c->max_payload;
+}
+
+void nbd_client_set_max_requests(NBDClient *c, unsigned n)
+{
+    g_mutex_lock(&c->lock);
+    c->max_inflight = CLAMP(n, 1, NBD_CLIENT_MAX_REQUESTS);
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
 /* ---- Transmission phase -------------------------------------------------- */
 
-/* What a reply must deliver for the request in flight. */
+/* A request in flight and what its reply must deliver. */
 typedef struct {
     uint16_t type;
+    uint16_t flags;
     uint64_t cookie;
     uint64_t offset;
     uint32_t len;
     uint8_t *rbuf;          /* NBD_CMD_READ destination */
     uint64_t covered;       /* bytes of rbuf filled by chunks */
     GArray *extents;        /* NBD_CMD_BLOCK_STATUS result */
-    GError *server_err;     /* first error chunk / simple error */
+    GError *err;            /* first server error, or the connection's */
+    bool sending;           /* the submitter is still writing it */
+    bool finished;          /* replied to while still being sent */
+    NBDClientCallback cb;
+    gpointer opaque;
 } NBDClientRequest;
 
-static bool nbd_client_send_request(NBDClient *c, NBDClientRequest *r,
-                                    uint16_t flags, const void *payload,
-                                    GError **errp)
+static void nbd_client_request_free(NBDClientRequest *r)
 {
-    uint8_t buf[NBD_REQUEST_SIZE];
-    NBDRequest req = {
-        .flags = flags, .type = r->type, .cookie = r->cookie,
-        .offset = r->offset, .length = r->len,
-    };
+    g_clear_error(&r->err);
+    g_free(r);
+}
 
-    nbd_encode_request(buf, &req);
-    if (!nbd_client_write(c, buf, sizeof(buf), nbd_cmd_name(r->type),
-                          errp)) {
-        return false;
+static void nbd_client_request_call(NBDClientRequest *r)
+{
+    r->cb(r->err, r->opaque);
+    nbd_client_request_free(r);
+}
+
+/*
+ * @r has left the in-flight table: report it, unless its submitter is
+ * still writing its payload from the caller's buffer; then the submitter
+ * reports it when done, so the caller never frees a buffer in use.
+ */
+static void nbd_client_request_done(NBDClient *c, NBDClientRequest *r)
+{
+    g_mutex_lock(&c->lock);
+    if (r->sending) {
+        r->finished = true;
+        g_mutex_unlock(&c->lock);
+        return;
     }
-    return !payload ||
-        nbd_client_write(c, payload, r->len, nbd_cmd_name(r->type), errp);
+    g_mutex_unlock(&c->lock);
+    nbd_client_request_call(r);
+}
+
+/*
+ * The connection is lost or cannot be trusted: fail everything in flight
+ * with @err (or the reason recorded earlier) and refuse new requests.
+ * Only the reader thread, or nbd_client_close() after it, calls this, so
+ * no reply is being read into a buffer that is handed back here.
+ */
+static void nbd_client_fail_all(NBDClient *c, const GError *err)
+{
+    GPtrArray *reqs = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer value;
+
+    g_mutex_lock(&c->lock);
+    c->dead = true;
+    if (c->send_err && !c->fail_err &&
+        !g_error_matches(err, QIO_ERROR, QIO_ERROR_PROTOCOL) &&
+        !g_error_matches(err, QIO_ERROR, QIO_ERROR_TOO_LARGE)) {
+        /* The reader only saw the shutdown; the send says why. */
+        c->fail_err = g_error_copy(c->send_err);
+    }
+    if (!c->fail_err) {
+        c->fail_err = err ? g_error_copy(err)
+                          : g_error_new(QIO_ERROR, QIO_ERROR_CLOSED,
+                                        "NBD server %s: connection closed",
+                                        c->peer);
+    }
+    g_hash_table_iter_init(&it, c->inflight);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        g_ptr_array_add(reqs, value);
+    }
+    g_hash_table_remove_all(c->inflight);
+    g_cond_broadcast(&c->cond);
+    for (guint i = 0; i < reqs->len; i++) {
+        NBDClientRequest *r = reqs->pdata[i];
+
+        g_clear_error(&r->err);
+        r->err = g_error_copy(c->fail_err);
+    }
+    g_mutex_unlock(&c->lock);
+    qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    for (guint i = 0; i < reqs->len; i++) {
+        nbd_client_request_done(c, reqs->pdata[i]);
+    }
+    g_ptr_array_free(reqs, true);
+}
+
+static NBDClientRequest *nbd_client_lookup(NBDClient *c, uint64_t cookie,
+                                           GError **errp)
+{
+    NBDClientRequest *r;
+
+    g_mutex_lock(&c->lock);
+    r = g_hash_table_lookup(c->inflight, &cookie);
+    g_mutex_unlock(&c->lock);
+    if (!r) {
+        nbd_client_proto_error(c, errp, "reply for unknown or already "
+                               "completed cookie %" PRIu64, cookie);
+    }
+    return r;
+}
+
+/* The final reply for @r arrived: take it out of flight and report it. */
+static void nbd_client_retire(NBDClient *c, NBDClientRequest *r)
+{
+    g_mutex_lock(&c->lock);
+    g_hash_table_remove(c->inflight, &r->cookie);
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+    nbd_client_request_done(c, r);
 }
 
 static void nbd_client_server_error(NBDClient *c, NBDClientRequest *r,
-                                    uint32_t err, const char *msg)
+                                    uint32_t err, const char *msg,
+                                    const uint64_t *err_offset)
 {
-    if (r->server_err) {
+    if (r->err) {
         return;
     }
-    r->server_err = g_error_new(QIO_ERROR, QIO_ERROR_FAILED,
-                                "NBD server %s failed %s at offset %"
-                                PRIu64 ": %s%s%s", c->peer,
-                                nbd_cmd_name(r->type), r->offset,
-                                g_strerror(nbd_wire_to_errno(err)),
-                                msg ? ": " : "", msg ? msg : "");
+    r->err = g_error_new(QIO_ERROR, QIO_ERROR_FAILED,
+                         "NBD server %s failed %s at offset %" PRIu64
+                         ": %s%s%s", c->peer, nbd_cmd_name(r->type),
+                         err_offset ? *err_offset : r->offset,
+                         g_strerror(nbd_wire_to_errno(err)),
+                         msg ? ": " : "", msg ? msg : "");
 }
 
 static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
@@ -691,7 +955,10 @@ static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
 
     if (r->type != NBD_CMD_READ || h->length <= 8 ||
         h->length - 8 > r->len) {
-        return nbd_client_proto_error(c, errp, "bad data chunk");
+        return nbd_client_proto_error(c, errp, "bad data chunk of %" PRIu32
+                                      " bytes for %s of %" PRIu32,
+                                      h->length, nbd_cmd_name(r->type),
+                                      r->len);
     }
     if (!nbd_client_read(c, off, 8, "data chunk", errp)) {
         return false;
@@ -707,6 +974,49 @@ static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
                            errp);
 }
 
+/* An ERROR or ERROR_OFFSET chunk already read into @p. */
+static bool nbd_client_chunk_error(NBDClient *c, NBDClientRequest *r,
+                                   const NBDStructuredReply *h,
+                                   const uint8_t *p, GError **errp)
+{
+    uint32_t len = h->length;
+    uint16_t mlen;
+    uint64_t eoff;
+    g_autofree char *msg = NULL;
+
+    if (len < 6 || (mlen = nbd_get_be16(p + 4)) > len - 6) {
+        return nbd_client_proto_error(c, errp, "bad error chunk");
+    }
+    if (h->type == NBD_REPLY_TYPE_ERROR_OFFSET) {
+        if (len - 6 - mlen != 8) {
+            return nbd_client_proto_error(c, errp, "bad error-offset chunk");
+        }
+        eoff = nbd_get_be64(p + 6 + mlen);
+        if (eoff < r->offset || eoff - r->offset >= r->len) {
+            return nbd_client_proto_error(c, errp, "error offset %" PRIu64
+                                          " outside the request",
+                                          eoff);
+        }
+    } else if (h->type != NBD_REPLY_TYPE_ERROR) {
+        return nbd_client_proto_error(c, errp, "unknown error chunk type "
+                                      "%u", h->type);
+    } else if (len - 6 != mlen) {
+        return nbd_client_proto_error(c, errp, "bad error chunk");
+    }
+    if (nbd_get_be32(p) == 0) {
+        return nbd_client_proto_error(c, errp, "error chunk without an "
+                                      "error");
+    }
+    msg = g_strndup((const char *)p + 6, mlen);
+    if (strlen(msg) != mlen || !g_utf8_validate(msg, -1, NULL)) {
+        g_clear_pointer(&msg, g_free);
+    }
+    nbd_client_server_error(c, r, nbd_get_be32(p), msg,
+                            h->type == NBD_REPLY_TYPE_ERROR_OFFSET ? &eoff
+                                                                   : NULL);
+    return true;
+}
+
 /* Parse a small chunk already read into @p (@len bytes). */
 static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
                                    const NBDStructuredReply *h,
@@ -715,18 +1025,7 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
     uint32_t len = h->length;
 
     if (NBD_REPLY_TYPE_IS_ERR(h->type)) {
-        uint16_t mlen;
-        g_autofree char *msg = NULL;
-
-        if (len < 6 || (mlen = nbd_get_be16(p + 4)) > len - 6) {
-            return nbd_client_proto_error(c, errp, "bad error chunk");
-        }
-        msg = g_strndup((const char *)p + 6, mlen);
-        if (!g_utf8_validate(msg, -1, NULL)) {
-            g_clear_pointer(&msg, g_free);
-        }
-        nbd_client_server_error(c, r, nbd_get_be32(p), msg);
-        return true;
+        return nbd_client_chunk_error(c, r, h, p, errp);
     }
     switch (h->type) {
     case NBD_REPLY_TYPE_OFFSET_HOLE: {
@@ -782,11 +1081,13 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
     }
 }
 
-static bool nbd_client_structured(NBDClient *c, NBDClientRequest *r,
-                                  const uint8_t *first, GError **errp)
+/* One structured chunk whose first 16 bytes are in @first. */
+static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
+                             GError **errp)
 {
     uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
     NBDStructuredReply h;
+    NBDClientRequest *r;
 
     memcpy(hdr, first, NBD_SIMPLE_REPLY_SIZE);
     if (!nbd_client_read(c, hdr + NBD_SIMPLE_REPLY_SIZE,
@@ -794,44 +1095,39 @@ static bool nbd_client_structured(NBDClient *c, NBDClientRequest *r,
                          errp)) {
         return false;
     }
-    for (;;) {
+    if (!nbd_decode_structured_reply(hdr, &h)) {
+        return nbd_client_proto_error(c, errp, "bad reply magic");
+    }
+    r = nbd_client_lookup(c, h.cookie, errp);
+    if (!r) {
+        return false;
+    }
+    if (h.type == NBD_REPLY_TYPE_OFFSET_DATA) {
+        if (!nbd_client_chunk_data(c, r, &h, errp)) {
+            return false;
+        }
+    } else {
         g_autofree uint8_t *p = NULL;
 
-        if (!nbd_decode_structured_reply(hdr, &h)) {
-            return nbd_client_proto_error(c, errp, "bad reply magic");
+        if (h.length > NBD_CLIENT_MAX_CHUNK) {
+            qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
+                           "NBD server %s sent a %" PRIu32 "-byte %s "
+                           "chunk (limit %d); disconnecting", c->peer,
+                           h.length, nbd_reply_type_name(h.type),
+                           NBD_CLIENT_MAX_CHUNK);
+            nbd_client_fail(c);
+            return false;
         }
-        if (h.cookie != r->cookie) {
-            return nbd_client_proto_error(c, errp, "reply for unknown "
-                                          "cookie %" PRIu64, h.cookie);
-        }
-        if (h.type == NBD_REPLY_TYPE_OFFSET_DATA) {
-            if (!nbd_client_chunk_data(c, r, &h, errp)) {
-                return false;
-            }
-        } else {
-            if (h.length > NBD_CLIENT_MAX_CHUNK) {
-                qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
-                               "NBD server %s sent a %" PRIu32 "-byte %s "
-                               "chunk (limit %d); disconnecting", c->peer,
-                               h.length, nbd_reply_type_name(h.type),
-                               NBD_CLIENT_MAX_CHUNK);
-                nbd_client_fail(c);
-                return false;
-            }
-            p = g_malloc(h.length + 1);
-            if (!nbd_client_read(c, p, h.length, "chunk", errp) ||
-                !nbd_client_chunk_small(c, r, &h, p, errp)) {
-                return false;
-            }
-        }
-        if (h.flags & NBD_REPLY_FLAG_DONE) {
-            break;
-        }
-        if (!nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
+        p = g_malloc(h.length + 1);
+        if (!nbd_client_read(c, p, h.length, "chunk", errp) ||
+            !nbd_client_chunk_small(c, r, &h, p, errp)) {
             return false;
         }
     }
-    if (!r->server_err) {
+    if (!(h.flags & NBD_REPLY_FLAG_DONE)) {
+        return true;
+    }
+    if (!r->err) {
         if (r->type == NBD_CMD_READ && r->covered != r->len) {
             return nbd_client_proto_error(c, errp, "read reply covered %"
                                           PRIu64 " of %" PRIu32 " bytes",
@@ -841,16 +1137,111 @@ static bool nbd_client_structured(NBDClient *c, NBDClientRequest *r,
             return nbd_client_proto_error(c, errp, "no block status");
         }
     }
+    nbd_client_retire(c, r);
     return true;
 }
 
-/* Send @r and wait for its complete reply. */
-static bool nbd_client_request(NBDClient *c, NBDClientRequest *r,
-                               uint16_t flags, const void *payload,
-                               GError **errp)
+/* Read one reply or chunk and deliver it to its request. */
+static bool nbd_client_read_reply(NBDClient *c, GError **errp)
 {
     uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
     NBDSimpleReply s;
+    NBDClientRequest *r;
+
+    if (!nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
+        return false;
+    }
+    if (nbd_get_be32(hdr) == NBD_STRUCTURED_REPLY_MAGIC && c->structured) {
+        return nbd_client_chunk(c, hdr, errp);
+    }
+    if (!nbd_decode_simple_reply(hdr, &s)) {
+        return nbd_client_proto_error(c, errp, "bad reply magic");
+    }
+    r = nbd_client_lookup(c, s.cookie, errp);
+    if (!r) {
+        return false;
+    }
+    if (s.error) {
+        nbd_client_server_error(c, r, s.error, NULL, NULL);
+    } else if (r->type == NBD_CMD_READ) {
+        if (c->structured) {
+            return nbd_client_proto_error(c, errp, "simple reply to a read");
+        }
+        if (!nbd_client_read(c, r->rbuf, r->len, "data", errp)) {
+            return false;
+        }
+    } else if (r->type == NBD_CMD_BLOCK_STATUS) {
+        return nbd_client_proto_error(c, errp, "simple reply to block "
+                                      "status");
+    }
+    nbd_client_retire(c, r);
+    return true;
+}
+
+/*
+ * The reader thread: reads replies while requests are in flight, sleeps
+ * while none are (so nothing unasked is accepted), and on any failure
+ * fails everything in flight.
+ */
+static gpointer nbd_client_reader(gpointer opaque)
+{
+    NBDClient *c = opaque;
+    g_autoptr(GError) err = NULL;
+
+    for (;;) {
+        bool stop;
+
+        g_mutex_lock(&c->lock);
+        while (!c->dead && !c->stopping &&
+               g_hash_table_size(c->inflight) == 0) {
+            g_cond_wait(&c->cond, &c->lock);
+        }
+        stop = c->dead || g_hash_table_size(c->inflight) == 0;
+        g_mutex_unlock(&c->lock);
+        if (stop || !nbd_client_read_reply(c, &err)) {
+            break;
+        }
+    }
+    if (err) {
+        nbd_client_fail_all(c, err);
+    }
+    return NULL;
+}
+
+static bool nbd_client_send_request(NBDClient *c, const NBDClientRequest *r,
+                                    const void *payload, GError **errp)
+{
+    uint8_t buf[NBD_REQUEST_SIZE];
+    NBDRequest req = {
+        .flags = r->flags, .type = r->type, .cookie = r->cookie,
+        .offset = r->offset, .length = r->len,
+    };
+    struct iovec iov[2] = {
+        { .iov_base = buf, .iov_len = sizeof(buf) },
+        { .iov_base = (void *)payload, .iov_len = payload ? r->len : 0 },
+    };
+    g_autoptr(GError) err = NULL;
+
+    nbd_encode_request(buf, &req);
+    if (qio_channel_writev_all(c->ioc, iov, payload ? 2 : 1, &err) < 0) {
+        g_set_error(errp, QIO_ERROR, err->code,
+                    "NBD server %s: sending %s: %s", c->peer,
+                    nbd_cmd_name(r->type), err->message);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Put @tmpl in flight: wait for a free slot, give it a cookie, register
+ * it for the reader, then send it.  From here on @cb is always called.
+ */
+static bool nbd_client_submit(NBDClient *c, const NBDClientRequest *tmpl,
+                              const void *payload, GError **errp)
+{
+    NBDClientRequest *r;
+    g_autoptr(GError) err = NULL;
+    bool ok, finished;
 
     if (c->state != NBD_CLIENT_ST_TRANSMISSION) {
         qio_error_setg(errp, QIO_ERROR_CLOSED,
@@ -858,47 +1249,54 @@ static bool nbd_client_request(NBDClient *c, NBDClientRequest *r,
                        c->peer);
         return false;
     }
-    if (r->len > NBD_CLIENT_MAX_REQUEST ||
-        r->offset > UINT64_MAX - r->len) {
+    if (tmpl->offset > UINT64_MAX - tmpl->len ||
+        ((tmpl->type == NBD_CMD_READ || tmpl->type == NBD_CMD_WRITE) &&
+         tmpl->len > c->max_payload)) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "NBD request of %" PRIu32 " bytes at %" PRIu64
-                       " is out of range", r->len, r->offset);
+                       "NBD %s of %" PRIu32 " bytes at %" PRIu64
+                       " is out of range (at most %" PRIu32 " bytes per "
+                       "request for server %s)", nbd_cmd_name(tmpl->type),
+                       tmpl->len, tmpl->offset, c->max_payload, c->peer);
+        return false;
+    }
+    r = g_new(NBDClientRequest, 1);
+    *r = *tmpl;
+    r->sending = true;
+    g_mutex_lock(&c->lock);
+    while (!c->dead && g_hash_table_size(c->inflight) >= c->max_inflight) {
+        g_cond_wait(&c->cond, &c->lock);
+    }
+    if (c->dead) {
+        qio_error_setg(errp, QIO_ERROR_CLOSED,
+                       "NBD client for %s is closed%s%s", c->peer,
+                       c->fail_err ? ": " : "",
+                       c->fail_err ? c->fail_err->message : "");
+        g_mutex_unlock(&c->lock);
+        g_free(r);
         return false;
     }
     r->cookie = c->next_cookie++;
-    if (!nbd_client_send_request(c, r, flags, payload, errp) ||
-        !nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
-        return false;
+    g_hash_table_insert(c->inflight, &r->cookie, r);
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+
+    g_mutex_lock(&c->send_lock);
+    ok = nbd_client_send_request(c, r, payload, &err);
+    g_mutex_unlock(&c->send_lock);
+
+    g_mutex_lock(&c->lock);
+    if (!ok && !c->send_err) {
+        c->send_err = g_steal_pointer(&err);
     }
-    if (nbd_get_be32(hdr) == NBD_STRUCTURED_REPLY_MAGIC && c->structured) {
-        if (!nbd_client_structured(c, r, hdr, errp)) {
-            return false;
-        }
-    } else if (nbd_decode_simple_reply(hdr, &s)) {
-        if (s.cookie != r->cookie) {
-            return nbd_client_proto_error(c, errp, "reply for unknown "
-                                          "cookie %" PRIu64, s.cookie);
-        }
-        if (s.error) {
-            nbd_client_server_error(c, r, s.error, NULL);
-        } else if (r->type == NBD_CMD_READ) {
-            if (c->structured) {
-                return nbd_client_proto_error(c, errp, "simple reply to a "
-                                              "read");
-            }
-            if (!nbd_client_read(c, r->rbuf, r->len, "data", errp)) {
-                return false;
-            }
-        } else if (r->type == NBD_CMD_BLOCK_STATUS) {
-            return nbd_client_proto_error(c, errp, "simple reply to "
-                                          "block status");
-        }
-    } else {
-        return nbd_client_proto_error(c, errp, "bad reply magic");
+    r->sending = false;
+    finished = r->finished;
+    g_mutex_unlock(&c->lock);
+    if (!ok) {
+        /* The reader sees the shutdown and fails every request. */
+        qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     }
-    if (r->server_err) {
-        g_propagate_error(errp, g_steal_pointer(&r->server_err));
-        return false;
+    if (finished) {
+        nbd_client_request_call(r);
     }
     return true;
 }
@@ -915,84 +1313,230 @@ static bool nbd_client_need_flag(NBDClient *c, uint16_t flag,
     return true;
 }
 
-bool nbd_client_pread(NBDClient *c, void *buf, uint32_t len,
-                      uint64_t offset, GError **errp)
+bool nbd_client_submit_pread(NBDClient *c, void *buf, uint32_t len,
+                             uint64_t offset, NBDClientCallback cb,
+                             gpointer opaque, GError **errp)
 {
     NBDClientRequest r = {
         .type = NBD_CMD_READ, .offset = offset, .len = len, .rbuf = buf,
+        .cb = cb, .opaque = opaque,
     };
 
-    if (c->structured && r.len <= NBD_CLIENT_MAX_REQUEST) {
+    if (c->structured && len <= c->max_payload) {
+        /* Chunks may leave gaps only by breaking the protocol: no leaks. */
         memset(buf, 0, len);
     }
-    return nbd_client_request(c, &r, 0, NULL, errp);
+    return nbd_client_submit(c, &r, NULL, errp);
 }
 
-bool nbd_client_pwrite(NBDClient *c, const void *buf, uint32_t len,
-                       uint64_t offset, unsigned flags, GError **errp)
+bool nbd_client_submit_pwrite(NBDClient *c, const void *buf, uint32_t len,
+                              uint64_t offset, unsigned flags,
+                              NBDClientCallback cb, gpointer opaque,
+                              GError **errp)
 {
     NBDClientRequest r = {
         .type = NBD_CMD_WRITE, .offset = offset, .len = len,
+        .flags = (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0,
+        .cb = cb, .opaque = opaque,
     };
 
     if ((flags & NBD_CLIENT_FUA) &&
         !nbd_client_need_flag(c, NBD_FLAG_SEND_FUA, "FUA", errp)) {
         return false;
     }
-    return nbd_client_request(c, &r,
-                              (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0,
-                              buf, errp);
+    return nbd_client_submit(c, &r, buf, errp);
 }
 
-bool nbd_client_zero(NBDClient *c, uint32_t len, uint64_t offset,
-                     unsigned flags, GError **errp)
+bool nbd_client_submit_zero(NBDClient *c, uint32_t len, uint64_t offset,
+                            unsigned flags, NBDClientCallback cb,
+                            gpointer opaque, GError **errp)
 {
     NBDClientRequest r = {
         .type = NBD_CMD_WRITE_ZEROES, .offset = offset, .len = len,
+        .cb = cb, .opaque = opaque,
     };
-    uint16_t f = 0;
 
     if (!nbd_client_need_flag(c, NBD_FLAG_SEND_WRITE_ZEROES, "write zeroes",
                               errp) ||
         ((flags & NBD_CLIENT_FAST_ZERO) &&
          !nbd_client_need_flag(c, NBD_FLAG_SEND_FAST_ZERO, "fast zero",
-                               errp))) {
+                               errp)) ||
+        ((flags & NBD_CLIENT_FUA) &&
+         !nbd_client_need_flag(c, NBD_FLAG_SEND_FUA, "FUA", errp))) {
         return false;
     }
-    f |= (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0;
-    f |= (flags & NBD_CLIENT_NO_HOLE) ? NBD_CMD_FLAG_NO_HOLE : 0;
-    f |= (flags & NBD_CLIENT_FAST_ZERO) ? NBD_CMD_FLAG_FAST_ZERO : 0;
-    return nbd_client_request(c, &r, f, NULL, errp);
+    r.flags |= (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0;
+    r.flags |= (flags & NBD_CLIENT_NO_HOLE) ? NBD_CMD_FLAG_NO_HOLE : 0;
+    r.flags |= (flags & NBD_CLIENT_FAST_ZERO) ? NBD_CMD_FLAG_FAST_ZERO : 0;
+    return nbd_client_submit(c, &r, NULL, errp);
+}
+
+bool nbd_client_submit_trim(NBDClient *c, uint32_t len, uint64_t offset,
+                            NBDClientCallback cb, gpointer opaque,
+                            GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_TRIM, .offset = offset, .len = len,
+        .cb = cb, .opaque = opaque,
+    };
+
+    return nbd_client_need_flag(c, NBD_FLAG_SEND_TRIM, "trim", errp) &&
+        nbd_client_submit(c, &r, NULL, errp);
+}
+
+bool nbd_client_submit_flush(NBDClient *c, NBDClientCallback cb,
+                             gpointer opaque, GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_FLUSH, .cb = cb, .opaque = opaque,
+    };
+
+    return nbd_client_need_flag(c, NBD_FLAG_SEND_FLUSH, "flush", errp) &&
+        nbd_client_submit(c, &r, NULL, errp);
+}
+
+bool nbd_client_submit_cache(NBDClient *c, uint32_t len, uint64_t offset,
+                             NBDClientCallback cb, gpointer opaque,
+                             GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_CACHE, .offset = offset, .len = len,
+        .cb = cb, .opaque = opaque,
+    };
+
+    return nbd_client_need_flag(c, NBD_FLAG_SEND_CACHE, "cache", errp) &&
+        nbd_client_submit(c, &r, NULL, errp);
+}
+
+bool nbd_client_submit_block_status(NBDClient *c, uint32_t len,
+                                    uint64_t offset, GArray *extents,
+                                    NBDClientCallback cb, gpointer opaque,
+                                    GError **errp)
+{
+    NBDClientRequest r = {
+        .type = NBD_CMD_BLOCK_STATUS, .offset = offset, .len = len,
+        .extents = extents, .cb = cb, .opaque = opaque,
+    };
+
+    g_return_val_if_fail(extents && extents->len == 0, false);
+    if (c->state == NBD_CLIENT_ST_TRANSMISSION && !c->have_meta) {
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "NBD server %s did not agree to %s", c->peer,
+                       NBD_META_BASE_ALLOCATION);
+        return false;
+    }
+    return nbd_client_submit(c, &r, NULL, errp);
+}
+
+/* ---- Blocking wrappers --------------------------------------------------- */
+
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    bool done;
+    GError *err;
+} NBDClientWait;
+
+static void nbd_client_wait_cb(const GError *err, gpointer opaque)
+{
+    NBDClientWait *w = opaque;
+
+    g_mutex_lock(&w->lock);
+    w->err = err ? g_error_copy(err) : NULL;
+    w->done = true;
+    g_cond_signal(&w->cond);
+    g_mutex_unlock(&w->lock);
+}
+
+static void nbd_client_wait_init(NBDClientWait *w)
+{
+    g_mutex_init(&w->lock);
+    g_cond_init(&w->cond);
+    w->done = false;
+    w->err = NULL;
+}
+
+/* @submitted: what the submit call returned. */
+static bool nbd_client_wait(NBDClientWait *w, bool submitted, GError **errp)
+{
+    if (submitted) {
+        g_mutex_lock(&w->lock);
+        while (!w->done) {
+            g_cond_wait(&w->cond, &w->lock);
+        }
+        g_mutex_unlock(&w->lock);
+    }
+    g_mutex_clear(&w->lock);
+    g_cond_clear(&w->cond);
+    if (w->err) {
+        g_propagate_error(errp, w->err);
+        return false;
+    }
+    return submitted;
+}
+
+bool nbd_client_pread(NBDClient *c, void *buf, uint32_t len,
+                      uint64_t offset, GError **errp)
+{
+    NBDClientWait w;
+
+    nbd_client_wait_init(&w);
+    return nbd_client_wait(&w, nbd_client_submit_pread(
+                               c, buf, len, offset, nbd_client_wait_cb, &w,
+                               errp), errp);
+}
+
+bool nbd_client_pwrite(NBDClient *c, const void *buf, uint32_t len,
+                       uint64_t offset, unsigned flags, GError **errp)
+{
+    NBDClientWait w;
+
+    nbd_client_wait_init(&w);
+    return nbd_client_wait(&w, nbd_client_submit_pwrite(
+                               c, buf, len, offset, flags,
+                               nbd_client_wait_cb, &w, errp), errp);
+}
+
+bool nbd_client_zero(NBDClient *c, uint32_t len, uint64_t offset,
+                     unsigned flags, GError **errp)
+{
+    NBDClientWait w;
+
+    nbd_client_wait_init(&w);
+    return nbd_client_wait(&w, nbd_client_submit_zero(
+                               c, len, offset, flags, nbd_client_wait_cb,
+                               &w, errp), errp);
 }
 
 bool nbd_client_trim(NBDClient *c, uint32_t len, uint64_t offset,
                      GError **errp)
 {
-    NBDClientRequest r = {
-        .type = NBD_CMD_TRIM, .offset = offset, .len = len,
-    };
+    NBDClientWait w;
 
-    return nbd_client_need_flag(c, NBD_FLAG_SEND_TRIM, "trim", errp) &&
-        nbd_client_request(c, &r, 0, NULL, errp);
+    nbd_client_wait_init(&w);
+    return nbd_client_wait(&w, nbd_client_submit_trim(
+                               c, len, offset, nbd_client_wait_cb, &w,
+                               errp), errp);
 }
 
 bool nbd_client_flush(NBDClient *c, GError **errp)
 {
-    NBDClientRequest r = { .type = NBD_CMD_FLUSH };
+    NBDClientWait w;
 
-    return nbd_client_need_flag(c, NBD_FLAG_SEND_FLUSH, "flush", errp) &&
-        nbd_client_request(c, &r, 0, NULL, errp);
+    nbd_client_wait_init(&w);
+    return nbd_client_wait(&w, nbd_client_submit_flush(
+                               c, nbd_client_wait_cb, &w, errp), errp);
 }
 
 bool nbd_client_cache(NBDClient *c, uint32_t len, uint64_t offset,
                       GError **errp)
 {
-    NBDClientRequest r = {
-        .type = NBD_CMD_CACHE, .offset = offset, .len = len,
-    };
+    NBDClientWait w;
 
-    return nbd_client_need_flag(c, NBD_FLAG_SEND_CACHE, "cache", errp) &&
-        nbd_client_request(c, &r, 0, NULL, errp);
+    nbd_client_wait_init(&w);
+    return nbd_client_wait(&w, nbd_client_submit_cache(
+                               c, len, offset, nbd_client_wait_cb, &w,
+                               errp), errp);
 }
 
 GArray *nbd_client_block_status(NBDClient *c, uint32_t len, uint64_t offset,
@@ -1000,18 +1544,12 @@ GArray *nbd_client_block_status(NBDClient *c, uint32_t len, uint64_t offset,
 {
     g_autoptr(GArray) ext = g_array_new(false, false,
                                         sizeof(NBDClientExtent));
-    NBDClientRequest r = {
-        .type = NBD_CMD_BLOCK_STATUS, .offset = offset, .len = len,
-        .extents = ext,
-    };
+    NBDClientWait w;
 
-    if (c->state == NBD_CLIENT_ST_TRANSMISSION && !c->have_meta) {
-        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
-                       "NBD server %s did not agree to %s", c->peer,
-                       NBD_META_BASE_ALLOCATION);
-        return NULL;
-    }
-    if (!nbd_client_request(c, &r, 0, NULL, errp)) {
+    nbd_client_wait_init(&w);
+    if (!nbd_client_wait(&w, nbd_client_submit_block_status(
+                             c, len, offset, ext, nbd_client_wait_cb, &w,
+                             errp), errp)) {
         return NULL;
     }
     return g_steal_pointer(&ext);
@@ -1025,10 +1563,32 @@ void nbd_client_close(NBDClient *c)
         /* Best effort; the reply, if any, is not awaited. */
         nbd_client_send_option(c, NBD_OPT_ABORT, NULL, 0, NULL);
     } else if (c->state == NBD_CLIENT_ST_TRANSMISSION) {
-        NBDClientRequest r = { .type = NBD_CMD_DISC,
-                               .cookie = c->next_cookie++ };
+        NBDClientRequest r = { .type = NBD_CMD_DISC };
+        bool dead;
 
-        nbd_client_send_request(c, &r, 0, NULL, NULL);
+        /* Let the requests in flight finish, then say goodbye. */
+        g_mutex_lock(&c->lock);
+        while (!c->dead && g_hash_table_size(c->inflight) > 0) {
+            g_cond_wait(&c->cond, &c->lock);
+        }
+        dead = c->dead;
+        c->dead = true;
+        c->stopping = true;
+        r.cookie = c->next_cookie++;
+        g_cond_broadcast(&c->cond);
+        g_mutex_unlock(&c->lock);
+        if (!dead) {
+            g_mutex_lock(&c->send_lock);
+            nbd_client_send_request(c, &r, NULL, NULL);
+            g_mutex_unlock(&c->send_lock);
+        }
+        qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+        g_thread_join(c->reader);
+        c->reader = NULL;
+        /* Nothing can be in flight now; fail anything left, to be sure. */
+        nbd_client_fail_all(c, NULL);
+        qio_channel_close(c->ioc, NULL);
+        c->state = NBD_CLIENT_ST_CLOSED;
     }
     if (c->state != NBD_CLIENT_ST_CLOSED) {
         nbd_client_fail(c);
@@ -1043,6 +1603,13 @@ void nbd_client_free(NBDClient *c)
     nbd_client_close(c);
     g_clear_object(&c->ioc);
     g_clear_object(&c->creds);
+    g_clear_error(&c->fail_err);
+    g_clear_error(&c->send_err);
+    g_hash_table_unref(c->inflight);
+    g_mutex_clear(&c->lock);
+    g_mutex_clear(&c->send_lock);
+    g_cond_clear(&c->cond);
+    g_free(c->description);
     g_free(c->peer);
     g_free(c->tls_hostname);
     g_free(c);

@@ -1,11 +1,16 @@
 /*
  * The copy engine behind "qio-nbd-client copy" (see include/nbd/copy.h).
  * The range to copy is cut into one contiguous part per connection; each
- * part runs in its own thread with its own NBDClient, so nothing below is
- * shared between threads except the local file descriptor (pread/pwrite
- * are positional), the progress counter and the first error, both under
- * one mutex.  A failure in one part makes the others stop at their next
- * block.
+ * part runs in its own thread with its own NBDClient and a fixed set of
+ * request slots, each with its buffer.  The part's thread takes a free
+ * slot, fills it (a local read, or nothing for an NBD read) and submits
+ * it; the slot comes back when the reply has been handled on the
+ * connection's reader thread (which also writes a read's data to the
+ * file, at its own offset).  So at most that many requests are in
+ * flight per connection, and waiting for all slots means every request
+ * has completed.  Shared between threads: the local file descriptor
+ * (positional I/O only), the progress counter and the first error, both
+ * under one mutex.  A failure anywhere makes the parts stop submitting.
  */
 #include "nbd/copy.h"
 
@@ -20,18 +25,34 @@
 #include "nbd/nbd-proto.h"
 #include "util/error.h"
 
-/* Bytes per read or write request and per all-zero check. */
-#define COPY_BLOCK (2u * 1024 * 1024)
+/* Block status is asked for this much at a time. */
+#define COPY_STATUS_SPAN (1024u * 1024 * 1024)
+/* Largest WRITE_ZEROES sent in one request. */
+#define COPY_ZERO_MAX (32u * 1024 * 1024)
 
 typedef struct Copy Copy;
+typedef struct CopyPart CopyPart;
 
+/* One request slot of a part, with its buffer; free ones sit in a queue. */
 typedef struct {
+    CopyPart *part;
+    uint8_t *buf;
+    uint64_t off;
+    uint32_t len;
+    bool local_write;      /* a read whose data goes to the local file */
+} CopyOp;
+
+struct CopyPart {
     Copy *copy;
     NBDClient *client;     /* owned unless it is the caller's */
     bool own_client;
+    bool no_connection;    /* its own connection failed: redo on the first */
     uint64_t start, end;
     GThread *thread;
-} CopyPart;
+    GAsyncQueue *free_ops; /* CopyOp slots not in flight */
+    CopyOp *ops;
+    unsigned nops;
+};
 
 struct Copy {
     const NBDCopyOptions *opts;
@@ -39,6 +60,9 @@ struct Copy {
     const char *path;
     bool sparse;           /* local file is regular: holes need no write */
     uint64_t total;
+    uint32_t block;        /* bytes per read or write request */
+    unsigned requests;     /* in flight per connection */
+    uint8_t *zeros;        /* block bytes of zeros, shared read-only */
     GMutex lock;
     uint64_t done;
     GError *error;         /* the first failure */
@@ -116,15 +140,87 @@ static bool local_pread(Copy *copy, void *buf, size_t len, uint64_t off,
     return true;
 }
 
+static void copy_fail(Copy *copy, const GError *err)
+{
+    g_mutex_lock(&copy->lock);
+    if (!copy->error) {
+        copy->error = g_error_copy(err);
+    }
+    g_mutex_unlock(&copy->lock);
+    g_atomic_int_set(&copy->failed, 1);
+}
+
 /* Zeros in the local file: nothing for a sparse file, else real zeros. */
-static bool local_zero(Copy *copy, const uint8_t *zeros, uint64_t off,
-                       uint64_t len, GError **errp)
+static bool local_zero(Copy *copy, uint64_t off, uint64_t len,
+                       GError **errp)
 {
     while (len && !copy->sparse) {
-        size_t n = MIN(len, COPY_BLOCK);
+        size_t n = MIN(len, copy->block);
 
-        if (!local_pwrite(copy, zeros, n, off, errp)) {
+        if (!local_pwrite(copy, copy->zeros, n, off, errp)) {
             return false;
+        }
+        off += n;
+        len -= n;
+    }
+    return true;
+}
+
+/*
+ * A request finished (on the connection's reader thread): finish its
+ * local side, count it and give its slot back.
+ */
+static void op_done(const GError *err, gpointer opaque)
+{
+    CopyOp *op = opaque;
+    Copy *copy = op->part->copy;
+    g_autoptr(GError) local_err = NULL;
+
+    if (err) {
+        copy_fail(copy, err);
+    } else if (op->local_write && !g_atomic_int_get(&copy->failed) &&
+               !(copy->sparse && is_zero(op->buf, op->len)) &&
+               !local_pwrite(copy, op->buf, op->len, op->off, &local_err)) {
+        /* Data read back as zeros stays a hole after the truncate. */
+        copy_fail(copy, local_err);
+    } else {
+        copy_progress(copy, op->len);
+    }
+    g_async_queue_push(op->part->free_ops, op);
+}
+
+/* A free slot for a request at @off of @len bytes (waits for one). */
+static CopyOp *op_get(CopyPart *part, uint64_t off, uint32_t len)
+{
+    CopyOp *op = g_async_queue_pop(part->free_ops);
+
+    op->off = off;
+    op->len = len;
+    op->local_write = false;
+    return op;
+}
+
+/* Submit failed: the slot was never used. */
+static bool op_unused(CopyPart *part, CopyOp *op)
+{
+    g_async_queue_push(part->free_ops, op);
+    return false;
+}
+
+/* NBD -> file: reads of [off, off+len), in flight together. */
+static bool read_range(CopyPart *part, uint64_t off, uint64_t len,
+                       GError **errp)
+{
+    Copy *copy = part->copy;
+
+    while (len && !g_atomic_int_get(&copy->failed)) {
+        uint32_t n = MIN(len, copy->block);
+        CopyOp *op = op_get(part, off, n);
+
+        op->local_write = true;
+        if (!nbd_client_submit_pread(part->client, op->buf, n, off, op_done,
+                                     op, errp)) {
+            return op_unused(part, op);
         }
         off += n;
         len -= n;
@@ -137,84 +233,70 @@ static bool part_to_file(CopyPart *part, GError **errp)
 {
     Copy *copy = part->copy;
     NBDClient *c = part->client;
-    g_autofree uint8_t *buf = g_malloc(COPY_BLOCK);
-    g_autofree uint8_t *zeros = copy->sparse ? NULL : g_malloc0(COPY_BLOCK);
     bool use_status = nbd_client_has_structured_replies(c);
     uint64_t off = part->start;
 
-    while (off < part->end) {
-        uint64_t want = MIN(part->end - off, NBD_CLIENT_MAX_REQUEST);
-        uint64_t len = want;
-        uint32_t flags = 0;
+    while (off < part->end && !g_atomic_int_get(&copy->failed)) {
+        uint64_t span = MIN(part->end - off, COPY_STATUS_SPAN);
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GArray) ext = NULL;
 
-        if (g_atomic_int_get(&copy->failed)) {
-            return true;
-        }
         if (use_status) {
-            g_autoptr(GError) err = NULL;
-            g_autoptr(GArray) ext = nbd_client_block_status(c, want, off,
-                                                            &err);
-
-            if (ext) {
-                NBDClientExtent *e = &g_array_index(ext, NBDClientExtent, 0);
-
-                len = MIN(MAX(e->length, 1), want);
-                flags = e->flags;
-            } else if (g_error_matches(err, QIO_ERROR,
-                                       QIO_ERROR_NOT_SUPPORTED)) {
+            ext = nbd_client_block_status(c, span, off, &err);
+            if (!ext) {
+                if (!g_error_matches(err, QIO_ERROR,
+                                     QIO_ERROR_NOT_SUPPORTED)) {
+                    g_propagate_error(errp, g_steal_pointer(&err));
+                    return false;
+                }
                 use_status = false;
-            } else {
-                g_propagate_error(errp, g_steal_pointer(&err));
-                return false;
             }
         }
-        if (flags & NBD_STATE_ZERO) {
-            if (!local_zero(copy, zeros, off, len, errp)) {
+        if (!ext) {
+            if (!read_range(part, off, span, errp)) {
                 return false;
             }
-            copy_progress(copy, len);
-            off += len;
+            off += span;
             continue;
         }
-        for (uint64_t end = off + len; off < end;) {
-            uint32_t n = MIN(end - off, COPY_BLOCK);
+        for (guint i = 0; i < ext->len && off < part->end; i++) {
+            const NBDClientExtent *e = &g_array_index(ext, NBDClientExtent,
+                                                      i);
+            uint64_t len = MIN(e->length, part->end - off);
 
-            if (g_atomic_int_get(&copy->failed)) {
-                return true;
-            }
-            if (!nbd_client_pread(c, buf, n, off, errp)) {
+            if (e->flags & NBD_STATE_ZERO) {
+                if (!local_zero(copy, off, len, errp)) {
+                    return false;
+                }
+                copy_progress(copy, len);
+            } else if (!read_range(part, off, len, errp)) {
                 return false;
             }
-            if (copy->sparse && is_zero(buf, n)) {
-                /* Already a hole after the truncate: keep it one. */
-            } else if (!local_pwrite(copy, buf, n, off, errp)) {
-                return false;
-            }
-            copy_progress(copy, n);
-            off += n;
+            off += len;
         }
     }
     return true;
 }
 
 /* Zero [off, off+len) of the export: WRITE_ZEROES when offered. */
-static bool nbd_zero_range(Copy *copy, NBDClient *c, const uint8_t *zeros,
-                           uint64_t off, uint64_t len, GError **errp)
+static bool zero_range(CopyPart *part, uint64_t off, uint64_t len,
+                       GError **errp)
 {
+    Copy *copy = part->copy;
+    NBDClient *c = part->client;
     bool can_zero = nbd_client_get_flags(c) & NBD_FLAG_SEND_WRITE_ZEROES;
 
-    while (len) {
-        uint32_t n = MIN(len, can_zero ? NBD_CLIENT_MAX_REQUEST
-                                       : COPY_BLOCK);
+    while (len && !g_atomic_int_get(&copy->failed)) {
+        uint32_t n = MIN(len, can_zero ? COPY_ZERO_MAX : copy->block);
+        CopyOp *op = op_get(part, off, n);
+        bool ok = can_zero
+            ? nbd_client_submit_zero(c, n, off, 0, op_done, op, errp)
+            : nbd_client_submit_pwrite(c, copy->zeros, n, off, 0, op_done,
+                                       op, errp);
 
-        if (g_atomic_int_get(&copy->failed)) {
-            return true;
+        if (!ok) {
+            return op_unused(part, op);
         }
-        if (can_zero ? !nbd_client_zero(c, n, off, 0, errp)
-                     : !nbd_client_pwrite(c, zeros, n, off, 0, errp)) {
-            return false;
-        }
-        copy_progress(copy, n);
         off += n;
         len -= n;
     }
@@ -248,45 +330,68 @@ static bool part_from_file(CopyPart *part, GError **errp)
 {
     Copy *copy = part->copy;
     NBDClient *c = part->client;
-    g_autofree uint8_t *buf = g_malloc(COPY_BLOCK);
-    g_autofree uint8_t *zeros = g_malloc0(COPY_BLOCK);
     uint64_t off = part->start;
 
-    while (off < part->end) {
+    while (off < part->end && !g_atomic_int_get(&copy->failed)) {
         uint64_t ds, de;
 
         next_data(copy, off, part->end, &ds, &de);
-        if (ds > off && !nbd_zero_range(copy, c, zeros, off, ds - off,
-                                        errp)) {
+        if (ds > off && !zero_range(part, off, ds - off, errp)) {
             return false;
         }
-        for (off = ds; off < de;) {
-            uint32_t n = MIN(de - off, COPY_BLOCK);
+        for (off = ds; off < de && !g_atomic_int_get(&copy->failed);) {
+            uint32_t n = MIN(de - off, copy->block);
+            CopyOp *op = op_get(part, off, n);
 
-            if (g_atomic_int_get(&copy->failed)) {
-                return true;
+            if (!local_pread(copy, op->buf, n, off, errp)) {
+                return op_unused(part, op);
             }
-            if (!local_pread(copy, buf, n, off, errp)) {
-                return false;
-            }
-            if (is_zero(buf, n)) {
-                if (!nbd_zero_range(copy, c, zeros, off, n, errp)) {
+            if (is_zero(op->buf, n)) {
+                op_unused(part, op);
+                if (!zero_range(part, off, n, errp)) {
                     return false;
                 }
-            } else {
-                if (!nbd_client_pwrite(c, buf, n, off, 0, errp)) {
-                    return false;
-                }
-                copy_progress(copy, n);
+            } else if (!nbd_client_submit_pwrite(c, op->buf, n, off, 0,
+                                                 op_done, op, errp)) {
+                return op_unused(part, op);
             }
             off += n;
         }
-    }
-    if ((nbd_client_get_flags(c) & NBD_FLAG_SEND_FLUSH) &&
-        !g_atomic_int_get(&copy->failed)) {
-        return nbd_client_flush(c, errp);
+        off = MAX(off, de);
     }
     return true;
+}
+
+/* Wait until every request of @part has completed. */
+static void part_drain(CopyPart *part)
+{
+    for (unsigned i = 0; i < part->nops; i++) {
+        g_async_queue_pop(part->free_ops);
+    }
+}
+
+static void part_init_ops(CopyPart *part)
+{
+    Copy *copy = part->copy;
+
+    part->nops = copy->requests;
+    part->ops = g_new0(CopyOp, part->nops);
+    part->free_ops = g_async_queue_new();
+    nbd_client_set_max_requests(part->client, part->nops);
+    for (unsigned i = 0; i < part->nops; i++) {
+        part->ops[i].part = part;
+        part->ops[i].buf = g_malloc(copy->block);
+        g_async_queue_push(part->free_ops, &part->ops[i]);
+    }
+}
+
+static void part_free_ops(CopyPart *part)
+{
+    for (unsigned i = 0; i < part->nops; i++) {
+        g_free(part->ops[i].buf);
+    }
+    g_clear_pointer(&part->ops, g_free);
+    g_clear_pointer(&part->free_ops, g_async_queue_unref);
 }
 
 static gpointer part_thread(gpointer opaque)
@@ -300,14 +405,29 @@ static gpointer part_thread(gpointer opaque)
         part->client = copy->opts->connect(copy->opts->connect_opaque, &err);
         part->own_client = part->client != NULL;
     }
-    ok = part->client && copy->run(part, &err);
+    if (!part->client) {
+        /*
+         * A server announcing multi-conn may still cap its clients
+         * (qemu-nbd -e 2): the first connection takes this part over
+         * once its own is done.
+         */
+        g_info("extra NBD connection not made (%s); the first connection "
+               "copies its part", err ? err->message : "unknown error");
+        part->no_connection = true;
+        return NULL;
+    }
+    part_init_ops(part);
+    ok = copy->run(part, &err);
+    part_drain(part);
+    part_free_ops(part);
+    if (ok && copy->run == part_from_file &&
+        (nbd_client_get_flags(part->client) & NBD_FLAG_SEND_FLUSH) &&
+        !g_atomic_int_get(&copy->failed)) {
+        /* Everything written on this connection is acknowledged. */
+        ok = nbd_client_flush(part->client, &err);
+    }
     if (!ok) {
-        g_mutex_lock(&copy->lock);
-        if (!copy->error) {
-            copy->error = g_steal_pointer(&err);
-        }
-        g_mutex_unlock(&copy->lock);
-        g_atomic_int_set(&copy->failed, 1);
+        copy_fail(copy, err);
     }
     return NULL;
 }
@@ -316,6 +436,8 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
 {
     unsigned n = MAX(copy->opts->connections, 1);
     g_autofree CopyPart *parts = NULL;
+    g_autofree uint8_t *zeros = NULL;
+    uint32_t bmin, bpref, bmax;
     uint64_t step;
 
     if (n > NBD_COPY_MAX_CONNECTIONS) {
@@ -324,6 +446,22 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
                     NBD_COPY_MAX_CONNECTIONS);
         return false;
     }
+    copy->requests = copy->opts->requests ? copy->opts->requests
+                                          : NBD_COPY_DEFAULT_REQUESTS;
+    if (copy->requests > NBD_CLIENT_MAX_REQUESTS) {
+        g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
+                    "%u requests in flight requested; at most %d are "
+                    "allowed", copy->requests, NBD_CLIENT_MAX_REQUESTS);
+        return false;
+    }
+    /* The request size: whole minimum blocks, within the server's max. */
+    nbd_client_get_block_sizes(client, &bmin, &bpref, &bmax);
+    copy->block = copy->opts->request_size ? copy->opts->request_size
+                                           : NBD_COPY_DEFAULT_REQUEST_SIZE;
+    copy->block = MIN(copy->block, nbd_client_get_max_request(client));
+    copy->block = MAX(copy->block - copy->block % bmin, bmin);
+    zeros = g_malloc0(copy->block);
+    copy->zeros = zeros;
     if (n > 1 && !copy->opts->connect) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "several connections need a way to open them");
@@ -337,8 +475,8 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
     if (!(nbd_client_get_flags(client) & NBD_FLAG_CAN_MULTI_CONN)) {
         n = 1;
     }
-    /* Parts on COPY_BLOCK boundaries; tiny copies use one connection. */
-    step = (copy->total / n / COPY_BLOCK + 1) * COPY_BLOCK;
+    /* Parts on request boundaries; tiny copies use one connection. */
+    step = (copy->total / n / copy->block + 1) * copy->block;
     n = MAX(1, MIN(n, (copy->total + step - 1) / step));
     parts = g_new0(CopyPart, n);
     g_mutex_init(&copy->lock);
@@ -355,6 +493,12 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
     part_thread(&parts[0]);
     for (unsigned i = 1; i < n; i++) {
         g_thread_join(parts[i].thread);
+    }
+    for (unsigned i = 1; i < n && !g_atomic_int_get(&copy->failed); i++) {
+        if (parts[i].no_connection) {
+            parts[i].client = client;
+            part_thread(&parts[i]);
+        }
     }
     for (unsigned i = 0; i < n; i++) {
         if (parts[i].own_client) {

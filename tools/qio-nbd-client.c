@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 
 #include "crypto/init.h"
 #include "crypto/tls-creds.h"
+#include "io/channel-socket.h"
+#include "io/socket-address.h"
 #include "nbd/client.h"
 #include "nbd/copy.h"
 #include "nbd/nbd-proto.h"
@@ -35,7 +38,9 @@
 static char **opt_objects;
 static char *opt_tls_creds;
 static char *opt_tls_hostname;
-static gint opt_connections = 1;
+static gint opt_connections = 4;
+static gint opt_requests = NBD_COPY_DEFAULT_REQUESTS;
+static char *opt_request_size;
 static gboolean opt_progress;
 
 static const GOptionEntry entries[] = {
@@ -49,7 +54,13 @@ static const GOptionEntry entries[] = {
       "name the server certificate must carry (default: the URI's host)",
       "NAME" },
     { "connections", 'C', 0, G_OPTION_ARG_INT, &opt_connections,
-      "copy over N connections in parallel (default 1)", "N" },
+      "copy over N connections in parallel when the export allows "
+      "multi-conn (default 4)", "N" },
+    { "requests", 'R', 0, G_OPTION_ARG_INT, &opt_requests,
+      "keep up to N requests in flight per connection (default 16)", "N" },
+    { "request-size", 0, 0, G_OPTION_ARG_STRING, &opt_request_size,
+      "bytes per read or write request, e.g. 256K or 1M (default 256K)",
+      "SIZE" },
     { "progress", 'p', 0, G_OPTION_ARG_NONE, &opt_progress,
       "show a progress bar even when stdout is not a terminal", NULL },
     { NULL },
@@ -105,11 +116,49 @@ static NBDClient *target_connect(Target *t, GError **errp)
                               errp);
 }
 
-/* A connection in the transmission phase, for the copy engine. */
+/*
+ * How long an extra copy connection waits for the server's greeting.  A
+ * server that announces multi-conn may still cap its clients (qemu-nbd
+ * or qio-nbd -e 2) and leave further connections in its listen queue;
+ * the copy engine then gives their parts to the first connection.
+ */
+#define EXTRA_CONNECTION_WAIT_MS 5000
+
+static NBDClient *target_connect_extra(Target *t, GError **errp)
+{
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    g_autofree char *peer = qio_socket_address_to_string(t->uri->addr);
+    const char *host = opt_tls_hostname;
+    struct pollfd pfd = { .events = POLLIN };
+    int ret;
+
+    if (t->creds && !host &&
+        t->uri->addr->type == QIO_SOCKET_ADDRESS_TYPE_INET) {
+        host = t->uri->addr->u.inet.host;
+    }
+    if (qio_channel_socket_connect_sync(sioc, t->uri->addr, errp) < 0) {
+        return NULL;
+    }
+    pfd.fd = qio_channel_socket_get_fd(sioc);
+    do {
+        ret = poll(&pfd, 1, EXTRA_CONNECTION_WAIT_MS);
+    } while (ret < 0 && errno == EINTR);
+    if (ret == 0) {
+        qio_error_setg(errp, QIO_ERROR_TIMED_OUT,
+                       "NBD server %s did not greet a further connection "
+                       "within %d ms (does it limit its clients?)", peer,
+                       EXTRA_CONNECTION_WAIT_MS);
+        return NULL;
+    }
+    return nbd_client_new_channel(QIO_CHANNEL(sioc), peer, t->creds, host,
+                                  errp);
+}
+
+/* A further connection in the transmission phase, for the copy engine. */
 static NBDClient *target_open(gpointer opaque, GError **errp)
 {
     Target *t = opaque;
-    g_autoptr(NBDClient) c = target_connect(t, errp);
+    g_autoptr(NBDClient) c = target_connect_extra(t, errp);
 
     if (!c || !nbd_client_go(c, t->uri->export_name, errp)) {
         return NULL;
@@ -152,14 +201,22 @@ static int cmd_info(Target *t)
     g_autoptr(GError) err = NULL;
     g_autoptr(NBDClient) c = target_open(t, &err);
     g_autofree char *flags = NULL;
+    uint32_t bmin, bpref, bmax;
 
     if (!c) {
         return die(err);
     }
     flags = describe_flags(nbd_client_get_flags(c));
+    nbd_client_get_block_sizes(c, &bmin, &bpref, &bmax);
     printf("export: \"%s\"\n", t->uri->export_name);
+    if (nbd_client_get_description(c)) {
+        printf("description: %s\n", nbd_client_get_description(c));
+    }
     printf("size: %" G_GUINT64_FORMAT "\n", nbd_client_get_size(c));
     printf("flags: 0x%04x (%s)\n", nbd_client_get_flags(c), flags);
+    printf("block size: minimum %" G_GUINT32_FORMAT ", preferred %"
+           G_GUINT32_FORMAT ", maximum %" G_GUINT32_FORMAT "\n", bmin,
+           bpref, bmax);
     printf("read-only: %s\n",
            nbd_client_get_flags(c) & NBD_FLAG_READ_ONLY ? "yes" : "no");
     printf("tls: %s\n", nbd_client_is_tls(c) ? "yes" : "no");
@@ -174,16 +231,18 @@ static int cmd_list(Target *t)
     g_autoptr(GError) err = NULL;
     g_autoptr(NBDClient) c = target_connect(t, &err);
     g_auto(GStrv) names = NULL;
+    g_auto(GStrv) descs = NULL;
 
     if (!c) {
         return die(err);
     }
-    names = nbd_client_list(c, &err);
+    names = nbd_client_list_full(c, &descs, &err);
     if (!names) {
         return die(err);
     }
-    for (char **n = names; *n; n++) {
-        printf("%s\n", *n);
+    for (size_t i = 0; names[i]; i++) {
+        /* NAME, or NAME<TAB>DESCRIPTION when the server gave one. */
+        printf("%s%s%s\n", names[i], descs[i][0] ? "\t" : "", descs[i]);
     }
     nbd_client_close(c);
     return 0;
@@ -207,6 +266,31 @@ static void show_progress(uint64_t done, uint64_t total, gpointer opaque)
     fflush(stdout);
 }
 
+/* SIZE with an optional K or M suffix (powers of 1024), 512 .. 32M. */
+static bool parse_request_size(const char *str, uint32_t *size)
+{
+    char *end;
+    guint64 v;
+
+    errno = 0;
+    v = g_ascii_strtoull(str, &end, 10);
+    if (errno || end == str) {
+        return false;
+    }
+    if (*end == 'K' || *end == 'k') {
+        v *= 1024;
+        end++;
+    } else if (*end == 'M' || *end == 'm') {
+        v *= 1024 * 1024;
+        end++;
+    }
+    if (*end || v < 512 || v > NBD_CLIENT_MAX_REQUEST) {
+        return false;
+    }
+    *size = v;
+    return true;
+}
+
 static int cmd_copy(const char *src, const char *dst)
 {
     bool from_nbd = nbd_uri_has_scheme(src);
@@ -218,6 +302,7 @@ static int cmd_copy(const char *src, const char *dst)
     int last_pct = -1;
     NBDCopyOptions opts = {
         .connections = opt_connections,
+        .requests = opt_requests,
         .connect = target_open,
         .connect_opaque = &t,
     };
@@ -230,6 +315,18 @@ static int cmd_copy(const char *src, const char *dst)
     if (opt_connections < 1 || opt_connections > NBD_COPY_MAX_CONNECTIONS) {
         g_autofree char *msg = g_strdup_printf(
             "--connections must be from 1 to %d", NBD_COPY_MAX_CONNECTIONS);
+        return usage_error(msg);
+    }
+    if (opt_requests < 1 || opt_requests > NBD_CLIENT_MAX_REQUESTS) {
+        g_autofree char *msg = g_strdup_printf(
+            "--requests must be from 1 to %d", NBD_CLIENT_MAX_REQUESTS);
+        return usage_error(msg);
+    }
+    if (opt_request_size && !parse_request_size(opt_request_size,
+                                                 &opts.request_size)) {
+        g_autofree char *msg = g_strdup_printf(
+            "--request-size '%s' is not a size from 512 to 32M",
+            opt_request_size);
         return usage_error(msg);
     }
     if (opt_progress || isatty(STDOUT_FILENO)) {

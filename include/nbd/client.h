@@ -14,10 +14,12 @@
  *  - after the TLS handshake everything negotiated before it is forgotten;
  *  - every length read from the server is bounded before allocation.
  *
- * Requests are issued one at a time per connection in this version: each
- * call sends a request with a fresh cookie and waits for its reply.  The
- * cookie is checked on every reply, so pipelining can be added without an
- * API change (one NBDClient per thread until then; not thread-safe).
+ * After nbd_client_go() a client carries many requests at once: the
+ * nbd_client_submit_*() calls queue a request and return, and a reader
+ * thread (one per connection) completes them in whatever order the
+ * server answers, matching replies by cookie.  The blocking calls
+ * (nbd_client_pread() ...) are thin wrappers over them and may be called
+ * from several threads on one client at once.
  */
 #pragma once
 
@@ -32,8 +34,22 @@ G_BEGIN_DECLS
 
 typedef struct NBDClient NBDClient;
 
-/* Largest single read/write request this client sends (32 MiB). */
+/* One extent of base:allocation (flags: NBD_STATE_HOLE / NBD_STATE_ZERO). */
+typedef struct {
+    uint64_t length;
+    uint32_t flags;
+} NBDClientExtent;
+
+/*
+ * Largest single read/write request this client sends (32 MiB), lowered
+ * further when the server announces a smaller maximum block size: see
+ * nbd_client_get_max_request().
+ */
 #define NBD_CLIENT_MAX_REQUEST (32u * 1024 * 1024)
+
+/* Requests in flight per connection: default and upper bound. */
+#define NBD_CLIENT_DEFAULT_REQUESTS 64
+#define NBD_CLIENT_MAX_REQUESTS     1024
 
 /* Flags for nbd_client_pwrite() / nbd_client_zero(). */
 #define NBD_CLIENT_FUA        (1u << 0)
@@ -68,6 +84,29 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
 char **nbd_client_list(NBDClient *client, GError **errp);
 
 /*
+ * The same, also returning in *@descriptions (g_strfreev) a parallel
+ * array with each export's description, "" when the server gave none.
+ */
+char **nbd_client_list_full(NBDClient *client, char ***descriptions,
+                            GError **errp);
+
+/*
+ * What NBD_INFO_EXPORT, NBD_INFO_DESCRIPTION and NBD_INFO_BLOCK_SIZE say
+ * about an export.  Without a BLOCK_SIZE item the block sizes are 1,
+ * 4096 and NBD_CLIENT_MAX_REQUEST; without a description it is NULL.
+ */
+typedef struct {
+    uint64_t size;
+    uint16_t eflags;
+    char *description;
+    uint32_t block_min;
+    uint32_t block_pref;
+    uint32_t block_max;
+} NBDClientExportInfo;
+
+void nbd_client_export_info_clear(NBDClientExportInfo *info);
+
+/*
  * NBD_OPT_INFO on @export_name: its size and transmission flags, staying
  * in the option phase.  An unknown export is QIO_ERROR_NOT_FOUND with the
  * server's message.
@@ -75,10 +114,16 @@ char **nbd_client_list(NBDClient *client, GError **errp);
 bool nbd_client_info(NBDClient *client, const char *export_name,
                      uint64_t *size, uint16_t *eflags, GError **errp);
 
+/* The same with description and block sizes (clear @info afterwards). */
+bool nbd_client_info_full(NBDClient *client, const char *export_name,
+                          NBDClientExportInfo *info, GError **errp);
+
 /*
  * NBD_OPT_GO on @export_name ("" is the default export); on success the
- * client enters the transmission phase.  Also requests the
- * base:allocation metadata context for nbd_client_block_status().
+ * client enters the transmission phase and starts its reader thread.
+ * Also requests the base:allocation metadata context for
+ * nbd_client_block_status(), and the export's description and block
+ * sizes.
  */
 bool nbd_client_go(NBDClient *client, const char *export_name,
                    GError **errp);
@@ -88,12 +133,81 @@ uint64_t nbd_client_get_size(NBDClient *client);
 uint16_t nbd_client_get_flags(NBDClient *client);
 bool nbd_client_is_tls(NBDClient *client);
 bool nbd_client_has_structured_replies(NBDClient *client);
+/* The export's description (NBD_INFO_DESCRIPTION), or NULL. */
+const char *nbd_client_get_description(NBDClient *client);
+/* Block sizes the server announced (or the defaults above). */
+void nbd_client_get_block_sizes(NBDClient *client, uint32_t *minimum,
+                                uint32_t *preferred, uint32_t *maximum);
+/*
+ * Largest READ/WRITE this client sends: the server's maximum block size
+ * capped at NBD_CLIENT_MAX_REQUEST.  Longer requests are refused with
+ * QIO_ERROR_INVALID_ARGUMENT before anything is sent.
+ */
+uint32_t nbd_client_get_max_request(NBDClient *client);
 
 /*
- * Block requests.  @len is at most NBD_CLIENT_MAX_REQUEST.  Return true on
- * success.  A server error reply is QIO_ERROR_FAILED (with the server's
- * message when it sent one) and leaves the connection usable; a protocol
- * violation is QIO_ERROR_PROTOCOL and closes it.
+ * Bound the requests in flight on this connection (1 ..
+ * NBD_CLIENT_MAX_REQUESTS, default NBD_CLIENT_DEFAULT_REQUESTS): a submit
+ * while that many are outstanding blocks until one completes.
+ */
+void nbd_client_set_max_requests(NBDClient *client, unsigned n);
+
+/*
+ * Asynchronous requests, after nbd_client_go().
+ *
+ * A submit call returns false with @errp set, and never calls @cb, when
+ * the request cannot be sent (bad argument, command not offered by the
+ * export, connection already failed or closed).  Otherwise it returns
+ * true after sending the request (a failed send is reported through @cb)
+ * and @cb is called exactly once with the outcome: @err NULL on success, else an error owned by the
+ * caller of @cb (copy it to keep it).  @cb runs on the connection's
+ * reader thread (or, rarely, on the submitting thread); it must be
+ * quick and must not call into the same client (not even a submit, which
+ * waits when the limit of requests in flight is reached).
+ * Buffers (@buf of a read or write, @extents) must stay valid until
+ * then; a read buffer is zeroed by the submit (with structured replies,
+ * so a reply that skips a range cannot expose old memory) and then
+ * filled by the reply.
+ *
+ * Errors: a server error reply is QIO_ERROR_FAILED with the server's
+ * message and offset when it sent them, and leaves the connection
+ * usable.  A protocol violation (unknown or finished cookie, a chunk out
+ * of the request's range, a length over its bound, a bad magic) is
+ * QIO_ERROR_PROTOCOL or QIO_ERROR_TOO_LARGE, fails every request in
+ * flight and shuts the connection; later submits get QIO_ERROR_CLOSED.
+ */
+typedef void (*NBDClientCallback)(const GError *err, gpointer opaque);
+
+bool nbd_client_submit_pread(NBDClient *client, void *buf, uint32_t len,
+                             uint64_t offset, NBDClientCallback cb,
+                             gpointer opaque, GError **errp);
+bool nbd_client_submit_pwrite(NBDClient *client, const void *buf,
+                              uint32_t len, uint64_t offset, unsigned flags,
+                              NBDClientCallback cb, gpointer opaque,
+                              GError **errp);
+bool nbd_client_submit_zero(NBDClient *client, uint32_t len,
+                            uint64_t offset, unsigned flags,
+                            NBDClientCallback cb, gpointer opaque,
+                            GError **errp);
+bool nbd_client_submit_trim(NBDClient *client, uint32_t len,
+                            uint64_t offset, NBDClientCallback cb,
+                            gpointer opaque, GError **errp);
+bool nbd_client_submit_flush(NBDClient *client, NBDClientCallback cb,
+                             gpointer opaque, GError **errp);
+bool nbd_client_submit_cache(NBDClient *client, uint32_t len,
+                             uint64_t offset, NBDClientCallback cb,
+                             gpointer opaque, GError **errp);
+/* @extents: an empty GArray of NBDClientExtent, filled before @cb. */
+bool nbd_client_submit_block_status(NBDClient *client, uint32_t len,
+                                    uint64_t offset, GArray *extents,
+                                    NBDClientCallback cb, gpointer opaque,
+                                    GError **errp);
+
+/*
+ * Blocking block requests: submit and wait for the reply.  Thread-safe.
+ * READ/WRITE @len is at most nbd_client_get_max_request(); other
+ * commands take any 32-bit length.  Return true on success; errors as
+ * for the submit calls above.
  */
 bool nbd_client_pread(NBDClient *client, void *buf, uint32_t len,
                       uint64_t offset, GError **errp);
@@ -107,11 +221,6 @@ bool nbd_client_flush(NBDClient *client, GError **errp);
 bool nbd_client_cache(NBDClient *client, uint32_t len, uint64_t offset,
                       GError **errp);
 
-/* One extent of base:allocation (flags: NBD_STATE_HOLE / NBD_STATE_ZERO). */
-typedef struct {
-    uint64_t length;
-    uint32_t flags;
-} NBDClientExtent;
 
 /*
  * NBD_CMD_BLOCK_STATUS for base:allocation over [@offset, @offset+@len):
@@ -121,8 +230,10 @@ GArray *nbd_client_block_status(NBDClient *client, uint32_t len,
                                 uint64_t offset, GError **errp);
 
 /*
- * Polite close: NBD_OPT_ABORT in the option phase, NBD_CMD_DISC in the
- * transmission phase, then close the channel.  Safe to call twice.
+ * Polite close: NBD_OPT_ABORT in the option phase; in the transmission
+ * phase wait for the requests in flight, send NBD_CMD_DISC and stop the
+ * reader thread; then close the channel.  Safe to call twice, not
+ * concurrently with other calls on the same client.
  */
 void nbd_client_close(NBDClient *client);
 

@@ -10,9 +10,12 @@
  *   qio-nbd-client copy nbd://127.0.0.1/disk0 disk.raw --connections 4
  *
  * With several connections the range is cut into that many contiguous
- * parts, each copied by its own thread over its own NBDClient (a client
- * handles one request at a time).  Each connection flushes its own
- * writes before it closes.  An export that does not announce
+ * parts, each copied by its own thread over its own NBDClient.  On each
+ * connection up to @requests reads or writes are in flight at once (the
+ * asynchronous calls of nbd/client.h); their replies are finished on the
+ * connection's reader thread (a read's data is written to the file
+ * there).  Each connection flushes its own writes once they are all
+ * acknowledged.  An export that does not announce
  * NBD_FLAG_CAN_MULTI_CONN is copied over one connection whatever was
  * asked: such a server may serve one client at a time.
  */
@@ -27,6 +30,14 @@ G_BEGIN_DECLS
 
 /* Largest number of connections nbd_copy_*() will open. */
 #define NBD_COPY_MAX_CONNECTIONS 16
+/*
+ * Requests in flight per connection unless told otherwise: with 256 KiB
+ * requests, 16 copied a 1 GiB export over loopback as fast as 64 and
+ * with less CPU (fewer buffers in flight, fewer cache misses).
+ */
+#define NBD_COPY_DEFAULT_REQUESTS 16
+/* Bytes per read/write request unless told otherwise. */
+#define NBD_COPY_DEFAULT_REQUEST_SIZE (256u * 1024)
 
 /*
  * Open one more connection to the same export, already through
@@ -36,13 +47,18 @@ typedef NBDClient *(*NBDCopyConnectFunc)(gpointer opaque, GError **errp);
 
 /*
  * Called after each block with the bytes done so far, serialised by the
- * copy engine (never concurrently), from whichever thread did the block.
+ * copy engine (never concurrently), from whichever thread finished the
+ * block (a connection's reader thread, often): keep it quick.
  */
 typedef void (*NBDCopyProgressFunc)(uint64_t done, uint64_t total,
                                     gpointer opaque);
 
 typedef struct {
     unsigned connections;            /* 1 .. NBD_COPY_MAX_CONNECTIONS */
+    unsigned requests;               /* in flight per connection, 1 ..
+                                        NBD_CLIENT_MAX_REQUESTS; 0: default */
+    uint32_t request_size;           /* bytes per request; 0: default.
+                                        Capped at the server's maximum. */
     NBDCopyConnectFunc connect;      /* needed when connections > 1 */
     gpointer connect_opaque;
     NBDCopyProgressFunc progress;    /* or NULL */

@@ -182,6 +182,55 @@ else
     fail "$(cat "$tmp/err")"
 fi
 
+block_line='^block size: minimum [0-9]+, preferred [0-9]+, maximum [0-9]+$'
+check "qemu-nbd: info shows description and block sizes, list the description"
+make_image "$tmp/disk.raw" 1
+if ! start_qemu tcp -D "scratch disk"; then
+    fail "qemu-nbd did not start"
+elif ! run info "nbd://127.0.0.1:$port/disk0"; then
+    fail "$(cat "$tmp/err")"
+elif ! grep -qx "description: scratch disk" "$tmp/out" ||
+     ! grep -Eq "$block_line" "$tmp/out" ||
+     ! grep -q "^flags: 0x[0-9a-f]* (.*flush" "$tmp/out"; then
+    fail "info output: $(cat "$tmp/out")"
+elif ! run list "nbd://127.0.0.1:$port/disk0" ||
+     ! grep -qx "disk0	scratch disk" "$tmp/out"; then
+    fail "list output: $(cat "$tmp/err" "$tmp/out")"
+else
+    pass
+fi
+
+check "qemu-nbd: copies with 1, 7 and 256 requests in flight, 64K requests"
+ok=1
+for r in 1 7 256; do
+    rm -f "$tmp/copy.raw"
+    make_image "$tmp/src.raw" $((r % 2 + 2))
+    if ! run --requests "$r" --request-size 64K copy "$tmp/src.raw" \
+            "nbd://127.0.0.1:$port/disk0" ||
+       ! run -R "$r" --request-size 64K copy "nbd://127.0.0.1:$port/disk0" \
+            "$tmp/copy.raw" ||
+       ! cmp -s "$tmp/src.raw" "$tmp/copy.raw"; then
+        echo "  --requests $r: $(cat "$tmp/err")"
+        ok=0
+    fi
+done
+if [ "$ok" -eq 1 ]; then
+    pass
+else
+    fail "a copy with --requests differed or failed"
+fi
+check "bad --requests and --request-size values are refused"
+if run --requests 0 copy "$tmp/src.raw" "nbd://127.0.0.1:$port/disk0" ||
+   ! grep -q -- "--requests must be from 1" "$tmp/err" ||
+   run --request-size 64M copy "$tmp/src.raw" \
+       "nbd://127.0.0.1:$port/disk0" ||
+   ! grep -q -- "--request-size" "$tmp/err"; then
+    fail "$(cat "$tmp/err")"
+else
+    pass
+fi
+make_image "$tmp/src.raw" 2
+
 for kind in tcp unix; do
     make_image "$tmp/disk.raw" 1
     if start_qemu "$kind"; then
@@ -265,6 +314,19 @@ if command -v nbdkit >/dev/null 2>&1; then
         if run -C 4 copy "$tmp/src.raw" "nbd://127.0.0.1:$port/" &&
            run --connections 4 copy "nbd://127.0.0.1:$port/" \
                "$tmp/copy.raw" && cmp -s "$tmp/src.raw" "$tmp/copy.raw"
+        then
+            pass
+        else
+            fail "$(cat "$tmp/err")"
+        fi
+        check "nbdkit memory: 3 connections x 5 requests of 32K in flight"
+        rm -f "$tmp/copy.raw"
+        make_image "$tmp/src.raw" 2
+        if run -C 3 -R 5 --request-size 32K copy "$tmp/src.raw" \
+               "nbd://127.0.0.1:$port/" &&
+           run --connections 3 --requests 5 --request-size 32K copy \
+               "nbd://127.0.0.1:$port/" "$tmp/copy.raw" &&
+           cmp -s "$tmp/src.raw" "$tmp/copy.raw"
         then
             pass
         else
