@@ -3,17 +3,22 @@
  *
  * The options are qemu-nbd's, so that scripts written for it keep
  * working: the ones that make sense for a raw file are implemented, the
- * others (kernel device, image formats, snapshots, bitmaps, cache modes)
+ * others (kernel device, image formats, snapshots, bitmaps, AIO modes)
  * are refused by name rather than silently ignored, because a script that
  * asks for --snapshot and gets writes to its base image would be worse
  * off than one that fails.
  *
  * Serving runs on the main loop: a QIONetListener accepts, and each
  * client is handed to nbd_server_serve_client(), which runs it on a
- * thread of its own.  NBDServer has no "client left" notification, so a
- * short periodic check compares its client count with what the listener
- * handed out; that drives both the --shared limit and the exit after the
- * last client when --persistent is not given.
+ * thread of its own.  When a client leaves, the server calls us from that
+ * client's thread; we only mark a GSource of the main loop ready there
+ * (g_source_set_ready_time() is thread-safe and wakes the loop), and the
+ * main loop then compares the server's client count with what the
+ * listener handed out.  That drives both the --shared limit and the exit
+ * after the last client when --persistent is not given.
+ *
+ * -L turns the program into a client that lists another server's
+ * exports, as qemu-nbd -L does.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -37,14 +42,13 @@
 #include "crypto/tls-creds.h"
 #include "io/net-listener.h"
 #include "io/socket-address.h"
+#include "nbd/client.h"
 #include "nbd/export-tool.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
 #include "util/error.h"
 
-/* How often departures are noticed (see the top of the file). */
-#define EXPORT_TOOL_POLL_MS 50
 /* Pending connections the kernel may queue for us. */
 #define EXPORT_TOOL_BACKLOG 16
 
@@ -55,6 +59,10 @@ enum {
     OPT_HANDSHAKE_LIMIT,
     OPT_FORK,
     OPT_PID_FILE,
+    OPT_CACHE,
+    OPT_DISCARD,
+    OPT_DETECT_ZEROES,
+    OPT_TLS_HOSTNAME,
     OPT_UNSUPPORTED,   /* qemu-nbd options refused by name */
 };
 
@@ -77,22 +85,23 @@ static const struct option long_options[] = {
     { "handshake-limit", required_argument, NULL, OPT_HANDSHAKE_LIMIT },
     { "fork", no_argument, NULL, OPT_FORK },
     { "pid-file", required_argument, NULL, OPT_PID_FILE },
+    { "cache", required_argument, NULL, OPT_CACHE },
+    { "nocache", no_argument, NULL, 'n' },
+    { "discard", required_argument, NULL, OPT_DISCARD },
+    { "detect-zeroes", required_argument, NULL, OPT_DETECT_ZEROES },
+    { "list", no_argument, NULL, 'L' },
+    { "tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME },
     /* qemu-nbd options that a raw export cannot honour. */
     { "connect", required_argument, NULL, 'c' },
     { "disconnect", no_argument, NULL, 'd' },
-    { "list", no_argument, NULL, 'L' },
     { "offset", required_argument, NULL, 'o' },
     { "allocation-depth", no_argument, NULL, 'A' },
     { "bitmap", required_argument, NULL, 'B' },
     { "snapshot", no_argument, NULL, 's' },
     { "load-snapshot", required_argument, NULL, 'l' },
-    { "nocache", no_argument, NULL, 'n' },
     { "trace", required_argument, NULL, 'T' },
     { "image-opts", no_argument, NULL, OPT_UNSUPPORTED },
-    { "cache", required_argument, NULL, OPT_UNSUPPORTED },
     { "aio", required_argument, NULL, OPT_UNSUPPORTED },
-    { "discard", required_argument, NULL, OPT_UNSUPPORTED },
-    { "detect-zeroes", required_argument, NULL, OPT_UNSUPPORTED },
     { "selinux-label", required_argument, NULL, OPT_UNSUPPORTED },
     { NULL, 0, NULL, 0 },
 };
@@ -102,16 +111,19 @@ static const char short_options[] = ":hVp:b:k:x:D:re:tf:vc:dLo:AB:sl:nT:";
 
 static const char usage_text[] =
 "Usage: qio-nbd [OPTIONS] FILE\n"
-"Export the raw image or block device FILE over NBD.\n"
+"  or:  qio-nbd -L [-k PATH | -b HOST -p PORT] [TLS OPTIONS]\n"
+"Export the raw image or block device FILE over NBD, or list the exports\n"
+"of an NBD server.\n"
 "\n"
 "  -h, --help                display this help and exit\n"
 "  -V, --version             output version information and exit\n"
 "\n"
 "Connection:\n"
-"  -p, --port=PORT           port to listen on (default 10809)\n"
-"  -b, --bind=IFACE          address to bind to (default 0.0.0.0;\n"
-"                            '' for every address)\n"
-"  -k, --socket=PATH         listen on a UNIX socket instead\n"
+"  -p, --port=PORT           port to listen on, or with -L to connect to\n"
+"                            (default 10809)\n"
+"  -b, --bind=IFACE          address to bind to, or with -L to connect to\n"
+"                            (default 0.0.0.0; '' for every address)\n"
+"  -k, --socket=PATH         listen on (-L: connect to) a UNIX socket\n"
 "  -e, --shared=NUM          serve NUM clients at once (default 1,\n"
 "                            0 for no limit)\n"
 "  -t, --persistent          don't exit when the last client leaves\n"
@@ -125,11 +137,26 @@ static const char usage_text[] =
 "                            tls-creds-psk, authz-simple, ...);\n"
 "                            '--object help' lists the types\n"
 "  --tls-creds=ID            require TLS with these server credentials\n"
+"                            (-L: use these client credentials)\n"
 "  --tls-authz=ID            authorize TLS clients with this object\n"
+"  --tls-hostname=NAME       -L: name the server certificate must carry\n"
+"                            (default: the -b host; needed with -k)\n"
 "\n"
 "Image:\n"
 "  -f, --format=raw          image format (only raw)\n"
 "  -r, --read-only           export read-only\n"
+"  --cache=MODE              none, writeback (default), writethrough,\n"
+"                            directsync or unsafe\n"
+"  -n, --nocache             same as --cache=none (O_DIRECT)\n"
+"  --discard=MODE            ignore (or off; default) or unmap (or on):\n"
+"                            whether trims punch holes in FILE\n"
+"  --detect-zeroes=MODE      off (default), on, or unmap (needs\n"
+"                            --discard=unmap): turn written zeros into\n"
+"                            zero writes\n"
+"\n"
+"Client:\n"
+"  -L, --list                list the exports of the server at -k or\n"
+"                            -b/-p, and exit\n"
 "\n"
 "Process:\n"
 "  --fork                    run in the background once listening\n"
@@ -152,6 +179,80 @@ static bool parse_uint(const char *opt, const char *value, guint64 max,
     return true;
 }
 
+/* One accepted spelling of a keyword option's value. */
+typedef struct {
+    const char *name;
+    int value;
+} ToolChoice;
+
+static const ToolChoice cache_choices[] = {
+    { "none", NBD_CACHE_NONE },
+    { "writeback", NBD_CACHE_WRITEBACK },
+    { "writethrough", NBD_CACHE_WRITETHROUGH },
+    { "directsync", NBD_CACHE_DIRECTSYNC },
+    { "unsafe", NBD_CACHE_UNSAFE },
+    { NULL, 0 },
+};
+
+static const ToolChoice discard_choices[] = {
+    { "ignore", false },
+    { "off", false },
+    { "unmap", true },
+    { "on", true },
+    { NULL, 0 },
+};
+
+static const ToolChoice detect_zeroes_choices[] = {
+    { "off", NBD_DETECT_ZEROES_OFF },
+    { "on", NBD_DETECT_ZEROES_ON },
+    { "unmap", NBD_DETECT_ZEROES_UNMAP },
+    { NULL, 0 },
+};
+
+/* @value looked up in @choices; the error lists every spelling. */
+static bool parse_choice(const char *opt, const char *value,
+                         const ToolChoice *choices, int *out, GError **errp)
+{
+    g_autoptr(GString) names = g_string_new(NULL);
+
+    for (const ToolChoice *c = choices; c->name; c++) {
+        if (strcmp(c->name, value) == 0) {
+            *out = c->value;
+            return true;
+        }
+        g_string_append_printf(names, "%s%s", names->len ? ", " : "",
+                               c->name);
+    }
+    qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                   "option --%s: '%s' is not one of %s", opt, value,
+                   names->str);
+    return false;
+}
+
+/* Options about the export being served, which -L cannot take. */
+static bool option_serves(int c)
+{
+    switch (c) {
+    case 'x':
+    case 'D':
+    case 'r':
+    case 'e':
+    case 't':
+    case 'f':
+    case 'n':
+    case OPT_CACHE:
+    case OPT_DISCARD:
+    case OPT_DETECT_ZEROES:
+    case OPT_TLS_AUTHZ:
+    case OPT_HANDSHAKE_LIMIT:
+    case OPT_FORK:
+    case OPT_PID_FILE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The long name of the option getopt just returned, for messages. */
 static const char *option_name(int c, int long_index)
 {
@@ -171,7 +272,10 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
 {
     bool port_given = false;
     bool bind_given = false;
+    bool cache_given = false;
+    const char *server_only = NULL;  /* an option that -L cannot take */
     guint64 v;
+    int choice;
     int c;
     int long_index = -1;
 
@@ -190,6 +294,9 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
         const char *name = option_name(c, long_index);
 
         long_index = -1;
+        if (option_serves(c)) {
+            server_only = name;
+        }
         switch (c) {
         case 'h':
             g_string_append(out, usage_text);
@@ -310,6 +417,51 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
             g_free(opts->pid_file);
             opts->pid_file = g_strdup(optarg);
             break;
+        case 'n':
+        case OPT_CACHE:
+            if (cache_given) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "options -n/--nocache and --cache can be "
+                               "given only once in all");
+                return -1;
+            }
+            cache_given = true;
+            if (c == 'n') {
+                opts->cache = NBD_CACHE_NONE;
+                break;
+            }
+            if (!parse_choice("cache", optarg, cache_choices, &choice,
+                              errp)) {
+                return -1;
+            }
+            opts->cache = choice;
+            break;
+        case OPT_DISCARD:
+            if (!parse_choice("discard", optarg, discard_choices, &choice,
+                              errp)) {
+                return -1;
+            }
+            opts->discard = choice;
+            break;
+        case OPT_DETECT_ZEROES:
+            if (!parse_choice("detect-zeroes", optarg, detect_zeroes_choices,
+                              &choice, errp)) {
+                return -1;
+            }
+            opts->detect_zeroes = choice;
+            break;
+        case 'L':
+            opts->list = true;
+            break;
+        case OPT_TLS_HOSTNAME:
+            if (!*optarg) {
+                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                               "option --tls-hostname: empty host name");
+                return -1;
+            }
+            g_free(opts->tls_hostname);
+            opts->tls_hostname = g_strdup(optarg);
+            break;
         case ':':
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "option %s needs a value", argv[optind - 1]);
@@ -337,6 +489,42 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
         }
     }
 
+    if (opts->socket_path && (port_given || bind_given)) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --socket cannot be combined with --%s",
+                       port_given ? "port" : "bind");
+        return -1;
+    }
+    if (opts->list) {
+        if (server_only) {
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "option --%s cannot be combined with --list",
+                           server_only);
+            return -1;
+        }
+        if (optind < argc) {
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "option --list takes no FILE, but '%s' was "
+                           "given", argv[optind]);
+            return -1;
+        }
+        if (opts->tls_hostname && !opts->tls_creds) {
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                           "option --tls-hostname needs --tls-creds");
+            return -1;
+        }
+        return 1;
+    }
+    if (opts->tls_hostname) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --tls-hostname is only for --list");
+        return -1;
+    }
+    if (opts->detect_zeroes == NBD_DETECT_ZEROES_UNMAP && !opts->discard) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --detect-zeroes=unmap needs --discard=unmap");
+        return -1;
+    }
     if (optind >= argc) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "no FILE to export given (see --help)");
@@ -349,12 +537,6 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
         return -1;
     }
     opts->filename = g_strdup(argv[optind]);
-    if (opts->socket_path && (port_given || bind_given)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "option --socket cannot be combined with --%s",
-                       port_given ? "port" : "bind");
-        return -1;
-    }
     if (opts->tls_authz && !opts->tls_creds) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "option --tls-authz needs --tls-creds");
@@ -377,6 +559,7 @@ void nbd_export_tool_options_clear(NBDExportToolOptions *opts)
     g_free(opts->tls_creds);
     g_free(opts->tls_authz);
     g_free(opts->pid_file);
+    g_free(opts->tls_hostname);
     memset(opts, 0, sizeof(*opts));
 }
 
@@ -387,7 +570,7 @@ typedef struct ExportTool {
     QIONetListener *listener;
     guint handed_out;   /* clients counted against the listener's limit */
     guint served;       /* clients ever handed to the server */
-    guint poll_id;
+    GSource *gone;      /* made ready from a client's thread */
 } ExportTool;
 
 static void export_tool_new_client(QIONetListener *listener,
@@ -407,7 +590,33 @@ static void export_tool_new_client(QIONetListener *listener,
     g_debug("client %u connected, %u now", t->served, t->handed_out);
 }
 
-static gboolean export_tool_poll(gpointer opaque)
+/*
+ * The client-gone source has no prepare or check: it is ready exactly
+ * when its ready time has been set to 0 by export_tool_client_gone().
+ * Its ready time goes back to "never" before the count is read, so a
+ * departure racing with this dispatch makes it ready again.
+ */
+static gboolean export_tool_gone_dispatch(GSource *source,
+                                          GSourceFunc callback,
+                                          gpointer opaque)
+{
+    g_source_set_ready_time(source, -1);
+    return callback(opaque);
+}
+
+static GSourceFuncs export_tool_gone_funcs = {
+    .dispatch = export_tool_gone_dispatch,
+};
+
+/* NBDServerClientGoneFunc: runs on the departing client's thread. */
+static void export_tool_client_gone(NBDServer *server, gpointer opaque)
+{
+    GSource *gone = opaque;
+
+    g_source_set_ready_time(gone, 0);
+}
+
+static gboolean export_tool_reap(gpointer opaque)
 {
     ExportTool *t = opaque;
     guint live = nbd_server_get_client_count(t->server);
@@ -420,8 +629,6 @@ static gboolean export_tool_poll(gpointer opaque)
     if (!t->opts->persistent && t->served > 0 && live == 0) {
         g_debug("the last client left and --persistent is not set");
         g_main_loop_quit(t->loop);
-        t->poll_id = 0;
-        return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
 }
@@ -435,18 +642,19 @@ static gboolean export_tool_signal(gpointer opaque)
 }
 
 /*
- * The NBDServer with its credentials and the one export, after the
- * --object list has created what the options refer to.
+ * Create the --object list, then find the --tls-creds object (NULL when
+ * none is named), which must be for @endpoint.
  */
-static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
-                                         GError **errp)
+static bool export_tool_objects(const NBDExportToolOptions *opts,
+                                QCryptoTLSCredsEndpoint endpoint,
+                                QCryptoTLSCreds **creds, GError **errp)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(NBDServer) server = NULL;
-    QCryptoTLSCreds *creds = NULL;
+    bool server = endpoint == QCRYPTO_TLS_CREDS_ENDPOINT_SERVER;
 
+    *creds = NULL;
     if (!qcrypto_init(errp)) {
-        return NULL;
+        return false;
     }
     for (guint i = 0; i < opts->objects->len; i++) {
         const char *arg = g_ptr_array_index(opts->objects, i);
@@ -456,25 +664,58 @@ static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
 
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "--object %s: %s", what, err->message);
-            return NULL;
+            return false;
         }
     }
-    if (opts->tls_creds) {
-        creds = qom_object_find_typed(opts->tls_creds,
-                                      QCRYPTO_TYPE_TLS_CREDS, &err);
-        if (!creds) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "option --tls-creds: %s", err->message);
-            return NULL;
-        }
-        if (qcrypto_tls_creds_get_endpoint(creds) !=
-            QCRYPTO_TLS_CREDS_ENDPOINT_SERVER) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "option --tls-creds: TLS credentials '%s' are for "
-                           "a client; create them with endpoint=server",
-                           opts->tls_creds);
-            return NULL;
-        }
+    if (!opts->tls_creds) {
+        return true;
+    }
+    *creds = qom_object_find_typed(opts->tls_creds, QCRYPTO_TYPE_TLS_CREDS,
+                                   &err);
+    if (!*creds) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --tls-creds: %s", err->message);
+        return false;
+    }
+    if (qcrypto_tls_creds_get_endpoint(*creds) != endpoint) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --tls-creds: TLS credentials '%s' are for "
+                       "a %s; %s needs them with endpoint=%s",
+                       opts->tls_creds, server ? "client" : "server",
+                       server ? "serving" : "--list",
+                       server ? "server" : "client");
+        *creds = NULL;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The NBDServer with its credentials and the one export, after the
+ * --object list has created what the options refer to.
+ */
+static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
+                                         GError **errp)
+{
+    g_autoptr(NBDServer) server = NULL;
+    QCryptoTLSCreds *creds = NULL;
+    NBDExportOptions eopts = {
+        .description = opts->description,
+        .readonly = opts->readonly,
+        .cache = opts->cache,
+        .discard = opts->discard,
+        .detect_zeroes = opts->detect_zeroes,
+        /*
+         * Several clients at once: FLUSH is fdatasync() on the one file
+         * descriptor they share, so a flush on any connection covers the
+         * writes completed on all of them, which is the promise.
+         */
+        .multi_conn = opts->shared != 1,
+    };
+
+    if (!export_tool_objects(opts, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &creds,
+                             errp)) {
+        return NULL;
     }
     if (opts->tls_authz && !qom_object_find(opts->tls_authz)) {
         qio_error_setg(errp, QIO_ERROR_NOT_FOUND,
@@ -487,8 +728,8 @@ static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
         return NULL;
     }
     nbd_server_set_handshake_timeout(server, opts->handshake_limit * 1000);
-    if (!nbd_server_add_export(server, opts->export_name, opts->description,
-                               opts->filename, opts->readonly, errp)) {
+    if (!nbd_server_add_export_full(server, opts->export_name,
+                                    opts->filename, &eopts, errp)) {
         return NULL;
     }
     return g_steal_pointer(&server);
@@ -608,7 +849,7 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
     int ready_fd = -1;
     bool pid_written = false;
     bool ok = false;
-    guint sig_ids[3];
+    guint sig_ids[3] = { 0, 0, 0 };
     static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
     if (opts->verbose) {
@@ -648,20 +889,18 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
     for (guint i = 0; i < G_N_ELEMENTS(sigs); i++) {
         sig_ids[i] = g_unix_signal_add(sigs[i], export_tool_signal, &t);
     }
-    t.poll_id = g_timeout_add(EXPORT_TOOL_POLL_MS, export_tool_poll, &t);
+    t.gone = g_source_new(&export_tool_gone_funcs, sizeof(GSource));
+    g_source_set_callback(t.gone, export_tool_reap, &t, NULL);
+    g_source_set_name(t.gone, "qio-nbd client gone");
+    g_source_attach(t.gone, NULL);
+    nbd_server_set_client_gone_func(t.server, export_tool_client_gone,
+                                    t.gone);
     if (ready_fd >= 0) {
         export_tool_detach(ready_fd, opts->verbose);
         ready_fd = -1;
     }
 
     g_main_loop_run(t.loop);
-
-    if (t.poll_id) {
-        g_source_remove(t.poll_id);
-    }
-    for (guint i = 0; i < G_N_ELEMENTS(sigs); i++) {
-        g_source_remove(sig_ids[i]);
-    }
     ok = true;
 
 out:
@@ -672,13 +911,37 @@ out:
         g_object_unref(t.listener);
     }
     if (t.server) {
+        /* Waits for client threads, and so for their gone callbacks. */
         nbd_server_shutdown(t.server);
+        nbd_server_set_client_gone_func(t.server, NULL, NULL);
         g_object_unref(t.server);
+    }
+    if (t.gone) {
+        g_source_destroy(t.gone);
+        g_source_unref(t.gone);
     }
     if (pid_written && unlink(opts->pid_file) < 0 &&
         errno != ENOENT) {
         g_warning("cannot remove pid file %s: %s", opts->pid_file,
                   g_strerror(errno));
+    }
+    /*
+     * Only now: removing the last GLib watch of a signal restores its
+     * default action, and a second SIGTERM (timeout(1) sends one to the
+     * process and one to its group) must not kill us halfway through
+     * the cleanup above.
+     */
+    for (guint i = 0; i < G_N_ELEMENTS(sigs); i++) {
+        if (sig_ids[i]) {
+            g_source_remove(sig_ids[i]);
+            /*
+             * The server is done and the process is on its way out: a
+             * stop request racing with that exit (the last client left
+             * just as SIGTERM was sent) must not turn a clean exit into
+             * death by signal.
+             */
+            signal(sigs[i], SIG_IGN);
+        }
     }
     if (t.loop) {
         g_main_loop_unref(t.loop);
@@ -687,4 +950,122 @@ out:
         close(ready_fd);  /* the parent reads EOF: startup failed */
     }
     return ok;
+}
+
+/* ---- -L: list a server's exports ---------------------------------------- */
+
+/*
+ * A name or description from the server, made safe for a terminal: a
+ * control byte (an escape sequence, a newline forging another line of
+ * the listing) becomes '?'.
+ */
+static char *list_printable(const char *text)
+{
+    char *copy = g_strdup(text);
+
+    for (char *p = copy; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
+    return copy;
+}
+
+/* The transmission flags as qemu-nbd -L spells them. */
+static void list_append_flags(GString *out, uint16_t flags)
+{
+    static const struct {
+        uint16_t bit;
+        const char *name;
+    } names[] = {
+        { NBD_FLAG_READ_ONLY, "readonly" },
+        { NBD_FLAG_SEND_FLUSH, "flush" },
+        { NBD_FLAG_SEND_FUA, "fua" },
+        { NBD_FLAG_ROTATIONAL, "rotational" },
+        { NBD_FLAG_SEND_TRIM, "trim" },
+        { NBD_FLAG_SEND_WRITE_ZEROES, "zeroes" },
+        { NBD_FLAG_SEND_DF, "df" },
+        { NBD_FLAG_CAN_MULTI_CONN, "multi" },
+        { NBD_FLAG_SEND_RESIZE, "resize" },
+        { NBD_FLAG_SEND_CACHE, "cache" },
+        { NBD_FLAG_SEND_FAST_ZERO, "fast-zero" },
+        { NBD_FLAG_BLOCK_STAT_PAYLOAD, "block-status-payload" },
+    };
+
+    g_string_append_printf(out, "  flags: 0x%x (", flags);
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (flags & names[i].bit) {
+            g_string_append_printf(out, " %s", names[i].name);
+        }
+    }
+    g_string_append(out, " )\n");
+}
+
+bool nbd_export_tool_list(const NBDExportToolOptions *opts, GString *out,
+                          GError **errp)
+{
+    g_autoptr(QIOSocketAddress) addr = NULL;
+    g_autoptr(NBDClient) client = NULL;
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) names = NULL;
+    g_autoptr(GString) text = g_string_new(NULL);
+    QCryptoTLSCreds *creds = NULL;
+
+    if (opts->verbose) {
+        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (!export_tool_objects(opts, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &creds,
+                             errp)) {
+        return false;
+    }
+    if (opts->socket_path) {
+        addr = qio_socket_address_new_unix(opts->socket_path, false);
+    } else {
+        addr = qio_socket_address_new_inet(opts->bind, opts->port);
+    }
+    if (!qio_socket_address_validate(addr, &err)) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "option --%s: %s",
+                       opts->socket_path ? "socket" : "bind", err->message);
+        return false;
+    }
+    client = nbd_client_connect(addr, creds, opts->tls_hostname, errp);
+    if (!client) {
+        return false;
+    }
+    names = nbd_client_list(client, errp);
+    if (!names) {
+        return false;
+    }
+    g_string_append_printf(text, "exports available: %u\n",
+                           g_strv_length(names));
+    for (char **n = names; *n; n++) {
+        g_autofree char *shown = list_printable(*n);
+        NBDClientExportInfo info = { 0 };
+        bool ok = nbd_client_info_full(client, *n, &info, errp);
+
+        if (ok) {
+            g_string_append_printf(text, " export: '%s'\n", shown);
+            if (info.description && *info.description) {
+                g_autofree char *desc = list_printable(info.description);
+
+                g_string_append_printf(text, "  description: %s\n", desc);
+            }
+            g_string_append_printf(text, "  size:  %" G_GUINT64_FORMAT "\n",
+                                   info.size);
+            list_append_flags(text, info.eflags);
+            g_string_append_printf(text, "  min block: %u\n"
+                                   "  opt block: %u\n"
+                                   "  max block: %u\n", info.block_min,
+                                   info.block_pref, info.block_max);
+        }
+        nbd_client_export_info_clear(&info);
+        if (!ok) {
+            return false;
+        }
+    }
+    nbd_client_close(client);
+    g_string_append(out, text->str);
+    return true;
 }

@@ -1,7 +1,8 @@
 /*
  * qio-nbd: export a raw image or block device over NBD, with the
- * command line of qemu-nbd.  Everything but printing lives in
- * nbd/export-tool.c; docs/qio-nbd.md is the manual.
+ * command line of qemu-nbd (-L: list another server's exports).
+ * Everything but printing lives in nbd/export-tool.c; docs/qio-nbd.md
+ * is the manual.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -21,8 +22,13 @@ int main(int argc, char **argv)
     int status;
 
     status = nbd_export_tool_parse(argc, argv, &opts, out, &err);
-    if (status > 0 && !nbd_export_tool_run(&opts, &err)) {
-        status = -1;
+    if (status > 0) {
+        bool ok = opts.list ? nbd_export_tool_list(&opts, out, &err)
+                            : nbd_export_tool_run(&opts, &err);
+
+        if (!ok) {
+            status = -1;
+        }
     }
     nbd_export_tool_options_clear(&opts);
     if (status < 0) {

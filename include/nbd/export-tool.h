@@ -8,9 +8,9 @@
  *     ...print out or err...
  *     nbd_export_tool_run(&opts, &err);
  *
- * so that the option rules (which qemu-nbd options exist, which are
- * refused, what each bad value is called) can be tested and reused.
- * docs/qio-nbd.md is the manual.
+ * (or nbd_export_tool_list() for -L) so that the option rules (which
+ * qemu-nbd options exist, which are refused, what each bad value is
+ * called) can be tested and reused.  docs/qio-nbd.md is the manual.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -19,6 +19,8 @@
 
 #include <glib.h>
 #include <stdbool.h>
+
+#include "nbd/server.h"
 
 G_BEGIN_DECLS
 
@@ -44,13 +46,19 @@ typedef struct NBDExportToolOptions {
     bool verbose;          /* -v */
     bool daemonize;        /* --fork */
     char *pid_file;        /* --pid-file */
+    NBDCacheMode cache;    /* --cache, -n */
+    bool discard;          /* --discard=unmap|on */
+    NBDDetectZeroes detect_zeroes; /* --detect-zeroes */
+    bool list;             /* -L: list a server's exports instead */
+    char *tls_hostname;    /* --tls-hostname (with -L) */
 } NBDExportToolOptions;
 
 /*
  * Parse a qio-nbd command line into @opts (which the caller clears with
  * nbd_export_tool_options_clear() whatever the result).
  *
- * Returns 1 when the server should run; 0 when the request was answered
+ * Returns 1 when the server should run (or, with opts->list, the
+ * listing be made); 0 when the request was answered
  * (--help, --version, --object help) and the text in @out should be
  * printed before exiting with status 0; -1 with @errp set, naming the
  * option, on a bad command line.
@@ -71,5 +79,25 @@ void nbd_export_tool_options_clear(NBDExportToolOptions *opts);
  * UNIX socket and the pid file are removed.
  */
 bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp);
+
+/*
+ * -L: create the objects, connect to the server named by -k or -b/-p
+ * (with TLS when --tls-creds names client credentials) and append to
+ * @out, in qemu-nbd's format, the number of exports and each export's
+ * name and what NBD_OPT_INFO tells about it:
+ *
+ *     exports available: 1
+ *      export: 'disk0'
+ *       description: the test disk
+ *       size:  1048576
+ *       flags: 0xced ( flush fua trim zeroes df cache fast-zero )
+ *       min block: 1
+ *       opt block: 4096
+ *       max block: 33554432
+ *
+ * False with @errp set (naming the server) if any step fails.
+ */
+bool nbd_export_tool_list(const NBDExportToolOptions *opts, GString *out,
+                          GError **errp);
 
 G_END_DECLS

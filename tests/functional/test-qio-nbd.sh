@@ -3,7 +3,9 @@
 # installed) as clients, on a UNIX socket and on 127.0.0.1, in the clear
 # and over x509 and PSK TLS; then the process side: --fork and
 # --pid-file, SIGTERM, exit after the last client, the --shared limit,
-# and the command-line errors.
+# -L compared with qemu-nbd -L (when installed), and the command-line
+# errors.  qio-nbd-client as the client is test-qio-nbd-pair.sh; the
+# cache, discard and detect-zeroes options test-qio-nbd-image-opts.sh.
 #
 #   test-qio-nbd.sh BUILD_ROOT
 #
@@ -11,31 +13,22 @@
 # every client call is bounded too.  Exit 77 (skip) without qemu-img.
 set -u
 
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../interop/lib.sh
+. "$here/../interop/lib.sh"
+
 build=$1
 qnbd=$build/tools/qio-nbd
 qpki=$build/tools/qio-pki
-for prog in qemu-img qemu-io timeout sha256sum python3; do
-    if ! command -v "$prog" >/dev/null; then
-        echo "SKIP: $prog is not installed"
-        exit 77
-    fi
-done
+require_built "$qnbd" "$qpki"
+require_progs qemu-img qemu-io timeout sha256sum
 
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+    # stop_pid also waits for a --fork server, which is not our child.
     for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null
-    done
-    for p in "${pids[@]}"; do
-        wait "$p" 2>/dev/null
-    done
-    # A --fork server is not our child: wait for it by polling.
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
+        stop_pid "$p" 50
     done
     rm -rf "$tmp"
 }
@@ -93,7 +86,7 @@ stop() {
 }
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); \
+    /usr/bin/python3 -c 'import socket; s = socket.socket(); \
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
@@ -170,6 +163,29 @@ if start tcp -t -b 127.0.0.1 -p "$port" -x disk0 -D "test disk" "$img"; then
         fail "an unknown export name was accepted"
     else
         pass "an unknown export name is refused"
+    fi
+    # -L: the lines qio-nbd prints are the ones qemu-nbd -L prints.
+    if timeout 10 "$qnbd" -L -b 127.0.0.1 -p "$port" >"$tmp/l1.txt" 2>&1 &&
+       grep -qx " export: 'disk0'" "$tmp/l1.txt" &&
+       grep -qx "  size:  4194304" "$tmp/l1.txt"; then
+        pass "-L lists disk0 and its size"
+    else
+        cat "$tmp/l1.txt"
+        fail "-L on TCP"
+    fi
+    if command -v qemu-nbd >/dev/null; then
+        if timeout 10 qemu-nbd -L -b 127.0.0.1 -p "$port" \
+               >"$tmp/l2.txt" 2>&1 &&
+           grep -qx "  description: test disk" "$tmp/l1.txt" &&
+           [ "$(grep -v '^  available meta contexts\|^   ' \
+                "$tmp/l2.txt")" = "$(cat "$tmp/l1.txt")" ]; then
+            pass "qio-nbd -L prints what qemu-nbd -L does (but meta contexts)"
+        else
+            cat "$tmp/l1.txt" "$tmp/l2.txt"
+            fail "qio-nbd -L differs from qemu-nbd -L"
+        fi
+    else
+        echo "# qemu-nbd not installed: -L comparison skipped"
     fi
     stop "$srv"
 else
@@ -371,7 +387,17 @@ expect_error "--connect" "option --connect is not supported" \
     -c /dev/nbd0 "$img"
 expect_error "--image-opts" "option --image-opts is not supported" \
     --image-opts "$img"
-expect_error "--cache" "option --cache is not supported" --cache=none "$img"
+expect_error "--aio" "option --aio is not supported" --aio=native "$img"
+expect_error "bad --cache" "option --cache: 'fast' is not one of" \
+    --cache=fast "$img"
+expect_error "--detect-zeroes=unmap alone" \
+    "option --detect-zeroes=unmap needs --discard=unmap" \
+    --detect-zeroes=unmap "$img"
+expect_error "-L with a FILE" "option --list takes no FILE" -L "$img"
+expect_error "-L with -x" "option --export-name cannot be combined with" \
+    -L -x disk0
+expect_error "--tls-hostname without -L" "only for --list" \
+    --tls-hostname h "$img"
 expect_error "unknown option" "--frobnicate" --frobnicate "$img"
 expect_error "missing value" "-p" "$img" -p
 expect_error "no FILE" "FILE" -t

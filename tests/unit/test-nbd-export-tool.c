@@ -1,9 +1,11 @@
 /*
  * Unit tests for the qio-nbd command line (nbd/export-tool.c): the
- * qemu-nbd defaults, every supported option landing in its field, the
- * answered requests (--help, --version, --object help), and one clear
- * error naming the option for each bad value and each refused qemu-nbd
- * option.  Serving is tested end to end by tests/functional.
+ * qemu-nbd defaults, every supported option landing in its field (the
+ * cache, discard and detect-zeroes keywords, -L and what it may be
+ * combined with), the answered requests (--help, --version, --object
+ * help), and one clear error naming the option for each bad value and
+ * each refused qemu-nbd option.  Serving and listing are tested end to
+ * end by tests/functional.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,6 +55,11 @@ static void test_defaults(void **state)
     assert_int_equal(opts.handshake_limit, 10);
     assert_false(opts.daemonize);
     assert_null(opts.pid_file);
+    assert_int_equal(opts.cache, NBD_CACHE_WRITEBACK);
+    assert_false(opts.discard);
+    assert_int_equal(opts.detect_zeroes, NBD_DETECT_ZEROES_OFF);
+    assert_false(opts.list);
+    assert_null(opts.tls_hostname);
     nbd_export_tool_options_clear(&opts);
 }
 
@@ -104,6 +111,92 @@ static void test_socket(void **state)
     nbd_export_tool_options_clear(&opts);
 }
 
+typedef struct {
+    const char *args[5];
+    NBDCacheMode cache;
+    bool discard;
+    NBDDetectZeroes detect_zeroes;
+} ImageCase;
+
+static void test_image_options(void **state)
+{
+    static const ImageCase cases[] = {
+        { { "-n", "d", NULL }, NBD_CACHE_NONE, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--nocache", "d", NULL }, NBD_CACHE_NONE, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--cache=none", "d", NULL }, NBD_CACHE_NONE, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--cache", "writeback", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--cache=writethrough", "d", NULL }, NBD_CACHE_WRITETHROUGH,
+          false, NBD_DETECT_ZEROES_OFF },
+        { { "--cache=directsync", "d", NULL }, NBD_CACHE_DIRECTSYNC, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--cache=unsafe", "d", NULL }, NBD_CACHE_UNSAFE, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--discard=ignore", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--discard=off", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--discard=unmap", "d", NULL }, NBD_CACHE_WRITEBACK, true,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--discard", "on", "d", NULL }, NBD_CACHE_WRITEBACK, true,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--detect-zeroes=off", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+          NBD_DETECT_ZEROES_OFF },
+        { { "--detect-zeroes=on", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+          NBD_DETECT_ZEROES_ON },
+        { { "--detect-zeroes=unmap", "--discard=unmap", "d", NULL },
+          NBD_CACHE_WRITEBACK, true, NBD_DETECT_ZEROES_UNMAP },
+        { { "--discard=on", "--detect-zeroes=unmap", "d", NULL },
+          NBD_CACHE_WRITEBACK, true, NBD_DETECT_ZEROES_UNMAP },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        NBDExportToolOptions opts;
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GError) err = NULL;
+
+        if (parse(&opts, out, &err, cases[i].args) != 1) {
+            fail_msg("case %zu: %s", i, err ? err->message : "answered");
+        }
+        assert_int_equal(opts.cache, cases[i].cache);
+        assert_int_equal(opts.discard, cases[i].discard);
+        assert_int_equal(opts.detect_zeroes, cases[i].detect_zeroes);
+        nbd_export_tool_options_clear(&opts);
+    }
+}
+
+static void test_list(void **state)
+{
+    static const char *const tcp[] = {
+        "-L", "-b", "127.0.0.1", "-p", "10810", "--object",
+        "tls-creds-x509,id=tls0,endpoint=client,dir=/x", "--tls-creds",
+        "tls0", "--tls-hostname", "nbd.example.com", "-v", NULL,
+    };
+    static const char *const unix_socket[] = { "--list", "-k", "/tmp/s",
+                                               NULL };
+    NBDExportToolOptions opts;
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+
+    assert_int_equal(parse(&opts, out, &err, tcp), 1);
+    assert_true(opts.list);
+    assert_null(opts.filename);
+    assert_string_equal(opts.bind, "127.0.0.1");
+    assert_string_equal(opts.port, "10810");
+    assert_string_equal(opts.tls_creds, "tls0");
+    assert_string_equal(opts.tls_hostname, "nbd.example.com");
+    assert_int_equal(opts.objects->len, 1);
+    nbd_export_tool_options_clear(&opts);
+
+    assert_int_equal(parse(&opts, out, &err, unix_socket), 1);
+    assert_true(opts.list);
+    assert_string_equal(opts.socket_path, "/tmp/s");
+    nbd_export_tool_options_clear(&opts);
+}
+
 static void test_answered(void **state)
 {
     static const char *const help[] = { "--help", NULL };
@@ -149,15 +242,49 @@ static void test_errors(void **state)
           "option --load-snapshot is not supported" },
         { { "-B", "b0", "d", NULL }, "option --bitmap is not supported" },
         { { "-A", "d", NULL }, "option --allocation-depth is not supported" },
-        { { "-n", "d", NULL }, "option --nocache is not supported" },
         { { "--image-opts", "d", NULL },
           "option --image-opts is not supported" },
         { { "--aio=threads", "d", NULL }, "option --aio is not supported" },
-        { { "--discard", "unmap", "d", NULL },
-          "option --discard is not supported" },
-        { { "--detect-zeroes=on", "d", NULL },
-          "option --detect-zeroes is not supported" },
-        { { "-L", NULL }, "option --list is not supported" },
+        { { "--cache=fast", "d", NULL },
+          "option --cache: 'fast' is not one of none, writeback, "
+          "writethrough, directsync, unsafe" },
+        { { "--cache=", "d", NULL }, "option --cache: '' is not one of" },
+        { { "--cache=None", "d", NULL }, "option --cache: 'None'" },
+        { { "-n", "--cache=none", "d", NULL },
+          "options -n/--nocache and --cache can be given only once" },
+        { { "--cache=unsafe", "--cache=none", "d", NULL },
+          "can be given only once" },
+        { { "--nocache=yes", "d", NULL },
+          "option --nocache does not take a value" },
+        { { "--discard=trim", "d", NULL },
+          "option --discard: 'trim' is not one of ignore, off, unmap, on" },
+        { { "--detect-zeroes=yes", "d", NULL },
+          "option --detect-zeroes: 'yes' is not one of off, on, unmap" },
+        { { "--detect-zeroes=unmap", "d", NULL },
+          "option --detect-zeroes=unmap needs --discard=unmap" },
+        { { "--detect-zeroes=unmap", "--discard=ignore", "d", NULL },
+          "option --detect-zeroes=unmap needs --discard=unmap" },
+        { { "-L", "d", NULL }, "option --list takes no FILE, but 'd'" },
+        { { "-L", "-x", "disk0", NULL },
+          "option --export-name cannot be combined with --list" },
+        { { "-L", "-r", NULL },
+          "option --read-only cannot be combined with --list" },
+        { { "-L", "--cache=none", NULL },
+          "option --cache cannot be combined with --list" },
+        { { "-t", "--list", NULL },
+          "option --persistent cannot be combined with --list" },
+        { { "-L", "--tls-authz", "a0", NULL },
+          "option --tls-authz cannot be combined with --list" },
+        { { "-L", "--fork", NULL },
+          "option --fork cannot be combined with --list" },
+        { { "-L", "-k", "/s", "-p", "1", NULL },
+          "option --socket cannot be combined with --port" },
+        { { "--tls-hostname", "h", "d", NULL },
+          "option --tls-hostname is only for --list" },
+        { { "-L", "--tls-hostname=h", NULL },
+          "option --tls-hostname needs --tls-creds" },
+        { { "-L", "--tls-hostname=", NULL },
+          "option --tls-hostname: empty host name" },
         { { "--nope", "d", NULL }, "unrecognized option --nope" },
         { { "-Z", "d", NULL }, "unrecognized option -Z" },
         { { "--read-only=yes", "d", NULL },
@@ -193,6 +320,8 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_all_options),
         cmocka_unit_test(test_socket),
+        cmocka_unit_test(test_image_options),
+        cmocka_unit_test(test_list),
         cmocka_unit_test(test_answered),
         cmocka_unit_test(test_errors),
     };
