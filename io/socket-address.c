@@ -620,18 +620,20 @@ QIOSocketAddress *qio_socket_address_from_sockaddr(const struct sockaddr *sa,
         return from_sockaddr_un((const struct sockaddr_un *)sa, salen);
 #ifdef HAVE_LINUX_VM_SOCKETS_H
     case AF_VSOCK: {
-        const struct sockaddr_vm *svm = (const struct sockaddr_vm *)sa;
+        struct sockaddr_vm svm;
         char cid[16];
         char port[16];
 
-        if (salen < (socklen_t)sizeof(*svm)) {
+        if (salen < (socklen_t)sizeof(svm)) {
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "vsock address of %u bytes is too short",
                            (unsigned)salen);
             return NULL;
         }
-        g_snprintf(cid, sizeof(cid), "%u", svm->svm_cid);
-        g_snprintf(port, sizeof(port), "%u", svm->svm_port);
+        /* A copy: @sa need not be aligned for sockaddr_vm. */
+        memcpy(&svm, sa, sizeof(svm));
+        g_snprintf(cid, sizeof(cid), "%u", svm.svm_cid);
+        g_snprintf(port, sizeof(port), "%u", svm.svm_port);
         return qio_socket_address_new_vsock(cid, port);
     }
 #endif

@@ -422,7 +422,7 @@ QCryptoTLSCreds *qcrypto_test_creds_new(const char *type, GError **errp,
 
     obj = g_object_new_with_properties(gtype, names->len,
                                        (const char **)names->pdata,
-                                       (const GValue *)values->data);
+                                       &g_array_index(values, GValue, 0));
     if (!g_initable_init(G_INITABLE(obj), NULL, errp)) {
         g_object_unref(obj);
         return NULL;
