@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""Write seed inputs for one NBD fuzz target into a directory.
+
+Usage: gen-seeds.py TARGET OUTDIR
+
+Each seed is a valid (or deliberately borderline) conversation in the
+input format of the target, first byte included (see the comment at the
+top of each fuzz-*.c); libFuzzer mutates from there, so the seeds only
+need to walk each parser's main paths once.  Stdlib only, deterministic.
+"""
+
+import hashlib
+import os
+import struct
+import sys
+
+NBDMAGIC = 0x4E42444D41474943
+IHAVEOPT = 0x49484156454F5054
+REP_MAGIC = 0x0003E889045565A9
+REQUEST_MAGIC = 0x25609513
+SIMPLE_REPLY_MAGIC = 0x67446698
+STRUCTURED_REPLY_MAGIC = 0x668E33EF
+
+OPT = dict(EXPORT_NAME=1, ABORT=2, LIST=3, PEEK_EXPORT=4, STARTTLS=5,
+           INFO=6, GO=7, STRUCTURED_REPLY=8, LIST_META_CONTEXT=9,
+           SET_META_CONTEXT=10, EXTENDED_HEADERS=11)
+REP_ACK, REP_SERVER, REP_INFO, REP_META_CONTEXT = 1, 2, 3, 4
+REP_ERR = 1 << 31
+REP_ERR_UNSUP, REP_ERR_POLICY, REP_ERR_INVALID = REP_ERR | 1, REP_ERR | 2, \
+    REP_ERR | 3
+REP_ERR_TLS_REQD, REP_ERR_UNKNOWN = REP_ERR | 5, REP_ERR | 6
+INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE = 0, 1, 2, 3
+CMD = dict(READ=0, WRITE=1, DISC=2, FLUSH=3, TRIM=4, CACHE=5,
+           WRITE_ZEROES=6, BLOCK_STATUS=7)
+CMD_FLAG_FUA, CMD_FLAG_NO_HOLE, CMD_FLAG_DF = 1, 2, 4
+CMD_FLAG_REQ_ONE, CMD_FLAG_FAST_ZERO = 8, 16
+REPLY_FLAG_DONE = 1
+REPLY_TYPE_NONE, REPLY_TYPE_OFFSET_DATA, REPLY_TYPE_OFFSET_HOLE = 0, 1, 2
+REPLY_TYPE_BLOCK_STATUS = 5
+REPLY_TYPE_ERROR, REPLY_TYPE_ERROR_OFFSET = 0x8001, 0x8002
+C_FIXED_NEWSTYLE, C_NO_ZEROES = 1, 2
+# Transmission flags: HAS_FLAGS, SEND_FLUSH, SEND_FUA, SEND_TRIM,
+# SEND_WRITE_ZEROES, SEND_DF, CAN_MULTI_CONN, SEND_CACHE, SEND_FAST_ZERO.
+EFLAGS_ALL = 0x1 | 0x4 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800
+EFLAGS_RO = 0x1 | 0x2 | 0x4 | 0x80 | 0x400
+META = b"base:allocation"
+EXPORT_SIZE = 1024 * 1024
+
+
+def u16(v):
+    return struct.pack(">H", v)
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def name_field(name):
+    return u32(len(name)) + name
+
+
+# ---- Client to server ------------------------------------------------------
+
+def option(opt, payload=b""):
+    return u64(IHAVEOPT) + u32(opt) + u32(len(payload)) + payload
+
+
+def info_payload(name, infos=()):
+    return name_field(name) + u16(len(infos)) + b"".join(u16(i) for i in infos)
+
+
+def meta_payload(name, queries):
+    return name_field(name) + u32(len(queries)) + \
+        b"".join(name_field(q) for q in queries)
+
+
+def request(cmd, offset=0, length=0, flags=0, cookie=1, payload=b""):
+    return u32(REQUEST_MAGIC) + u16(flags) + u16(CMD[cmd]) + u64(cookie) + \
+        u64(offset) + u32(length) + payload
+
+
+FLAGS = u32(C_FIXED_NEWSTYLE | C_NO_ZEROES)
+
+
+def server_options_seeds():
+    plain, tls = b"\x00", b"\x01"
+    infos = (INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE)
+    some_requests = request("READ", 0, 4096, cookie=1) + \
+        request("DISC", cookie=2)
+    yield "go-default", plain + FLAGS + option(OPT["GO"], info_payload(b"")) \
+        + some_requests
+    yield "list-info-go", plain + FLAGS + option(OPT["LIST"]) + \
+        option(OPT["INFO"], info_payload(b"ro", infos)) + \
+        option(OPT["GO"], info_payload(b"ro", infos)) + some_requests
+    yield "structured-meta-go", plain + FLAGS + \
+        option(OPT["STRUCTURED_REPLY"]) + \
+        option(OPT["LIST_META_CONTEXT"], meta_payload(b"", [b"base:"])) + \
+        option(OPT["LIST_META_CONTEXT"], meta_payload(b"", [])) + \
+        option(OPT["SET_META_CONTEXT"], meta_payload(b"zeroes", [META])) + \
+        option(OPT["GO"], info_payload(b"zeroes", (INFO_BLOCK_SIZE,))) + \
+        request("BLOCK_STATUS", 0, 65536) + request("DISC", cookie=2)
+    yield "export-name", plain + FLAGS + option(OPT["EXPORT_NAME"], b"sync") \
+        + some_requests
+    yield "export-name-zeroes", plain + u32(C_FIXED_NEWSTYLE) + \
+        option(OPT["EXPORT_NAME"], b"")
+    yield "abort", plain + FLAGS + option(OPT["ABORT"])
+    yield "errors", plain + FLAGS + option(99, b"xyz") + \
+        option(OPT["STARTTLS"]) + option(OPT["PEEK_EXPORT"]) + \
+        option(OPT["EXTENDED_HEADERS"]) + \
+        option(OPT["INFO"], info_payload(b"nonexistent")) + \
+        option(OPT["LIST"], b"junk") + \
+        option(OPT["STRUCTURED_REPLY"], b"x") + \
+        option(OPT["SET_META_CONTEXT"], b"\x00\x00") + \
+        option(OPT["GO"], u32(100) + b"short") + option(OPT["ABORT"])
+    yield "too-long", plain + FLAGS + u64(IHAVEOPT) + u32(OPT["GO"]) + \
+        u32(0x10001)
+    yield "tls-starttls", tls + FLAGS + option(OPT["STARTTLS"]) + \
+        b"\x16\x03\x01\x00\x05hello"
+    yield "tls-required", tls + FLAGS + option(OPT["LIST"]) + \
+        option(OPT["GO"], info_payload(b"")) + \
+        option(OPT["STARTTLS"], b"x") + option(OPT["ABORT"])
+    yield "tls-export-name", tls + FLAGS + option(OPT["EXPORT_NAME"], b"")
+
+
+def server_commands_seeds():
+    data = bytes(range(256)) * 2
+    zeros = bytes(512)
+    rw = request("WRITE", 4096, 512, cookie=1, payload=data) + \
+        request("WRITE", 8192, 512, CMD_FLAG_FUA, cookie=2, payload=zeros) + \
+        request("READ", 4096, 8192, cookie=3) + \
+        request("READ", 0, 4096, CMD_FLAG_DF, cookie=4) + \
+        request("FLUSH", cookie=5) + \
+        request("TRIM", 0, 65536, cookie=6) + \
+        request("CACHE", 0, 65536, cookie=7) + \
+        request("WRITE_ZEROES", 0, 4096, CMD_FLAG_NO_HOLE, cookie=8) + \
+        request("WRITE_ZEROES", 4096, 4096, CMD_FLAG_FAST_ZERO, cookie=9) + \
+        request("BLOCK_STATUS", 0, EXPORT_SIZE, cookie=10) + \
+        request("BLOCK_STATUS", 0, 65536, CMD_FLAG_REQ_ONE, cookie=11) + \
+        request("READ", EXPORT_SIZE - 1, 2, cookie=12) + \
+        request("WRITE", EXPORT_SIZE, 1, cookie=13, payload=b"x") + \
+        request("DISC", cookie=14)
+    for mode in range(16):
+        yield "mode%02d-all" % mode, bytes([mode]) + rw
+    yield "bad-magic", b"\x04" + u32(0x12345678) + bytes(24)
+    yield "bad-flags-write", b"\x00" + request("WRITE", 0, 4, 0x8000,
+                                                payload=b"abcd")
+    yield "unknown-cmd", b"\x04" + u32(REQUEST_MAGIC) + u16(0) + u16(42) + \
+        u64(1) + u64(0) + u32(0) + request("DISC", cookie=2)
+
+
+# ---- Server to client -----------------------------------------------------
+
+def greeting(flags=C_FIXED_NEWSTYLE | C_NO_ZEROES):
+    return u64(NBDMAGIC) + u64(IHAVEOPT) + u16(flags)
+
+
+def reply(opt, rtype, payload=b""):
+    return u64(REP_MAGIC) + u32(opt) + u32(rtype) + u32(len(payload)) + \
+        payload
+
+
+def go_replies(opt, size, eflags, name=b""):
+    return reply(opt, REP_INFO, u16(INFO_EXPORT) + u64(size) + u16(eflags)) \
+        + reply(opt, REP_INFO, u16(INFO_NAME) + name) \
+        + reply(opt, REP_INFO, u16(INFO_BLOCK_SIZE) + u32(1) + u32(4096) +
+                u32(32 << 20)) \
+        + reply(opt, REP_ACK)
+
+
+def simple(cookie, error=0, data=b""):
+    return u32(SIMPLE_REPLY_MAGIC) + u32(error) + u64(cookie) + data
+
+
+def chunk(cookie, ctype, payload=b"", flags=REPLY_FLAG_DONE):
+    return u32(STRUCTURED_REPLY_MAGIC) + u16(flags) + u16(ctype) + \
+        u64(cookie) + u32(len(payload)) + payload
+
+
+def client_replies(structured, eflags):
+    """Replies to fuzz_requests() in fuzz-nbd-client.c, in its order."""
+    out = b""
+    cookie = 1
+    # pread 4096 at 0
+    if structured:
+        out += chunk(cookie, REPLY_TYPE_OFFSET_DATA, u64(0) + b"A" * 1024, 0)
+        out += chunk(cookie, REPLY_TYPE_OFFSET_HOLE, u64(1024) + u32(3072))
+    else:
+        out += simple(cookie, data=b"A" * 4096)
+    cookie += 1
+    # block status 64 KiB at 0: only with the context agreed
+    if structured:
+        out += chunk(cookie, REPLY_TYPE_BLOCK_STATUS,
+                     u32(1) + u32(4096) + u32(0) + u32(61440) + u32(3))
+        cookie += 1
+    # pwrite, pwrite FUA
+    out += simple(cookie)
+    cookie += 1
+    if eflags & 0x8:
+        out += simple(cookie, error=28) if not structured else \
+            chunk(cookie, REPLY_TYPE_ERROR, u32(28) + u16(4) + b"full")
+        cookie += 1
+    if eflags & 0x40:
+        out += simple(cookie)
+        cookie += 1
+        if eflags & 0x800:
+            out += simple(cookie, error=95)
+            cookie += 1
+    if eflags & 0x20:
+        out += simple(cookie) if not structured else \
+            chunk(cookie, REPLY_TYPE_NONE)
+        cookie += 1
+    if eflags & 0x400:
+        out += simple(cookie)
+        cookie += 1
+    if eflags & 0x4:
+        out += simple(cookie)
+        cookie += 1
+    # pread 1 byte at the end
+    if structured:
+        out += chunk(cookie, REPLY_TYPE_ERROR_OFFSET,
+                     u32(22) + u16(3) + b"eof" + u64(EXPORT_SIZE - 1))
+    else:
+        out += simple(cookie, data=b"Z")
+    return out
+
+
+def client_seeds():
+    size = EXPORT_SIZE
+    for mode in range(8):
+        name = b"disk" if mode & 4 else b""
+        for structured in (True, False):
+            for eflags in (EFLAGS_ALL, EFLAGS_RO):
+                out = greeting()
+                if structured:
+                    out += reply(OPT["STRUCTURED_REPLY"], REP_ACK)
+                else:
+                    out += reply(OPT["STRUCTURED_REPLY"], REP_ERR_UNSUP,
+                                 b"no structured replies here")
+                if mode & 3 in (1, 3):
+                    out += reply(OPT["LIST"], REP_SERVER, name_field(b"") +
+                                 b"default")
+                    out += reply(OPT["LIST"], REP_SERVER,
+                                 name_field(b"disk"))
+                    out += reply(OPT["LIST"], REP_ACK)
+                if mode & 3 in (2, 3):
+                    out += go_replies(OPT["INFO"], size, eflags, name)
+                if mode & 3 != 3:
+                    if structured:
+                        out += reply(OPT["SET_META_CONTEXT"],
+                                     REP_META_CONTEXT, u32(1) + META)
+                        out += reply(OPT["SET_META_CONTEXT"], REP_ACK)
+                    out += go_replies(OPT["GO"], size, eflags, name)
+                    out += client_replies(structured, eflags)
+                yield "mode%d-%s-%x" % (mode, "sr" if structured else
+                                        "simple", eflags), \
+                    bytes([mode]) + out
+    # Refusals and broken servers.
+    yield "oldstyle", b"\x00" + u64(NBDMAGIC) + u64(0x00420281861253) + \
+        bytes(136)
+    yield "not-fixed", b"\x00" + greeting(0)
+    yield "tls-refused", b"\x08" + greeting() + \
+        reply(OPT["STARTTLS"], REP_ERR_POLICY, b"no TLS")
+    yield "tls-ack", b"\x08" + greeting() + reply(OPT["STARTTLS"], REP_ACK) + \
+        b"\x16\x03\x03\x00\x02\x02\x28"
+    yield "tls-required", b"\x00" + greeting() + \
+        reply(OPT["STRUCTURED_REPLY"], REP_ERR_TLS_REQD, b"use TLS")
+    yield "go-unknown", b"\x00" + greeting() + \
+        reply(OPT["STRUCTURED_REPLY"], REP_ACK) + \
+        reply(OPT["SET_META_CONTEXT"], REP_ERR_UNKNOWN) + \
+        reply(OPT["GO"], REP_ERR_UNKNOWN, b"no such export")
+
+
+TARGETS = {
+    "fuzz-nbd-server-options": server_options_seeds,
+    "fuzz-nbd-server-commands": server_commands_seeds,
+    "fuzz-nbd-client": client_seeds,
+}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in TARGETS:
+        sys.exit("usage: gen-seeds.py {%s} OUTDIR" % ",".join(TARGETS))
+    outdir = sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    n = 0
+    for label, data in TARGETS[sys.argv[1]]():
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        with open(os.path.join(outdir, "%s-%s" % (label, digest)), "wb") as f:
+            f.write(data)
+        n += 1
+    print("%s: %d seeds in %s" % (sys.argv[1], n, outdir))
+
+
+if __name__ == "__main__":
+    main()
