@@ -412,6 +412,8 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
             creds, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, errp)) {
         return NULL;
     }
+    /* Requests are whole messages: Nagle would only hold small ones back. */
+    qio_channel_set_delay(ioc, false);
     c = g_new0(NBDClient, 1);
     c->ioc = g_object_ref(ioc);
     c->peer = g_strdup(peer ? peer : "(unnamed)");

@@ -1836,6 +1836,8 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
     if (qio_channel_set_blocking(ioc, true, errp) < 0) {
         return NULL;
     }
+    /* Replies are whole messages: Nagle would only hold small ones back. */
+    qio_channel_set_delay(ioc, false);
     client = g_new0(NBDServerConn, 1);
     client->server = server;
     client->master = g_object_ref(ioc);
