@@ -16,6 +16,7 @@
 #include "crypto/tls-session.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -50,6 +51,14 @@ struct QCryptoTLSSession {
     int pull_errno;
 
     bool handshake_done;
+    /*
+     * Socket transport (qcrypto_tls_session_set_fd()): after the handshake,
+     * unless the kernel took over, records are pulled from a read-ahead
+     * buffer filled by large recv() calls (see readahead_pull()).
+     */
+    int fd;
+    uint8_t *ra_buf;
+    size_t ra_off, ra_len;
     /*
      * Plaintext bytes of a record gnutls encrypted but could not send yet;
      * the next write flushes it and reports them as written.
@@ -180,6 +189,74 @@ void qcrypto_tls_session_set_fd(QCryptoTLSSession *sess, int fd)
      * to the kernel after the handshake when kernel TLS is enabled.
      */
     gnutls_transport_set_int(sess->gs, fd);
+    sess->fd = fd;
+}
+
+/* Bytes one recv() may bring in for the read-ahead buffer. */
+#define READAHEAD_SIZE (256 * 1024)
+
+/*
+ * gnutls reads a record as two exact reads (its 5-byte header, then the
+ * rest), and every recv() on TCP may send a window update: two system
+ * calls and often an ACK per 16 KiB record.  Reading ahead in large
+ * chunks makes a stream of records cost a few large recv() calls.
+ */
+static ssize_t readahead_pull(gnutls_transport_ptr_t ptr, void *buf,
+                              size_t len)
+{
+    QCryptoTLSSession *sess = ptr;
+    ssize_t n;
+
+    if (sess->ra_off == sess->ra_len) {
+        do {
+            n = recv(sess->fd, sess->ra_buf, READAHEAD_SIZE, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            sess->pull_errno = errno;
+            gnutls_transport_set_errno(sess->gs, errno);
+            return -1;
+        }
+        sess->ra_off = 0;
+        sess->ra_len = n;
+        if (n == 0) {
+            return 0;
+        }
+    }
+    n = MIN(len, sess->ra_len - sess->ra_off);
+    memcpy(buf, sess->ra_buf + sess->ra_off, n);
+    sess->ra_off += n;
+    return n;
+}
+
+static int readahead_pull_timeout(gnutls_transport_ptr_t ptr,
+                                  unsigned int ms)
+{
+    QCryptoTLSSession *sess = ptr;
+    struct pollfd pfd = { .fd = sess->fd, .events = POLLIN };
+    int ret;
+
+    if (sess->ra_off < sess->ra_len) {
+        return 1;
+    }
+    do {
+        ret = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+    } while (ret < 0 && errno == EINTR);
+    return ret;
+}
+
+/* After the handshake: read ahead unless the kernel does the records. */
+static void readahead_start(QCryptoTLSSession *sess)
+{
+    if (sess->fd < 0 ||
+        (gnutls_transport_is_ktls_enabled(sess->gs) & GNUTLS_KTLS_RECV)) {
+        return;
+    }
+    sess->ra_buf = g_malloc(READAHEAD_SIZE);
+    gnutls_transport_set_pull_function(sess->gs, readahead_pull);
+    gnutls_transport_set_pull_timeout_function(sess->gs,
+                                               readahead_pull_timeout);
+    gnutls_transport_set_ptr2(sess->gs, sess,
+                              (gnutls_transport_ptr_t)(intptr_t)sess->fd);
 }
 
 void qcrypto_tls_session_set_peer_label(QCryptoTLSSession *sess,
@@ -227,6 +304,7 @@ QCryptoTLSSession *qcrypto_tls_session_new(QCryptoTLSCreds *creds,
     }
 
     sess = g_new0(QCryptoTLSSession, 1);
+    sess->fd = -1;
     sess->creds = g_object_ref(creds);
     sess->endpoint = endpoint;
     sess->verify_peer = qcrypto_tls_creds_get_verify_peer(creds);
@@ -314,6 +392,7 @@ void qcrypto_tls_session_free(QCryptoTLSSession *sess)
     g_free(sess->authzid);
     g_free(sess->label);
     g_free(sess->peer_name);
+    g_free(sess->ra_buf);
     g_free(sess);
 }
 
@@ -573,6 +652,7 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, GError **errp)
     ret = gnutls_handshake(sess->gs);
     if (ret == GNUTLS_E_SUCCESS) {
         sess->handshake_done = true;
+        readahead_start(sess);
         g_debug("TLS %s handshake done: %s, %s, %s, kernel TLS %s",
                 role_name(sess),
                 qcrypto_tls_session_get_protocol(sess),
@@ -1317,7 +1397,12 @@ bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
 
 size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *sess)
 {
-    return sess->handshake_done ? gnutls_record_check_pending(sess->gs) : 0;
+    if (!sess->handshake_done) {
+        return 0;
+    }
+    /* Read-ahead bytes count: no poll() on the socket will announce them. */
+    return gnutls_record_check_pending(sess->gs) +
+           (sess->ra_len - sess->ra_off);
 }
 
 int qcrypto_tls_session_bye(QCryptoTLSSession *sess, GError **errp)

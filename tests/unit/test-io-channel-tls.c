@@ -363,6 +363,51 @@ static void pending_watch(MasterKind kind)
     g_object_unref(s);
 }
 
+/*
+ * Read exactly one whole record of two that arrived together: the second
+ * may already be off the socket (read ahead by the session), so a watch
+ * must still fire for it without any new data arriving.
+ */
+static void test_pending_watch_read_ahead(void **state)
+{
+    QIOChannelTLS *c, *s;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    char rec1[100], rec2[100], in[200];
+    GIOCondition fired = 0;
+    GSource *src;
+    gint64 deadline;
+
+    memset(rec1, 'c', sizeof(rec1));
+    memset(rec2, 'd', sizeof(rec2));
+    tls_pair(MASTER_SOCKET, &c, &s);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err),
+                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec2, 100, &err),
+                     0);
+    g_usleep(50 * 1000);
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in, 100, &err), 0);
+
+    src = qio_channel_create_watch(QIO_CHANNEL(s), G_IO_IN);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired,
+                          &fired, NULL);
+    g_source_attach(src, ctx);
+    deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    while (!fired && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(ctx, FALSE);
+        g_usleep(1000);
+    }
+    g_source_destroy(src);
+    g_source_unref(src);
+    assert_true(fired & G_IO_IN);
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in + 100, 100,
+                                          &err), 0);
+    assert_memory_equal(in, rec1, 100);
+    assert_memory_equal(in + 100, rec2, 100);
+    g_object_unref(c);
+    g_object_unref(s);
+}
+
 static void test_pending_watch_socket(void **state)
 {
     pending_watch(MASTER_SOCKET);
@@ -814,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_async_handshake),
         cmocka_unit_test(test_pending_watch_socket),
         cmocka_unit_test(test_pending_watch_callbacks),
+        cmocka_unit_test(test_pending_watch_read_ahead),
         cmocka_unit_test(test_shutdown_eof),
         cmocka_unit_test(test_abrupt_close),
         cmocka_unit_test(test_timeout_sync),
