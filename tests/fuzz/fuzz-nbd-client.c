@@ -12,6 +12,8 @@
  *   bit 2     ask for export "disk" instead of the default ""
  *   bit 3     TLS credentials: STARTTLS first (the handshake then fails
  *             on anything but a real TLS server, as it must)
+ *   bit 4     after GO, first four reads and a block status in flight
+ *             together (the asynchronous API: replies in any order)
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -34,6 +36,58 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_init();
     fuzz_init_done();
     return 0;
+}
+
+/* Requests in flight together: replies may come in any order. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    unsigned left;
+} FuzzBatch;
+
+static void fuzz_batch_done(const GError *err, gpointer opaque)
+{
+    FuzzBatch *b = opaque;
+
+    g_mutex_lock(&b->lock);
+    b->left--;
+    g_cond_signal(&b->cond);
+    g_mutex_unlock(&b->lock);
+}
+
+static void fuzz_async(NBDClient *client)
+{
+    static uint8_t bufs[4][FUZZ_IO_SIZE];
+    g_autoptr(GArray) extents = g_array_new(FALSE, FALSE,
+                                            sizeof(NBDClientExtent));
+    FuzzBatch b = { .left = 0 };
+
+    g_mutex_init(&b.lock);
+    g_cond_init(&b.cond);
+    for (unsigned i = 0; i < 4; i++) {
+        g_mutex_lock(&b.lock);
+        b.left++;
+        g_mutex_unlock(&b.lock);
+        if (!nbd_client_submit_pread(client, bufs[i], FUZZ_IO_SIZE,
+                                     i * FUZZ_IO_SIZE, fuzz_batch_done, &b,
+                                     NULL)) {
+            fuzz_batch_done(NULL, &b);  /* not submitted: no callback */
+        }
+    }
+    g_mutex_lock(&b.lock);
+    b.left++;
+    g_mutex_unlock(&b.lock);
+    if (!nbd_client_submit_block_status(client, 65536, 0, extents,
+                                        fuzz_batch_done, &b, NULL)) {
+        fuzz_batch_done(NULL, &b);
+    }
+    g_mutex_lock(&b.lock);
+    while (b.left) {
+        g_cond_wait(&b.cond, &b.lock);
+    }
+    g_mutex_unlock(&b.lock);
+    g_mutex_clear(&b.lock);
+    g_cond_clear(&b.cond);
 }
 
 /* Every request, in the order the seed generator answers them. */
@@ -86,6 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((mode & 3) != 3 && nbd_client_go(client, name, NULL)) {
         nbd_client_get_flags(client);
         nbd_client_has_structured_replies(client);
+        if (mode & 16) {
+            fuzz_async(client);
+        }
         fuzz_requests(client);
     }
     return 0;
