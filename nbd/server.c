@@ -61,6 +61,7 @@ typedef struct NBDExport {
     bool regular;        /* a regular file, not a block device */
     bool in_memory;      /* tmpfs/ramfs: I/O never waits for a disk */
     gint no_nowait_write; /* atomic: RWF_NOWAIT writes are refused */
+    GMutex write_lock;   /* buffered regular file: one pwrite at a time */
     gint may_have_holes; /* atomic; false: skip the hole probe on reads */
 } NBDExport;
 
@@ -140,6 +141,7 @@ static void nbd_export_free(gpointer p)
     g_free(exp->name);
     g_free(exp->description);
     g_free(exp->path);
+    g_mutex_clear(&exp->write_lock);
     g_free(exp);
 }
 
@@ -248,6 +250,7 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
         return false;
     }
     exp = g_new0(NBDExport, 1);
+    g_mutex_init(&exp->write_lock);
     exp->fd = fd;
     exp->fd_buffered = -1;
     exp->cache = opts->cache;
@@ -1328,8 +1331,23 @@ static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req,
             return true;
         }
     } else {
+        /*
+         * Buffered writes to a regular file take its inode lock (tmpfs,
+         * ext4, xfs), so they run one at a time anyway; waiting here
+         * sleeps, where waiting in the kernel spins on the lock holder
+         * and burns the CPU the other threads need (a 1 GiB nbdcopy
+         * write to tmpfs: 0.60 instead of 0.87 server CPU-s).
+         */
+        bool serialise = exp->regular && exp->fd_buffered < 0;
+
+        if (serialise) {
+            g_mutex_lock(&exp->write_lock);
+        }
         ret = nbd_pwrite_all(nbd_export_fd(exp, req->offset, req->length),
                              buf, req->length, req->offset);
+        if (serialise) {
+            g_mutex_unlock(&exp->write_lock);
+        }
     }
     return nbd_send_result(client, req, nbd_maybe_sync(exp, req, ret));
 }
