@@ -61,6 +61,7 @@ struct NBDClient {
     GMutex send_lock;           /* one request on the wire at a time */
     GHashTable *inflight;       /* cookie -> NBDClientRequest */
     unsigned max_inflight;
+    guint close_timeout_ms;     /* nbd_client_close() wait, 0 = no limit */
     uint64_t next_cookie;
     bool dead;                  /* no more requests: failed or closing */
     bool stopping;              /* reader should exit once idle */
@@ -421,6 +422,7 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
     c->tls_hostname = g_strdup(tls_hostname);
     c->next_cookie = 1;
     c->max_inflight = NBD_CLIENT_DEFAULT_REQUESTS;
+    c->close_timeout_ms = NBD_CLIENT_CLOSE_TIMEOUT_MS;
     c->block_min = 1;
     c->block_pref = 4096;
     c->block_max = NBD_CLIENT_MAX_REQUEST;
@@ -811,6 +813,13 @@ void nbd_client_set_max_requests(NBDClient *c, unsigned n)
     g_mutex_lock(&c->lock);
     c->max_inflight = CLAMP(n, 1, NBD_CLIENT_MAX_REQUESTS);
     g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
+void nbd_client_set_close_timeout(NBDClient *c, guint timeout_ms)
+{
+    g_mutex_lock(&c->lock);
+    c->close_timeout_ms = timeout_ms;
     g_mutex_unlock(&c->lock);
 }
 
@@ -1568,10 +1577,24 @@ void nbd_client_close(NBDClient *c)
         NBDClientRequest r = { .type = NBD_CMD_DISC };
         bool dead;
 
-        /* Let the requests in flight finish, then say goodbye. */
+        gint64 deadline = g_get_monotonic_time() +
+                          (gint64)c->close_timeout_ms *
+                          G_TIME_SPAN_MILLISECOND;
+
+        /*
+         * Let the requests in flight finish, then say goodbye; a server
+         * that stops answering gets no goodbye, and the requests fail.
+         */
         g_mutex_lock(&c->lock);
         while (!c->dead && g_hash_table_size(c->inflight) > 0) {
-            g_cond_wait(&c->cond, &c->lock);
+            if (!c->close_timeout_ms) {
+                g_cond_wait(&c->cond, &c->lock);
+            } else if (!g_cond_wait_until(&c->cond, &c->lock, deadline)) {
+                g_info("NBD server %s: %u requests still unanswered after "
+                       "%u ms; closing without NBD_CMD_DISC", c->peer,
+                       g_hash_table_size(c->inflight), c->close_timeout_ms);
+                c->dead = true;
+            }
         }
         dead = c->dead;
         c->dead = true;

@@ -152,6 +152,16 @@ uint32_t nbd_client_get_max_request(NBDClient *client);
  */
 void nbd_client_set_max_requests(NBDClient *client, unsigned n);
 
+/* Default time nbd_client_close() waits for requests in flight. */
+#define NBD_CLIENT_CLOSE_TIMEOUT_MS 30000
+
+/*
+ * How long nbd_client_close() waits for the requests in flight to be
+ * answered (0: no limit).  When it runs out the connection is closed
+ * without NBD_CMD_DISC and those requests fail with QIO_ERROR_CLOSED.
+ */
+void nbd_client_set_close_timeout(NBDClient *client, guint timeout_ms);
+
 /*
  * Asynchronous requests, after nbd_client_go().
  *

@@ -606,6 +606,45 @@ static void test_in_flight_bound(void **state)
     tally_clear(&t);
 }
 
+/* Reads the request and never answers it. */
+static void script_silent(FakeServer *s, const NBDRequest *r, size_t n,
+                          GByteArray *out)
+{
+}
+
+/* A server that stops answering: close gives up on it in time. */
+static void test_close_timeout(void **state)
+{
+    FakeServer s;
+    g_autoptr(GError) err = NULL;
+    static uint8_t buf[512];
+    gint64 start;
+    Tally t;
+    Op op;
+    NBDClient *c;
+
+    (void)state;
+    server_init(&s);
+    s.script = script_silent;
+    s.script_after = 1;
+    c = server_start(&s, &err);
+    assert_non_null(c);
+    tally_init(&t);
+    op = (Op) { .t = &t, .tag = 'a' };
+    tally_add(&t);
+    assert_true(nbd_client_submit_pread(c, buf, sizeof(buf), 0, tally_cb,
+                                        &op, &err));
+    nbd_client_set_close_timeout(c, 300);
+    start = g_get_monotonic_time();
+    nbd_client_close(c);
+    assert_true(g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC);
+    tally_wait(&t);
+    assert_int_equal(t.ok, 0);  /* the read failed, it did not hang */
+    nbd_client_free(c);
+    server_finish(&s);
+    tally_clear(&t);
+}
+
 typedef struct {
     NBDClient *c;
     int id;
@@ -1124,6 +1163,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_in_flight_bound),
+        cmocka_unit_test(test_close_timeout),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test(test_error_offset),
