@@ -889,7 +889,6 @@ static bool nbd_negotiate(NBDServerConn *client)
 #define NBD_DIRECT_ALIGN 4096
 
 typedef struct NBDServerReq {
-    NBDServerConn *client;
     NBDRequest req;
     NBDBuf buf;     /* WRITE payload, or none */
     size_t charge;  /* bytes counted against the in-flight budget */
@@ -1602,15 +1601,6 @@ static void nbd_reserve(NBDServerConn *client, size_t bytes)
     g_mutex_unlock(&client->req_lock);
 }
 
-static void nbd_wait_idle(NBDServerConn *client)
-{
-    g_mutex_lock(&client->req_lock);
-    while (client->inflight) {
-        g_cond_wait(&client->req_cond, &client->req_lock);
-    }
-    g_mutex_unlock(&client->req_lock);
-}
-
 /*
  * Checks the reader makes before queueing: true if the request was
  * answered here (or, with *@fatal, must end the connection).
@@ -1702,19 +1692,13 @@ static void nbd_transmission(NBDServerConn *client)
         }
         nbd_reserve(client, charge);
         r = g_new0(NBDServerReq, 1);
-        r->client = client;
         r->req = req;
         r->charge = charge;
         if (req.type == NBD_CMD_WRITE) {
             if (!nbd_buf_get(client, req.length, &r->buf) ||
                 !nbd_read(client, r->buf.p, req.length, NULL)) {
                 /* Out of memory for a bounded buffer, or the peer left. */
-                nbd_buf_put(client, &r->buf);
-                g_free(r);
-                g_mutex_lock(&client->req_lock);
-                client->inflight--;
-                client->inflight_bytes -= charge;
-                g_mutex_unlock(&client->req_lock);
+                nbd_finish(client, r);
                 break;
             }
         }
@@ -1735,7 +1719,6 @@ static void nbd_transmission(NBDServerConn *client)
     }
     /* Replies still owed go out before the connection closes. */
     g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
-    nbd_wait_idle(client);
 }
 
 /* ---- Client threads ------------------------------------------------------ */
