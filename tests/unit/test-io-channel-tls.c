@@ -277,6 +277,25 @@ static gboolean watch_fired(QIOChannel *ioc, GIOCondition cond,
     return G_SOURCE_REMOVE;
 }
 
+/* What a G_IO_IN watch on @ioc reports within 2 s (0: nothing). */
+static GIOCondition wait_for_input(QIOChannel *ioc, GMainContext *ctx)
+{
+    GSource *src = qio_channel_create_watch(ioc, G_IO_IN);
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    GIOCondition fired = 0;
+
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired,
+                          &fired, NULL);
+    g_source_attach(src, ctx);
+    while (!fired && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(ctx, FALSE);
+        g_usleep(1000);
+    }
+    g_source_destroy(src);
+    g_source_unref(src);
+    return fired;
+}
+
 static void pending_watch(MasterKind kind)
 {
     QIOChannelTLS *c, *s;
@@ -318,18 +337,7 @@ static void pending_watch(MasterKind kind)
         assert_int_equal(poll(&pfd, 1, 0), 0); /* the socket is empty */
     }
 
-    src = qio_channel_create_watch(QIO_CHANNEL(s), G_IO_IN);
-    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired,
-                          &fired, NULL);
-    g_source_attach(src, ctx);
-    deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-    while (!fired && g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(ctx, FALSE);
-        g_usleep(1000);
-    }
-    g_source_destroy(src);
-    g_source_unref(src);
-    assert_true(fired & G_IO_IN);
+    assert_true(wait_for_input(QIO_CHANNEL(s), ctx) & G_IO_IN);
 
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in + 101, 99, &err),
                      0);
@@ -374,9 +382,6 @@ static void test_pending_watch_read_ahead(void **state)
     g_autoptr(GError) err = NULL;
     g_autoptr(GMainContext) ctx = g_main_context_new();
     char rec1[100], rec2[100], in[200];
-    GIOCondition fired = 0;
-    GSource *src;
-    gint64 deadline;
 
     memset(rec1, 'c', sizeof(rec1));
     memset(rec2, 'd', sizeof(rec2));
@@ -388,18 +393,7 @@ static void test_pending_watch_read_ahead(void **state)
     g_usleep(50 * 1000);
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in, 100, &err), 0);
 
-    src = qio_channel_create_watch(QIO_CHANNEL(s), G_IO_IN);
-    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired,
-                          &fired, NULL);
-    g_source_attach(src, ctx);
-    deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-    while (!fired && g_get_monotonic_time() < deadline) {
-        g_main_context_iteration(ctx, FALSE);
-        g_usleep(1000);
-    }
-    g_source_destroy(src);
-    g_source_unref(src);
-    assert_true(fired & G_IO_IN);
+    assert_true(wait_for_input(QIO_CHANNEL(s), ctx) & G_IO_IN);
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in + 100, 100,
                                           &err), 0);
     assert_memory_equal(in, rec1, 100);
