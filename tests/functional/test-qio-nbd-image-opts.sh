@@ -46,41 +46,17 @@ fail() {
 
 MiB=1048576
 
-# start NAME IMAGE ARGS...: qio-nbd -t on $tmp/NAME.sock; sets $srv and
-# $uri.  False (with the log shown) if it does not come up in 5 s.
+# start NAME IMAGE ARGS...: qio-nbd -f raw ARGS IMAGE on a UNIX socket,
+# reachable as $uri (qio_nbd_start in lib.sh).
 start() {
-    local name=$1 image=$2 pidf=$tmp/$1.pid
-    srv_name=$name
+    local name=$1 image=$2
     shift 2
     sock=$tmp/$name.sock
     uri="nbd+unix:///?socket=$sock"
-    timeout --preserve-status 120 "$qnbd" -t -f raw --pid-file "$pidf" \
-        -k "$sock" "$@" "$image" >"$tmp/$name.log" 2>&1 &
-    srv=$!
-    pids+=("$srv")
-    for _ in $(seq 100); do
-        [ -e "$pidf" ] && return 0
-        kill -0 "$srv" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "# qio-nbd $name did not start:"
-    sed 's/^/# /' "$tmp/$name.log"
-    return 1
+    qio_nbd_start "$name" -f raw -k "$sock" "$@" "$image"
 }
 
-# stop: SIGTERM to $srv; a server that does not then exit 0 (a crash, a
-# leak found by a sanitizer) is a failure of its own.
-stop() {
-    local rc
-    kill -TERM "$srv" 2>/dev/null
-    wait "$srv"
-    rc=$?
-    if [ "$rc" != 0 ]; then
-        sed 's/^/# /' "$tmp/$srv_name.log"
-        fail "server $srv_name exited with status $rc"
-        return 1
-    fi
-}
+stop() { qio_nbd_stop; }
 
 # qio COMMANDS...: qemu-io on $uri with one -c per argument.
 qio() {

@@ -46,40 +46,10 @@ free_port() {
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start NAME ARGS...: qio-nbd in the background, -t, with a pid file;
-# waits (5 s at most) until it listens.  Sets $srv.
-start() {
-    local name=$1 pidf=$tmp/$1.pid
-    srv_name=$name
-    shift
-    rm -f "$pidf"
-    timeout --preserve-status 120 "$qnbd" -t --pid-file "$pidf" "$@" \
-        >"$tmp/$name.log" 2>&1 &
-    srv=$!
-    pids+=("$srv")
-    for _ in $(seq 100); do
-        [ -e "$pidf" ] && return 0
-        kill -0 "$srv" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "# qio-nbd $name did not start:"
-    sed 's/^/# /' "$tmp/$name.log"
-    return 1
-}
+# start NAME ARGS...: qio-nbd -t ARGS in the background (lib.sh).
+start() { qio_nbd_start "$@"; }
 
-# stop: SIGTERM to $srv; a server that does not then exit 0 (a crash, a
-# leak found by a sanitizer) is a failure of its own.
-stop() {
-    local rc
-    kill -TERM "$srv" 2>/dev/null
-    wait "$srv"
-    rc=$?
-    if [ "$rc" != 0 ]; then
-        sed 's/^/# /' "$tmp/$srv_name.log"
-        fail "server $srv_name exited with status $rc"
-        return 1
-    fi
-}
+stop() { qio_nbd_stop; }
 
 img=$tmp/disk.img
 src=$tmp/src.img

@@ -41,3 +41,43 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null
     return 0
 }
+
+# qio_nbd_start NAME ARGS...: start $qnbd -t --pid-file ... ARGS in the
+# background (log in $tmp/NAME.log, pid appended to the pids array) and
+# wait, 5 s at most, until it listens.  Sets $srv and $srv_name.  False,
+# with the log shown, if it does not come up.  $tmp and $qnbd are the
+# caller's.
+# shellcheck disable=SC2154
+qio_nbd_start() {
+    local name=$1 pidf=$tmp/$1.pid
+    srv_name=$name
+    shift
+    rm -f "$pidf"
+    timeout --preserve-status 120 "$qnbd" -t --pid-file "$pidf" "$@" \
+        >"$tmp/$name.log" 2>&1 &
+    srv=$!
+    pids+=("$srv")
+    for _ in $(seq 100); do
+        [ -e "$pidf" ] && return 0
+        kill -0 "$srv" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "# qio-nbd $name did not start:"
+    sed 's/^/# /' "$tmp/$name.log"
+    return 1
+}
+
+# qio_nbd_stop: SIGTERM to $srv; a server that does not then exit 0 (a
+# crash, a leak found by a sanitizer) is a failure of its own (the
+# caller's fail function).
+qio_nbd_stop() {
+    local rc
+    kill -TERM "$srv" 2>/dev/null
+    wait "$srv"
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        sed 's/^/# /' "$tmp/$srv_name.log"
+        fail "server $srv_name exited with status $rc"
+        return 1
+    fi
+}
