@@ -73,6 +73,14 @@ typedef enum NBDNegState {
     NBD_NEG_DISCONNECT,
 } NBDNegState;
 
+/*
+ * The reader holds back the short replies of the requests it runs itself
+ * while further requests are already waiting to be read, and sends them
+ * together: at most this many, each at most this long.
+ */
+#define NBD_BATCH_REPLIES 16
+#define NBD_BATCH_REPLY_MAX 64
+
 typedef struct NBDBuf {
     uint8_t *p;
     size_t cap;
@@ -106,6 +114,12 @@ typedef struct NBDServerConn {
     GCond req_cond;
     guint inflight;
     size_t inflight_bytes;
+    guint req_waiters;       /* threads in g_cond_wait(&req_cond) */
+    /* Small replies held back by the reader (see nbd_batch_add()). */
+    int batch_fd;            /* the socket to poll, or -1: no batching */
+    size_t batch_len;
+    guint batch_count;
+    uint8_t batch[NBD_BATCH_REPLIES * NBD_BATCH_REPLY_MAX];
 } NBDServerConn;
 
 struct _NBDServer {
@@ -902,21 +916,95 @@ static void nbd_conn_fail(NBDServerConn *client)
     }
 }
 
-/* One reply, all of its pieces in one go so replies never interleave. */
+/* Set on the reader thread while it runs a request itself. */
+static __thread NBDServerConn *nbd_batching;
+
+/*
+ * One reply, all of its pieces in one go so replies never interleave;
+ * replies the reader held back go first, in the same call.
+ */
 static bool nbd_send_iov(NBDServerConn *client, struct iovec *iov, size_t niov)
 {
+    struct iovec all[4];
+    size_t n = 0;
     bool ok;
 
+    g_assert(niov < G_N_ELEMENTS(all));
     if (g_atomic_int_get(&client->failed)) {
         return false;
     }
+    if (nbd_batching == client && client->batch_len) {
+        all[n++] = (struct iovec){ client->batch, client->batch_len };
+    }
+    memcpy(all + n, iov, niov * sizeof(*iov));
+    n += niov;
     g_mutex_lock(&client->send_lock);
-    ok = qio_channel_writev_all(client->ioc, iov, niov, NULL) == 0;
+    ok = qio_channel_writev_all(client->ioc, all, n, NULL) == 0;
     g_mutex_unlock(&client->send_lock);
+    if (nbd_batching == client) {
+        client->batch_len = 0;
+        client->batch_count = 0;
+    }
     if (!ok) {
         nbd_conn_fail(client);
     }
     return ok;
+}
+
+/*
+ * On the reader, a short reply is held back while more requests wait:
+ * one send (and one wakeup of the client) for several replies, which is
+ * most of what a stream of writes costs besides the copies.  Sent by
+ * nbd_batch_flush() before the reader would block, or when full.
+ */
+static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov,
+                          size_t niov)
+{
+    size_t total = 0;
+
+    if (nbd_batching != client || client->batch_fd < 0) {
+        return false;
+    }
+    for (size_t i = 0; i < niov; i++) {
+        total += iov[i].iov_len;
+    }
+    if (total > NBD_BATCH_REPLY_MAX ||
+        client->batch_count + 1 >= NBD_BATCH_REPLIES) {
+        return false;  /* goes out now, with what is held */
+    }
+    for (size_t i = 0; i < niov; i++) {
+        memcpy(client->batch + client->batch_len, iov[i].iov_base,
+               iov[i].iov_len);
+        client->batch_len += iov[i].iov_len;
+    }
+    client->batch_count++;
+    return true;
+}
+
+/* Sends held-back replies unless another request is already there. */
+static bool nbd_batch_flush(NBDServerConn *client, bool always)
+{
+    struct pollfd pfd = { .fd = client->batch_fd, .events = POLLIN };
+    struct iovec none[1] = { { NULL, 0 } };
+    bool ok;
+
+    if (!client->batch_len) {
+        return true;
+    }
+    if (!always && (qio_channel_has_pending(client->ioc) ||
+                    poll(&pfd, 1, 0) == 1)) {
+        return true;
+    }
+    nbd_batching = client;
+    ok = nbd_send_iov(client, none, 0);
+    nbd_batching = NULL;
+    return ok;
+}
+
+static bool nbd_send_reply(NBDServerConn *client, struct iovec *iov,
+                           size_t niov)
+{
+    return nbd_batch_add(client, iov, niov) || nbd_send_iov(client, iov, niov);
 }
 
 static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
@@ -930,7 +1018,7 @@ static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
     };
 
     nbd_encode_simple_reply(hdr, &rep);
-    return nbd_send_iov(client, iov, len ? 2 : 1);
+    return nbd_send_reply(client, iov, len ? 2 : 1);
 }
 
 static bool nbd_send_chunk(NBDServerConn *client, uint64_t cookie,
@@ -948,7 +1036,7 @@ static bool nbd_send_chunk(NBDServerConn *client, uint64_t cookie,
     };
 
     nbd_encode_structured_reply(hdr, &rep);
-    return nbd_send_iov(client, iov, len ? 3 : prelen ? 2 : 1);
+    return nbd_send_reply(client, iov, len ? 3 : prelen ? 2 : 1);
 }
 
 static void nbd_log_error(NBDServerConn *client, const NBDRequest *req,
@@ -1569,7 +1657,10 @@ static void nbd_finish(NBDServerConn *client, NBDServerReq *r)
     g_mutex_lock(&client->req_lock);
     client->inflight--;
     client->inflight_bytes -= r->charge;
-    g_cond_broadcast(&client->req_cond);
+    if (client->req_waiters) {
+        /* GLib's broadcast is a system call even with nobody waiting. */
+        g_cond_broadcast(&client->req_cond);
+    }
     g_mutex_unlock(&client->req_lock);
     g_free(r);
 }
@@ -1594,7 +1685,9 @@ static void nbd_reserve(NBDServerConn *client, size_t bytes)
     while (client->inflight >= NBD_SERVER_INFLIGHT_REQUESTS ||
            (client->inflight_bytes &&
             client->inflight_bytes + bytes > NBD_SERVER_INFLIGHT_BYTES)) {
+        client->req_waiters++;
         g_cond_wait(&client->req_cond, &client->req_lock);
+        client->req_waiters--;
     }
     client->inflight++;
     client->inflight_bytes += bytes;
@@ -1660,6 +1753,10 @@ static bool nbd_check_request(NBDServerConn *client, const NBDRequest *req,
 
 static void nbd_transmission(NBDServerConn *client)
 {
+    bool ok;
+
+    client->batch_fd = QIO_IS_CHANNEL_SOCKET(client->master) ?
+        qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master)) : -1;
     client->workers = g_thread_pool_new(nbd_worker, client,
                                         NBD_SERVER_WORKERS, FALSE, NULL);
     for (;;) {
@@ -1670,6 +1767,7 @@ static void nbd_transmission(NBDServerConn *client)
         size_t charge = 0;
 
         if (g_atomic_int_get(&client->failed) ||
+            !nbd_batch_flush(client, false) ||
             !nbd_read(client, hdr, sizeof(hdr), NULL)) {
             break;
         }
@@ -1706,7 +1804,10 @@ static void nbd_transmission(NBDServerConn *client)
             bool would_block = false;
             bool nowait = !client->exp->in_memory;
 
-            if (!nbd_handle(client, r, nowait, &would_block)) {
+            nbd_batching = client;
+            ok = nbd_handle(client, r, nowait, &would_block);
+            nbd_batching = NULL;
+            if (!ok) {
                 nbd_finish(client, r);
                 break;
             }
@@ -1718,6 +1819,7 @@ static void nbd_transmission(NBDServerConn *client)
         g_thread_pool_push(client->workers, r, NULL);
     }
     /* Replies still owed go out before the connection closes. */
+    nbd_batch_flush(client, true);
     g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
 }
 

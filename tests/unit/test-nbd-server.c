@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "crypto-tls-helpers.h"
@@ -850,6 +852,7 @@ static uint64_t allocated(const char *path)
     return (uint64_t)st.st_blocks * 512;
 }
 
+
 /* Does the file system of @path punch holes? */
 static bool can_punch(const char *path)
 {
@@ -875,6 +878,114 @@ static uint16_t add_and_go(NBDServer *server, QIOChannel **c,
     }
     *c = connect_client(server);
     return go(*c, name, &size);
+}
+
+/* Replies may not wait longer than the client takes to send: 5 s at most. */
+static void limit_reads(QIOChannel *c)
+{
+    struct timeval tv = { .tv_sec = 5 };
+    int fd = qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(c));
+
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+                                sizeof(tv)), 0);
+}
+
+/*
+ * The reader holds back the short replies of requests it ran itself while
+ * more requests are waiting; none may be lost or kept: a burst longer
+ * than a batch, with a flush (run elsewhere) and a read (a long reply)
+ * inside it, a lone request after a pause, and a burst ended by DISC.
+ */
+static void check_reply_batching(const char *path)
+{
+    NBDServer *server = nbd_server_new(NULL, NULL, NULL);
+    g_autoptr(GByteArray) burst = g_byte_array_new();
+    bool seen[42] = { false };
+    uint8_t block[512], hdr[NBD_REQUEST_SIZE];
+    QIOChannel *c;
+
+    add_and_go(server, &c, "b", path, NULL);
+    limit_reads(c);
+    for (uint64_t i = 0; i < 42; i++) {
+        NBDRequest req = {
+            .type = i == 40 ? NBD_CMD_FLUSH :
+                    i == 41 ? NBD_CMD_READ : NBD_CMD_WRITE,
+            .cookie = i, .offset = 512 * 1024 + (i == 41 ? 7 : i) * 512,
+            .length = i == 40 ? 0 : sizeof(block),
+        };
+
+        nbd_encode_request(hdr, &req);
+        g_byte_array_append(burst, hdr, sizeof(hdr));
+        if (req.type == NBD_CMD_WRITE) {
+            memset(block, (int)(i + 1), sizeof(block));
+            g_byte_array_append(burst, block, sizeof(block));
+        }
+    }
+    /* One write, so the server finds the whole burst waiting. */
+    wr(c, burst->data, burst->len);
+    for (int n = 0; n < 42; n++) {
+        uint64_t cookie = read_simple_any(c);
+
+        assert_true(cookie < 42);
+        assert_false(seen[cookie]);
+        seen[cookie] = true;
+        if (cookie == 41) {
+            rd(c, block, sizeof(block));
+            assert_int_equal(block[0], 8);
+            assert_int_equal(block[511], 8);
+        }
+    }
+    /* Nothing follows this one: its reply must not be held back. */
+    memset(block, 0x5a, sizeof(block));
+    send_req(c, NBD_CMD_WRITE, 0, 100, 512 * 1024, sizeof(block));
+    wr(c, block, sizeof(block));
+    assert_int_equal(read_simple(c, 100), 0);
+    /* A burst ended by DISC: every reply, then EOF. */
+    g_byte_array_set_size(burst, 0);
+    for (uint64_t i = 0; i < 20; i++) {
+        NBDRequest req = {
+            .type = NBD_CMD_WRITE, .cookie = 200 + i,
+            .offset = 512 * 1024 + i * 512, .length = sizeof(block),
+        };
+
+        nbd_encode_request(hdr, &req);
+        g_byte_array_append(burst, hdr, sizeof(hdr));
+        g_byte_array_append(burst, block, sizeof(block));
+    }
+    wr(c, burst->data, burst->len);
+    send_req(c, NBD_CMD_DISC, 0, 999, 0, 0);
+    memset(seen, 0, sizeof(seen));
+    for (int n = 0; n < 20; n++) {
+        uint64_t cookie = read_simple_any(c);
+
+        assert_true(cookie >= 200 && cookie < 220);
+        assert_false(seen[cookie - 200]);
+        seen[cookie - 200] = true;
+    }
+    expect_eof(c);
+    finish(server, c);
+}
+
+static void test_reply_batching(void **state)
+{
+    g_autofree char *shm = g_strdup("/dev/shm/nbd-batch-XXXXXX");
+    struct statfs sfs;
+    int fd;
+
+    /* On disk, writes are run by workers; on tmpfs, by the reader. */
+    check_reply_batching(export_path);
+    fd = g_mkstemp(shm);
+    if (fd < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != TMPFS_MAGIC) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(shm);
+        }
+        skip();
+    }
+    assert_int_equal(ftruncate(fd, EXPORT_SIZE), 0);
+    close(fd);
+    check_reply_batching(shm);
+    unlink(shm);
 }
 
 static void test_discard_and_detect_zeroes(void **state)
@@ -1108,6 +1219,7 @@ int main(void)
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_many_large_writes),
+        cmocka_unit_test(test_reply_batching),
         cmocka_unit_test(test_bad_client_isolated),
         cmocka_unit_test(test_discard_and_detect_zeroes),
         cmocka_unit_test(test_cache_modes),
