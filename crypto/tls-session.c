@@ -64,6 +64,14 @@ struct QCryptoTLSSession {
      * the next write flushes it and reports them as written.
      */
     size_t send_pending;
+    /*
+     * Records encrypted during a gathered write, sent as one (see
+     * qcrypto_tls_session_gather_begin()); wb_buf exists once the socket
+     * transport has its own push function.
+     */
+    bool wb_on;
+    uint8_t *wb_buf;
+    size_t wb_len;
 };
 
 static bool is_server(QCryptoTLSSession *sess)
@@ -244,7 +252,110 @@ static int readahead_pull_timeout(gnutls_transport_ptr_t ptr,
     return ret;
 }
 
-/* After the handshake: read ahead unless the kernel does the records. */
+/* Room for the records of one gathered write before they must go out. */
+#define GATHER_SIZE (512 * 1024)
+
+/* All of @len bytes to the socket, waiting if it is full; false: errno. */
+static bool send_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+            poll(&pfd, 1, -1);
+            continue;
+        }
+        if (n < 0) {
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+static bool gather_flush(QCryptoTLSSession *sess)
+{
+    bool ok = send_all(sess->fd, sess->wb_buf, sess->wb_len);
+
+    sess->wb_len = 0;
+    if (!ok) {
+        sess->push_errno = errno;
+    }
+    return ok;
+}
+
+/*
+ * gnutls pushes every record (16 KiB) as a system call of its own; while
+ * a gathered write runs, records collect here and leave together.
+ */
+static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr,
+                               const giovec_t *iov, int iovcnt)
+{
+    QCryptoTLSSession *sess = ptr;
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov,
+                          .msg_iovlen = iovcnt };
+    size_t total = 0;
+    ssize_t n;
+
+    for (int i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+    }
+    if (sess->wb_on && total <= GATHER_SIZE) {
+        if (sess->wb_len + total > GATHER_SIZE && !gather_flush(sess)) {
+            gnutls_transport_set_errno(sess->gs, sess->push_errno);
+            return -1;
+        }
+        for (int i = 0; i < iovcnt; i++) {
+            memcpy(sess->wb_buf + sess->wb_len, iov[i].iov_base,
+                   iov[i].iov_len);
+            sess->wb_len += iov[i].iov_len;
+        }
+        return total;
+    }
+    if (sess->wb_len && !gather_flush(sess)) {
+        gnutls_transport_set_errno(sess->gs, sess->push_errno);
+        return -1;
+    }
+    do {
+        n = sendmsg(sess->fd, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        sess->push_errno = errno;
+        gnutls_transport_set_errno(sess->gs, errno);
+    }
+    return n;
+}
+
+void qcrypto_tls_session_gather_begin(QCryptoTLSSession *sess)
+{
+    sess->wb_on = sess->wb_buf != NULL;
+}
+
+bool qcrypto_tls_session_gather_end(QCryptoTLSSession *sess, GError **errp)
+{
+    sess->wb_on = false;
+    if (sess->wb_len && !gather_flush(sess)) {
+        g_autofree char *prefix = describe(sess);
+
+        /* As a record's own push failing would have said. */
+        qio_error_setg_errno(errp, sess->push_errno ? sess->push_errno : EIO,
+                             "%s: cannot write to the %s", prefix,
+                             peer_role_name(sess));
+        return false;
+    }
+    return true;
+}
+
+/*
+ * After the handshake: read ahead, and gather records on writes, unless
+ * the kernel does the records.
+ */
 static void readahead_start(QCryptoTLSSession *sess)
 {
     if (sess->fd < 0 ||
@@ -255,7 +366,12 @@ static void readahead_start(QCryptoTLSSession *sess)
     gnutls_transport_set_pull_function(sess->gs, readahead_pull);
     gnutls_transport_set_pull_timeout_function(sess->gs,
                                                readahead_pull_timeout);
+    if (!(gnutls_transport_is_ktls_enabled(sess->gs) & GNUTLS_KTLS_SEND)) {
+        sess->wb_buf = g_malloc(GATHER_SIZE);
+        gnutls_transport_set_vec_push_function(sess->gs, gather_vec_push);
+    }
     gnutls_transport_set_ptr2(sess->gs, sess,
+                              sess->wb_buf ? (gnutls_transport_ptr_t)sess :
                               (gnutls_transport_ptr_t)(intptr_t)sess->fd);
 }
 
@@ -393,6 +509,7 @@ void qcrypto_tls_session_free(QCryptoTLSSession *sess)
     g_free(sess->label);
     g_free(sess->peer_name);
     g_free(sess->ra_buf);
+    g_free(sess->wb_buf);
     g_free(sess);
 }
 

@@ -197,6 +197,16 @@ gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
 bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
                                     GByteArray *data, GError **errp);
 
+/*
+ * A gathered write: records encrypted between begin and end leave the
+ * socket as one send instead of one each.  Only for a socket transport
+ * (qcrypto_tls_session_set_fd()) in blocking use: the flush at the end
+ * waits for room.  Elsewhere a no-op.  End returns false with @errp set
+ * if the flush failed.
+ */
+void qcrypto_tls_session_gather_begin(QCryptoTLSSession *sess);
+bool qcrypto_tls_session_gather_end(QCryptoTLSSession *sess, GError **errp);
+
 /* Decrypted bytes that a read returns without touching the transport. */
 size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *sess);
 

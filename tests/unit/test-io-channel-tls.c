@@ -720,6 +720,28 @@ static void test_write_after_peer_closed(void **state)
     g_object_unref(s);
 }
 
+/*
+ * The same for a write of many records, which leave the socket gathered
+ * (less than the gathering room, so only the final flush can fail).
+ */
+static void test_large_write_after_peer_closed(void **state)
+{
+    QIOChannelTLS *c, *s;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *buf = g_malloc0(200 * 1024);
+
+    tls_pair(MASTER_SOCKET, &c, &s);
+    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(s), &err),
+                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), buf,
+                                           200 * 1024, &err), -1);
+    print_message("  %s\n", err->message);
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE) ||
+                g_error_matches(err, QIO_ERROR, QIO_ERROR_CONNECTION_RESET));
+    g_object_unref(c);
+    g_object_unref(s);
+}
+
 /* ---- Sizes, names, kernel TLS ----------------------------------------- */
 
 typedef struct {
@@ -864,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_refused_after_handshake_socket),
         cmocka_unit_test(test_refused_after_handshake_callbacks),
         cmocka_unit_test(test_write_after_peer_closed),
+        cmocka_unit_test(test_large_write_after_peer_closed),
         cmocka_unit_test(test_odd_sizes),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_ktls_status),
