@@ -33,6 +33,8 @@ struct _QIONetListener {
 
     guint max_clients;
     guint num_clients; /* atomic: client_closed() may run on any thread */
+    GMutex slot_lock;  /* with slot_cond: wait_client() waiting for room */
+    GCond slot_cond;
     GSource *pause;    /* set while accepting is suspended after an error */
 };
 
@@ -443,6 +445,9 @@ void qio_net_listener_client_closed(QIONetListener *listener)
         }
     } while (!g_atomic_int_compare_and_exchange(&listener->num_clients, num,
                                                 num - 1));
+    g_mutex_lock(&listener->slot_lock);
+    g_cond_broadcast(&listener->slot_cond);
+    g_mutex_unlock(&listener->slot_lock);
     schedule_update(listener);
 }
 
@@ -476,6 +481,14 @@ QIOChannelSocket *qio_net_listener_wait_client(QIONetListener *listener,
                        listener_name(listener));
         return NULL;
     }
+    /* At the limit, the next client waits in the backlog for a slot. */
+    g_mutex_lock(&listener->slot_lock);
+    while (listener->max_clients &&
+           (guint)g_atomic_int_get(&listener->num_clients) >=
+               listener->max_clients) {
+        g_cond_wait(&listener->slot_cond, &listener->slot_lock);
+    }
+    g_mutex_unlock(&listener->slot_lock);
     ctx = g_main_context_new();
     sources = g_ptr_array_new();
     for (guint i = 0; i < listener->sioc->len; i++) {
@@ -579,6 +592,8 @@ static void qio_net_listener_finalize(GObject *obj)
     g_ptr_array_unref(listener->sioc);
     g_ptr_array_unref(listener->sources);
     g_free(listener->name);
+    g_mutex_clear(&listener->slot_lock);
+    g_cond_clear(&listener->slot_cond);
     G_OBJECT_CLASS(qio_net_listener_parent_class)->finalize(obj);
 }
 
@@ -591,4 +606,6 @@ static void qio_net_listener_init(QIONetListener *listener)
 {
     listener->sioc = g_ptr_array_new_with_free_func(g_object_unref);
     listener->sources = g_ptr_array_new();
+    g_mutex_init(&listener->slot_lock);
+    g_cond_init(&listener->slot_cond);
 }

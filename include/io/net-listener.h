@@ -118,8 +118,10 @@ guint qio_net_listener_get_num_clients(QIONetListener *listener);
  * Block until a client connects on any of the listener's sockets and
  * return it (it counts against the limit like any other), ignoring the
  * client function.  For programs that accept exactly one peer, such as an
- * incoming migration.  NULL with @errp set on failure or if the listener
- * has no sockets.
+ * incoming migration.  At the client limit it first waits, as the client
+ * does in the backlog, until another thread reports a departure with
+ * qio_net_listener_client_closed().  NULL with @errp set on failure or if
+ * the listener has no sockets.
  */
 QIOChannelSocket *qio_net_listener_wait_client(QIONetListener *listener,
                                                GError **errp);

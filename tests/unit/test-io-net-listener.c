@@ -3,9 +3,9 @@
  * shared port picked from port 0, UNIX sockets, the accept callback on
  * the listener's main context once per client, the client limit (a client
  * over the limit waits until one leaves, including when the departure is
- * reported from another thread), wait_client, reporting bound addresses,
- * bind failures leaving the listener untouched, and disconnect stopping
- * all accepting.
+ * reported from another thread), wait_client (which waits at the limit
+ * too), reporting bound addresses, bind failures leaving the listener
+ * untouched, and disconnect stopping all accepting.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -375,6 +375,56 @@ static void test_wait_client(void **state)
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_CLOSED));
 }
 
+typedef struct {
+    QIONetListener *lst;
+    QIOChannelSocket *got;
+    gint returned;  /* atomic */
+} Waiter;
+
+static gpointer waiter_thread(gpointer opaque)
+{
+    Waiter *w = opaque;
+
+    w->got = qio_net_listener_wait_client(w->lst, NULL);
+    g_atomic_int_set(&w->returned, 1);
+    return NULL;
+}
+
+/* wait_client honours the limit: the second client waits for a slot. */
+static void test_wait_client_limit(void **state)
+{
+    g_autoptr(QIONetListener) lst = qio_net_listener_new();
+    g_autoptr(QIOSocketAddress) addr = parse("127.0.0.1:0");
+    g_autoptr(GPtrArray) local = NULL;
+    g_autoptr(QIOChannelSocket) c1 = NULL;
+    g_autoptr(QIOChannelSocket) c2 = NULL;
+    g_autoptr(QIOChannelSocket) s1 = NULL;
+    Waiter w = { NULL };
+    GThread *thread;
+
+    assert_int_equal(qio_net_listener_open_sync(lst, addr, 4, NULL), 0);
+    qio_net_listener_set_max_clients(lst, 1);
+    local = qio_net_listener_get_local_addresses(lst, NULL);
+    c1 = connect_to(local->pdata[0]);
+    s1 = qio_net_listener_wait_client(lst, NULL);
+    assert_non_null(s1);
+    check_echo(c1, s1);
+
+    w.lst = lst;
+    c2 = connect_to(local->pdata[0]);  /* queued in the backlog */
+    thread = g_thread_new("waiter", waiter_thread, &w);
+    g_usleep(200 * 1000);
+    assert_int_equal(g_atomic_int_get(&w.returned), 0);
+    assert_int_equal(qio_net_listener_get_num_clients(lst), 1);
+
+    qio_net_listener_client_closed(lst);
+    g_thread_join(thread);
+    assert_non_null(w.got);
+    assert_int_equal(qio_net_listener_get_num_clients(lst), 1);
+    check_echo(c2, w.got);
+    g_object_unref(w.got);
+}
+
 static void test_port_in_use(void **state)
 {
     g_autoptr(QIONetListener) first = qio_net_listener_new();
@@ -528,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_many_clients),
         cmocka_unit_test(test_client_limit),
         cmocka_unit_test(test_wait_client),
+        cmocka_unit_test(test_wait_client_limit),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_add_adopted),
         cmocka_unit_test(test_disconnect),
