@@ -13,7 +13,8 @@
 #
 #   test-tls-gnutls.sh BUILD_ROOT
 #
-# Exits 77 (skipped) when gnutls-cli or gnutls-serv is not installed.
+# Exits 77 (skipped) when gnutls-cli or gnutls-serv is not installed, 1
+# when tls-echo or qio-pki was not built.
 # gnutls-serv has no option to bind one address, so it listens on every
 # address for the few seconds each case takes; only 127.0.0.1 connects.
 
@@ -23,18 +24,9 @@ BUILD=${1:?usage: $0 BUILD_ROOT}
 ECHO=$BUILD/tests/interop/tls-echo
 PKI=$BUILD/tools/qio-pki
 
-for prog in gnutls-cli gnutls-serv certtool python3; do
-    if ! command -v "$prog" >/dev/null 2>&1; then
-        echo "SKIP: $prog is not installed (apt-get install gnutls-bin)"
-        exit 77
-    fi
-done
-for prog in "$ECHO" "$PKI"; do
-    if [ ! -x "$prog" ]; then
-        echo "SKIP: $prog is not built"
-        exit 77
-    fi
-done
+. "${0%/*}/lib.sh"
+require_progs gnutls-cli gnutls-serv certtool python3
+require_built "$ECHO" "$PKI"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qio-tls-gnutls-XXXXXX")
 PIDS=()
@@ -43,7 +35,7 @@ FAILED=0
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
+        stop_pid "$pid"
         wait "$pid" 2>/dev/null
     done
     rm -rf "$WORK"
@@ -102,7 +94,7 @@ start_gnutls_serv() {
 }
 
 stop_gnutls_serv() {
-    kill "$SERV_PID" 2>/dev/null
+    stop_pid "$SERV_PID"
     wait "$SERV_PID" 2>/dev/null
 }
 
