@@ -955,7 +955,8 @@ static bool nbd_send_iov(NBDServerConn *client, struct iovec *iov, size_t niov)
  * On the reader, a short reply is held back while more requests wait:
  * one send (and one wakeup of the client) for several replies, which is
  * most of what a stream of writes costs besides the copies.  Sent by
- * nbd_batch_flush() before the reader would block, or when full.
+ * nbd_batch_flush() before the reader would wait for input, or when
+ * full, or with the next reply the reader sends.
  */
 static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov,
                           size_t niov)
@@ -981,18 +982,40 @@ static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov,
     return true;
 }
 
-/* Sends held-back replies unless another request is already there. */
-static bool nbd_batch_flush(NBDServerConn *client, bool always)
+/*
+ * Bytes the reader can have without waiting: the socket's queue, plus
+ * what the TLS session holds (read ahead, or decrypted).  Ciphertext
+ * counts as data, a little more than it will be: good enough to tell a
+ * stream of requests from a pause.
+ */
+static size_t nbd_input_ready(NBDServerConn *client)
 {
-    struct pollfd pfd = { .fd = client->batch_fd, .events = POLLIN };
+    int avail = 0;
+    size_t n;
+
+    if (ioctl(client->batch_fd, FIONREAD, &avail) < 0 || avail < 0) {
+        avail = 0;
+    }
+    n = avail;
+    if (client->tls) {
+        n += qcrypto_tls_session_check_pending(
+            qio_channel_tls_get_session(QIO_CHANNEL_TLS(client->ioc)));
+    }
+    return n;
+}
+
+/*
+ * Sends held-back replies unless the next @need bytes the reader wants
+ * are already there (0: send them now).  Called before every read that
+ * could wait: a request header, or a write's payload, which may take
+ * long to arrive behind a slow link.
+ */
+static bool nbd_batch_flush(NBDServerConn *client, size_t need)
+{
     struct iovec none[1] = { { NULL, 0 } };
     bool ok;
 
-    if (!client->batch_len) {
-        return true;
-    }
-    if (!always && (qio_channel_has_pending(client->ioc) ||
-                    poll(&pfd, 1, 0) == 1)) {
+    if (!client->batch_len || (need && nbd_input_ready(client) >= need)) {
         return true;
     }
     nbd_batching = client;
@@ -1767,7 +1790,7 @@ static void nbd_transmission(NBDServerConn *client)
         size_t charge = 0;
 
         if (g_atomic_int_get(&client->failed) ||
-            !nbd_batch_flush(client, false) ||
+            !nbd_batch_flush(client, NBD_REQUEST_SIZE) ||
             !nbd_read(client, hdr, sizeof(hdr), NULL)) {
             break;
         }
@@ -1793,7 +1816,8 @@ static void nbd_transmission(NBDServerConn *client)
         r->req = req;
         r->charge = charge;
         if (req.type == NBD_CMD_WRITE) {
-            if (!nbd_buf_get(client, req.length, &r->buf) ||
+            if (!nbd_batch_flush(client, req.length) ||
+                !nbd_buf_get(client, req.length, &r->buf) ||
                 !nbd_read(client, r->buf.p, req.length, NULL)) {
                 /* Out of memory for a bounded buffer, or the peer left. */
                 nbd_finish(client, r);
@@ -1819,7 +1843,7 @@ static void nbd_transmission(NBDServerConn *client)
         g_thread_pool_push(client->workers, r, NULL);
     }
     /* Replies still owed go out before the connection closes. */
-    nbd_batch_flush(client, true);
+    nbd_batch_flush(client, 0);
     g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
 }
 
