@@ -2,7 +2,10 @@
  * NBD client.  The handshake is an explicit state machine: each state is
  * one small function that reads or writes one protocol step and names the
  * next state, so the security decisions (refuse non-fixed-newstyle, TLS
- * first and only, forget pre-TLS state) are single visible lines.
+ * first and only, forget pre-TLS state) are single visible lines.  Extended
+ * headers are asked for first, structured replies when the server does
+ * not know them; once agreed, every request and reply is 32 bytes of
+ * header and a reply in the other style is a protocol error.
  * In the transmission phase any number of threads submit requests (sends
  * are serialised by a mutex so a header and its payload stay together)
  * and one reader thread per connection reads the replies, which may come
@@ -31,6 +34,7 @@ typedef enum {
     NBD_CLIENT_ST_CLIENT_FLAGS,
     NBD_CLIENT_ST_STARTTLS,
     NBD_CLIENT_ST_TLS_HANDSHAKE,
+    NBD_CLIENT_ST_EXTENDED_HEADERS,
     NBD_CLIENT_ST_STRUCTURED_REPLY,
     NBD_CLIENT_ST_OPTIONS,          /* handshake done: option phase */
     NBD_CLIENT_ST_TRANSMISSION,
@@ -45,7 +49,9 @@ struct NBDClient {
     NBDClientState state;
     uint16_t server_flags;
     bool no_zeroes;
+    bool want_extended;         /* ask for NBD_OPT_EXTENDED_HEADERS */
     bool structured;
+    bool extended;              /* extended headers agreed (and structured) */
     bool tls;
     bool have_meta;
     uint32_t meta_id;
@@ -287,7 +293,7 @@ static NBDClientState nbd_client_st_client_flags(NBDClient *c, GError **errp)
         return NBD_CLIENT_ST_CLOSED;
     }
     return c->creds ? NBD_CLIENT_ST_STARTTLS
-                    : NBD_CLIENT_ST_STRUCTURED_REPLY;
+                    : NBD_CLIENT_ST_EXTENDED_HEADERS;
 }
 
 static NBDClientState nbd_client_st_starttls(NBDClient *c, GError **errp)
@@ -334,10 +340,55 @@ static NBDClientState nbd_client_st_tls_handshake(NBDClient *c,
     c->tls = true;
     /* Security boundary: nothing learnt in clear text survives it. */
     c->structured = false;
+    c->extended = false;
     c->have_meta = false;
     c->meta_id = 0;
     c->size = 0;
     c->eflags = 0;
+    return NBD_CLIENT_ST_EXTENDED_HEADERS;
+}
+
+/*
+ * Extended headers first; a server that does not know them (ERR_UNSUP,
+ * or any other refusal but TLS_REQD) gets asked for structured replies.
+ */
+static NBDClientState nbd_client_st_extended_headers(NBDClient *c,
+                                                     GError **errp)
+{
+    NBDOptionReply rep;
+    g_autofree uint8_t *payload = NULL;
+
+    if (!c->want_extended) {
+        return NBD_CLIENT_ST_STRUCTURED_REPLY;
+    }
+    if (!nbd_client_send_option(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0,
+                                errp) ||
+        !nbd_client_read_option_reply(c, NBD_OPT_EXTENDED_HEADERS, &rep,
+                                      &payload, errp)) {
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (rep.type == NBD_REP_ACK) {
+        if (rep.length) {
+            nbd_client_proto_error(c, errp, "ACK to %s with a payload",
+                                   nbd_opt_name(NBD_OPT_EXTENDED_HEADERS));
+            return NBD_CLIENT_ST_CLOSED;
+        }
+        c->extended = true;
+        c->structured = true;
+        return NBD_CLIENT_ST_OPTIONS;
+    }
+    if (!NBD_REP_IS_ERR(rep.type)) {
+        nbd_client_proto_error(c, errp, "unexpected %s reply to %s",
+                               nbd_rep_name(rep.type),
+                               nbd_opt_name(NBD_OPT_EXTENDED_HEADERS));
+        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (rep.type == NBD_REP_ERR_TLS_REQD) {
+        nbd_client_option_error(c, NBD_OPT_EXTENDED_HEADERS, &rep, payload,
+                                errp);
+        nbd_client_close(c);
+        return NBD_CLIENT_ST_CLOSED;
+    }
     return NBD_CLIENT_ST_STRUCTURED_REPLY;
 }
 
@@ -389,6 +440,9 @@ static bool nbd_client_handshake(NBDClient *c, GError **errp)
         case NBD_CLIENT_ST_TLS_HANDSHAKE:
             c->state = nbd_client_st_tls_handshake(c, errp);
             break;
+        case NBD_CLIENT_ST_EXTENDED_HEADERS:
+            c->state = nbd_client_st_extended_headers(c, errp);
+            break;
         case NBD_CLIENT_ST_STRUCTURED_REPLY:
             c->state = nbd_client_st_structured_reply(c, errp);
             break;
@@ -406,6 +460,17 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
                                   const char *tls_hostname,
                                   GError **errp)
 {
+    return nbd_client_new_channel_full(ioc, peer, creds, tls_hostname, NULL,
+                                       errp);
+}
+
+NBDClient *nbd_client_new_channel_full(QIOChannel *ioc, const char *peer,
+                                       QCryptoTLSCreds *creds,
+                                       const char *tls_hostname,
+                                       const NBDClientOptions *opts,
+                                       GError **errp)
+{
+    static const NBDClientOptions defaults;
     NBDClient *c;
 
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), NULL);
@@ -420,6 +485,7 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
     c->peer = g_strdup(peer ? peer : "(unnamed)");
     c->creds = creds ? g_object_ref(creds) : NULL;
     c->tls_hostname = g_strdup(tls_hostname);
+    c->want_extended = !(opts ? opts : &defaults)->compact_headers;
     c->next_cookie = 1;
     c->max_inflight = NBD_CLIENT_DEFAULT_REQUESTS;
     c->close_timeout_ms = NBD_CLIENT_CLOSE_TIMEOUT_MS;
@@ -443,6 +509,15 @@ NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
                               const char *tls_hostname,
                               GError **errp)
 {
+    return nbd_client_connect_full(addr, creds, tls_hostname, NULL, errp);
+}
+
+NBDClient *nbd_client_connect_full(const QIOSocketAddress *addr,
+                                   QCryptoTLSCreds *creds,
+                                   const char *tls_hostname,
+                                   const NBDClientOptions *opts,
+                                   GError **errp)
+{
     g_autoptr(QIOChannelSocket) sioc = NULL;
     g_autofree char *peer = qio_socket_address_to_string(addr);
     const char *host = tls_hostname;
@@ -462,8 +537,8 @@ NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
     if (qio_channel_socket_connect_sync(sioc, addr, errp) < 0) {
         return NULL;
     }
-    return nbd_client_new_channel(QIO_CHANNEL(sioc), peer, creds, host,
-                                  errp);
+    return nbd_client_new_channel_full(QIO_CHANNEL(sioc), peer, creds, host,
+                                       opts, errp);
 }
 
 /* ---- Option phase -------------------------------------------------------- */
@@ -790,6 +865,11 @@ bool nbd_client_has_structured_replies(NBDClient *c)
     return c->structured;
 }
 
+bool nbd_client_has_extended_headers(NBDClient *c)
+{
+    return c->extended;
+}
+
 const char *nbd_client_get_description(NBDClient *c)
 {
     return c->description;
@@ -831,7 +911,7 @@ typedef struct {
     uint16_t flags;
     uint64_t cookie;
     uint64_t offset;
-    uint32_t len;
+    uint64_t len;           /* over 32 bits only with extended headers */
     uint8_t *rbuf;          /* NBD_CMD_READ destination */
     uint64_t covered;       /* bytes of rbuf filled by chunks */
     GArray *extents;        /* NBD_CMD_BLOCK_STATUS result */
@@ -967,7 +1047,7 @@ static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
     if (r->type != NBD_CMD_READ || h->length <= 8 ||
         h->length - 8 > r->len) {
         return nbd_client_proto_error(c, errp, "bad data chunk of %" PRIu32
-                                      " bytes for %s of %" PRIu32,
+                                      " bytes for %s of %" PRIu64,
                                       h->length, nbd_cmd_name(r->type),
                                       r->len);
     }
@@ -1081,6 +1161,45 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
         }
         return true;
     }
+    case NBD_REPLY_TYPE_BLOCK_STATUS_EXT: {
+        uint32_t i, n, count;
+
+        /* Context id, descriptor count, then 16-byte descriptors. */
+        if (!c->extended || r->type != NBD_CMD_BLOCK_STATUS || len < 24 ||
+            (len - 8) % 16 != 0) {
+            return nbd_client_proto_error(c, errp, "bad extended block "
+                                          "status chunk");
+        }
+        if (nbd_get_be32(p) != c->meta_id || r->extents->len) {
+            return nbd_client_proto_error(c, errp, "unexpected block status "
+                                          "context");
+        }
+        n = (len - 8) / 16;
+        count = nbd_get_be32(p + 4);
+        if (count != 0 && count != n) {
+            return nbd_client_proto_error(c, errp, "block status chunk says "
+                                          "%" PRIu32 " extents but holds %"
+                                          PRIu32, count, n);
+        }
+        for (i = 0; i < n; i++) {
+            uint64_t flags = nbd_get_be64(p + 16 + i * 16);
+            NBDClientExtent e = {
+                .length = nbd_get_be64(p + 8 + i * 16),
+                .flags = (uint32_t)flags,
+            };
+            if (e.length == 0) {
+                return nbd_client_proto_error(c, errp, "empty extent");
+            }
+            if (flags >> 32) {
+                /* base:allocation has 32-bit flags only. */
+                return nbd_client_proto_error(c, errp, "extent flags 0x%"
+                                              PRIx64 " beyond 32 bits",
+                                              flags);
+            }
+            g_array_append_val(r->extents, e);
+        }
+        return true;
+    }
     case NBD_REPLY_TYPE_NONE:
         if (len != 0 || !(h->flags & NBD_REPLY_FLAG_DONE)) {
             return nbd_client_proto_error(c, errp, "bad none chunk");
@@ -1092,27 +1211,13 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
     }
 }
 
-/* One structured chunk whose first 16 bytes are in @first. */
-static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
-                             GError **errp)
+/* The payload of one chunk for @r, whose header is @hp. */
+static bool nbd_client_chunk_body(NBDClient *c, NBDClientRequest *r,
+                                  const NBDStructuredReply *hp,
+                                  GError **errp)
 {
-    uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
-    NBDStructuredReply h;
-    NBDClientRequest *r;
+    NBDStructuredReply h = *hp;
 
-    memcpy(hdr, first, NBD_SIMPLE_REPLY_SIZE);
-    if (!nbd_client_read(c, hdr + NBD_SIMPLE_REPLY_SIZE,
-                         sizeof(hdr) - NBD_SIMPLE_REPLY_SIZE, "reply",
-                         errp)) {
-        return false;
-    }
-    if (!nbd_decode_structured_reply(hdr, &h)) {
-        return nbd_client_proto_error(c, errp, "bad reply magic");
-    }
-    r = nbd_client_lookup(c, h.cookie, errp);
-    if (!r) {
-        return false;
-    }
     if (h.type == NBD_REPLY_TYPE_OFFSET_DATA) {
         if (!nbd_client_chunk_data(c, r, &h, errp)) {
             return false;
@@ -1141,7 +1246,7 @@ static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
     if (!r->err) {
         if (r->type == NBD_CMD_READ && r->covered != r->len) {
             return nbd_client_proto_error(c, errp, "read reply covered %"
-                                          PRIu64 " of %" PRIu32 " bytes",
+                                          PRIu64 " of %" PRIu64 " bytes",
                                           r->covered, r->len);
         }
         if (r->type == NBD_CMD_BLOCK_STATUS && r->extents->len == 0) {
@@ -1152,6 +1257,78 @@ static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
     return true;
 }
 
+/* One structured chunk whose first 16 bytes are in @first. */
+static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
+                             GError **errp)
+{
+    uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
+    NBDStructuredReply h;
+    NBDClientRequest *r;
+
+    memcpy(hdr, first, NBD_SIMPLE_REPLY_SIZE);
+    if (!nbd_client_read(c, hdr + NBD_SIMPLE_REPLY_SIZE,
+                         sizeof(hdr) - NBD_SIMPLE_REPLY_SIZE, "reply",
+                         errp)) {
+        return false;
+    }
+    if (!nbd_decode_structured_reply(hdr, &h)) {
+        return nbd_client_proto_error(c, errp, "bad reply magic");
+    }
+    if (h.type == NBD_REPLY_TYPE_BLOCK_STATUS_EXT) {
+        return nbd_client_proto_error(c, errp, "extended block status "
+                                      "without extended headers");
+    }
+    r = nbd_client_lookup(c, h.cookie, errp);
+    return r && nbd_client_chunk_body(c, r, &h, errp);
+}
+
+/*
+ * With extended headers every reply is a 32-byte chunk header: any other
+ * magic (simple or structured replies included) means the stream is lost.
+ * The header's offset must be the request's, and its 64-bit length is
+ * bounded before the payload parsers see it.
+ */
+static bool nbd_client_extended_chunk(NBDClient *c, GError **errp)
+{
+    uint8_t hdr[NBD_EXTENDED_REPLY_SIZE];
+    NBDExtendedReply x;
+    NBDStructuredReply h;
+    NBDClientRequest *r;
+
+    if (!nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
+        return false;
+    }
+    if (!nbd_decode_extended_reply(hdr, &x)) {
+        return nbd_client_proto_error(c, errp, "reply magic 0x%08" PRIx32
+                                      " where extended headers were agreed",
+                                      nbd_get_be32(hdr));
+    }
+    r = nbd_client_lookup(c, x.cookie, errp);
+    if (!r) {
+        return false;
+    }
+    if (x.offset != r->offset) {
+        return nbd_client_proto_error(c, errp, "reply to %s at %" PRIu64
+                                      " says offset %" PRIu64,
+                                      nbd_cmd_name(r->type), r->offset,
+                                      x.offset);
+    }
+    /* Over both bounds below, whatever the type: never truncated. */
+    if (x.length > MAX(NBD_CLIENT_MAX_CHUNK, NBD_CLIENT_MAX_REQUEST + 8)) {
+        qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
+                       "NBD server %s sent a %" PRIu64 "-byte %s chunk "
+                       "for %s; disconnecting", c->peer, x.length,
+                       nbd_reply_type_name(x.type), nbd_cmd_name(r->type));
+        nbd_client_fail(c);
+        return false;
+    }
+    h = (NBDStructuredReply) {
+        .flags = x.flags, .type = x.type, .cookie = x.cookie,
+        .length = (uint32_t)x.length,
+    };
+    return nbd_client_chunk_body(c, r, &h, errp);
+}
+
 /* Read one reply or chunk and deliver it to its request. */
 static bool nbd_client_read_reply(NBDClient *c, GError **errp)
 {
@@ -1159,6 +1336,9 @@ static bool nbd_client_read_reply(NBDClient *c, GError **errp)
     NBDSimpleReply s;
     NBDClientRequest *r;
 
+    if (c->extended) {
+        return nbd_client_extended_chunk(c, errp);
+    }
     if (!nbd_client_read(c, hdr, sizeof(hdr), "reply", errp)) {
         return false;
     }
@@ -1222,18 +1402,27 @@ static gpointer nbd_client_reader(gpointer opaque)
 static bool nbd_client_send_request(NBDClient *c, const NBDClientRequest *r,
                                     const void *payload, GError **errp)
 {
-    uint8_t buf[NBD_REQUEST_SIZE];
+    uint8_t buf[NBD_EXTENDED_REQUEST_SIZE];
     NBDRequest req = {
         .flags = r->flags, .type = r->type, .cookie = r->cookie,
         .offset = r->offset, .length = r->len,
     };
     struct iovec iov[2] = {
-        { .iov_base = buf, .iov_len = sizeof(buf) },
+        { .iov_base = buf, .iov_len = NBD_REQUEST_SIZE },
         { .iov_base = (void *)payload, .iov_len = payload ? r->len : 0 },
     };
     g_autoptr(GError) err = NULL;
 
-    nbd_encode_request(buf, &req);
+    if (c->extended) {
+        /* The flag tells the server a payload follows (WRITE only). */
+        if (payload) {
+            req.flags |= NBD_CMD_FLAG_PAYLOAD_LEN;
+        }
+        nbd_encode_extended_request(buf, &req);
+        iov[0].iov_len = NBD_EXTENDED_REQUEST_SIZE;
+    } else {
+        nbd_encode_request(buf, &req);
+    }
     if (qio_channel_writev_all(c->ioc, iov, payload ? 2 : 1, &err) < 0) {
         g_set_error(errp, QIO_ERROR, err->code,
                     "NBD server %s: sending %s: %s", c->peer,
@@ -1260,11 +1449,18 @@ static bool nbd_client_submit(NBDClient *c, const NBDClientRequest *tmpl,
                        c->peer);
         return false;
     }
+    if (tmpl->len > UINT32_MAX && !c->extended) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "NBD %s of %" PRIu64 " bytes needs extended headers, "
+                       "which server %s did not agree to",
+                       nbd_cmd_name(tmpl->type), tmpl->len, c->peer);
+        return false;
+    }
     if (tmpl->offset > UINT64_MAX - tmpl->len ||
         ((tmpl->type == NBD_CMD_READ || tmpl->type == NBD_CMD_WRITE) &&
          tmpl->len > c->max_payload)) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "NBD %s of %" PRIu32 " bytes at %" PRIu64
+                       "NBD %s of %" PRIu64 " bytes at %" PRIu64
                        " is out of range (at most %" PRIu32 " bytes per "
                        "request for server %s)", nbd_cmd_name(tmpl->type),
                        tmpl->len, tmpl->offset, c->max_payload, c->peer);
@@ -1358,7 +1554,7 @@ bool nbd_client_submit_pwrite(NBDClient *c, const void *buf, uint32_t len,
     return nbd_client_submit(c, &r, buf, errp);
 }
 
-bool nbd_client_submit_zero(NBDClient *c, uint32_t len, uint64_t offset,
+bool nbd_client_submit_zero(NBDClient *c, uint64_t len, uint64_t offset,
                             unsigned flags, NBDClientCallback cb,
                             gpointer opaque, GError **errp)
 {
@@ -1382,7 +1578,7 @@ bool nbd_client_submit_zero(NBDClient *c, uint32_t len, uint64_t offset,
     return nbd_client_submit(c, &r, NULL, errp);
 }
 
-bool nbd_client_submit_trim(NBDClient *c, uint32_t len, uint64_t offset,
+bool nbd_client_submit_trim(NBDClient *c, uint64_t len, uint64_t offset,
                             NBDClientCallback cb, gpointer opaque,
                             GError **errp)
 {
@@ -1406,7 +1602,7 @@ bool nbd_client_submit_flush(NBDClient *c, NBDClientCallback cb,
         nbd_client_submit(c, &r, NULL, errp);
 }
 
-bool nbd_client_submit_cache(NBDClient *c, uint32_t len, uint64_t offset,
+bool nbd_client_submit_cache(NBDClient *c, uint64_t len, uint64_t offset,
                              NBDClientCallback cb, gpointer opaque,
                              GError **errp)
 {
@@ -1419,7 +1615,7 @@ bool nbd_client_submit_cache(NBDClient *c, uint32_t len, uint64_t offset,
         nbd_client_submit(c, &r, NULL, errp);
 }
 
-bool nbd_client_submit_block_status(NBDClient *c, uint32_t len,
+bool nbd_client_submit_block_status(NBDClient *c, uint64_t len,
                                     uint64_t offset, GArray *extents,
                                     NBDClientCallback cb, gpointer opaque,
                                     GError **errp)
@@ -1508,7 +1704,7 @@ bool nbd_client_pwrite(NBDClient *c, const void *buf, uint32_t len,
                                nbd_client_wait_cb, &w, errp), errp);
 }
 
-bool nbd_client_zero(NBDClient *c, uint32_t len, uint64_t offset,
+bool nbd_client_zero(NBDClient *c, uint64_t len, uint64_t offset,
                      unsigned flags, GError **errp)
 {
     NBDClientWait w;
@@ -1519,7 +1715,7 @@ bool nbd_client_zero(NBDClient *c, uint32_t len, uint64_t offset,
                                &w, errp), errp);
 }
 
-bool nbd_client_trim(NBDClient *c, uint32_t len, uint64_t offset,
+bool nbd_client_trim(NBDClient *c, uint64_t len, uint64_t offset,
                      GError **errp)
 {
     NBDClientWait w;
@@ -1539,7 +1735,7 @@ bool nbd_client_flush(NBDClient *c, GError **errp)
                                c, nbd_client_wait_cb, &w, errp), errp);
 }
 
-bool nbd_client_cache(NBDClient *c, uint32_t len, uint64_t offset,
+bool nbd_client_cache(NBDClient *c, uint64_t len, uint64_t offset,
                       GError **errp)
 {
     NBDClientWait w;
@@ -1550,7 +1746,7 @@ bool nbd_client_cache(NBDClient *c, uint32_t len, uint64_t offset,
                                errp), errp);
 }
 
-GArray *nbd_client_block_status(NBDClient *c, uint32_t len, uint64_t offset,
+GArray *nbd_client_block_status(NBDClient *c, uint64_t len, uint64_t offset,
                                 GError **errp)
 {
     g_autoptr(GArray) ext = g_array_new(false, false,

@@ -80,7 +80,7 @@ void nbd_encode_request(uint8_t buf[NBD_REQUEST_SIZE], const NBDRequest *req)
     nbd_put_be16(buf + 6, req->type);
     nbd_put_be64(buf + 8, req->cookie);
     nbd_put_be64(buf + 16, req->offset);
-    nbd_put_be32(buf + 24, req->length);
+    nbd_put_be32(buf + 24, (uint32_t)req->length);
 }
 
 bool nbd_decode_request(const uint8_t buf[NBD_REQUEST_SIZE], NBDRequest *req)
@@ -93,6 +93,31 @@ bool nbd_decode_request(const uint8_t buf[NBD_REQUEST_SIZE], NBDRequest *req)
     req->cookie = nbd_get_be64(buf + 8);
     req->offset = nbd_get_be64(buf + 16);
     req->length = nbd_get_be32(buf + 24);
+    return true;
+}
+
+void nbd_encode_extended_request(uint8_t buf[NBD_EXTENDED_REQUEST_SIZE],
+                                 const NBDRequest *req)
+{
+    nbd_put_be32(buf, NBD_EXTENDED_REQUEST_MAGIC);
+    nbd_put_be16(buf + 4, req->flags);
+    nbd_put_be16(buf + 6, req->type);
+    nbd_put_be64(buf + 8, req->cookie);
+    nbd_put_be64(buf + 16, req->offset);
+    nbd_put_be64(buf + 24, req->length);
+}
+
+bool nbd_decode_extended_request(const uint8_t buf[NBD_EXTENDED_REQUEST_SIZE],
+                                 NBDRequest *req)
+{
+    if (nbd_get_be32(buf) != NBD_EXTENDED_REQUEST_MAGIC) {
+        return false;
+    }
+    req->flags = nbd_get_be16(buf + 4);
+    req->type = nbd_get_be16(buf + 6);
+    req->cookie = nbd_get_be64(buf + 8);
+    req->offset = nbd_get_be64(buf + 16);
+    req->length = nbd_get_be64(buf + 24);
     return true;
 }
 
@@ -135,6 +160,31 @@ bool nbd_decode_structured_reply(const uint8_t buf[NBD_STRUCTURED_REPLY_SIZE],
     rep->type = nbd_get_be16(buf + 6);
     rep->cookie = nbd_get_be64(buf + 8);
     rep->length = nbd_get_be32(buf + 16);
+    return true;
+}
+
+void nbd_encode_extended_reply(uint8_t buf[NBD_EXTENDED_REPLY_SIZE],
+                               const NBDExtendedReply *rep)
+{
+    nbd_put_be32(buf, NBD_EXTENDED_REPLY_MAGIC);
+    nbd_put_be16(buf + 4, rep->flags);
+    nbd_put_be16(buf + 6, rep->type);
+    nbd_put_be64(buf + 8, rep->cookie);
+    nbd_put_be64(buf + 16, rep->offset);
+    nbd_put_be64(buf + 24, rep->length);
+}
+
+bool nbd_decode_extended_reply(const uint8_t buf[NBD_EXTENDED_REPLY_SIZE],
+                               NBDExtendedReply *rep)
+{
+    if (nbd_get_be32(buf) != NBD_EXTENDED_REPLY_MAGIC) {
+        return false;
+    }
+    rep->flags = nbd_get_be16(buf + 4);
+    rep->type = nbd_get_be16(buf + 6);
+    rep->cookie = nbd_get_be64(buf + 8);
+    rep->offset = nbd_get_be64(buf + 16);
+    rep->length = nbd_get_be64(buf + 24);
     return true;
 }
 

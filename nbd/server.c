@@ -14,7 +14,10 @@
  * In the transmission phase the client's thread reads requests and hands
  * them to a few worker threads of the client's own, so many requests are
  * in flight and replies come back in completion order (see "Transmission"
- * below for the memory bound).  docs/nbd.md has the protocol coverage and
+ * below for the memory bound).  After NBD_OPT_EXTENDED_HEADERS every
+ * request and reply of the connection uses the 32-byte extended headers,
+ * with 64-bit effect lengths; payloads stay bounded by the maximum block
+ * size.  docs/nbd.md has the protocol coverage and
  * limits.
  *
  * Copyright (c) qio contributors
@@ -94,6 +97,7 @@ typedef struct NBDServerConn {
     bool no_zeroes;
     /* Negotiated state: reset by nbd_conn_forget_negotiation(). */
     bool structured;
+    bool extended;       /* NBD_OPT_EXTENDED_HEADERS; implies structured */
     bool meta_base_allocation;
     char *meta_export;
     NBDExport *exp;
@@ -404,6 +408,7 @@ nbd_opt_error(NBDServerConn *client, uint32_t option, uint32_t type,
 static void nbd_conn_forget_negotiation(NBDServerConn *client)
 {
     client->structured = false;
+    client->extended = false;
     client->meta_base_allocation = false;
     g_clear_pointer(&client->meta_export, g_free);
 }
@@ -612,6 +617,16 @@ static NBDNegState nbd_opt_export_name(NBDServerConn *client, const uint8_t *p,
     uint8_t buf[NBD_EXPORT_NAME_REPLY_SIZE + 124] = { 0 };
     NBDExport *exp = NULL;
 
+    if (client->extended) {
+        /*
+         * The spec forbids EXPORT_NAME once extended headers are agreed
+         * (only GO can say why it fails), and this option has no error
+         * reply: hang up.
+         */
+        g_info("NBD client %s: NBD_OPT_EXPORT_NAME after extended headers; "
+               "disconnecting", qio_channel_get_name(client->master));
+        return NBD_NEG_DISCONNECT;
+    }
     if (name && len <= NBD_MAX_STRING_LENGTH) {
         exp = nbd_server_find_export(client->server, name);
     }
@@ -669,8 +684,37 @@ static NBDNegState nbd_opt_structured_reply(NBDServerConn *client, uint32_t len)
                              "STRUCTURED_REPLY takes no payload") ?
                NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
     }
+    if (client->extended) {
+        /* Extended headers take precedence: no way back to compact ones. */
+        return nbd_opt_error(client, NBD_OPT_STRUCTURED_REPLY,
+                             NBD_REP_ERR_EXT_HEADER_REQD,
+                             "extended headers are already in use and "
+                             "take precedence over structured replies") ?
+               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+    }
     client->structured = true;
     return nbd_opt_reply(client, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK,
+                         NULL, 0, NULL) ?
+           NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+}
+
+/*
+ * Extended headers: 32-byte requests and reply chunks for everything,
+ * which brings structured replies with it.  Asking after structured
+ * replies is fine (this takes over); asking twice is harmless.
+ */
+static NBDNegState nbd_opt_extended_headers(NBDServerConn *client,
+                                            uint32_t len)
+{
+    if (len) {
+        return nbd_opt_error(client, NBD_OPT_EXTENDED_HEADERS,
+                             NBD_REP_ERR_INVALID,
+                             "EXTENDED_HEADERS takes no payload") ?
+               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+    }
+    client->extended = true;
+    client->structured = true;
+    return nbd_opt_reply(client, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK,
                          NULL, 0, NULL) ?
            NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
 }
@@ -698,7 +742,7 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
     if (!client->structured) {
         return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
                              "meta contexts need NBD_OPT_STRUCTURED_REPLY "
-                             "first") ?
+                             "or NBD_OPT_EXTENDED_HEADERS first") ?
                NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
     }
     if (len < 8 || (namelen = nbd_get_be32(p)) > len - 8 ||
@@ -847,6 +891,8 @@ static NBDNegState nbd_state_option(NBDServerConn *client)
         return nbd_opt_info_go(client, opt.option, payload, opt.length);
     case NBD_OPT_STRUCTURED_REPLY:
         return nbd_opt_structured_reply(client, opt.length);
+    case NBD_OPT_EXTENDED_HEADERS:
+        return nbd_opt_extended_headers(client, opt.length);
     case NBD_OPT_LIST_META_CONTEXT:
     case NBD_OPT_SET_META_CONTEXT:
         return nbd_opt_meta_context(client, opt.option, payload, opt.length);
@@ -1044,28 +1090,45 @@ static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
     return nbd_send_reply(client, iov, len ? 2 : 1);
 }
 
-static bool nbd_send_chunk(NBDServerConn *client, uint64_t cookie,
+/*
+ * One reply chunk to @req: a structured one, or with extended headers
+ * an extended one, which also echoes the request's offset.
+ */
+static bool nbd_send_chunk(NBDServerConn *client, const NBDRequest *req,
                            uint16_t flags,
                            uint16_t type, const void *pre, size_t prelen,
                            const void *data, size_t len)
 {
-    NBDStructuredReply rep = {
-        .flags = flags, .type = type, .cookie = cookie,
-        .length = prelen + len,
-    };
-    uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
+    uint8_t hdr[NBD_EXTENDED_REPLY_SIZE];
     struct iovec iov[3] = {
-        { hdr, sizeof(hdr) }, { (void *)pre, prelen }, { (void *)data, len },
+        { hdr, 0 }, { (void *)pre, prelen }, { (void *)data, len },
     };
 
-    nbd_encode_structured_reply(hdr, &rep);
+    if (client->extended) {
+        NBDExtendedReply rep = {
+            .flags = flags, .type = type, .cookie = req->cookie,
+            .offset = req->offset, .length = prelen + len,
+        };
+
+        nbd_encode_extended_reply(hdr, &rep);
+        iov[0].iov_len = NBD_EXTENDED_REPLY_SIZE;
+    } else {
+        NBDStructuredReply rep = {
+            .flags = flags, .type = type, .cookie = req->cookie,
+            .length = prelen + len,
+        };
+
+        nbd_encode_structured_reply(hdr, &rep);
+        iov[0].iov_len = NBD_STRUCTURED_REPLY_SIZE;
+    }
     return nbd_send_reply(client, iov, len ? 3 : prelen ? 2 : 1);
 }
 
 static void nbd_log_error(NBDServerConn *client, const NBDRequest *req,
                           uint32_t err, const char *msg)
 {
-    g_info("NBD client %s: %s at %" G_GUINT64_FORMAT "+%u: %s: %s",
+    g_info("NBD client %s: %s at %" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
+           ": %s: %s",
            qio_channel_get_name(client->master), nbd_cmd_name(req->type),
            req->offset, req->length, nbd_err_name(err), msg);
 }
@@ -1084,13 +1147,13 @@ static bool nbd_send_status(NBDServerConn *client, const NBDRequest *req,
         return nbd_send_simple(client, req->cookie, err, NULL, 0);
     }
     if (!err) {
-        return nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+        return nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
                               NBD_REPLY_TYPE_NONE, NULL, 0, NULL, 0);
     }
     mlen = MIN(strlen(msg), NBD_MAX_STRING_LENGTH);
     nbd_put_be32(pre, err);
     nbd_put_be16(pre + 4, mlen);
-    return nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+    return nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
                           NBD_REPLY_TYPE_ERROR, pre, 6, msg, mlen);
 }
 
@@ -1107,7 +1170,7 @@ static bool nbd_range_ok(NBDExport *exp, const NBDRequest *req)
     return req->offset <= exp->size && req->length <= exp->size - req->offset;
 }
 
-static bool nbd_fully_hole(NBDExport *exp, uint64_t off, uint32_t len)
+static bool nbd_fully_hole(NBDExport *exp, uint64_t off, uint64_t len)
 {
     off_t data;
 
@@ -1263,7 +1326,7 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
         req->length && nbd_fully_hole(exp, req->offset, req->length)) {
         nbd_put_be64(pre, req->offset);
         nbd_put_be32(pre + 8, req->length);
-        return nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+        return nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
                               NBD_REPLY_TYPE_OFFSET_HOLE, pre, 12, NULL, 0);
     }
     if (!nbd_buf_get(client, req->length, &nb)) {
@@ -1291,7 +1354,7 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
 
         nbd_log_error(client, req, nbd_errno_to_wire(err), msg);
         nbd_put_be64(pre, req->offset);
-        ok = nbd_send_chunk(client, req->cookie, 0,
+        ok = nbd_send_chunk(client, req, 0,
                             NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf, done);
         nbd_buf_put(client, &nb);
         /* Error, message length, message, then the failing offset. */
@@ -1299,7 +1362,7 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
         nbd_put_be16(epre + 4, mlen);
         memcpy(tail, msg, mlen);
         nbd_put_be64(tail + mlen, req->offset + done);
-        return ok && nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+        return ok && nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
                                     NBD_REPLY_TYPE_ERROR_OFFSET, epre, 6,
                                     tail, mlen + 8);
     }
@@ -1309,7 +1372,7 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
         ok = nbd_send_status(client, req, 0, NULL);
     } else {
         nbd_put_be64(pre, req->offset);
-        ok = nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
+        ok = nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
                             NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf,
                             req->length);
     }
@@ -1537,7 +1600,9 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
     g_autofree uint8_t *ext = NULL;
     uint64_t off = req->offset, end;
     uint32_t n = 0;
-    uint8_t pre[4];
+    uint8_t pre[8];
+    /* Extended headers: 64-bit lengths and flags (BLOCK_STATUS_EXT). */
+    size_t dsize = client->extended ? 16 : 8;
 
     if (!client->structured || !client->meta_base_allocation) {
         return nbd_send_status(client, req, NBD_EINVAL,
@@ -1548,8 +1613,9 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
         return nbd_send_status(client, req, NBD_EINVAL,
                                "block status range outside the export");
     }
+    /* No overflow: the range is inside the export. */
     end = req->offset + req->length;
-    ext = g_malloc(8 * NBD_MAX_EXTENTS);
+    ext = g_malloc(dsize * NBD_MAX_EXTENTS);
     while (off < end && n < NBD_MAX_EXTENTS) {
         /* Saying "data" is always safe; it is all there is to say. */
         off_t data = g_atomic_int_get(&exp->may_have_holes) ?
@@ -1575,8 +1641,14 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
         if (next <= off) {
             next = end;
         }
-        nbd_put_be32(ext + 8 * n, next - off);
-        nbd_put_be32(ext + 8 * n + 4, flags);
+        if (client->extended) {
+            nbd_put_be64(ext + dsize * n, next - off);
+            nbd_put_be64(ext + dsize * n + 8, flags);
+        } else {
+            /* A compact request is under 4 GiB, so is each extent. */
+            nbd_put_be32(ext + dsize * n, next - off);
+            nbd_put_be32(ext + dsize * n + 4, flags);
+        }
         n++;
         off = next;
         if (req->flags & NBD_CMD_FLAG_REQ_ONE) {
@@ -1584,8 +1656,15 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
         }
     }
     nbd_put_be32(pre, NBD_META_ID_BASE_ALLOCATION);
-    return nbd_send_chunk(client, req->cookie, NBD_REPLY_FLAG_DONE,
-                          NBD_REPLY_TYPE_BLOCK_STATUS, pre, 4, ext, 8 * n);
+    if (client->extended) {
+        /* The descriptor count is optional; giving it costs nothing. */
+        nbd_put_be32(pre + 4, n);
+        return nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
+                              NBD_REPLY_TYPE_BLOCK_STATUS_EXT, pre, 8, ext,
+                              dsize * n);
+    }
+    return nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
+                          NBD_REPLY_TYPE_BLOCK_STATUS, pre, 4, ext, dsize * n);
 }
 
 /* Flags each command accepts. */
@@ -1721,10 +1800,60 @@ static void nbd_reserve(NBDServerConn *client, size_t bytes)
  * Checks the reader makes before queueing: true if the request was
  * answered here (or, with *@fatal, must end the connection).
  */
-static bool nbd_check_request(NBDServerConn *client, const NBDRequest *req,
+/*
+ * With extended headers NBD_CMD_FLAG_PAYLOAD_LEN says whether a payload
+ * follows the header: a WRITE must have it (it is taken off @req here),
+ * no other command takes one.  Payload lengths over the maximum block
+ * size end the connection; a shorter unexpected payload is read and
+ * thrown away, and the command fails.  True if answered, as below.
+ */
+static bool nbd_check_payload_flag(NBDServerConn *client, NBDRequest *req,
+                                   bool *fatal)
+{
+    bool payload = req->flags & NBD_CMD_FLAG_PAYLOAD_LEN;
+
+    if (!client->extended) {
+        return false;  /* the flag is refused like any unknown one */
+    }
+    if (payload && req->length > NBD_SERVER_MAX_REQUEST) {
+        g_info("NBD client %s: %s with a payload of %" G_GUINT64_FORMAT
+               " bytes over the limit of %u; disconnecting",
+               qio_channel_get_name(client->master), nbd_cmd_name(req->type),
+               req->length, NBD_SERVER_MAX_REQUEST);
+        *fatal = true;
+        return true;
+    }
+    if (req->type == NBD_CMD_WRITE) {
+        if (!payload) {
+            /* No flag, no payload: the stream stays in step. */
+            *fatal = !nbd_send_status(client, req, NBD_EINVAL,
+                                      "a write needs NBD_CMD_FLAG_PAYLOAD_LEN "
+                                      "with extended headers");
+            return true;
+        }
+        req->flags &= ~NBD_CMD_FLAG_PAYLOAD_LEN;
+        return false;
+    }
+    if (payload) {
+        if (!nbd_drain(client, req->length, NULL)) {
+            *fatal = true;
+            return true;
+        }
+        *fatal = !nbd_send_status(client, req, NBD_EINVAL,
+                                  "this command takes no payload");
+        return true;
+    }
+    return false;
+}
+
+static bool nbd_check_request(NBDServerConn *client, NBDRequest *req,
                               bool *fatal)
 {
     *fatal = false;
+    if (req->type != NBD_CMD_DISC &&
+        nbd_check_payload_flag(client, req, fatal)) {
+        return true;
+    }
     if (req->flags & ~nbd_cmd_allowed_flags(client, req->type)) {
         if (req->type == NBD_CMD_WRITE) {
             /* Keep in step: the payload follows regardless. */
@@ -1755,7 +1884,8 @@ static bool nbd_check_request(NBDServerConn *client, const NBDRequest *req,
     case NBD_CMD_WRITE:
         if (req->length > NBD_SERVER_MAX_REQUEST) {
             /* The payload cannot be skipped safely: hang up. */
-            g_info("NBD client %s: write of %u bytes over the limit of %u",
+            g_info("NBD client %s: write of %" G_GUINT64_FORMAT " bytes over "
+                   "the limit of %u",
                    qio_channel_get_name(client->master), req->length,
                    NBD_SERVER_MAX_REQUEST);
             *fatal = true;
@@ -1783,20 +1913,27 @@ static void nbd_transmission(NBDServerConn *client)
     client->workers = g_thread_pool_new(nbd_worker, client,
                                         NBD_SERVER_WORKERS, FALSE, NULL);
     for (;;) {
-        uint8_t hdr[NBD_REQUEST_SIZE];
+        /* One header style for the whole connection, fixed at GO. */
+        size_t hlen = client->extended ? NBD_EXTENDED_REQUEST_SIZE
+                                       : NBD_REQUEST_SIZE;
+        uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
         NBDServerReq *r;
         NBDRequest req;
         bool fatal;
         size_t charge = 0;
 
         if (g_atomic_int_get(&client->failed) ||
-            !nbd_batch_flush(client, NBD_REQUEST_SIZE) ||
-            !nbd_read(client, hdr, sizeof(hdr), NULL)) {
+            !nbd_batch_flush(client, hlen) ||
+            !nbd_read(client, hdr, hlen, NULL)) {
             break;
         }
-        if (!nbd_decode_request(hdr, &req)) {
-            g_info("NBD client %s: bad request magic; disconnecting",
-                   qio_channel_get_name(client->master));
+        if (!(client->extended ? nbd_decode_extended_request(hdr, &req)
+                               : nbd_decode_request(hdr, &req))) {
+            /* Includes the other header style: the stream is lost. */
+            g_info("NBD client %s: bad %s request magic 0x%08x; "
+                   "disconnecting", qio_channel_get_name(client->master),
+                   client->extended ? "extended" : "compact",
+                   nbd_get_be32(hdr));
             break;
         }
         if (req.type == NBD_CMD_DISC) {

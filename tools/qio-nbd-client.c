@@ -222,6 +222,8 @@ static int cmd_info(Target *t)
     printf("tls: %s\n", nbd_client_is_tls(c) ? "yes" : "no");
     printf("structured replies: %s\n",
            nbd_client_has_structured_replies(c) ? "yes" : "no");
+    printf("extended headers: %s\n",
+           nbd_client_has_extended_headers(c) ? "yes" : "no");
     nbd_client_close(c);
     return 0;
 }

@@ -78,6 +78,31 @@ NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
                                   GError **errp);
 
 /*
+ * Choices made before the handshake; all-zero is the default.
+ *
+ * By default the client asks for extended headers
+ * (NBD_OPT_EXTENDED_HEADERS: 32-byte requests and replies, every reply a
+ * chunk) and, when the server does not know them, for structured
+ * replies.  @compact_headers skips the first step, so only the compact
+ * request and reply headers are ever used.
+ */
+typedef struct {
+    bool compact_headers;
+} NBDClientOptions;
+
+/* nbd_client_connect() and nbd_client_new_channel() with @opts (or NULL). */
+NBDClient *nbd_client_connect_full(const QIOSocketAddress *addr,
+                                   QCryptoTLSCreds *creds,
+                                   const char *tls_hostname,
+                                   const NBDClientOptions *opts,
+                                   GError **errp);
+NBDClient *nbd_client_new_channel_full(QIOChannel *ioc, const char *peer,
+                                       QCryptoTLSCreds *creds,
+                                       const char *tls_hostname,
+                                       const NBDClientOptions *opts,
+                                       GError **errp);
+
+/*
  * NBD_OPT_LIST: a NULL-terminated array of export names (g_strfreev), or
  * NULL with @errp set.  Only in the option phase.
  */
@@ -132,7 +157,10 @@ bool nbd_client_go(NBDClient *client, const char *export_name,
 uint64_t nbd_client_get_size(NBDClient *client);
 uint16_t nbd_client_get_flags(NBDClient *client);
 bool nbd_client_is_tls(NBDClient *client);
+/* True with extended headers too, which bring structured replies. */
 bool nbd_client_has_structured_replies(NBDClient *client);
+/* Whether NBD_OPT_EXTENDED_HEADERS was agreed. */
+bool nbd_client_has_extended_headers(NBDClient *client);
 /* The export's description (NBD_INFO_DESCRIPTION), or NULL. */
 const char *nbd_client_get_description(NBDClient *client);
 /* Block sizes the server announced (or the defaults above). */
@@ -195,40 +223,42 @@ bool nbd_client_submit_pwrite(NBDClient *client, const void *buf,
                               uint32_t len, uint64_t offset, unsigned flags,
                               NBDClientCallback cb, gpointer opaque,
                               GError **errp);
-bool nbd_client_submit_zero(NBDClient *client, uint32_t len,
+bool nbd_client_submit_zero(NBDClient *client, uint64_t len,
                             uint64_t offset, unsigned flags,
                             NBDClientCallback cb, gpointer opaque,
                             GError **errp);
-bool nbd_client_submit_trim(NBDClient *client, uint32_t len,
+bool nbd_client_submit_trim(NBDClient *client, uint64_t len,
                             uint64_t offset, NBDClientCallback cb,
                             gpointer opaque, GError **errp);
 bool nbd_client_submit_flush(NBDClient *client, NBDClientCallback cb,
                              gpointer opaque, GError **errp);
-bool nbd_client_submit_cache(NBDClient *client, uint32_t len,
+bool nbd_client_submit_cache(NBDClient *client, uint64_t len,
                              uint64_t offset, NBDClientCallback cb,
                              gpointer opaque, GError **errp);
 /* @extents: an empty GArray of NBDClientExtent, filled before @cb. */
-bool nbd_client_submit_block_status(NBDClient *client, uint32_t len,
+bool nbd_client_submit_block_status(NBDClient *client, uint64_t len,
                                     uint64_t offset, GArray *extents,
                                     NBDClientCallback cb, gpointer opaque,
                                     GError **errp);
 
 /*
  * Blocking block requests: submit and wait for the reply.  Thread-safe.
- * READ/WRITE @len is at most nbd_client_get_max_request(); other
- * commands take any 32-bit length.  Return true on success; errors as
- * for the submit calls above.
+ * READ/WRITE @len is at most nbd_client_get_max_request(); zero, trim,
+ * cache and block status take any 32-bit length, and with extended
+ * headers (nbd_client_has_extended_headers()) any 64-bit one; without
+ * them a longer request is QIO_ERROR_INVALID_ARGUMENT, nothing sent.
+ * Return true on success; errors as for the submit calls above.
  */
 bool nbd_client_pread(NBDClient *client, void *buf, uint32_t len,
                       uint64_t offset, GError **errp);
 bool nbd_client_pwrite(NBDClient *client, const void *buf, uint32_t len,
                        uint64_t offset, unsigned flags, GError **errp);
-bool nbd_client_zero(NBDClient *client, uint32_t len, uint64_t offset,
+bool nbd_client_zero(NBDClient *client, uint64_t len, uint64_t offset,
                      unsigned flags, GError **errp);
-bool nbd_client_trim(NBDClient *client, uint32_t len, uint64_t offset,
+bool nbd_client_trim(NBDClient *client, uint64_t len, uint64_t offset,
                      GError **errp);
 bool nbd_client_flush(NBDClient *client, GError **errp);
-bool nbd_client_cache(NBDClient *client, uint32_t len, uint64_t offset,
+bool nbd_client_cache(NBDClient *client, uint64_t len, uint64_t offset,
                       GError **errp);
 
 
@@ -236,7 +266,7 @@ bool nbd_client_cache(NBDClient *client, uint32_t len, uint64_t offset,
  * NBD_CMD_BLOCK_STATUS for base:allocation over [@offset, @offset+@len):
  * a GArray of NBDClientExtent (at least one), or NULL with @errp set.
  */
-GArray *nbd_client_block_status(NBDClient *client, uint32_t len,
+GArray *nbd_client_block_status(NBDClient *client, uint64_t len,
                                 uint64_t offset, GError **errp);
 
 /*

@@ -189,12 +189,18 @@ typedef struct NBDOptionReply {
     uint32_t length;
 } NBDOptionReply;
 
+/*
+ * A request in either header style.  @length is 32 bits on the wire in
+ * compact requests and 64 bits in extended ones (NBD_OPT_EXTENDED_HEADERS),
+ * where it is the payload length when @flags has NBD_CMD_FLAG_PAYLOAD_LEN
+ * and the effect length otherwise.
+ */
 typedef struct NBDRequest {
     uint16_t flags;
     uint16_t type;
     uint64_t cookie;
     uint64_t offset;
-    uint32_t length;
+    uint64_t length;
 } NBDRequest;
 
 typedef struct NBDSimpleReply {
@@ -208,6 +214,15 @@ typedef struct NBDStructuredReply {
     uint64_t cookie;
     uint32_t length;
 } NBDStructuredReply;
+
+/* The reply chunk header of extended headers: @offset echoes the request. */
+typedef struct NBDExtendedReply {
+    uint16_t flags;
+    uint16_t type;
+    uint64_t cookie;
+    uint64_t offset;
+    uint64_t length;
+} NBDExtendedReply;
 
 /* ---- Byte-order helpers -------------------------------------------------- */
 
@@ -265,11 +280,19 @@ void nbd_encode_option_reply(uint8_t buf[NBD_OPTION_REPLY_SIZE],
 bool nbd_decode_option_reply(const uint8_t buf[NBD_OPTION_REPLY_SIZE],
                              NBDOptionReply *rep);
 
+/* Compact request; @req->length must fit in 32 bits. */
 void nbd_encode_request(uint8_t buf[NBD_REQUEST_SIZE],
                         const NBDRequest *req);
 /* Returns false if the request magic is wrong. */
 bool nbd_decode_request(const uint8_t buf[NBD_REQUEST_SIZE],
                         NBDRequest *req);
+
+/* Extended request (32 bytes, 64-bit length). */
+void nbd_encode_extended_request(uint8_t buf[NBD_EXTENDED_REQUEST_SIZE],
+                                 const NBDRequest *req);
+/* Returns false if the extended request magic is wrong. */
+bool nbd_decode_extended_request(const uint8_t buf[NBD_EXTENDED_REQUEST_SIZE],
+                                 NBDRequest *req);
 
 void nbd_encode_simple_reply(uint8_t buf[NBD_SIMPLE_REPLY_SIZE],
                              const NBDSimpleReply *rep);
@@ -282,6 +305,12 @@ void nbd_encode_structured_reply(uint8_t buf[NBD_STRUCTURED_REPLY_SIZE],
 /* Returns false if the structured reply magic is wrong. */
 bool nbd_decode_structured_reply(const uint8_t buf[NBD_STRUCTURED_REPLY_SIZE],
                                  NBDStructuredReply *rep);
+
+void nbd_encode_extended_reply(uint8_t buf[NBD_EXTENDED_REPLY_SIZE],
+                               const NBDExtendedReply *rep);
+/* Returns false if the extended reply magic is wrong. */
+bool nbd_decode_extended_reply(const uint8_t buf[NBD_EXTENDED_REPLY_SIZE],
+                               NBDExtendedReply *rep);
 
 /*
  * Map a host errno value to the NBD wire error; unknown values become

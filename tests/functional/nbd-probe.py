@@ -24,16 +24,23 @@ IHAVEOPT = b"IHAVEOPT"
 REP_MAGIC = 0x0003E889045565A9
 SIMPLE_REPLY_MAGIC = 0x67446698
 REQUEST_MAGIC = 0x25609513
+EXTENDED_REQUEST_MAGIC = 0x21E41C71
+EXTENDED_REPLY_MAGIC = 0x6E8A278C
 
 OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS = 1, 2, 3, 5
 OPT_INFO, OPT_GO, OPT_STRUCTURED_REPLY = 6, 7, 8
 OPT_LIST_META_CONTEXT, OPT_SET_META_CONTEXT = 9, 10
+OPT_EXTENDED_HEADERS = 11
 REP_ACK = 1
 REP_INFO = 3
 ERR = 1 << 31
 REP_ERR_UNSUP, REP_ERR_INVALID = ERR | 1, ERR | 3
 REP_ERR_TLS_REQD, REP_ERR_TOO_BIG = ERR | 5, ERR | 9
-CMD_READ, CMD_DISC = 0, 2
+REP_ERR_EXT_HEADER_REQD = ERR | 10
+CMD_READ, CMD_DISC, CMD_TRIM = 0, 2, 4
+REPLY_FLAG_DONE = 1
+REPLY_TYPE_OFFSET_HOLE, REPLY_TYPE_ERROR = 2, 0x8001
+NBD_EINVAL = 22
 
 TIMEOUT = 10
 
@@ -132,6 +139,71 @@ def test_cve_2021_3716_structured_reply_reset(plain, tls, pki):
                                0, 512))
     magic, err, cookie = struct.unpack(">IIQ", p.recv_exact(16))
     # Simple reply: nothing agreed in the clear survives STARTTLS.
+    assert magic == SIMPLE_REPLY_MAGIC, hex(magic)
+    assert err == 0 and cookie == 7
+    p.recv_exact(512)
+    p.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_DISC, 8,
+                               0, 0))
+    p.close()
+
+
+def xrequest(cmd, cookie, offset, length, flags=0):
+    return struct.pack(">IHHQQQ", EXTENDED_REQUEST_MAGIC, flags, cmd, cookie,
+                       offset, length)
+
+
+def xreply(p):
+    """One extended reply chunk: (flags, type, cookie, offset, payload)."""
+    magic, flags, rtype, cookie, offset, length = struct.unpack(
+        ">IHHQQQ", p.recv_exact(32))
+    assert magic == EXTENDED_REPLY_MAGIC, hex(magic)
+    assert length <= 1 << 25, length
+    return flags, rtype, cookie, offset, p.recv_exact(length)
+
+
+def test_extended_headers(plain, tls, pki):
+    p = Peer(plain)
+    p.greet()
+    p.option(OPT_EXTENDED_HEADERS, b"x")
+    p.expect(OPT_EXTENDED_HEADERS, REP_ERR_INVALID)
+    p.option(OPT_EXTENDED_HEADERS)
+    p.expect(OPT_EXTENDED_HEADERS, REP_ACK)
+    p.option(OPT_STRUCTURED_REPLY)
+    p.expect(OPT_STRUCTURED_REPLY, REP_ERR_EXT_HEADER_REQD)
+    p.option(OPT_GO, go_payload("disk"))
+    while p.reply(OPT_GO)[0] != REP_ACK:
+        pass
+    # A hole: the header echoes the request's offset.
+    p.sock.sendall(xrequest(CMD_READ, 5, 4096, 512))
+    flags, rtype, cookie, offset, data = xreply(p)
+    assert (flags, rtype, cookie, offset) == \
+        (REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_HOLE, 5, 4096), \
+        (flags, rtype, cookie, offset)
+    assert struct.unpack(">QI", data) == (4096, 512), data
+    # A 64-bit effect length past the end: EINVAL, not a disconnect.
+    p.sock.sendall(xrequest(CMD_TRIM, 6, 0, 1 << 40))
+    flags, rtype, cookie, offset, data = xreply(p)
+    assert (rtype, cookie) == (REPLY_TYPE_ERROR, 6), (rtype, cookie)
+    assert struct.unpack(">I", data[:4])[0] == NBD_EINVAL
+    # A compact request now is a lost stream: the server hangs up.
+    p.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_READ, 7,
+                               0, 512) + bytes(4))
+    p.expect_eof()
+    p.close()
+
+
+def test_extended_headers_reset_by_starttls(plain, tls, pki):
+    p = Peer(tls)
+    p.greet()
+    p.option(OPT_EXTENDED_HEADERS)
+    p.expect(OPT_EXTENDED_HEADERS, REP_ERR_TLS_REQD)
+    p.starttls(pki)
+    p.option(OPT_GO, go_payload("disk"))
+    while p.reply(OPT_GO)[0] != REP_ACK:
+        pass
+    p.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_READ, 7,
+                               0, 512))
+    magic, err, cookie = struct.unpack(">IIQ", p.recv_exact(16))
     assert magic == SIMPLE_REPLY_MAGIC, hex(magic)
     assert err == 0 and cookie == 7
     p.recv_exact(512)

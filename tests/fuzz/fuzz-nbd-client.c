@@ -14,6 +14,10 @@
  *             on anything but a real TLS server, as it must)
  *   bit 4     after GO, first four reads and a block status in flight
  *             together (the asynchronous API: replies in any order)
+ *   bit 5     ask for extended headers first (NBD_OPT_EXTENDED_HEADERS;
+ *             the server's answer decides between 32-byte extended
+ *             replies and the fallback to structured replies); clear,
+ *             the client uses compact headers only
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -122,9 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mode = data[0];
     name = (mode & 4) ? "disk" : "";
     ioc = qio_channel_fuzz_new(data + 1, size - 1);
-    client = nbd_client_new_channel(
+    client = nbd_client_new_channel_full(
         QIO_CHANNEL(ioc), "fuzz", (mode & 8) ? fuzz_tls_creds("client") : NULL,
-        "localhost", NULL);
+        "localhost", &(NBDClientOptions) { .compact_headers = !(mode & 32) },
+        NULL);
     if (!client) {
         return 0;
     }
@@ -140,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((mode & 3) != 3 && nbd_client_go(client, name, NULL)) {
         nbd_client_get_flags(client);
         nbd_client_has_structured_replies(client);
+        nbd_client_has_extended_headers(client);
         if (mode & 16) {
             fuzz_async(client);
         }

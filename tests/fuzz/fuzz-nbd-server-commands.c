@@ -2,14 +2,16 @@
  * Fuzz target: the NBD server's transmission phase.
  *
  * A fixed, valid negotiation is played first (fixed newstyle with
- * NO_ZEROES, then optionally STRUCTURED_REPLY and SET_META_CONTEXT
- * base:allocation, then GO or EXPORT_NAME), so that the input, from its
- * second byte on, is read as requests.  The first byte picks the
- * negotiation:
+ * NO_ZEROES, then optionally STRUCTURED_REPLY or EXTENDED_HEADERS and
+ * SET_META_CONTEXT base:allocation, then GO or EXPORT_NAME), so that the
+ * input, from its second byte on, is read as requests (32-byte extended
+ * ones after EXTENDED_HEADERS, 28-byte compact ones otherwise).  The
+ * first byte picks the negotiation:
  *   bits 0-1  the export (fuzz_export_names: default, read-only, zero
  *             detection, synced)
  *   bit 2     structured replies and the base:allocation context
  *   bit 3     enter with EXPORT_NAME instead of GO
+ *   bit 4     with bit 2: extended headers instead of structured replies
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -71,7 +73,8 @@ static void put_negotiation(GByteArray *out, uint8_t mode)
         return;
     }
     if (mode & 4) {
-        put_option(out, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+        put_option(out, (mode & 16) ? NBD_OPT_EXTENDED_HEADERS
+                                    : NBD_OPT_STRUCTURED_REPLY, NULL, 0);
         put_u32(p, nlen);
         g_byte_array_append(p, (const uint8_t *)name, nlen);
         put_u32(p, 1);

@@ -18,8 +18,10 @@ NBDMAGIC = 0x4E42444D41474943
 IHAVEOPT = 0x49484156454F5054
 REP_MAGIC = 0x0003E889045565A9
 REQUEST_MAGIC = 0x25609513
+EXTENDED_REQUEST_MAGIC = 0x21E41C71
 SIMPLE_REPLY_MAGIC = 0x67446698
 STRUCTURED_REPLY_MAGIC = 0x668E33EF
+EXTENDED_REPLY_MAGIC = 0x6E8A278C
 
 OPT = dict(EXPORT_NAME=1, ABORT=2, LIST=3, PEEK_EXPORT=4, STARTTLS=5,
            INFO=6, GO=7, STRUCTURED_REPLY=8, LIST_META_CONTEXT=9,
@@ -29,14 +31,15 @@ REP_ERR = 1 << 31
 REP_ERR_UNSUP, REP_ERR_POLICY, REP_ERR_INVALID = REP_ERR | 1, REP_ERR | 2, \
     REP_ERR | 3
 REP_ERR_TLS_REQD, REP_ERR_UNKNOWN = REP_ERR | 5, REP_ERR | 6
+REP_ERR_EXT_HEADER_REQD = REP_ERR | 10
 INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE = 0, 1, 2, 3
 CMD = dict(READ=0, WRITE=1, DISC=2, FLUSH=3, TRIM=4, CACHE=5,
            WRITE_ZEROES=6, BLOCK_STATUS=7)
 CMD_FLAG_FUA, CMD_FLAG_NO_HOLE, CMD_FLAG_DF = 1, 2, 4
-CMD_FLAG_REQ_ONE, CMD_FLAG_FAST_ZERO = 8, 16
+CMD_FLAG_REQ_ONE, CMD_FLAG_FAST_ZERO, CMD_FLAG_PAYLOAD_LEN = 8, 16, 32
 REPLY_FLAG_DONE = 1
 REPLY_TYPE_NONE, REPLY_TYPE_OFFSET_DATA, REPLY_TYPE_OFFSET_HOLE = 0, 1, 2
-REPLY_TYPE_BLOCK_STATUS = 5
+REPLY_TYPE_BLOCK_STATUS, REPLY_TYPE_BLOCK_STATUS_EXT = 5, 6
 REPLY_TYPE_ERROR, REPLY_TYPE_ERROR_OFFSET = 0x8001, 0x8002
 C_FIXED_NEWSTYLE, C_NO_ZEROES = 1, 2
 # Transmission flags: HAS_FLAGS, SEND_FLUSH, SEND_FUA, SEND_TRIM,
@@ -83,6 +86,15 @@ def request(cmd, offset=0, length=0, flags=0, cookie=1, payload=b""):
         u64(offset) + u32(length) + payload
 
 
+def xrequest(cmd, offset=0, length=0, flags=0, cookie=1, payload=b""):
+    """An extended request; a payload sets NBD_CMD_FLAG_PAYLOAD_LEN."""
+    if payload:
+        flags |= CMD_FLAG_PAYLOAD_LEN
+        length = len(payload)
+    return u32(EXTENDED_REQUEST_MAGIC) + u16(flags) + u16(CMD[cmd]) + \
+        u64(cookie) + u64(offset) + u64(length) + payload
+
+
 FLAGS = u32(C_FIXED_NEWSTYLE | C_NO_ZEROES)
 
 
@@ -124,6 +136,20 @@ def server_options_seeds():
         option(OPT["GO"], info_payload(b"")) + \
         option(OPT["STARTTLS"], b"x") + option(OPT["ABORT"])
     yield "tls-export-name", tls + FLAGS + option(OPT["EXPORT_NAME"], b"")
+    # Extended headers: the option's rules, then 32-byte requests.
+    yield "extended-go", plain + FLAGS + \
+        option(OPT["EXTENDED_HEADERS"], b"x") + \
+        option(OPT["STRUCTURED_REPLY"]) + option(OPT["EXTENDED_HEADERS"]) + \
+        option(OPT["STRUCTURED_REPLY"]) + \
+        option(OPT["SET_META_CONTEXT"], meta_payload(b"", [META])) + \
+        option(OPT["GO"], info_payload(b"")) + \
+        xrequest("READ", 0, 4096, cookie=1) + \
+        xrequest("BLOCK_STATUS", 0, 1 << 33, cookie=2) + \
+        xrequest("DISC", cookie=3)
+    yield "extended-export-name", plain + FLAGS + \
+        option(OPT["EXTENDED_HEADERS"]) + option(OPT["EXPORT_NAME"], b"")
+    yield "tls-extended", tls + FLAGS + option(OPT["EXTENDED_HEADERS"]) + \
+        option(OPT["ABORT"])
 
 
 def server_commands_seeds():
@@ -150,6 +176,29 @@ def server_commands_seeds():
                                                 payload=b"abcd")
     yield "unknown-cmd", b"\x04" + u32(REQUEST_MAGIC) + u16(0) + u16(42) + \
         u64(1) + u64(0) + u32(0) + request("DISC", cookie=2)
+    # Extended headers (mode bit 4 with bit 2): 64-bit effect lengths,
+    # payload flags where they belong and where they do not.
+    big = 1 << 33
+    xrw = xrequest("WRITE", 4096, cookie=1, payload=data) + \
+        xrequest("WRITE", 8192, 512, cookie=2) + \
+        xrequest("FLUSH", cookie=3, payload=b"12345678") + \
+        xrequest("READ", 4096, 8192, CMD_FLAG_DF, cookie=4) + \
+        xrequest("READ", 0, big, cookie=5) + \
+        xrequest("TRIM", 0, big, cookie=6) + \
+        xrequest("TRIM", 0, 65536, CMD_FLAG_FUA, cookie=7) + \
+        xrequest("CACHE", 0, EXPORT_SIZE, cookie=8) + \
+        xrequest("WRITE_ZEROES", (1 << 64) - 512, big, cookie=9) + \
+        xrequest("WRITE_ZEROES", 0, 4096, CMD_FLAG_NO_HOLE, cookie=10) + \
+        xrequest("BLOCK_STATUS", 0, EXPORT_SIZE, cookie=11) + \
+        xrequest("BLOCK_STATUS", 0, big, CMD_FLAG_REQ_ONE, cookie=12) + \
+        xrequest("DISC", cookie=13)
+    for mode in (0x14, 0x15, 0x16, 0x17):
+        yield "mode%02x-extended" % mode, bytes([mode]) + xrw
+    yield "extended-then-compact", b"\x14" + \
+        request("FLUSH", cookie=1) + bytes(4)
+    yield "extended-huge-payload", b"\x14" + u32(EXTENDED_REQUEST_MAGIC) + \
+        u16(CMD_FLAG_PAYLOAD_LEN) + u16(CMD["WRITE"]) + u64(1) + u64(0) + \
+        u64(1 << 40)
 
 
 # ---- Server to client -----------------------------------------------------
@@ -178,6 +227,47 @@ def simple(cookie, error=0, data=b""):
 def chunk(cookie, ctype, payload=b"", flags=REPLY_FLAG_DONE):
     return u32(STRUCTURED_REPLY_MAGIC) + u16(flags) + u16(ctype) + \
         u64(cookie) + u32(len(payload)) + payload
+
+
+def xchunk(cookie, offset, ctype, payload=b"", flags=REPLY_FLAG_DONE):
+    return u32(EXTENDED_REPLY_MAGIC) + u16(flags) + u16(ctype) + \
+        u64(cookie) + u64(offset) + u64(len(payload)) + payload
+
+
+def client_replies_extended(eflags):
+    """The same answers as client_replies() with extended headers."""
+    out = b""
+    cookie = 1
+    # pread 4096 at 0
+    out += xchunk(cookie, 0, REPLY_TYPE_OFFSET_DATA, u64(0) + b"A" * 1024, 0)
+    out += xchunk(cookie, 0, REPLY_TYPE_OFFSET_HOLE, u64(1024) + u32(3072))
+    cookie += 1
+    # block status 64 KiB at 0: 64-bit lengths and flags, with a count
+    out += xchunk(cookie, 0, REPLY_TYPE_BLOCK_STATUS_EXT,
+                  u32(1) + u32(2) + u64(4096) + u64(0) + u64(1 << 33) +
+                  u64(3))
+    cookie += 1
+    # pwrite, pwrite FUA, zeroes, trim, cache, flush: each a chunk
+    out += xchunk(cookie, 4096, REPLY_TYPE_NONE)
+    cookie += 1
+    if eflags & 0x8:
+        out += xchunk(cookie, 8192, REPLY_TYPE_ERROR,
+                      u32(28) + u16(4) + b"full")
+        cookie += 1
+    if eflags & 0x40:
+        out += xchunk(cookie, 0, REPLY_TYPE_NONE)
+        cookie += 1
+        if eflags & 0x800:
+            out += xchunk(cookie, 0, REPLY_TYPE_ERROR, u32(95) + u16(0))
+            cookie += 1
+    for flag in (0x20, 0x400, 0x4):
+        if eflags & flag:
+            out += xchunk(cookie, 0, REPLY_TYPE_NONE)
+            cookie += 1
+    # pread 1 byte at the end
+    out += xchunk(cookie, EXPORT_SIZE - 1, REPLY_TYPE_ERROR_OFFSET,
+                  u32(22) + u16(3) + b"eof" + u64(EXPORT_SIZE - 1))
+    return out
 
 
 def client_replies(structured, eflags):
@@ -272,6 +362,30 @@ def client_seeds():
         reply(OPT["STRUCTURED_REPLY"], REP_ACK) + \
         reply(OPT["SET_META_CONTEXT"], REP_ERR_UNKNOWN) + \
         reply(OPT["GO"], REP_ERR_UNKNOWN, b"no such export")
+    # Mode bit 5: the client asks for extended headers first.
+    for mode in (0x20, 0x24, 0x30):
+        name = b"disk" if mode & 4 else b""
+        for eflags in (EFLAGS_ALL, EFLAGS_RO):
+            out = greeting() + reply(OPT["EXTENDED_HEADERS"], REP_ACK) + \
+                reply(OPT["SET_META_CONTEXT"], REP_META_CONTEXT,
+                      u32(1) + META) + \
+                reply(OPT["SET_META_CONTEXT"], REP_ACK) + \
+                go_replies(OPT["GO"], size, eflags, name) + \
+                client_replies_extended(eflags)
+            yield "mode%02x-extended-%x" % (mode, eflags), bytes([mode]) + out
+    # A server without them: the fallback to structured replies.
+    yield "extended-unsup", b"\x20" + greeting() + \
+        reply(OPT["EXTENDED_HEADERS"], REP_ERR_UNSUP, b"unknown option") + \
+        reply(OPT["STRUCTURED_REPLY"], REP_ACK) + \
+        reply(OPT["SET_META_CONTEXT"], REP_META_CONTEXT, u32(1) + META) + \
+        reply(OPT["SET_META_CONTEXT"], REP_ACK) + \
+        go_replies(OPT["GO"], size, EFLAGS_ALL) + \
+        client_replies(True, EFLAGS_ALL)
+    # Hostile: simple and structured replies where extended ones belong.
+    yield "extended-wrong-style", b"\x20" + greeting() + \
+        reply(OPT["EXTENDED_HEADERS"], REP_ACK) + \
+        go_replies(OPT["GO"], size, EFLAGS_ALL) + \
+        chunk(1, REPLY_TYPE_NONE) + simple(1) + bytes(16)
 
 
 TARGETS = {

@@ -6,7 +6,9 @@
  * would (unknown, duplicate or finished cookies, chunks outside the
  * request, oversized lengths, error offsets) and check that every
  * outstanding request fails and the connection is shut.  The copy
- * engine runs against the same server.
+ * engine runs against the same server.  The server speaks compact
+ * headers (refusing NBD_OPT_EXTENDED_HEADERS, as older servers do) or
+ * extended ones, and the hostile scripts cover both.
  */
 #include "nbd/client.h"
 
@@ -80,6 +82,18 @@ static void put_chunk(GByteArray *b, uint16_t flags, uint16_t type,
     put32(b, len);
 }
 
+/* An extended reply chunk header answering @req (offset echoed). */
+static void put_xchunk(GByteArray *b, uint16_t flags, uint16_t type,
+                       const NBDRequest *req, uint64_t len)
+{
+    put32(b, NBD_EXTENDED_REPLY_MAGIC);
+    put16(b, flags);
+    put16(b, type);
+    put64(b, req->cookie);
+    put64(b, req->offset);
+    put64(b, len);
+}
+
 static void put_simple(GByteArray *b, uint32_t err, uint64_t cookie)
 {
     put32(b, NBD_SIMPLE_REPLY_MAGIC);
@@ -150,7 +164,32 @@ struct FakeServer {
     unsigned requests;       /* requests served */
     bool saw_disc;
     bool saw_flush;
+    bool extended;           /* ACK NBD_OPT_EXTENDED_HEADERS */
+    bool client_compact;     /* the client is told not to ask for them */
+    bool saw_ext_option;     /* the client asked for extended headers */
+    bool bad_request;        /* a request in the wrong header style */
 };
+
+/* A chunk header in whichever style was agreed. */
+static void put_reply(FakeServer *s, GByteArray *b, uint16_t flags,
+                      uint16_t type, const NBDRequest *req, uint32_t len)
+{
+    if (s->extended) {
+        put_xchunk(b, flags, type, req, len);
+    } else {
+        put_chunk(b, flags, type, req->cookie, len);
+    }
+}
+
+/* Success without data: a simple reply only without extended headers. */
+static void put_ok(FakeServer *s, GByteArray *b, const NBDRequest *req)
+{
+    if (s->extended) {
+        put_xchunk(b, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, req, 0);
+    } else {
+        put_simple(b, 0, req->cookie);
+    }
+}
 
 static void build_handshake(FakeServer *s, GByteArray *b)
 {
@@ -159,7 +198,14 @@ static void build_handshake(FakeServer *s, GByteArray *b)
     put64(b, NBD_INIT_MAGIC);
     put64(b, NBD_OPTS_MAGIC);
     put16(b, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-    put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    if (s->extended) {
+        put_rep(b, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK, NULL, 0);
+    } else {
+        if (!s->client_compact) {
+            put_rep(b, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
+        }
+        put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    }
     put32(p, META_ID);
     g_byte_array_append(p, (const uint8_t *)NBD_META_BASE_ALLOCATION, 15);
     put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data,
@@ -208,6 +254,9 @@ static bool skip_options(FakeServer *s)
         if (!read_full(s->fd, p, o.length)) {
             return false;
         }
+        if (o.option == NBD_OPT_EXTENDED_HEADERS) {
+            s->saw_ext_option = true;
+        }
         if (o.option == NBD_OPT_GO) {
             return true;
         }
@@ -217,10 +266,18 @@ static bool skip_options(FakeServer *s)
 /* One request (and a write's payload) into @reqs; false at EOF/DISC. */
 static bool read_request(FakeServer *s, NBDRequest *req)
 {
-    uint8_t hdr[NBD_REQUEST_SIZE];
+    uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
 
-    if (!read_full(s->fd, hdr, sizeof(hdr)) ||
-        !nbd_decode_request(hdr, req)) {
+    if (!read_full(s->fd, hdr, s->extended ? NBD_EXTENDED_REQUEST_SIZE
+                                           : NBD_REQUEST_SIZE)) {
+        return false;
+    }
+    if (!(s->extended ? nbd_decode_extended_request(hdr, req)
+                      : nbd_decode_request(hdr, req)) ||
+        (s->extended && req->type == NBD_CMD_WRITE) !=
+        !!(req->flags & NBD_CMD_FLAG_PAYLOAD_LEN)) {
+        /* The payload flag goes with extended writes, and only them. */
+        s->bad_request = true;
         return false;
     }
     if (req->type == NBD_CMD_DISC) {
@@ -259,31 +316,29 @@ static void serve(FakeServer *s, const NBDRequest *req, GByteArray *out)
         uint32_t half = len / 2;
 
         if (all_zero(s->disk + off, len)) {
-            put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
-                      req->cookie, 12);
+            put_reply(s, out, NBD_REPLY_FLAG_DONE,
+                      NBD_REPLY_TYPE_OFFSET_HOLE, req, 12);
             put64(out, off);
             put32(out, len);
             return;
         }
         /* Two data chunks, second half first. */
-        put_chunk(out, 0, NBD_REPLY_TYPE_OFFSET_DATA, req->cookie,
+        put_reply(s, out, 0, NBD_REPLY_TYPE_OFFSET_DATA, req,
                   8 + len - half);
         put64(out, off + half);
         g_byte_array_append(out, s->disk + off + half, len - half);
         if (half) {
-            put_chunk(out, 0, NBD_REPLY_TYPE_OFFSET_DATA, req->cookie,
-                      8 + half);
+            put_reply(s, out, 0, NBD_REPLY_TYPE_OFFSET_DATA, req, 8 + half);
             put64(out, off);
             g_byte_array_append(out, s->disk + off, half);
         }
-        put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE,
-                  req->cookie, 0);
+        put_reply(s, out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, req, 0);
         return;
     }
     case NBD_CMD_WRITE_ZEROES:
     case NBD_CMD_TRIM:
         memset(s->disk + off, 0, len);
-        put_simple(out, 0, req->cookie);
+        put_ok(s, out, req);
         return;
     case NBD_CMD_BLOCK_STATUS: {
         g_autoptr(GByteArray) ext = g_byte_array_new();
@@ -293,15 +348,28 @@ static void serve(FakeServer *s, const NBDRequest *req, GByteArray *out)
         /* One extent per 64 KiB granule, no merging: many extents. */
         while (off < end) {
             uint32_t n = MIN(end - off, gran - off % gran);
+            uint32_t st = all_zero(s->disk + off, n)
+                          ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0;
 
-            put32(ext, n);
-            put32(ext, all_zero(s->disk + off, n)
-                  ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0);
+            if (s->extended) {
+                put64(ext, n);
+                put64(ext, st);
+            } else {
+                put32(ext, n);
+                put32(ext, st);
+            }
             off += n;
         }
-        put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
-                  req->cookie, 4 + ext->len);
-        put32(out, META_ID);
+        if (s->extended) {
+            put_xchunk(out, NBD_REPLY_FLAG_DONE,
+                       NBD_REPLY_TYPE_BLOCK_STATUS_EXT, req, 8 + ext->len);
+            put32(out, META_ID);
+            put32(out, ext->len / 16);
+        } else {
+            put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
+                      req->cookie, 4 + ext->len);
+            put32(out, META_ID);
+        }
         g_byte_array_append(out, ext->data, ext->len);
         return;
     }
@@ -309,7 +377,7 @@ static void serve(FakeServer *s, const NBDRequest *req, GByteArray *out)
         s->saw_flush = true;
         /* fall through */
     default:
-        put_simple(out, 0, req->cookie);
+        put_ok(s, out, req);
         return;
     }
 }
@@ -412,7 +480,10 @@ static NBDClient *server_start(FakeServer *s, GError **errp)
     sioc = qio_channel_socket_new_fd(sv[0], errp);
     assert_non_null(sioc);
     s->thread = g_thread_new("fake-nbd", fake_server_run, s);
-    c = nbd_client_new_channel(QIO_CHANNEL(sioc), PEER, NULL, NULL, errp);
+    c = nbd_client_new_channel_full(QIO_CHANNEL(sioc), PEER, NULL, NULL,
+                                    &(NBDClientOptions) {
+                                        .compact_headers = s->client_compact,
+                                    }, errp);
     if (c && !nbd_client_go(c, "", errp)) {
         g_clear_pointer(&c, nbd_client_free);
     }
@@ -789,8 +860,8 @@ static void script_simple_read(FakeServer *s, const NBDRequest *r,
  * flushes); @script answers; every request not answered properly must
  * fail with @code, later submits with QIO_ERROR_CLOSED.
  */
-static void check_hostile(ScriptFunc script, bool flushes, unsigned want_ok,
-                          int code, const char *what)
+static void check_hostile_mode(ScriptFunc script, bool extended, bool flushes,
+                               unsigned want_ok, int code, const char *what)
 {
     FakeServer s;
     g_autoptr(GError) err = NULL;
@@ -800,6 +871,7 @@ static void check_hostile(ScriptFunc script, bool flushes, unsigned want_ok,
     NBDClient *c;
 
     server_init(&s);
+    s.extended = extended;
     s.script = script;
     s.script_after = 3;
     c = server_start(&s, &err);
@@ -828,6 +900,339 @@ static void check_hostile(ScriptFunc script, bool flushes, unsigned want_ok,
     server_finish(&s);
     assert_false(s.saw_disc);
     tally_clear(&t);
+}
+
+static void check_hostile(ScriptFunc script, bool flushes, unsigned want_ok,
+                          int code, const char *what)
+{
+    check_hostile_mode(script, false, flushes, want_ok, code, what);
+}
+
+/* ---- Hostile extended replies -------------------------------------------- */
+
+/*
+ * Simple replies where every reply must be an extended chunk (two of
+ * them, so that the client has the 32 bytes of a header to judge).
+ */
+static void script_ext_simple(FakeServer *s, const NBDRequest *r, size_t n,
+                              GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_simple(out, 0, r[0].cookie);
+    put_simple(out, 0, r[1].cookie);
+}
+
+/* A compact structured chunk header under extended headers. */
+static void script_ext_structured(FakeServer *s, const NBDRequest *r,
+                                  size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, r[0].cookie, 0);
+    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, r[1].cookie, 0);
+}
+
+static void script_ext_unknown_cookie(FakeServer *s, const NBDRequest *r,
+                                      size_t n, GByteArray *out)
+{
+    NBDRequest other = r[2];
+
+    (void)s;
+    (void)n;
+    other.cookie += 1000;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, &other, 0);
+}
+
+/* The header's offset is not the request's (data itself in range). */
+static void script_ext_wrong_offset(FakeServer *s, const NBDRequest *r,
+                                    size_t n, GByteArray *out)
+{
+    NBDRequest moved = r[1];
+
+    (void)s;
+    (void)n;
+    moved.offset += 512;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, &moved,
+               8 + 512);
+    put64(out, r[1].offset);
+    g_byte_array_set_size(out, out->len + 512);
+    /* Proper answers to the others: a client that took the bait passes. */
+    for (size_t i = 0; i < 3; i += 2) {
+        put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
+                   &r[i], 12);
+        put64(out, r[i].offset);
+        put32(out, r[i].length);
+    }
+}
+
+/* A 64-bit payload length no reply can have. */
+static void script_ext_huge(FakeServer *s, const NBDRequest *r, size_t n,
+                            GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, &r[0],
+               UINT64_C(1) << 40);
+    put64(out, r[0].offset);
+}
+
+/* A length just over 4 GiB: would read as 8 + 512 if truncated. */
+static void script_ext_truncating(FakeServer *s, const NBDRequest *r,
+                                  size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, &r[0],
+               (UINT64_C(1) << 32) + 8 + 512);
+    put64(out, r[0].offset);
+    g_byte_array_set_size(out, out->len + 512);
+}
+
+/* A data chunk whose length does not match the read (512 bytes). */
+static void script_ext_data_mismatch(FakeServer *s, const NBDRequest *r,
+                                     size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, &r[0],
+               8 + 1024);
+    put64(out, r[0].offset);
+    g_byte_array_set_size(out, out->len + 1024);
+}
+
+/* An extended chunk header although only compact ones were agreed. */
+static void script_ext_unasked(FakeServer *s, const NBDRequest *r, size_t n,
+                               GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, &r[0], 0);
+}
+
+/* BLOCK_STATUS_EXT on a compact connection. */
+static void script_status_ext_unasked(FakeServer *s, const NBDRequest *r,
+                                      size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
+              r[0].cookie, 8 + 16);
+    put32(out, META_ID);
+    put32(out, 1);
+    put64(out, 512);
+    put64(out, 0);
+}
+
+static void test_hostile_extended_replies(void **state)
+{
+    (void)state;
+    check_hostile_mode(script_ext_simple, true, true, 0, QIO_ERROR_PROTOCOL,
+                       "simple reply under extended headers");
+    check_hostile_mode(script_ext_structured, true, true, 0,
+                       QIO_ERROR_PROTOCOL,
+                       "structured chunk under extended headers");
+    check_hostile_mode(script_ext_unknown_cookie, true, false, 0,
+                       QIO_ERROR_PROTOCOL, "unknown cookie, extended");
+    check_hostile_mode(script_ext_wrong_offset, true, false, 0,
+                       QIO_ERROR_PROTOCOL, "offset not the request's");
+    check_hostile_mode(script_ext_huge, true, false, 0, QIO_ERROR_TOO_LARGE,
+                       "2^40-byte reply length");
+    check_hostile_mode(script_ext_truncating, true, false, 0,
+                       QIO_ERROR_TOO_LARGE, "length over 32 bits");
+    check_hostile_mode(script_ext_data_mismatch, true, false, 0,
+                       QIO_ERROR_PROTOCOL, "data longer than the read");
+    check_hostile_mode(script_ext_unasked, false, false, 0,
+                       QIO_ERROR_PROTOCOL, "extended reply, not agreed");
+    check_hostile_mode(script_status_ext_unasked, false, false, 0,
+                       QIO_ERROR_PROTOCOL,
+                       "extended block status, not agreed");
+}
+
+/* Block status chunks a server with extended headers must not send. */
+static void script_status_count(FakeServer *s, const NBDRequest *r,
+                                size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
+               &r[0], 8 + 2 * 16);
+    put32(out, META_ID);
+    put32(out, 3);   /* but two follow */
+    put64(out, 512);
+    put64(out, 0);
+    put64(out, 512);
+    put64(out, NBD_STATE_HOLE);
+}
+
+static void script_status_high_flags(FakeServer *s, const NBDRequest *r,
+                                     size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
+               &r[0], 8 + 16);
+    put32(out, META_ID);
+    put32(out, 1);
+    put64(out, 512);
+    put64(out, UINT64_C(1) << 40);
+}
+
+static void script_status_empty(FakeServer *s, const NBDRequest *r,
+                                size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
+               &r[0], 8 + 16);
+    put32(out, META_ID);
+    put32(out, 0);
+    put64(out, 0);
+    put64(out, 0);
+}
+
+static void script_status_ragged(FakeServer *s, const NBDRequest *r,
+                                 size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
+               &r[0], 8 + 12);
+    put32(out, META_ID);
+    put32(out, 0);
+    put64(out, 512);
+    put32(out, 0);
+}
+
+/* Compact BLOCK_STATUS is still allowed with extended headers. */
+static void script_status_compact(FakeServer *s, const NBDRequest *r,
+                                  size_t n, GByteArray *out)
+{
+    (void)s;
+    (void)n;
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
+               &r[0], 4 + 8);
+    put32(out, META_ID);
+    put32(out, 4096);
+    put32(out, NBD_STATE_HOLE);
+}
+
+/* One block status request answered by @script: ok, or fails with @code. */
+static void check_status_ext(ScriptFunc script, int code, const char *what)
+{
+    FakeServer s;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) ext = NULL;
+    NBDClient *c;
+
+    server_init(&s);
+    s.extended = true;
+    s.script = script;
+    s.script_after = 1;
+    c = server_start(&s, &err);
+    assert_non_null(c);
+    assert_true(nbd_client_has_extended_headers(c));
+    ext = nbd_client_block_status(c, 4096, 0, &err);
+    if (code < 0) {
+        if (!ext) {
+            fail_msg("%s: %s", what, err->message);
+        }
+        assert_int_equal(ext->len, 1);
+        assert_int_equal(g_array_index(ext, NBDClientExtent, 0).length,
+                         4096);
+        assert_int_equal(g_array_index(ext, NBDClientExtent, 0).flags,
+                         NBD_STATE_HOLE);
+    } else if (ext || !g_error_matches(err, QIO_ERROR, code)) {
+        fail_msg("%s: %s", what, err ? err->message : "accepted");
+    }
+    nbd_client_free(c);
+    server_finish(&s);
+}
+
+static void test_block_status_ext_replies(void **state)
+{
+    (void)state;
+    check_status_ext(script_status_compact, -1, "compact status chunk");
+    check_status_ext(script_status_count, QIO_ERROR_PROTOCOL,
+                     "descriptor count does not match");
+    check_status_ext(script_status_high_flags, QIO_ERROR_PROTOCOL,
+                     "flags beyond 32 bits for base:allocation");
+    check_status_ext(script_status_empty, QIO_ERROR_PROTOCOL,
+                     "zero-length extent");
+    check_status_ext(script_status_ragged, QIO_ERROR_PROTOCOL,
+                     "length not 8 + 16n");
+}
+
+/*
+ * The same workload with extended headers, with compact ones after the
+ * server refused extended headers, and with a client told not to ask:
+ * data, zeroes and block status agree with the server's disk.
+ */
+static void check_io_mode(bool extended, bool client_compact)
+{
+    FakeServer s;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) ext = NULL;
+    g_autofree uint8_t *wbuf = g_malloc(256 * 1024);
+    g_autofree uint8_t *rbuf = g_malloc(256 * 1024);
+    NBDClient *c;
+
+    server_init(&s);
+    s.extended = extended;
+    s.client_compact = client_compact;
+    c = server_start(&s, &err);
+    if (!c) {
+        fail_msg("connect: %s", err->message);
+    }
+    assert_int_equal(nbd_client_has_extended_headers(c), extended);
+    assert_true(nbd_client_has_structured_replies(c));
+    fill_pattern(wbuf, 256 * 1024, 65536);
+    assert_true(nbd_client_pwrite(c, wbuf, 256 * 1024, 65536, 0, &err));
+    assert_memory_equal(s.disk + 65536, wbuf, 256 * 1024);
+    assert_true(nbd_client_zero(c, 4096, 65536 + 8192, 0, &err));
+    memset(wbuf + 8192, 0, 4096);
+    assert_true(nbd_client_pread(c, rbuf, 256 * 1024, 65536, &err));
+    assert_memory_equal(rbuf, wbuf, 256 * 1024);
+    /* A hole reads as zeroes (OFFSET_HOLE). */
+    memset(rbuf, 0xee, 4096);
+    assert_true(nbd_client_pread(c, rbuf, 4096, 1024 * 1024, &err));
+    assert_true(all_zero(rbuf, 4096));
+    ext = nbd_client_block_status(c, 256 * 1024, 0, &err);
+    assert_non_null(ext);
+    /* 64 KiB granules: the first a hole, the next three data. */
+    assert_int_equal(ext->len, 4);
+    assert_int_equal(g_array_index(ext, NBDClientExtent, 0).flags,
+                     NBD_STATE_HOLE | NBD_STATE_ZERO);
+    assert_int_equal(g_array_index(ext, NBDClientExtent, 1).flags, 0);
+    assert_int_equal(g_array_index(ext, NBDClientExtent, 3).length,
+                     65536);
+    assert_true(nbd_client_trim(c, 65536, 65536, &err));
+    assert_true(all_zero(s.disk + 65536, 65536));
+    assert_true(nbd_client_flush(c, &err));
+    nbd_client_free(c);
+    server_finish(&s);
+    assert_false(s.bad_request);
+    assert_true(s.saw_disc);
+    assert_true(s.saw_flush);
+    assert_int_equal(s.saw_ext_option, !client_compact);
+}
+
+static void test_extended_headers_io(void **state)
+{
+    (void)state;
+    check_io_mode(true, false);
+}
+
+static void test_extended_headers_refused_io(void **state)
+{
+    (void)state;
+    check_io_mode(false, false);
+}
+
+static void test_extended_headers_off_io(void **state)
+{
+    (void)state;
+    check_io_mode(false, true);
 }
 
 static void test_hostile_replies(void **state)
@@ -991,10 +1396,13 @@ static gpointer info_request_server(gpointer opaque)
     put64(b, NBD_INIT_MAGIC);
     put64(b, NBD_OPTS_MAGIC);
     put16(b, NBD_FLAG_FIXED_NEWSTYLE);
+    put_rep(b, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
     put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_UNSUP, NULL, 0);
     put_rep(b, NBD_OPT_INFO, NBD_REP_ERR_UNKNOWN, NULL, 0);
     write_full(fd, b->data, b->len);
     if (read_full(fd, flags, 4) && read_full(fd, hdr, sizeof(hdr)) &&
+        nbd_decode_option(hdr, &o) && o.option == NBD_OPT_EXTENDED_HEADERS &&
+        read_full(fd, hdr, sizeof(hdr)) &&
         nbd_decode_option(hdr, &o) && o.option == NBD_OPT_STRUCTURED_REPLY &&
         read_full(fd, hdr, sizeof(hdr)) && nbd_decode_option(hdr, &o) &&
         o.option == NBD_OPT_INFO && o.length == 4 + 2 + 2 + 4 &&
@@ -1044,7 +1452,7 @@ static gpointer list_server(gpointer opaque)
     put64(b, NBD_INIT_MAGIC);
     put64(b, NBD_OPTS_MAGIC);
     put16(b, NBD_FLAG_FIXED_NEWSTYLE);
-    put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    put_rep(b, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK, NULL, 0);
     put32(p, 5);
     g_byte_array_append(p, (const uint8_t *)"disk0boot disk", 14);
     put_rep(b, NBD_OPT_LIST, NBD_REP_SERVER, p->data, p->len);
@@ -1166,6 +1574,11 @@ int main(void)
         cmocka_unit_test(test_close_timeout),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_hostile_replies),
+        cmocka_unit_test(test_hostile_extended_replies),
+        cmocka_unit_test(test_block_status_ext_replies),
+        cmocka_unit_test(test_extended_headers_io),
+        cmocka_unit_test(test_extended_headers_refused_io),
+        cmocka_unit_test(test_extended_headers_off_io),
         cmocka_unit_test(test_error_offset),
         cmocka_unit_test(test_block_size),
         cmocka_unit_test(test_block_size_default),

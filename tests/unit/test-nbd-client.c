@@ -89,12 +89,16 @@ static void put_rep(GByteArray *b, uint32_t opt, uint32_t type,
     }
 }
 
-/* Greeting through GO for export "" (size 1 MiB), meta context id 7. */
+/*
+ * Greeting through GO for export "" (size 1 MiB), meta context id 7, as
+ * a server without extended headers answers.
+ */
 static void put_to_transmission(GByteArray *b)
 {
     g_autoptr(GByteArray) p = g_byte_array_new();
 
     put_greeting(b);
+    put_rep(b, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
     put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
     put32(p, 7);
     g_byte_array_append(p, (const uint8_t *)"base:allocation", 15);
@@ -268,7 +272,7 @@ static void test_tls_required(void **state)
 
     (void)state;
     put_greeting(script);
-    put_rep(script, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_TLS_REQD, NULL, 0);
+    put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_TLS_REQD, NULL, 0);
     fixture_start(&f, script);
     assert_null(nbd_client_new_channel(f.ioc, PEER, NULL, NULL, &err));
     assert_true(g_error_matches(err, QIO_ERROR,
@@ -276,7 +280,7 @@ static void test_tls_required(void **state)
     assert_non_null(strstr(err->message, "this NBD server requires TLS; "
                            "use --tls-creds"));
     got = fixture_finish(&f);
-    assert_int_equal(sent_option(got, &pos), NBD_OPT_STRUCTURED_REPLY);
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_EXTENDED_HEADERS);
     assert_true(pos == got->len);
 }
 
@@ -290,7 +294,7 @@ static void test_option_reply_too_long(void **state)
     (void)state;
     put_greeting(script);
     put64(script, NBD_REP_MAGIC);
-    put32(script, NBD_OPT_STRUCTURED_REPLY);
+    put32(script, NBD_OPT_EXTENDED_HEADERS);
     put32(script, NBD_REP_ACK);
     put32(script, 0xffffffff);
     fixture_start(&f, script);
@@ -310,6 +314,7 @@ static void test_option_error_message(void **state)
 
     (void)state;
     put_greeting(script);
+    put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
     put_rep(script, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_UNSUP, NULL, 0);
     put_rep(script, NBD_OPT_GO, NBD_REP_ERR_UNKNOWN, why, strlen(why));
     fixture_start(&f, script);
@@ -384,6 +389,8 @@ static void test_transmission(void **state)
     nbd_client_free(c);
 
     got = fixture_finish(&f);
+    /* Extended headers refused: structured replies, compact requests. */
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_EXTENDED_HEADERS);
     assert_int_equal(sent_option(got, &pos), NBD_OPT_STRUCTURED_REPLY);
     assert_int_equal(sent_option(got, &pos), NBD_OPT_SET_META_CONTEXT);
     assert_int_equal(sent_option(got, &pos), NBD_OPT_GO);
@@ -549,12 +556,72 @@ static void test_starttls_then_renegotiate(void **state)
     }
     assert_true(nbd_client_is_tls(c));
     assert_true(nbd_client_has_structured_replies(c));
+    assert_true(nbd_client_has_extended_headers(c));
     nbd_client_free(c);
     g_thread_join(th);
     g_object_unref(t.creds);
     assert_true(t.tls_ok);
     assert_int_equal(t.first_opt, NBD_OPT_STARTTLS);
-    assert_int_equal(t.tls_opt, NBD_OPT_STRUCTURED_REPLY);
+    /* The first option inside TLS: headers are negotiated afresh. */
+    assert_int_equal(t.tls_opt, NBD_OPT_EXTENDED_HEADERS);
+}
+
+/*
+ * Extended headers are asked for first; any refusal but TLS_REQD falls
+ * back to structured replies; an ACK with a payload is a violation; a
+ * client told to use compact headers never asks.
+ */
+static void test_extended_headers_negotiation(void **state)
+{
+    Fixture f;
+    GByteArray *script = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) got = NULL;
+    NBDClientOptions compact = { .compact_headers = true };
+    NBDClient *c;
+    size_t pos = 4;
+
+    (void)state;
+    put_greeting(script);
+    put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_POLICY, "no", 2);
+    put_rep(script, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    fixture_start(&f, script);
+    c = nbd_client_new_channel(f.ioc, PEER, NULL, NULL, &err);
+    assert_non_null(c);
+    assert_false(nbd_client_has_extended_headers(c));
+    assert_true(nbd_client_has_structured_replies(c));
+    nbd_client_free(c);
+    got = fixture_finish(&f);
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_EXTENDED_HEADERS);
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_STRUCTURED_REPLY);
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_ABORT);
+    g_clear_pointer(&got, g_byte_array_unref);
+
+    script = g_byte_array_new();
+    put_greeting(script);
+    put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK, "x", 1);
+    fixture_start(&f, script);
+    assert_null(nbd_client_new_channel(f.ioc, PEER, NULL, NULL, &err));
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_PROTOCOL));
+    g_clear_error(&err);
+    got = fixture_finish(&f);
+    pos = 4;
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_EXTENDED_HEADERS);
+    assert_true(pos == got->len);
+    g_clear_pointer(&got, g_byte_array_unref);
+
+    script = g_byte_array_new();
+    put_greeting(script);
+    put_rep(script, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    fixture_start(&f, script);
+    c = nbd_client_new_channel_full(f.ioc, PEER, NULL, NULL, &compact, &err);
+    assert_non_null(c);
+    assert_false(nbd_client_has_extended_headers(c));
+    assert_true(nbd_client_has_structured_replies(c));
+    nbd_client_free(c);
+    got = fixture_finish(&f);
+    pos = 4;
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_STRUCTURED_REPLY);
 }
 
 int main(void)
@@ -570,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_option_error_message),
         cmocka_unit_test(test_transmission),
         cmocka_unit_test(test_bad_replies),
+        cmocka_unit_test(test_extended_headers_negotiation),
     };
 
     qcrypto_tls_creds_register_types();

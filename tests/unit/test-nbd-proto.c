@@ -126,6 +126,67 @@ static void test_request(void **state)
     assert_false(nbd_decode_request(b, &out));
 }
 
+/* Extended headers: 32 bytes each way, 64-bit lengths, offset echoed. */
+static void test_extended_headers(void **state)
+{
+    static const uint8_t want_req[] = {
+        0x21, 0xe4, 0x1c, 0x71,
+        0x00, 0x20, 0x00, 0x04,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09,
+        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01,
+    };
+    static const uint8_t want_rep[] = {
+        0x6e, 0x8a, 0x27, 0x8c,
+        0x00, 0x01, 0x00, 0x06,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09,
+        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x18,
+    };
+    NBDRequest in = {
+        .flags = NBD_CMD_FLAG_PAYLOAD_LEN, .type = NBD_CMD_TRIM,
+        .cookie = 9, .offset = UINT64_C(0x100000000),
+        .length = UINT64_C(0x200000001),
+    };
+    NBDRequest out = { 0 };
+    NBDExtendedReply r = {
+        .flags = NBD_REPLY_FLAG_DONE, .type = NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
+        .cookie = 9, .offset = UINT64_C(0x100000000), .length = 24,
+    }, r2 = { 0 };
+    uint8_t b[NBD_EXTENDED_REQUEST_SIZE];
+
+    assert_int_equal(NBD_EXTENDED_REQUEST_SIZE, sizeof(want_req));
+    assert_int_equal(NBD_EXTENDED_REPLY_SIZE, sizeof(want_rep));
+    nbd_encode_extended_request(b, &in);
+    assert_memory_equal(b, want_req, sizeof(b));
+    assert_true(nbd_decode_extended_request(b, &out));
+    assert_int_equal(out.flags, in.flags);
+    assert_int_equal(out.type, in.type);
+    assert_true(out.cookie == in.cookie);
+    assert_true(out.offset == in.offset);
+    assert_true(out.length == in.length);
+    /* Neither style decodes as the other. */
+    assert_false(nbd_decode_request(b, &out));
+    nbd_encode_request(b, &in);
+    assert_false(nbd_decode_extended_request(b, &out));
+
+    nbd_encode_extended_reply(b, &r);
+    assert_memory_equal(b, want_rep, sizeof(b));
+    assert_true(nbd_decode_extended_reply(b, &r2));
+    assert_int_equal(r2.flags, r.flags);
+    assert_int_equal(r2.type, r.type);
+    assert_true(r2.cookie == r.cookie);
+    assert_true(r2.offset == r.offset);
+    assert_true(r2.length == r.length);
+    {
+        NBDStructuredReply sr;
+
+        assert_false(nbd_decode_structured_reply(b, &sr));
+    }
+    b[0] ^= 1;
+    assert_false(nbd_decode_extended_reply(b, &r2));
+}
+
 static void test_replies(void **state)
 {
     NBDSimpleReply s = { .error = NBD_EPERM, .cookie = 99 }, s2 = { 0 };
@@ -207,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_option_reply),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_extended_headers),
         cmocka_unit_test(test_errno),
         cmocka_unit_test(test_names),
     };

@@ -9,7 +9,11 @@
  * base:allocation block status over a sparse file; many requests in
  * flight with replies in any order; one client's garbage not disturbing
  * another; the per-export discard, detect-zeroes and cache settings;
- * serving on the caller's thread and the client-gone callback.
+ * serving on the caller's thread and the client-gone callback.  Extended
+ * headers: the option's rules, 32-byte requests and replies with 64-bit
+ * lengths and BLOCK_STATUS_EXT, the wrong header style ending the
+ * connection, and the client library against this server with and
+ * without them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +35,7 @@
 #include "authz/base.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
+#include "nbd/client.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object.h"
@@ -1230,6 +1235,562 @@ static void test_run_client_and_gone(void **state)
     g_object_unref(server);
 }
 
+/* ---- Extended headers (NBD_OPT_EXTENDED_HEADERS) ------------------------- */
+
+static void send_xreq(QIOChannel *c, uint16_t type, uint16_t flags,
+                      uint64_t cookie, uint64_t off, uint64_t len)
+{
+    NBDRequest req = {
+        .type = type, .flags = flags, .cookie = cookie, .offset = off,
+        .length = len,
+    };
+    uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
+
+    nbd_encode_extended_request(hdr, &req);
+    wr(c, hdr, sizeof(hdr));
+}
+
+/* One extended chunk for @cookie; its header must echo @off. */
+static NBDExtendedReply read_xchunk(QIOChannel *c, uint64_t cookie,
+                                    uint64_t off, uint8_t **payload)
+{
+    uint8_t hdr[NBD_EXTENDED_REPLY_SIZE];
+    NBDExtendedReply rep;
+
+    rd(c, hdr, sizeof(hdr));
+    assert_true(nbd_decode_extended_reply(hdr, &rep));
+    assert_true(rep.cookie == cookie);
+    assert_true(rep.offset == off);
+    assert_true(rep.length <= NBD_MAX_PAYLOAD + 8);
+    *payload = g_malloc0(rep.length + 1);
+    rd(c, *payload, rep.length);
+    return rep;
+}
+
+/* An error chunk for @cookie carrying @err (and a message). */
+static void expect_xerror(QIOChannel *c, uint64_t cookie, uint64_t off,
+                          uint32_t err)
+{
+    g_autofree uint8_t *p = NULL;
+    NBDExtendedReply r = read_xchunk(c, cookie, off, &p);
+
+    assert_int_equal(r.type, NBD_REPLY_TYPE_ERROR);
+    assert_int_equal(r.flags, NBD_REPLY_FLAG_DONE);
+    assert_int_equal(nbd_get_be32(p), err);
+    assert_true(nbd_get_be16(p + 4) > 0);
+    assert_true(r.length == 6 + (uint64_t)nbd_get_be16(p + 4));
+}
+
+static void expect_xdone(QIOChannel *c, uint64_t cookie, uint64_t off)
+{
+    g_autofree uint8_t *p = NULL;
+    NBDExtendedReply r = read_xchunk(c, cookie, off, &p);
+
+    assert_int_equal(r.type, NBD_REPLY_TYPE_NONE);
+    assert_int_equal(r.flags, NBD_REPLY_FLAG_DONE);
+    assert_true(r.length == 0);
+}
+
+/* SET_META_CONTEXT base:allocation on @name: context id 1. */
+static void set_meta(QIOChannel *c, const char *name)
+{
+    static const char ctx[] = NBD_META_BASE_ALLOCATION;
+    size_t n = strlen(name);
+    g_autofree uint8_t *q = g_malloc(4 + n + 8 + sizeof(ctx) - 1);
+    g_autofree uint8_t *p = NULL;
+    uint32_t len;
+
+    nbd_put_be32(q, n);
+    memcpy(q + 4, name, n);
+    nbd_put_be32(q + 4 + n, 1);
+    nbd_put_be32(q + 8 + n, sizeof(ctx) - 1);
+    memcpy(q + 12 + n, ctx, sizeof(ctx) - 1);
+    send_opt(c, NBD_OPT_SET_META_CONTEXT, q, 12 + n + sizeof(ctx) - 1);
+    assert_int_equal(read_rep(c, NBD_OPT_SET_META_CONTEXT, &p, &len),
+                     NBD_REP_META_CONTEXT);
+    assert_int_equal(nbd_get_be32(p), 1);
+    expect_rep(c, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK);
+}
+
+static void test_extended_negotiation(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *c = connect_client(server);
+    uint64_t size = 0;
+
+    /* No payload allowed. */
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, "x", 1);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_INVALID);
+    /* Structured replies first, then extended headers take over... */
+    send_opt(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+    expect_rep(c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK);
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
+    /* ...and there is no way back to structured replies. */
+    send_opt(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+    expect_rep(c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ERR_EXT_HEADER_REQD);
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
+    /* Meta contexts and DF come with it, as with structured replies. */
+    set_meta(c, "disk");
+    assert_true(go(c, "disk", &size) & NBD_FLAG_SEND_DF);
+    assert_int_equal(size, EXPORT_SIZE);
+    send_xreq(c, NBD_CMD_FLUSH, 0, 1, 0, 0);
+    expect_xdone(c, 1, 0);
+    send_xreq(c, NBD_CMD_DISC, 0, 2, 0, 0);
+    expect_eof(c);
+    g_object_unref(c);
+
+    /* Alone, without structured replies, it implies them. */
+    c = connect_client(server);
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
+    set_meta(c, "ro");
+    assert_true(go(c, "ro", &size) & NBD_FLAG_SEND_DF);
+    send_xreq(c, NBD_CMD_DISC, 0, 1, 0, 0);
+    expect_eof(c);
+    g_object_unref(c);
+
+    /* EXPORT_NAME is forbidden once they are agreed: it cannot refuse. */
+    c = connect_client(server);
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
+    send_opt(c, NBD_OPT_EXPORT_NAME, "disk", 4);
+    expect_eof(c);
+    finish(server, c);
+}
+
+/* An extended request where none were agreed: the stream is lost. */
+static void test_extended_request_not_agreed(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *c = connect_client(server);
+    uint64_t size = 0;
+
+    send_opt(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+    expect_rep(c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK);
+    go(c, "disk", &size);
+    send_xreq(c, NBD_CMD_FLUSH, 0, 1, 0, 0);
+    expect_eof(c);
+    finish(server, c);
+}
+
+/* Like CVE-2021-3716 for structured replies: TLS resets the header style. */
+static void test_extended_headers_reset_by_starttls(void **state)
+{
+    NBDServer *server = make_server(true);
+    QIOChannel *c = connect_client(server);
+    uint8_t buf[16];
+    uint64_t size = 0;
+
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_TLS_REQD);
+    c = start_tls(c);
+    assert_false(go(c, "disk", &size) & NBD_FLAG_SEND_DF);
+    /* Compact requests and simple replies: nothing carried over. */
+    send_req(c, NBD_CMD_READ, 0, 1, DATA_OFF, sizeof(buf));
+    assert_int_equal(read_simple(c, 1), 0);
+    rd(c, buf, sizeof(buf));
+    assert_int_equal(buf[15], 0xab);
+    send_req(c, NBD_CMD_DISC, 0, 2, 0, 0);
+    expect_eof(c);
+    g_object_unref(c);
+
+    /* Asked inside TLS, they hold. */
+    c = connect_client(server);
+    c = start_tls(c);
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
+    go(c, "disk", &size);
+    send_xreq(c, NBD_CMD_FLUSH, 0, 7, 0, 0);
+    expect_xdone(c, 7, 0);
+    send_xreq(c, NBD_CMD_DISC, 0, 8, 0, 0);
+    expect_eof(c);
+    finish(server, c);
+}
+
+/* A sparse file of @size bytes with the test data at DATA_OFF. */
+static char *make_sparse(uint64_t size)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree uint8_t *data = g_malloc(DATA_LEN);
+    char *path = NULL;
+    int fd = g_file_open_tmp("nbd-ext-XXXXXX", &path, &err);
+
+    assert_true(fd >= 0);
+    memset(data, 0xab, DATA_LEN);
+    assert_int_equal(ftruncate(fd, size), 0);
+    assert_int_equal(pwrite(fd, data, DATA_LEN, DATA_OFF), DATA_LEN);
+    close(fd);
+    return path;
+}
+
+/* Through GO on a fresh copy of the sparse test file of @size bytes. */
+static QIOChannel *extended_client(NBDServer **server, char **path,
+                                   uint64_t size)
+{
+    g_autoptr(GError) err = NULL;
+    QIOChannel *c;
+    uint64_t got = 0;
+
+    *path = make_sparse(size);
+    *server = nbd_server_new(NULL, NULL, &err);
+    assert_non_null(*server);
+    assert_true(nbd_server_add_export(*server, "x", NULL, *path, false,
+                                      &err));
+    c = connect_client(*server);
+    send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
+    expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
+    set_meta(c, "x");
+    go(c, "x", &got);
+    assert_true(got == size);
+    return c;
+}
+
+static void drop_file(char *path)
+{
+    unlink(path);
+    g_free(path);
+}
+
+static void test_extended_io(void **state)
+{
+    NBDServer *server;
+    char *path;
+    QIOChannel *c = extended_client(&server, &path, EXPORT_SIZE);
+    g_autofree uint8_t *p = NULL;
+    uint8_t wbuf[512], junk[8] = { 0 };
+    NBDExtendedReply r;
+    int fd;
+
+    /* Data: the header echoes the request offset, the payload its own. */
+    send_xreq(c, NBD_CMD_READ, NBD_CMD_FLAG_DF, 1, DATA_OFF - 4, 8);
+    r = read_xchunk(c, 1, DATA_OFF - 4, &p);
+    assert_int_equal(r.type, NBD_REPLY_TYPE_OFFSET_DATA);
+    assert_int_equal(r.flags, NBD_REPLY_FLAG_DONE);
+    assert_true(r.length == 16);
+    assert_true(nbd_get_be64(p) == DATA_OFF - 4);
+    assert_memory_equal(p + 8, "\0\0\0\0\xab\xab\xab\xab", 8);
+    g_clear_pointer(&p, g_free);
+    /* A hole. */
+    send_xreq(c, NBD_CMD_READ, 0, 2, 4096, 4096);
+    r = read_xchunk(c, 2, 4096, &p);
+    assert_int_equal(r.type, NBD_REPLY_TYPE_OFFSET_HOLE);
+    assert_true(r.length == 12);
+    assert_true(nbd_get_be64(p) == 4096);
+    assert_int_equal(nbd_get_be32(p + 8), 4096);
+    g_clear_pointer(&p, g_free);
+
+    /* A write carries NBD_CMD_FLAG_PAYLOAD_LEN; the file has the bytes. */
+    memset(wbuf, 0x5c, sizeof(wbuf));
+    send_xreq(c, NBD_CMD_WRITE, NBD_CMD_FLAG_PAYLOAD_LEN | NBD_CMD_FLAG_FUA,
+              3, 8192, sizeof(wbuf));
+    wr(c, wbuf, sizeof(wbuf));
+    expect_xdone(c, 3, 8192);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    memset(wbuf, 0, sizeof(wbuf));
+    assert_int_equal(pread(fd, wbuf, sizeof(wbuf), 8192), sizeof(wbuf));
+    assert_int_equal(wbuf[0], 0x5c);
+    assert_int_equal(wbuf[511], 0x5c);
+    /* Without the flag there is no payload: refused, still in step. */
+    send_xreq(c, NBD_CMD_WRITE, 0, 4, 8192, 512);
+    expect_xerror(c, 4, 8192, NBD_EINVAL);
+    /* A payload on a command that takes none is read and refused. */
+    send_xreq(c, NBD_CMD_FLUSH, NBD_CMD_FLAG_PAYLOAD_LEN, 5, 0,
+              sizeof(junk));
+    wr(c, junk, sizeof(junk));
+    expect_xerror(c, 5, 0, NBD_EINVAL);
+    /* The connection is still in step. */
+    send_xreq(c, NBD_CMD_FLUSH, 0, 6, 0, 0);
+    expect_xdone(c, 6, 0);
+
+    /* 64-bit effect lengths beyond the export, and offset overflow. */
+    send_xreq(c, NBD_CMD_TRIM, 0, 7, 0, UINT64_C(1) << 33);
+    expect_xerror(c, 7, 0, NBD_EINVAL);
+    send_xreq(c, NBD_CMD_WRITE_ZEROES, 0, 8, UINT64_MAX - 10,
+              UINT64_C(1) << 40);
+    expect_xerror(c, 8, UINT64_MAX - 10, NBD_ENOSPC);
+    send_xreq(c, NBD_CMD_CACHE, 0, 9, 4096, UINT64_MAX - 100);
+    expect_xerror(c, 9, 4096, NBD_EINVAL);
+    send_xreq(c, NBD_CMD_BLOCK_STATUS, 0, 10, 0, (UINT64_C(1) << 32) + 1);
+    expect_xerror(c, 10, 0, NBD_EINVAL);
+    send_xreq(c, NBD_CMD_READ, 0, 11, 0, UINT64_C(1) << 32);
+    expect_xerror(c, 11, 0, NBD_EINVAL);
+    /* Trimming the data makes it read as zeroes. */
+    send_xreq(c, NBD_CMD_TRIM, 0, 12, 8192, 512);
+    expect_xdone(c, 12, 8192);
+    assert_int_equal(pread(fd, wbuf, sizeof(wbuf), 8192), sizeof(wbuf));
+    assert_int_equal(wbuf[0], 0);
+    close(fd);
+
+    /*
+     * A compact request now (and the start of the next one, to fill the
+     * 32 bytes the server reads): the stream is lost, it hangs up.
+     */
+    send_req(c, NBD_CMD_FLUSH, 0, 13, 0, 0);
+    wr(c, junk, 4);
+    expect_eof(c);
+    finish(server, c);
+    drop_file(path);
+}
+
+/* A write payload over the maximum block size cannot be skipped. */
+static void test_extended_oversized_payload(void **state)
+{
+    NBDServer *server;
+    char *path;
+    QIOChannel *c = extended_client(&server, &path, EXPORT_SIZE);
+
+    send_xreq(c, NBD_CMD_WRITE, NBD_CMD_FLAG_PAYLOAD_LEN, 1, 0,
+              (uint64_t)NBD_MAX_PAYLOAD + 1);
+    expect_eof(c);
+    g_object_unref(c);
+    /* The same for a command that takes no payload at all. */
+    nbd_server_shutdown(server);
+    g_object_unref(server);
+    drop_file(path);
+
+    c = extended_client(&server, &path, EXPORT_SIZE);
+    send_xreq(c, NBD_CMD_TRIM, NBD_CMD_FLAG_PAYLOAD_LEN, 1, 0,
+              UINT64_C(1) << 40);
+    expect_eof(c);
+    finish(server, c);
+    drop_file(path);
+}
+
+/*
+ * A sparse 6 GiB export: a block status over all of it answers with
+ * BLOCK_STATUS_EXT, whose last extent is longer than 32 bits can say;
+ * TRIM and WRITE_ZEROES take effect lengths over 4 GiB.
+ */
+static void test_extended_block_status_64(void **state)
+{
+    const uint64_t size = UINT64_C(6) << 30;
+    NBDServer *server;
+    char *path;
+    QIOChannel *c = extended_client(&server, &path, size);
+    g_autofree uint8_t *p = NULL;
+    NBDExtendedReply r;
+    uint64_t total = 0;
+    uint32_t n;
+
+    send_xreq(c, NBD_CMD_BLOCK_STATUS, 0, 1, 0, size);
+    r = read_xchunk(c, 1, 0, &p);
+    assert_int_equal(r.type, NBD_REPLY_TYPE_BLOCK_STATUS_EXT);
+    assert_int_equal(r.flags, NBD_REPLY_FLAG_DONE);
+    assert_true(r.length >= 24 && (r.length - 8) % 16 == 0);
+    assert_int_equal(nbd_get_be32(p), 1);
+    n = nbd_get_be32(p + 4);
+    assert_true(r.length == 8 + 16 * (uint64_t)n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t len = nbd_get_be64(p + 8 + 16 * i);
+
+        assert_true(len > 0);
+        assert_true(nbd_get_be64(p + 16 + 16 * i) >> 32 == 0);
+        total += len;
+    }
+    assert_true(total == size);
+    /* Where SEEK_DATA works: hole, data, and one 6 GiB - 128 KiB hole. */
+    if (n == 3) {
+        assert_true(nbd_get_be64(p + 8) == DATA_OFF);
+        assert_true(nbd_get_be64(p + 16) == (NBD_STATE_HOLE | NBD_STATE_ZERO));
+        assert_true(nbd_get_be64(p + 24) == DATA_LEN);
+        assert_true(nbd_get_be64(p + 32) == 0);
+        assert_true(nbd_get_be64(p + 40) == size - DATA_OFF - DATA_LEN);
+        assert_true(nbd_get_be64(p + 48) == (NBD_STATE_HOLE | NBD_STATE_ZERO));
+    }
+    g_clear_pointer(&p, g_free);
+
+    /* 64-bit effect lengths inside the export (punching, not writing). */
+    if (can_punch(path)) {
+        send_xreq(c, NBD_CMD_TRIM, 0, 2, UINT64_C(1) << 30,
+                  UINT64_C(5) << 30);
+        expect_xdone(c, 2, UINT64_C(1) << 30);
+        send_xreq(c, NBD_CMD_WRITE_ZEROES, 0, 3, 0, size);
+        expect_xdone(c, 3, 0);
+        assert_true(allocated(path) < 65536);
+        send_xreq(c, NBD_CMD_CACHE, 0, 4, 0, size);
+        expect_xdone(c, 4, 0);
+    }
+    send_xreq(c, NBD_CMD_DISC, 0, 5, 0, 0);
+    expect_eof(c);
+    finish(server, c);
+    drop_file(path);
+}
+
+/*
+ * The client library through GO on export "x" of a new server over a
+ * sparse file of @size bytes, asking for extended headers unless
+ * @compact.
+ */
+static NBDClient *library_client(uint64_t size, bool compact,
+                                 NBDServer **server, char **path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QIOChannelSocket) sioc = NULL;
+    g_autoptr(QIOChannelSocket) cioc = NULL;
+    NBDClientOptions opts = { .compact_headers = compact };
+    NBDClient *cl;
+    int fds[2];
+
+    *path = make_sparse(size);
+    *server = nbd_server_new(NULL, NULL, &err);
+    assert_non_null(*server);
+    assert_true(nbd_server_add_export(*server, "x", NULL, *path, false,
+                                      &err));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
+                     0);
+    sioc = qio_channel_socket_new_fd(fds[0], NULL);
+    cioc = qio_channel_socket_new_fd(fds[1], NULL);
+    assert_true(nbd_server_serve_client(*server, QIO_CHANNEL(sioc), NULL));
+    cl = nbd_client_new_channel_full(QIO_CHANNEL(cioc), "qio", NULL, NULL,
+                                     &opts, &err);
+    if (!cl) {
+        fail_msg("client: %s", err->message);
+    }
+    if (!nbd_client_go(cl, "x", &err)) {
+        fail_msg("go: %s", err->message);
+    }
+    assert_int_equal(nbd_client_has_extended_headers(cl), !compact);
+    assert_true(nbd_client_has_structured_replies(cl));
+    assert_true(nbd_client_get_size(cl) == size);
+    return cl;
+}
+
+static void library_client_done(NBDClient *cl, NBDServer *server,
+                                char *path)
+{
+    nbd_client_free(cl);
+    nbd_server_shutdown(server);
+    assert_int_equal(nbd_server_get_client_count(server), 0);
+    g_object_unref(server);
+    drop_file(path);
+}
+
+/* The client library against this server, with and without them. */
+static void check_client_roundtrip(bool compact)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree uint8_t *wbuf = g_malloc(256 * 1024);
+    g_autofree uint8_t *rbuf = g_malloc(256 * 1024);
+    g_autoptr(GArray) ext = NULL;
+    NBDServer *server;
+    char *path;
+    NBDClient *cl = library_client(EXPORT_SIZE, compact, &server, &path);
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < 256 * 1024; i++) {
+        wbuf[i] = (uint8_t)(i * 13 + (i >> 9));
+    }
+    assert_true(nbd_client_pwrite(cl, wbuf, 256 * 1024, 256 * 1024, 0,
+                                  &err));
+    assert_true(nbd_client_zero(cl, 4096, 256 * 1024 + 8192, 0, &err));
+    memset(wbuf + 8192, 0, 4096);
+    assert_true(nbd_client_pread(cl, rbuf, 256 * 1024, 256 * 1024, &err));
+    assert_memory_equal(rbuf, wbuf, 256 * 1024);
+    /* The original data, across a hole boundary. */
+    assert_true(nbd_client_pread(cl, rbuf, 8192, DATA_OFF - 4096, &err));
+    assert_int_equal(rbuf[4095], 0);
+    assert_int_equal(rbuf[4096], 0xab);
+    ext = nbd_client_block_status(cl, EXPORT_SIZE, 0, &err);
+    if (!ext) {
+        fail_msg("block status: %s", err->message);
+    }
+    assert_int_equal(g_array_index(ext, NBDClientExtent, 0).flags,
+                     NBD_STATE_HOLE | NBD_STATE_ZERO);
+    assert_true(g_array_index(ext, NBDClientExtent, 0).length == DATA_OFF);
+    for (guint i = 0; i < ext->len; i++) {
+        total += g_array_index(ext, NBDClientExtent, i).length;
+    }
+    assert_true(total == EXPORT_SIZE);
+    assert_true(nbd_client_trim(cl, 4096, 256 * 1024, &err));
+    assert_true(nbd_client_flush(cl, &err));
+    /* A server error leaves the connection usable. */
+    assert_false(nbd_client_pread(cl, rbuf, 16, EXPORT_SIZE, &err));
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_FAILED));
+    g_clear_error(&err);
+    assert_true(nbd_client_cache(cl, 4096, 0, &err));
+    library_client_done(cl, server, path);
+}
+
+/*
+ * 64-bit lengths through the library on a sparse 6 GiB export: with
+ * extended headers a block status over all of it (an extent over 4 GiB)
+ * and a zero of all of it; without them such requests are refused before
+ * anything is sent and the connection goes on.
+ */
+static void check_client_64(bool compact)
+{
+    const uint64_t size = UINT64_C(6) << 30;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) ext = NULL;
+    uint8_t buf[16];
+    NBDServer *server;
+    char *path;
+    NBDClient *cl = library_client(size, compact, &server, &path);
+    uint64_t total = 0;
+
+    ext = nbd_client_block_status(cl, size, 0, &err);
+    if (compact) {
+        assert_null(ext);
+        assert_true(g_error_matches(err, QIO_ERROR,
+                                    QIO_ERROR_INVALID_ARGUMENT));
+        g_clear_error(&err);
+        assert_false(nbd_client_trim(cl, UINT64_C(1) << 32, 0, &err));
+        assert_true(g_error_matches(err, QIO_ERROR,
+                                    QIO_ERROR_INVALID_ARGUMENT));
+        g_clear_error(&err);
+        assert_true(nbd_client_flush(cl, &err));
+        library_client_done(cl, server, path);
+        return;
+    }
+    if (!ext) {
+        fail_msg("block status: %s", err->message);
+    }
+    for (guint i = 0; i < ext->len; i++) {
+        total += g_array_index(ext, NBDClientExtent, i).length;
+    }
+    assert_true(total == size);
+    if (ext->len == 3) {
+        /* SEEK_DATA works here: hole, data, then one 6 GiB hole. */
+        assert_true(g_array_index(ext, NBDClientExtent, 2).length ==
+                    size - DATA_OFF - DATA_LEN);
+    }
+    /* Beyond the export: the server's error, the connection goes on. */
+    assert_false(nbd_client_trim(cl, size, 1, &err));
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_FAILED));
+    g_clear_error(&err);
+    assert_true(nbd_client_cache(cl, size, 0, &err));
+    if (can_punch(path)) {
+        assert_true(nbd_client_zero(cl, size, 0, 0, &err));
+        assert_true(nbd_client_pread(cl, buf, sizeof(buf), DATA_OFF, &err));
+        assert_true(buf[0] == 0 && buf[15] == 0);
+        assert_true(allocated(path) < 65536);
+    }
+    library_client_done(cl, server, path);
+}
+
+static void test_client_extended_roundtrip(void **state)
+{
+    check_client_roundtrip(false);
+}
+
+static void test_client_compact_roundtrip(void **state)
+{
+    check_client_roundtrip(true);
+}
+
+static void test_client_extended_64bit(void **state)
+{
+    check_client_64(false);
+}
+
+static void test_client_compact_64bit_refused(void **state)
+{
+    check_client_64(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1253,6 +1814,16 @@ int main(void)
         cmocka_unit_test(test_discard_and_detect_zeroes),
         cmocka_unit_test(test_cache_modes),
         cmocka_unit_test(test_run_client_and_gone),
+        cmocka_unit_test(test_extended_negotiation),
+        cmocka_unit_test(test_extended_request_not_agreed),
+        cmocka_unit_test(test_extended_headers_reset_by_starttls),
+        cmocka_unit_test(test_extended_io),
+        cmocka_unit_test(test_extended_oversized_payload),
+        cmocka_unit_test(test_extended_block_status_64),
+        cmocka_unit_test(test_client_extended_roundtrip),
+        cmocka_unit_test(test_client_compact_roundtrip),
+        cmocka_unit_test(test_client_extended_64bit),
+        cmocka_unit_test(test_client_compact_64bit_refused),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
