@@ -126,11 +126,13 @@ def test_cve_2017_15119_option_length(plain, tls, pki):
     p.close()
 
 
-def test_cve_2021_3716_structured_reply_reset(plain, tls, pki):
+def check_forgotten_after_starttls(tls, pki, option):
+    """@option, refused in the clear, must not be in force after STARTTLS:
+    a READ then gets a simple reply."""
     p = Peer(tls)
     p.greet()
-    p.option(OPT_STRUCTURED_REPLY)
-    p.expect(OPT_STRUCTURED_REPLY, REP_ERR_TLS_REQD)
+    p.option(option)
+    p.expect(option, REP_ERR_TLS_REQD)
     p.starttls(pki)
     p.option(OPT_GO, go_payload("disk"))
     while p.reply(OPT_GO)[0] != REP_ACK:
@@ -145,6 +147,10 @@ def test_cve_2021_3716_structured_reply_reset(plain, tls, pki):
     p.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_DISC, 8,
                                0, 0))
     p.close()
+
+
+def test_cve_2021_3716_structured_reply_reset(plain, tls, pki):
+    check_forgotten_after_starttls(tls, pki, OPT_STRUCTURED_REPLY)
 
 
 def xrequest(cmd, cookie, offset, length, flags=0):
@@ -193,23 +199,7 @@ def test_extended_headers(plain, tls, pki):
 
 
 def test_extended_headers_reset_by_starttls(plain, tls, pki):
-    p = Peer(tls)
-    p.greet()
-    p.option(OPT_EXTENDED_HEADERS)
-    p.expect(OPT_EXTENDED_HEADERS, REP_ERR_TLS_REQD)
-    p.starttls(pki)
-    p.option(OPT_GO, go_payload("disk"))
-    while p.reply(OPT_GO)[0] != REP_ACK:
-        pass
-    p.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_READ, 7,
-                               0, 512))
-    magic, err, cookie = struct.unpack(">IIQ", p.recv_exact(16))
-    assert magic == SIMPLE_REPLY_MAGIC, hex(magic)
-    assert err == 0 and cookie == 7
-    p.recv_exact(512)
-    p.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_DISC, 8,
-                               0, 0))
-    p.close()
+    check_forgotten_after_starttls(tls, pki, OPT_EXTENDED_HEADERS)
 
 
 def test_every_option_before_starttls_gets_tls_reqd(plain, tls, pki):
