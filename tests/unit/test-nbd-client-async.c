@@ -29,77 +29,13 @@
 #include "io/channel-socket.h"
 #include "nbd/copy.h"
 #include "nbd/nbd-proto.h"
+#include "nbd-wire-helpers.h"
 
 #define PEER "127.0.0.1:10809"
 #define DISK_SIZE (4u * 1024 * 1024)
 #define META_ID 7
 
 /* ---- Wire helpers ------------------------------------------------------ */
-
-static void put16(GByteArray *b, uint16_t v)
-{
-    uint8_t x[2];
-
-    nbd_put_be16(x, v);
-    g_byte_array_append(b, x, 2);
-}
-
-static void put32(GByteArray *b, uint32_t v)
-{
-    uint8_t x[4];
-
-    nbd_put_be32(x, v);
-    g_byte_array_append(b, x, 4);
-}
-
-static void put64(GByteArray *b, uint64_t v)
-{
-    uint8_t x[8];
-
-    nbd_put_be64(x, v);
-    g_byte_array_append(b, x, 8);
-}
-
-static void put_rep(GByteArray *b, uint32_t opt, uint32_t type,
-                    const void *data, uint32_t len)
-{
-    put64(b, NBD_REP_MAGIC);
-    put32(b, opt);
-    put32(b, type);
-    put32(b, len);
-    if (len) {
-        g_byte_array_append(b, data, len);
-    }
-}
-
-static void put_chunk(GByteArray *b, uint16_t flags, uint16_t type,
-                      uint64_t cookie, uint32_t len)
-{
-    put32(b, NBD_STRUCTURED_REPLY_MAGIC);
-    put16(b, flags);
-    put16(b, type);
-    put64(b, cookie);
-    put32(b, len);
-}
-
-/* An extended reply chunk header answering @req (offset echoed). */
-static void put_xchunk(GByteArray *b, uint16_t flags, uint16_t type,
-                       const NBDRequest *req, uint64_t len)
-{
-    put32(b, NBD_EXTENDED_REPLY_MAGIC);
-    put16(b, flags);
-    put16(b, type);
-    put64(b, req->cookie);
-    put64(b, req->offset);
-    put64(b, len);
-}
-
-static void put_simple(GByteArray *b, uint32_t err, uint64_t cookie)
-{
-    put32(b, NBD_SIMPLE_REPLY_MAGIC);
-    put32(b, err);
-    put64(b, cookie);
-}
 
 static bool read_full(int fd, void *buf, size_t len)
 {

@@ -20,6 +20,7 @@
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
 #include "nbd/nbd-proto.h"
+#include "nbd-wire-helpers.h"
 
 #define PEER "127.0.0.1:10809"
 
@@ -46,47 +47,11 @@ static gpointer fake_server_run(gpointer opaque)
     return NULL;
 }
 
-static void put16(GByteArray *b, uint16_t v)
-{
-    uint8_t x[2];
-
-    nbd_put_be16(x, v);
-    g_byte_array_append(b, x, 2);
-}
-
-static void put32(GByteArray *b, uint32_t v)
-{
-    uint8_t x[4];
-
-    nbd_put_be32(x, v);
-    g_byte_array_append(b, x, 4);
-}
-
-static void put64(GByteArray *b, uint64_t v)
-{
-    uint8_t x[8];
-
-    nbd_put_be64(x, v);
-    g_byte_array_append(b, x, 8);
-}
-
 static void put_greeting(GByteArray *b)
 {
     put64(b, NBD_INIT_MAGIC);
     put64(b, NBD_OPTS_MAGIC);
     put16(b, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-}
-
-static void put_rep(GByteArray *b, uint32_t opt, uint32_t type,
-                    const void *data, uint32_t len)
-{
-    put64(b, NBD_REP_MAGIC);
-    put32(b, opt);
-    put32(b, type);
-    put32(b, len);
-    if (len) {
-        g_byte_array_append(b, data, len);
-    }
 }
 
 /*
@@ -111,16 +76,6 @@ static void put_to_transmission(GByteArray *b)
     put16(p, NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH);
     put_rep(b, NBD_OPT_GO, NBD_REP_INFO, p->data, p->len);
     put_rep(b, NBD_OPT_GO, NBD_REP_ACK, NULL, 0);
-}
-
-static void put_chunk_hdr(GByteArray *b, uint16_t flags, uint16_t type,
-                          uint64_t cookie, uint32_t len)
-{
-    put32(b, NBD_STRUCTURED_REPLY_MAGIC);
-    put16(b, flags);
-    put16(b, type);
-    put64(b, cookie);
-    put32(b, len);
 }
 
 typedef struct {
@@ -342,15 +297,15 @@ static void test_transmission(void **state)
     (void)state;
     put_to_transmission(script);
     /* cookie 1: read of 16 bytes at 0: data 8 + hole 8. */
-    put_chunk_hdr(script, 0, NBD_REPLY_TYPE_OFFSET_DATA, 1, 16);
+    put_chunk(script, 0, NBD_REPLY_TYPE_OFFSET_DATA, 1, 16);
     put64(script, 0);
     g_byte_array_append(script, (const uint8_t *)"ABCDEFGH", 8);
-    put_chunk_hdr(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
+    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
                   1, 12);
     put64(script, 8);
     put32(script, 8);
     /* cookie 2: block status. */
-    put_chunk_hdr(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
+    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
                   2, 20);
     put32(script, 7);
     put32(script, 4096);
@@ -358,7 +313,7 @@ static void test_transmission(void **state)
     put32(script, 4096);
     put32(script, NBD_STATE_HOLE | NBD_STATE_ZERO);
     /* cookie 3: read failing with a message. */
-    put_chunk_hdr(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 3,
+    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 3,
                   6 + 12);
     put32(script, NBD_EIO);
     put16(script, 12);
@@ -438,25 +393,25 @@ static void test_bad_replies(void **state)
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk_hdr(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, 99, 0);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, 99, 0);
     check_bad_reply(s, "wrong cookie");
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk_hdr(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1,
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1,
                   8 + 16);
     put64(s, 4);
     check_bad_reply(s, "data beyond the request");
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk_hdr(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1,
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1,
                   0xffffffff);
     check_bad_reply(s, "huge error chunk");
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk_hdr(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 8);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 8);
     put32(s, NBD_EIO);
     put16(s, 500);
     put16(s, 0);
@@ -464,7 +419,7 @@ static void test_bad_replies(void **state)
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk_hdr(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1,
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1,
                   8 + 8);
     put64(s, 0);
     put64(s, 0);
