@@ -69,7 +69,7 @@ struct QCryptoTLSSession {
      * qcrypto_tls_session_gather_begin()); wb_buf exists once the socket
      * transport has its own push function.
      */
-    bool wb_on;
+    GThread *wb_owner;  /* atomic: the thread gathering, or NULL */
     uint8_t *wb_buf;
     size_t wb_len;
 };
@@ -300,13 +300,15 @@ static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr,
     QCryptoTLSSession *sess = ptr;
     struct msghdr msg = { .msg_iov = (struct iovec *)iov,
                           .msg_iovlen = iovcnt };
+    /* Only the writer gathers; a push from another thread goes out. */
+    bool gathering = g_atomic_pointer_get(&sess->wb_owner) == g_thread_self();
     size_t total = 0;
     ssize_t n;
 
     for (int i = 0; i < iovcnt; i++) {
         total += iov[i].iov_len;
     }
-    if (sess->wb_on && total <= GATHER_SIZE) {
+    if (gathering && total <= GATHER_SIZE) {
         if (sess->wb_len + total > GATHER_SIZE && !gather_flush(sess)) {
             gnutls_transport_set_errno(sess->gs, sess->push_errno);
             return -1;
@@ -318,7 +320,7 @@ static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr,
         }
         return total;
     }
-    if (sess->wb_len && !gather_flush(sess)) {
+    if (gathering && sess->wb_len && !gather_flush(sess)) {
         gnutls_transport_set_errno(sess->gs, sess->push_errno);
         return -1;
     }
@@ -334,12 +336,14 @@ static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr,
 
 void qcrypto_tls_session_gather_begin(QCryptoTLSSession *sess)
 {
-    sess->wb_on = sess->wb_buf != NULL;
+    if (sess->wb_buf) {
+        g_atomic_pointer_set(&sess->wb_owner, g_thread_self());
+    }
 }
 
 bool qcrypto_tls_session_gather_end(QCryptoTLSSession *sess, GError **errp)
 {
-    sess->wb_on = false;
+    g_atomic_pointer_set(&sess->wb_owner, NULL);
     if (sess->wb_len && !gather_flush(sess)) {
         g_autofree char *prefix = describe(sess);
 
