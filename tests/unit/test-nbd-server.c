@@ -906,7 +906,8 @@ static void expect_input(QIOChannel *c)
  * inside it, a lone request after a pause, a write whose successor's
  * payload is slow to come, and a burst ended by DISC.
  */
-static void check_reply_batching(const char *path)
+/* @scratch: @path is the test's own, removed once the server opened it. */
+static void check_reply_batching(const char *path, bool scratch)
 {
     NBDServer *server = nbd_server_new(NULL, NULL, NULL);
     g_autoptr(GByteArray) burst = g_byte_array_new();
@@ -915,6 +916,9 @@ static void check_reply_batching(const char *path)
     QIOChannel *c;
 
     add_and_go(server, &c, "b", path, NULL);
+    if (scratch) {
+        unlink(path);  /* nothing left behind if an assertion fails */
+    }
     /*
      * What the read in the burst will find: requests in flight have no
      * order, so it must not read what the burst writes.
@@ -1017,7 +1021,7 @@ static void test_reply_batching(void **state)
     int fd;
 
     /* On disk, writes are run by workers; on tmpfs, by the reader. */
-    check_reply_batching(export_path);
+    check_reply_batching(export_path, false);
     fd = g_mkstemp(shm);
     if (fd < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != TMPFS_MAGIC) {
         if (fd >= 0) {
@@ -1028,8 +1032,7 @@ static void test_reply_batching(void **state)
     }
     assert_int_equal(ftruncate(fd, EXPORT_SIZE), 0);
     close(fd);
-    check_reply_batching(shm);
-    unlink(shm);
+    check_reply_batching(shm, true);
 }
 
 static void test_discard_and_detect_zeroes(void **state)
