@@ -40,12 +40,6 @@ fail() {
     failures=$((failures + 1))
 }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
-# A TCP port the kernel just handed out on 127.0.0.1.
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); \
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start NAME ARGS...: qio-nbd -t ARGS in the background (lib.sh).
 start() { qio_nbd_start "$@"; }
 

@@ -85,11 +85,6 @@ stop() {
     wait "$1"
 }
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); \
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 img=$tmp/disk.img
 src=$tmp/src.img
 head -c 4194304 /dev/urandom >"$src"

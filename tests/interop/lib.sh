@@ -1,6 +1,15 @@
-# Shared by the interop scripts (source it; bash): skip when a peer is
-# missing, fail when a qio program was not built, and stop a background
-# server by its pid without waiting forever.
+# Shared by the interop and functional scripts (source it; bash): skip
+# when a peer is missing, fail when a qio program was not built, pick a
+# free port, and stop a background server by its pid without waiting
+# forever.
+
+# A TCP port on 127.0.0.1 the kernel just handed out (and took back).
+free_port() {
+    /usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
 
 # Exit 77 (meson's "skipped") unless every named program is on PATH.
 require_progs() {

@@ -51,13 +51,6 @@ fail() {
     failures=$((failures + 1))
 }
 
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # start_nbd tcp|unix ARGS...: serve $tmp/disk.raw (writable); sets $addr.
 start_nbd() {
     local kind=$1 try

@@ -64,13 +64,6 @@ fail() {
 
 # A free TCP port on 127.0.0.1 (the kernel's pick; start_nbd retries on a
 # lost race).
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # start_nbd tcp|unix ARGS...: serve $tmp/disk.raw read-only; --fork makes
 # qemu-nbd return only once it listens.  Sets $port or uses $sock.
 start_nbd() {

@@ -45,13 +45,6 @@ fail() {
     failures=$((failures + 1))
 }
 
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # make_image FILE SEED: 8 MiB, data in two 1 MiB runs, holes elsewhere.
 make_image() {
     python3 - "$1" "$2" <<'PY'

@@ -53,13 +53,6 @@ fail() {
     failures=$((failures + 1))
 }
 
-free_port() {
-    "$py" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 sum() { sha256sum <"$1" | cut -d' ' -f1; }
 blocks() { stat -c %b "$1"; }
 

@@ -48,13 +48,6 @@ not_ok() {
     FAILED=$((FAILED + 1))
 }
 
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # Wait until something listens on 127.0.0.1:$1 (gnutls-serv logs late).
 wait_port() {
     local i
