@@ -16,7 +16,10 @@
 #include "authz/simple.h"
 #include "qom/object.h"
 
-G_DEFINE_QUARK(qauthz-error-quark, qauthz_error)
+GQuark qauthz_error_quark(void)
+{
+    return g_quark_from_static_string("qauthz-error-quark");
+}
 
 G_DEFINE_ABSTRACT_TYPE(QAuthZ, qauthz, G_TYPE_OBJECT)
 

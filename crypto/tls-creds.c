@@ -30,7 +30,10 @@
 #include "crypto/tls-creds-psk.h"
 #include "crypto/tls-creds-x509.h"
 
-G_DEFINE_QUARK(qcrypto - error - quark, qcrypto_error)
+GQuark qcrypto_error_quark(void)
+{
+    return g_quark_from_static_string("qcrypto-error-quark");
+}
 
 /* gnutls's own default, used when the host's policy names neither entry. */
 #define QCRYPTO_TLS_PRIORITY_FALLBACK "NORMAL"

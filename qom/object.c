@@ -24,7 +24,10 @@
 #include "util/error.h"
 #include "util/keyval.h"
 
-G_DEFINE_QUARK(qom-error-quark, qom_error)
+GQuark qom_error_quark(void)
+{
+    return g_quark_from_static_string("qom-error-quark");
+}
 
 /* Property values are quoted back at most this long in messages. */
 #define VALUE_ECHO_MAX 64

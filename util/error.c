@@ -6,7 +6,14 @@
 #include <errno.h>
 #include <string.h>
 
-G_DEFINE_QUARK(qio-error-quark, qio_error)
+/*
+ * Spelled out rather than G_DEFINE_QUARK(a-b-c, ...): the formatter reads
+ * that macro argument as a subtraction and spaces it into the name.
+ */
+GQuark qio_error_quark(void)
+{
+    return g_quark_from_static_string("qio-error-quark");
+}
 
 QIOErrorCode qio_error_code_from_errno(int errnum)
 {

@@ -679,9 +679,16 @@ static void test_listfile_threads(void **state)
     check("auth0", "CN=fred", true);
 }
 
+static void test_quark_name(void **state)
+{
+    assert_string_equal(g_quark_to_string(QAUTHZ_ERROR),
+                        "qauthz-error-quark");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quark_name),
         cmocka_unit_test_teardown(test_simple, teardown),
         cmocka_unit_test_teardown(test_by_id_errors, teardown),
         cmocka_unit_test_teardown(test_list_keyval, teardown),

@@ -56,9 +56,17 @@ static void test_create_from_cli(void **state)
     qom_object_table_clear();
 }
 
+/* Once registered with spaces: "qcrypto - error - quark". */
+static void test_quark_name(void **state)
+{
+    assert_string_equal(g_quark_to_string(QCRYPTO_ERROR),
+                        "qcrypto-error-quark");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quark_name),
         cmocka_unit_test(test_types_registered),
         cmocka_unit_test(test_create_from_cli),
     };

@@ -1065,9 +1065,15 @@ static void test_threads(void **state)
     assert_string_equal(ids[0], "shared");
 }
 
+static void test_quark_name(void **state)
+{
+    assert_string_equal(g_quark_to_string(QOM_ERROR), "qom-error-quark");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quark_name),
         cmocka_unit_test_teardown(test_types, teardown),
         cmocka_unit_test_teardown(test_add_all_kinds, teardown),
         cmocka_unit_test_teardown(test_add_from_pairs_and_table, teardown),

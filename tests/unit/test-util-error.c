@@ -183,9 +183,16 @@ static void test_prepend_foreign(void **state)
     assert_true(g_error_matches(err, other, 7));
 }
 
+/* The domain's registered name is what a log or a debugger shows. */
+static void test_quark_name(void **state)
+{
+    assert_string_equal(g_quark_to_string(QIO_ERROR), "qio-error-quark");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quark_name),
         cmocka_unit_test(test_code_from_errno),
         cmocka_unit_test(test_codes_stable),
         cmocka_unit_test(test_setg_errno_format),
