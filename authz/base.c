@@ -55,13 +55,12 @@ bool qauthz_is_allowed(QAuthZ *authz, const char *identity, GError **errp)
     if (allowed) {
         /* An error with a "yes" is a bug in the class; "yes" wins. */
         g_clear_error(&local);
-        g_debug("authorization object '%s' allows '%s'",
-                qauthz_get_name(authz), identity);
+        g_debug("authorization object '%s' allows '%s'", qauthz_get_name(authz),
+                identity);
         return true;
     }
-    g_debug("authorization object '%s' denies '%s'%s%s",
-            qauthz_get_name(authz), identity, local ? ": " : "",
-            local ? local->message : "");
+    g_debug("authorization object '%s' denies '%s'%s%s", qauthz_get_name(authz),
+            identity, local ? ": " : "", local ? local->message : "");
     if (local) {
         g_propagate_prefixed_error(errp, local,
                                    "authorization object '%s' denies "
@@ -85,10 +84,10 @@ bool qauthz_is_allowed_by_id(const char *authzid, const char *identity,
 
     authz = qom_object_ref_typed(authzid, QAUTHZ_TYPE_AUTHZ, &local);
     if (!authz) {
-        bool wrong_type = g_error_matches(local, QOM_ERROR,
-                                          QOM_ERROR_WRONG_TYPE);
-        g_debug("authorization object '%s' unusable, denying '%s': %s",
-                authzid, identity, local->message);
+        bool wrong_type =
+            g_error_matches(local, QOM_ERROR, QOM_ERROR_WRONG_TYPE);
+        g_debug("authorization object '%s' unusable, denying '%s': %s", authzid,
+                identity, local->message);
         g_set_error(errp, QAUTHZ_ERROR,
                     wrong_type ? QAUTHZ_ERROR_WRONG_TYPE
                                : QAUTHZ_ERROR_NOT_FOUND,

@@ -32,8 +32,8 @@ GType qauthz_list_policy_get_type(void)
     };
 
     if (g_once_init_enter(&type)) {
-        g_once_init_leave(&type, g_enum_register_static("QAuthZListPolicy",
-                                                        values));
+        g_once_init_leave(&type,
+                          g_enum_register_static("QAuthZListPolicy", values));
     }
     return type;
 }
@@ -48,8 +48,8 @@ GType qauthz_list_format_get_type(void)
     };
 
     if (g_once_init_enter(&type)) {
-        g_once_init_leave(&type, g_enum_register_static("QAuthZListFormat",
-                                                        values));
+        g_once_init_leave(&type,
+                          g_enum_register_static("QAuthZListFormat", values));
     }
     return type;
 }
@@ -62,8 +62,8 @@ static int parse_enum(GType type, JsonNode *node, const char *where,
                       GError **errp)
 {
     g_autoptr(GEnumClass) klass = g_type_class_ref(type);
-    GEnumValue *ev = g_enum_get_value_by_nick(klass,
-                                              json_node_get_string(node));
+    GEnumValue *ev =
+        g_enum_get_value_by_nick(klass, json_node_get_string(node));
     g_autofree char *shown = NULL;
     g_autoptr(GString) nicks = NULL;
 
@@ -128,8 +128,7 @@ guint qauthz_list_rules_get_length(QAuthZListRules *rules)
 }
 
 /* Parse element @index of the rules array into @rule. */
-static bool parse_rule(JsonNode *node, guint index, Rule *rule,
-                       GError **errp)
+static bool parse_rule(JsonNode *node, guint index, Rule *rule, GError **errp)
 {
     g_autoptr(GList) members = NULL;
     JsonObject *obj;
@@ -139,7 +138,8 @@ static bool parse_rule(JsonNode *node, guint index, Rule *rule,
     if (!JSON_NODE_HOLDS_OBJECT(node)) {
         g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_INVALID_ARGUMENT,
                     "rules.%u: expected a rule, an object with 'match', "
-                    "'policy' and optionally 'format'", index);
+                    "'policy' and optionally 'format'",
+                    index);
         return false;
     }
     obj = json_node_get_object(node);
@@ -158,7 +158,8 @@ static bool parse_rule(JsonNode *node, guint index, Rule *rule,
         } else {
             g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_INVALID_ARGUMENT,
                         "rules.%u.%s: unknown field (a rule has match, "
-                        "policy and format)", index, shown);
+                        "policy and format)",
+                        index, shown);
             return false;
         }
         if (!is_json_string(member)) {
@@ -170,13 +171,13 @@ static bool parse_rule(JsonNode *node, guint index, Rule *rule,
     if (!match) {
         g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_INVALID_ARGUMENT,
                     "rules.%u: 'match' is missing; give the identity or "
-                    "pattern the rule is about", index);
+                    "pattern the rule is about",
+                    index);
         return false;
     }
     if (!policy) {
         g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_INVALID_ARGUMENT,
-                    "rules.%u: 'policy' is missing; give allow or deny",
-                    index);
+                    "rules.%u: 'policy' is missing; give allow or deny", index);
         return false;
     }
     {
@@ -200,8 +201,8 @@ static bool parse_rule(JsonNode *node, guint index, Rule *rule,
     return true;
 }
 
-QAuthZListRules *qauthz_list_rules_new(QAuthZListPolicy policy,
-                                       JsonNode *rules, GError **errp)
+QAuthZListRules *qauthz_list_rules_new(QAuthZListPolicy policy, JsonNode *rules,
+                                       GError **errp)
 {
     g_autoptr(QAuthZListRules) set = g_new0(QAuthZListRules, 1);
     JsonArray *array;
@@ -220,8 +221,8 @@ QAuthZListRules *qauthz_list_rules_new(QAuthZListPolicy policy,
     array = json_node_get_array(rules);
     set->rules = g_new0(Rule, json_array_get_length(array) + 1);
     for (guint i = 0; i < json_array_get_length(array); i++) {
-        if (!parse_rule(json_array_get_element(array, i), i,
-                        &set->rules[i], errp)) {
+        if (!parse_rule(json_array_get_element(array, i), i, &set->rules[i],
+                        errp)) {
             return NULL;
         }
         /* Counted as they are filled, so unref frees exactly these. */
@@ -230,8 +231,7 @@ QAuthZListRules *qauthz_list_rules_new(QAuthZListPolicy policy,
     return g_steal_pointer(&set);
 }
 
-QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root,
-                                                 GError **errp)
+QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root, GError **errp)
 {
     g_autoptr(GList) members = NULL;
     JsonObject *obj;
@@ -256,7 +256,8 @@ QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root,
             g_autofree char *shown = qio_str_abbrev(name, ECHO_MAX);
             g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_INVALID_ARGUMENT,
                         "unknown member '%s' (expected 'policy' and "
-                        "'rules')", shown);
+                        "'rules')",
+                        shown);
             return NULL;
         }
     }
@@ -267,8 +268,8 @@ QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root,
                         "policy: expected a string, allow or deny");
             return NULL;
         }
-        value = parse_enum(QAUTHZ_TYPE_LIST_POLICY, policy_node, "policy",
-                           errp);
+        value =
+            parse_enum(QAUTHZ_TYPE_LIST_POLICY, policy_node, "policy", errp);
         if (value < 0) {
             return NULL;
         }
@@ -278,8 +279,7 @@ QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root,
 }
 
 QAuthZListPolicy qauthz_list_rules_check(QAuthZListRules *rules,
-                                         const char *identity,
-                                         int *matched)
+                                         const char *identity, int *matched)
 {
     g_return_val_if_fail(rules != NULL && identity != NULL,
                          QAUTHZ_LIST_POLICY_DENY);
@@ -327,9 +327,8 @@ enum {
 static void qauthz_list_initable_iface_init(GInitableIface *iface);
 
 G_DEFINE_TYPE_WITH_CODE(QAuthZList, qauthz_list, QAUTHZ_TYPE_AUTHZ,
-                        G_IMPLEMENT_INTERFACE(
-                            G_TYPE_INITABLE,
-                            qauthz_list_initable_iface_init))
+                        G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE,
+                                              qauthz_list_initable_iface_init))
 
 QAuthZListRules *qauthz_list_get_rules(QAuthZList *authz)
 {
@@ -366,8 +365,8 @@ static gboolean qauthz_list_initable_init(GInitable *initable,
     if (authz->rules) {
         return TRUE;
     }
-    authz->rules = qauthz_list_rules_new(authz->policy, authz->rules_json,
-                                         errp);
+    authz->rules =
+        qauthz_list_rules_new(authz->policy, authz->rules_json, errp);
     return authz->rules != NULL;
 }
 
@@ -396,8 +395,8 @@ static void qauthz_list_set_property(GObject *obj, guint prop_id,
     }
 }
 
-static void qauthz_list_get_property(GObject *obj, guint prop_id,
-                                     GValue *value, GParamSpec *pspec)
+static void qauthz_list_get_property(GObject *obj, guint prop_id, GValue *value,
+                                     GParamSpec *pspec)
 {
     QAuthZList *authz = QAUTHZ_LIST(obj);
 
@@ -428,8 +427,8 @@ static void qauthz_list_class_init(QAuthZListClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     QAuthZClass *ac = QAUTHZ_AUTHZ_CLASS(klass);
-    const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                              G_PARAM_STATIC_STRINGS;
+    const GParamFlags flags =
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
     GParamSpec *props[N_PROPS] = { NULL };
 
     oc->set_property = qauthz_list_set_property;
@@ -443,7 +442,8 @@ static void qauthz_list_class_init(QAuthZListClass *klass)
     props[PROP_RULES] = g_param_spec_boxed(
         "rules", "Rules",
         "Ordered rules: rules.N.match=..., rules.N.policy=allow|deny, "
-        "rules.N.format=exact|glob", JSON_TYPE_NODE, flags);
+        "rules.N.format=exact|glob",
+        JSON_TYPE_NODE, flags);
     g_object_class_install_properties(oc, N_PROPS, props);
 }
 

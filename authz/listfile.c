@@ -77,10 +77,10 @@ enum {
 
 static void qauthz_list_file_initable_iface_init(GInitableIface *iface);
 
-G_DEFINE_TYPE_WITH_CODE(QAuthZListFile, qauthz_list_file, QAUTHZ_TYPE_AUTHZ,
-                        G_IMPLEMENT_INTERFACE(
-                            G_TYPE_INITABLE,
-                            qauthz_list_file_initable_iface_init))
+G_DEFINE_TYPE_WITH_CODE(
+    QAuthZListFile, qauthz_list_file, QAUTHZ_TYPE_AUTHZ,
+    G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE,
+                          qauthz_list_file_initable_iface_init))
 
 static void stamp_from_stat(FileStamp *stamp, const struct stat *st)
 {
@@ -108,8 +108,8 @@ static bool stamp_equal(const FileStamp *a, const FileStamp *b)
 }
 
 /* Read the whole file; *@stamp describes the version read. */
-static char *read_rules_file(const char *path, size_t *len,
-                             FileStamp *stamp, GError **errp)
+static char *read_rules_file(const char *path, size_t *len, FileStamp *stamp,
+                             GError **errp)
 {
     struct stat st;
     char *buf;
@@ -119,15 +119,15 @@ static char *read_rules_file(const char *path, size_t *len,
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int err = errno;
-        g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_FILE,
-                    "cannot open %s: %s", path, g_strerror(err));
+        g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_FILE, "cannot open %s: %s",
+                    path, g_strerror(err));
         return NULL;
     }
     if (fstat(fd, &st) < 0) {
         int err = errno;
         close(fd);
-        g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_FILE,
-                    "cannot stat %s: %s", path, g_strerror(err));
+        g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_FILE, "cannot stat %s: %s",
+                    path, g_strerror(err));
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -139,8 +139,8 @@ static char *read_rules_file(const char *path, size_t *len,
     if (st.st_size > RULES_FILE_MAX) {
         close(fd);
         g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_FILE,
-                    "%s is larger than the %d-byte limit for rules files",
-                    path, RULES_FILE_MAX);
+                    "%s is larger than the %d-byte limit for rules files", path,
+                    RULES_FILE_MAX);
         return NULL;
     }
     stamp_from_stat(stamp, &st);
@@ -208,16 +208,15 @@ static QAuthZListRules *load_rules(const char *path, FileStamp *stamp,
         /* json-glib calls the buffer "<data>": put the path there. */
         const char *msg = local->message;
         if (g_str_has_prefix(msg, "<data>:")) {
-            g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_PARSE,
-                        "%s:%s", path, msg + strlen("<data>:"));
+            g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_PARSE, "%s:%s", path,
+                        msg + strlen("<data>:"));
         } else {
             g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_PARSE,
                         "%s: invalid JSON: %s", path, msg);
         }
         return NULL;
     }
-    rules = qauthz_list_rules_from_document(json_parser_get_root(parser),
-                                            errp);
+    rules = qauthz_list_rules_from_document(json_parser_get_root(parser), errp);
     if (!rules) {
         g_prefix_error(errp, "%s: ", path);
     }
@@ -300,7 +299,8 @@ static void refresh_locked(QAuthZListFile *authz)
         int e = errno;
         /* Gone or unreadable: say so once and keep what we have. */
         g_warning("authz-listfile '%s': cannot stat %s: %s; keeping the "
-                  "previous rules", name, authz->path, g_strerror(e));
+                  "previous rules",
+                  name, authz->path, g_strerror(e));
     }
     if (stamp_equal(&now, &authz->stamp) &&
         (!authz->stamp.racy || !racy_content_changed(authz))) {
@@ -311,8 +311,8 @@ static void refresh_locked(QAuthZListFile *authz)
         return;
     }
     if (!reload_locked(authz, &err)) {
-        g_warning("authz-listfile '%s': %s; keeping the previous rules",
-                  name, err->message);
+        g_warning("authz-listfile '%s': %s; keeping the previous rules", name,
+                  err->message);
         if (!stamp_equal(&now, &authz->stamp)) {
             /* Not even read: remember the stat() so we warn only once. */
             authz->stamp = now;
@@ -341,7 +341,8 @@ static bool qauthz_list_file_is_allowed(QAuthZ *base, const char *identity,
                 qauthz_get_name(base), identity, matched, authz->path);
     } else {
         g_debug("authz-listfile '%s': no rule of %s matches '%s', default "
-                "policy", qauthz_get_name(base), authz->path, identity);
+                "policy",
+                qauthz_get_name(base), authz->path, identity);
     }
     return policy == QAUTHZ_LIST_POLICY_ALLOW;
 }
@@ -425,8 +426,8 @@ static void qauthz_list_file_class_init(QAuthZListFileClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     QAuthZClass *ac = QAUTHZ_AUTHZ_CLASS(klass);
-    const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                              G_PARAM_STATIC_STRINGS;
+    const GParamFlags flags =
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
     GParamSpec *props[N_PROPS] = { NULL };
 
     oc->set_property = qauthz_list_file_set_property;
@@ -438,8 +439,7 @@ static void qauthz_list_file_class_init(QAuthZListFileClass *klass)
         "filename", "File name",
         "JSON file with the policy and rules of an authz-list", NULL, flags);
     props[PROP_REFRESH] = g_param_spec_boolean(
-        "refresh", "Refresh", "Re-read the file when it changes", TRUE,
-        flags);
+        "refresh", "Refresh", "Re-read the file when it changes", TRUE, flags);
     g_object_class_install_properties(oc, N_PROPS, props);
 }
 

@@ -21,10 +21,9 @@ enum {
 
 static void qauthz_simple_initable_iface_init(GInitableIface *iface);
 
-G_DEFINE_TYPE_WITH_CODE(QAuthZSimple, qauthz_simple, QAUTHZ_TYPE_AUTHZ,
-                        G_IMPLEMENT_INTERFACE(
-                            G_TYPE_INITABLE,
-                            qauthz_simple_initable_iface_init))
+G_DEFINE_TYPE_WITH_CODE(
+    QAuthZSimple, qauthz_simple, QAUTHZ_TYPE_AUTHZ,
+    G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, qauthz_simple_initable_iface_init))
 
 const char *qauthz_simple_get_identity(QAuthZSimple *authz)
 {
@@ -59,8 +58,7 @@ static void qauthz_simple_initable_iface_init(GInitableIface *iface)
 }
 
 static void qauthz_simple_set_property(GObject *obj, guint prop_id,
-                                       const GValue *value,
-                                       GParamSpec *pspec)
+                                       const GValue *value, GParamSpec *pspec)
 {
     QAuthZSimple *authz = QAUTHZ_SIMPLE(obj);
 
@@ -104,10 +102,12 @@ static void qauthz_simple_class_init(QAuthZSimpleClass *klass)
     oc->finalize = qauthz_simple_finalize;
     ac->is_allowed = qauthz_simple_is_allowed;
 
-    g_object_class_install_property(oc, PROP_IDENTITY, g_param_spec_string(
-        "identity", "Identity", "The one identity allowed", NULL,
-        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-        G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        oc, PROP_IDENTITY,
+        g_param_spec_string("identity", "Identity", "The one identity allowed",
+                            NULL,
+                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                                G_PARAM_STATIC_STRINGS));
 }
 
 static void qauthz_simple_init(QAuthZSimple *authz)

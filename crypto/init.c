@@ -29,8 +29,7 @@ bool qcrypto_init(GError **errp)
         g_once_init_leave(&init_done, 1);
     }
     if (init_status != GNUTLS_E_SUCCESS) {
-        qio_error_setg(errp, QIO_ERROR_FAILED,
-                       "cannot initialise gnutls: %s",
+        qio_error_setg(errp, QIO_ERROR_FAILED, "cannot initialise gnutls: %s",
                        gnutls_strerror(init_status));
         return false;
     }

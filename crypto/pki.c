@@ -31,15 +31,15 @@
 #include "util/error.h"
 
 #define PKI_OID_BASIC_CONSTRAINTS "2.5.29.19"
-#define PKI_OID_KEY_USAGE "2.5.29.15"
-#define PKI_OID_EXT_KEY_USAGE "2.5.29.37"
+#define PKI_OID_KEY_USAGE         "2.5.29.15"
+#define PKI_OID_EXT_KEY_USAGE     "2.5.29.37"
 
-#define PKI_DEFAULT_RSA_BITS 3072
-#define PKI_DEFAULT_START_OFFSET (-60 * 60)
+#define PKI_DEFAULT_RSA_BITS      3072
+#define PKI_DEFAULT_START_OFFSET  (-60 * 60)
 #define PKI_DEFAULT_EXPIRE_OFFSET ((int64_t)10 * 365 * 24 * 60 * 60)
-#define PKI_SERIAL_LEN 20
-#define PKI_KEY_ID_MAX 64
-#define PKI_PSK_KEY_LEN 32
+#define PKI_SERIAL_LEN            20
+#define PKI_KEY_ID_MAX            64
+#define PKI_PSK_KEY_LEN           32
 
 struct QCryptoPKICert {
     gnutls_x509_privkey_t key;
@@ -128,7 +128,8 @@ static bool pki_req_check(const QCryptoPKICertReq *req, GError **errp)
         if (!*req->dns_names[i]) {
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "certificate request '%s': dns_names[%zu] is "
-                           "empty", req->common_name, i);
+                           "empty",
+                           req->common_name, i);
             return false;
         }
     }
@@ -146,14 +147,16 @@ static bool pki_req_check(const QCryptoPKICertReq *req, GError **errp)
         req->key_purpose > QCRYPTO_PKI_EXT_CRITICAL) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "certificate request '%s': an extension state is "
-                       "out of range", req->common_name);
+                       "out of range",
+                       req->common_name);
         return false;
     }
     if (req->key_purpose != QCRYPTO_PKI_EXT_ABSENT &&
         (!req->key_purpose_oids || !req->key_purpose_oids[0])) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "certificate request '%s': key_purpose is set but "
-                       "key_purpose_oids is empty", req->common_name);
+                       "key_purpose_oids is empty",
+                       req->common_name);
         return false;
     }
     if (req->key_type != QCRYPTO_PKI_KEY_ECDSA_P256 &&
@@ -167,14 +170,15 @@ static bool pki_req_check(const QCryptoPKICertReq *req, GError **errp)
         (req->key_bits < 2048 || req->key_bits > 16384)) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "certificate request '%s': key_bits %u is outside "
-                       "2048..16384", req->common_name, req->key_bits);
+                       "2048..16384",
+                       req->common_name, req->key_bits);
         return false;
     }
     return true;
 }
 
-static bool pki_generate_key(QCryptoPKICert *cert,
-                             const QCryptoPKICertReq *req, GError **errp)
+static bool pki_generate_key(QCryptoPKICert *cert, const QCryptoPKICertReq *req,
+                             GError **errp)
 {
     int ret;
 
@@ -233,9 +237,8 @@ static size_t pki_make_serial(uint64_t serial, guint8 out[PKI_SERIAL_LEN + 1],
 }
 
 static bool pki_add_ext(QCryptoPKICert *cert, const QCryptoPKICertReq *req,
-                        const char *oid, const char *name,
-                        gnutls_datum_t *der, QCryptoPKIExt state,
-                        GError **errp)
+                        const char *oid, const char *name, gnutls_datum_t *der,
+                        QCryptoPKIExt state, GError **errp)
 {
     int ret = gnutls_x509_crt_set_extension_by_oid(
         cert->crt, oid, der->data, der->size,
@@ -308,8 +311,8 @@ static bool pki_set_extensions(QCryptoPKICert *cert,
                            gnutls_strerror(ret));
             return false;
         }
-        if (!pki_add_ext(cert, req, PKI_OID_EXT_KEY_USAGE, "extKeyUsage",
-                         &der, req->key_purpose, errp)) {
+        if (!pki_add_ext(cert, req, PKI_OID_EXT_KEY_USAGE, "extKeyUsage", &der,
+                         req->key_purpose, errp)) {
             return false;
         }
     }
@@ -324,10 +327,9 @@ static bool pki_set_names(QCryptoPKICert *cert, const QCryptoPKICertReq *req,
 
     /* O before CN, the usual order: the DN string reads "CN=..,O=..". */
     if (req->organization && *req->organization) {
-        ret = gnutls_x509_crt_set_dn_by_oid(cert->crt,
-                                            GNUTLS_OID_X520_ORGANIZATION_NAME,
-                                            0, req->organization,
-                                            strlen(req->organization));
+        ret = gnutls_x509_crt_set_dn_by_oid(
+            cert->crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0, req->organization,
+            strlen(req->organization));
         if (ret < 0) {
             pki_set_gnutls_error(errp, ret, "cannot set organization");
             return false;
@@ -387,9 +389,8 @@ static bool pki_set_key_ids(QCryptoPKICert *cert, QCryptoPKICert *issuer,
                                                  &critical);
         if (ret < 0) {
             idlen = sizeof(id);
-            ret = gnutls_x509_crt_get_key_id(issuer->crt,
-                                             GNUTLS_KEYID_USE_SHA1, id,
-                                             &idlen);
+            ret = gnutls_x509_crt_get_key_id(issuer->crt, GNUTLS_KEYID_USE_SHA1,
+                                             id, &idlen);
         }
     }
     if (ret >= 0) {
@@ -474,8 +475,8 @@ QCryptoPKICert *qcrypto_pki_cert_new(const QCryptoPKICertReq *req,
                                     GNUTLS_DIG_SHA256, 0);
     }
     if (ret < 0) {
-        g_autofree char *what = g_strdup_printf(
-            "certificate '%s': cannot sign", req->common_name);
+        g_autofree char *what =
+            g_strdup_printf("certificate '%s': cannot sign", req->common_name);
         pki_set_gnutls_error(errp, ret, what);
         return NULL;
     }
@@ -603,8 +604,8 @@ fail:
 static int pki_open_append(const char *path, mode_t mode, GError **errp)
 {
     struct stat st;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-                  mode);
+    int fd =
+        open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, mode);
 
     if (fd < 0) {
         qio_error_setg_errno(errp, errno, "cannot open %s", path);
@@ -647,8 +648,8 @@ static bool pki_append_file(const char *path, const char *data, mode_t mode,
 }
 
 /* Replace @path with @cert, or add it at the end (a CA bundle). */
-static bool pki_cert_save(QCryptoPKICert *cert, const char *path,
-                          bool append, GError **errp)
+static bool pki_cert_save(QCryptoPKICert *cert, const char *path, bool append,
+                          GError **errp)
 {
     g_autofree char *pem = qcrypto_pki_cert_get_pem(cert, errp);
 
@@ -730,9 +731,8 @@ bool qcrypto_pki_crl_write(QCryptoPKICert *issuer,
         number[0] &= 0x7f;
         ret = gnutls_x509_crl_set_number(crl, number, sizeof(number));
     }
-    if (ret >= 0 &&
-        gnutls_x509_crt_get_subject_key_id(issuer->crt, id, &idlen,
-                                           &critical) >= 0) {
+    if (ret >= 0 && gnutls_x509_crt_get_subject_key_id(issuer->crt, id, &idlen,
+                                                       &critical) >= 0) {
         ret = gnutls_x509_crl_set_authority_key_id(crl, id, idlen);
     }
     for (i = 0; ret >= 0 && i < nrevoked; i++) {
@@ -747,8 +747,8 @@ bool qcrypto_pki_crl_write(QCryptoPKICert *issuer,
     }
     gnutls_x509_crl_deinit(crl);
     if (ret < 0) {
-        g_autofree char *what = g_strdup_printf("%s: cannot make the CRL",
-                                                path);
+        g_autofree char *what =
+            g_strdup_printf("%s: cannot make the CRL", path);
         pki_set_gnutls_error(errp, ret, what);
         return false;
     }
@@ -771,8 +771,7 @@ static bool pki_psk_username_check(const char *username, GError **errp)
         g_autofree char *shown = g_strescape(username, NULL);
 
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "PSK username '%s' contains ':' or a line break",
-                       shown);
+                       "PSK username '%s' contains ':' or a line break", shown);
         return false;
     }
     if (!g_utf8_validate(username, -1, NULL)) {
@@ -910,17 +909,15 @@ QCryptoPKICert *qcrypto_pki_cert_load(const char *cert_path,
                        gnutls_strerror(ret));
         return NULL;
     }
-    ret = gnutls_x509_crt_get_key_id(cert->crt, GNUTLS_KEYID_USE_SHA256,
-                                     id1, &id1len);
+    ret = gnutls_x509_crt_get_key_id(cert->crt, GNUTLS_KEYID_USE_SHA256, id1,
+                                     &id1len);
     if (ret >= 0) {
-        ret = gnutls_x509_privkey_get_key_id(cert->key,
-                                             GNUTLS_KEYID_USE_SHA256,
+        ret = gnutls_x509_privkey_get_key_id(cert->key, GNUTLS_KEYID_USE_SHA256,
                                              id2, &id2len);
     }
     if (ret < 0 || id1len != id2len || memcmp(id1, id2, id1len) != 0) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s does not hold the key of %s", key_path,
-                       cert_path);
+                       "%s does not hold the key of %s", key_path, cert_path);
         return NULL;
     }
     return g_steal_pointer(&cert);
@@ -942,8 +939,8 @@ char *qcrypto_pki_read_password_file(const char *path, GError **errp)
         !g_utf8_validate(data, len, NULL)) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "%s: a password file must hold 1 to %d bytes of "
-                       "UTF-8 text without NUL bytes", path,
-                       PKI_PASSWORD_MAX);
+                       "UTF-8 text without NUL bytes",
+                       path, PKI_PASSWORD_MAX);
         gnutls_memset(data, 0, len);
         g_free(data);
         return NULL;
@@ -954,8 +951,8 @@ char *qcrypto_pki_read_password_file(const char *path, GError **errp)
 /* ---- credentials directories, as qio-pki writes them ---- */
 
 #define PKI_SECONDS_PER_DAY ((int64_t)24 * 60 * 60)
-#define PKI_DEFAULT_DAYS 3650
-#define PKI_MAX_DAYS 36500
+#define PKI_DEFAULT_DAYS    3650
+#define PKI_MAX_DAYS        36500
 
 static bool pki_check_targets(GPtrArray *paths, bool force, GError **errp)
 {
@@ -969,13 +966,13 @@ static bool pki_check_targets(GPtrArray *paths, bool force, GError **errp)
             if (!force) {
                 qio_error_setg(errp, QIO_ERROR_EXISTS,
                                "refusing to overwrite %s: it exists (use "
-                               "--force to replace it)", path);
+                               "--force to replace it)",
+                               path);
                 return false;
             }
             if (!S_ISREG(st.st_mode)) {
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "cannot replace %s: not a regular file",
-                               path);
+                               "cannot replace %s: not a regular file", path);
                 return false;
             }
         } else if (errno != ENOENT) {
@@ -1079,13 +1076,13 @@ static QCryptoPKICert *pki_make_leaf(const QCryptoPKIDirOptions *opts,
          * for ECDSA keys, which never use it; carrying the bit is harmless.
          */
         .key_usage = QCRYPTO_PKI_EXT_CRITICAL,
-        .key_usage_bits = GNUTLS_KEY_DIGITAL_SIGNATURE |
-                          GNUTLS_KEY_KEY_ENCIPHERMENT,
+        .key_usage_bits =
+            GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT,
         .key_purpose = QCRYPTO_PKI_EXT_NONCRITICAL,
         .key_purpose_oids = server ? server_kp : client_kp,
         .start_offset = PKI_DEFAULT_START_OFFSET,
-        .expire_offset = pki_leaf_expiry(
-            opts, gnutls_x509_crt_get_expiration_time(ca->crt)),
+        .expire_offset =
+            pki_leaf_expiry(opts, gnutls_x509_crt_get_expiration_time(ca->crt)),
         .key_type = opts->key_type,
         .key_bits = opts->key_bits,
     };
@@ -1118,8 +1115,7 @@ static QCryptoPKICert *pki_make_leaf(const QCryptoPKIDirOptions *opts,
 static bool pki_name_check(const char *what, const char *name, GError **errp)
 {
     if (!name || !*name) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "%s is empty",
-                       what);
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "%s is empty", what);
         return false;
     }
     if (!g_utf8_validate(name, -1, NULL)) {
@@ -1157,19 +1153,17 @@ bool qcrypto_pki_dir_init(const QCryptoPKIDirOptions *opts, GError **errp)
     g_autoptr(QCryptoPKICert) ca = NULL;
     g_autoptr(QCryptoPKICert) server = NULL;
     g_autoptr(QCryptoPKICert) client = NULL;
-    g_autofree char *ca_cert = g_build_filename(opts->dir, "ca-cert.pem",
-                                                NULL);
-    g_autofree char *ca_cert2 = g_build_filename(ca_dir, "ca-cert.pem",
-                                                 NULL);
+    g_autofree char *ca_cert = g_build_filename(opts->dir, "ca-cert.pem", NULL);
+    g_autofree char *ca_cert2 = g_build_filename(ca_dir, "ca-cert.pem", NULL);
     g_autofree char *ca_key = g_build_filename(ca_dir, "ca-key.pem", NULL);
-    g_autofree char *srv_cert = g_build_filename(opts->dir,
-                                                 "server-cert.pem", NULL);
-    g_autofree char *srv_key = g_build_filename(opts->dir, "server-key.pem",
-                                                NULL);
-    g_autofree char *cli_cert = g_build_filename(opts->dir,
-                                                 "client-cert.pem", NULL);
-    g_autofree char *cli_key = g_build_filename(opts->dir, "client-key.pem",
-                                                NULL);
+    g_autofree char *srv_cert =
+        g_build_filename(opts->dir, "server-cert.pem", NULL);
+    g_autofree char *srv_key =
+        g_build_filename(opts->dir, "server-key.pem", NULL);
+    g_autofree char *cli_cert =
+        g_build_filename(opts->dir, "client-cert.pem", NULL);
+    g_autofree char *cli_key =
+        g_build_filename(opts->dir, "client-key.pem", NULL);
     g_autofree char *psk = g_build_filename(opts->dir, "keys.psk", NULL);
     size_t i;
 
@@ -1203,10 +1197,10 @@ bool qcrypto_pki_dir_init(const QCryptoPKIDirOptions *opts, GError **errp)
 
     /* Make every key before writing anything, so errors leave no debris. */
     ca = pki_make_ca(opts,
-                     opts->hostnames && opts->hostnames[0] ?
-                     opts->hostnames[0] :
-                     opts->ip_addrs && opts->ip_addrs[0] ?
-                     opts->ip_addrs[0] : "qio", errp);
+                     opts->hostnames && opts->hostnames[0] ? opts->hostnames[0]
+                     : opts->ip_addrs && opts->ip_addrs[0] ? opts->ip_addrs[0]
+                                                           : "qio",
+                     errp);
     if (!ca) {
         return false;
     }
@@ -1233,9 +1227,8 @@ bool qcrypto_pki_dir_init(const QCryptoPKIDirOptions *opts, GError **errp)
         !qcrypto_pki_cert_write(server, srv_cert, errp)) {
         return false;
     }
-    if (client &&
-        (!qcrypto_pki_key_write(client, cli_key, NULL, errp) ||
-         !qcrypto_pki_cert_write(client, cli_cert, errp))) {
+    if (client && (!qcrypto_pki_key_write(client, cli_key, NULL, errp) ||
+                   !qcrypto_pki_cert_write(client, cli_cert, errp))) {
         return false;
     }
     if (opts->psk_users && opts->psk_users[0]) {
@@ -1262,14 +1255,15 @@ static QCryptoPKICert *pki_load_ca(const QCryptoPKIDirOptions *opts,
     QCryptoPKICert *ca = qcrypto_pki_cert_load(ca_cert, ca_key, NULL, errp);
 
     if (!ca) {
-        g_prefix_error(errp, "cannot load the CA from %s (written by "
-                       "'qio-pki init'; see --ca-dir): ", ca_dir);
+        g_prefix_error(errp,
+                       "cannot load the CA from %s (written by "
+                       "'qio-pki init'; see --ca-dir): ",
+                       ca_dir);
     }
     return ca;
 }
 
-bool qcrypto_pki_dir_add_server(const QCryptoPKIDirOptions *opts,
-                                GError **errp)
+bool qcrypto_pki_dir_add_server(const QCryptoPKIDirOptions *opts, GError **errp)
 {
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(QCryptoPKICert) ca = NULL;
@@ -1300,8 +1294,7 @@ bool qcrypto_pki_dir_add_server(const QCryptoPKIDirOptions *opts,
            qcrypto_pki_cert_write(server, srv_cert, errp);
 }
 
-bool qcrypto_pki_dir_add_client(const QCryptoPKIDirOptions *opts,
-                                GError **errp)
+bool qcrypto_pki_dir_add_client(const QCryptoPKIDirOptions *opts, GError **errp)
 {
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(QCryptoPKICert) ca = NULL;
@@ -1315,8 +1308,7 @@ bool qcrypto_pki_dir_add_client(const QCryptoPKIDirOptions *opts,
         return false;
     }
     if (opts->client_dir) {
-        cli_cert = g_build_filename(opts->client_dir, "client-cert.pem",
-                                    NULL);
+        cli_cert = g_build_filename(opts->client_dir, "client-cert.pem", NULL);
         cli_key = g_build_filename(opts->client_dir, "client-key.pem", NULL);
         ca_copy = g_build_filename(opts->client_dir, "ca-cert.pem", NULL);
         g_ptr_array_add(paths, g_strdup(ca_copy));
@@ -1328,8 +1320,8 @@ bool qcrypto_pki_dir_add_client(const QCryptoPKIDirOptions *opts,
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "client name '%s' cannot be used as a file name "
                            "in %s (it has '/' or starts with '.'); give an "
-                           "output directory instead", opts->client_name,
-                           opts->dir);
+                           "output directory instead",
+                           opts->client_name, opts->dir);
             return false;
         }
         base = g_strdup_printf("%s-cert.pem", opts->client_name);
@@ -1390,8 +1382,8 @@ static bool pki_psk_remove_users(const char *path, const char *const *users,
         for (j = 0; users[j] && !drop; j++) {
             size_t ulen = strlen(users[j]);
 
-            drop = strncmp(lines[i], users[j], ulen) == 0 &&
-                   lines[i][ulen] == ':';
+            drop =
+                strncmp(lines[i], users[j], ulen) == 0 && lines[i][ulen] == ':';
         }
         if (!drop && *lines[i]) {
             g_string_append(out, lines[i]);
@@ -1427,7 +1419,8 @@ static bool pki_psk_users_absent(const char *path, const char *const *users,
         if (pki_psk_has_user(contents, users[i])) {
             qio_error_setg(errp, QIO_ERROR_EXISTS,
                            "%s already has a key for '%s' (use --force to "
-                           "replace it)", path, users[i]);
+                           "replace it)",
+                           path, users[i]);
             ok = false;
         }
     }
@@ -1445,8 +1438,7 @@ bool qcrypto_pki_dir_add_psk(const QCryptoPKIDirOptions *opts, GError **errp)
         return false;
     }
     if (!opts->psk_users || !opts->psk_users[0]) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "no PSK user given");
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "no PSK user given");
         return false;
     }
     if (!pki_psk_users_check(opts->psk_users, errp)) {
@@ -1464,8 +1456,7 @@ bool qcrypto_pki_dir_add_psk(const QCryptoPKIDirOptions *opts, GError **errp)
         return false;
     }
     for (i = 0; opts->psk_users[i]; i++) {
-        if (!qcrypto_pki_psk_append(psk, opts->psk_users[i], NULL, 0,
-                                    errp)) {
+        if (!qcrypto_pki_psk_append(psk, opts->psk_users[i], NULL, 0, errp)) {
             return false;
         }
     }

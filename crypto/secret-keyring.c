@@ -95,8 +95,8 @@ static bool qcrypto_secret_keyring_load_data(QCryptoSecretCommon *common,
         if ((size_t)n > QCRYPTO_SECRET_MAX_SIZE) {
             g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
                         "kernel key %" G_GINT32_FORMAT " is larger than "
-                        "the %d-byte limit for secrets", secret->serial,
-                        QCRYPTO_SECRET_MAX_SIZE);
+                        "the %d-byte limit for secrets",
+                        secret->serial, QCRYPTO_SECRET_MAX_SIZE);
             qcrypto_secret_free(buf, cap);
             return false;
         }
@@ -156,8 +156,7 @@ static void qcrypto_secret_keyring_class_init(QCryptoSecretKeyringClass *klass)
 
     /* 0 stands for "not set"; negative serials name key rings, not keys. */
     props[PROP_SERIAL] = g_param_spec_int(
-        "serial", "Serial", "Serial number of the kernel key", 0,
-        G_MAXINT32, 0,
+        "serial", "Serial", "Serial number of the kernel key", 0, G_MAXINT32, 0,
         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oc, N_PROPS, props);
 }

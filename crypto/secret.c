@@ -28,7 +28,7 @@
 #include "qom/object.h"
 
 #define AES256_KEY_LEN 32
-#define AES_IV_LEN 16
+#define AES_IV_LEN     16
 
 /* ---- Wiping ----------------------------------------------------------- */
 
@@ -68,9 +68,8 @@ GType qcrypto_secret_format_get_type(void)
     };
 
     if (g_once_init_enter(&type)) {
-        g_once_init_leave(&type,
-                          g_enum_register_static("QCryptoSecretFormat",
-                                                 values));
+        g_once_init_leave(
+            &type, g_enum_register_static("QCryptoSecretFormat", values));
     }
     return type;
 }
@@ -89,8 +88,8 @@ static bool is_base64_char(guint8 c)
  * works.  @what names the input in messages ("data", "iv", ...).  The
  * result is NUL-terminated (not counted), for text secrets.
  */
-static guint8 *decode_base64(const char *what, const guint8 *text,
-                             size_t len, size_t *outlen, GError **errp)
+static guint8 *decode_base64(const char *what, const guint8 *text, size_t len,
+                             size_t *outlen, GError **errp)
 {
     guint8 *out;
     gint state = 0;
@@ -103,7 +102,8 @@ static guint8 *decode_base64(const char *what, const guint8 *text,
     if (len % 4 != 0) {
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE,
                     "%s is not valid base64: its length (%zu characters) "
-                    "is not a multiple of 4", what, len);
+                    "is not a multiple of 4",
+                    what, len);
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
@@ -112,8 +112,8 @@ static guint8 *decode_base64(const char *what, const guint8 *text,
         if (!is_base64_char(text[i]) && !pad_ok) {
             g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE,
                         "%s is not valid base64: unexpected %s at offset "
-                        "%zu", what,
-                        text[i] == '=' ? "'=' padding" : "character", i);
+                        "%zu",
+                        what, text[i] == '=' ? "'=' padding" : "character", i);
             return NULL;
         }
     }
@@ -152,8 +152,8 @@ static void qcrypto_secret_common_initable_iface_init(GInitableIface *iface);
 G_DEFINE_ABSTRACT_TYPE_WITH_CODE(
     QCryptoSecretCommon, qcrypto_secret_common, G_TYPE_OBJECT,
     G_ADD_PRIVATE(QCryptoSecretCommon)
-    G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE,
-                          qcrypto_secret_common_initable_iface_init))
+        G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE,
+                              qcrypto_secret_common_initable_iface_init))
 
 const char *qcrypto_secret_common_get_name(QCryptoSecretCommon *secret)
 {
@@ -206,7 +206,8 @@ static QCryptoSecretCommon *get_master_key(const char *keyid, GError **errp)
     } else {
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
                     "keyid '%s' names no object; create the master key "
-                    "secret before the secrets encrypted with it", keyid);
+                    "secret before the secrets encrypted with it",
+                    keyid);
     }
     return NULL;
 }
@@ -250,8 +251,8 @@ static ssize_t check_pkcs7_padding(const guint8 *plain, size_t len)
  * under the master key @keyid and @iv.
  */
 static guint8 *decrypt_input(const char *keyid, const guint8 *iv,
-                             const guint8 *input, size_t inlen,
-                             size_t *outlen, GError **errp)
+                             const guint8 *input, size_t inlen, size_t *outlen,
+                             GError **errp)
 {
     g_autoptr(QCryptoSecretCommon) master = NULL;
     guint8 *key = NULL, *cipher = NULL, *plain = NULL;
@@ -267,11 +268,12 @@ static guint8 *decrypt_input(const char *keyid, const guint8 *iv,
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
                     "master key '%s' is %zu bytes; AES-256 needs exactly "
                     "%d (if it holds base64 text, create it with "
-                    "format=base64)", keyid, keylen, AES256_KEY_LEN);
+                    "format=base64)",
+                    keyid, keylen, AES256_KEY_LEN);
         goto out;
     }
-    cipher = decode_base64("the encrypted data", input, inlen, &cipherlen,
-                           errp);
+    cipher =
+        decode_base64("the encrypted data", input, inlen, &cipherlen, errp);
     if (!cipher) {
         goto out;
     }
@@ -279,7 +281,8 @@ static guint8 *decrypt_input(const char *keyid, const guint8 *iv,
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE,
                     "the encrypted data is %zu bytes, not a non-zero "
                     "multiple of the %d-byte AES block; was it encrypted "
-                    "with AES-256-CBC?", cipherlen, AES_BLOCK_SIZE);
+                    "with AES-256-CBC?",
+                    cipherlen, AES_BLOCK_SIZE);
         goto out;
     }
     plain = aes256_cbc_decrypt(key, iv, cipher, cipherlen);
@@ -287,7 +290,8 @@ static guint8 *decrypt_input(const char *keyid, const guint8 *iv,
     if (plainlen < 0) {
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_DECRYPT,
                     "decryption with master key '%s' gave invalid padding: "
-                    "the key or the iv is probably wrong", keyid);
+                    "the key or the iv is probably wrong",
+                    keyid);
         qcrypto_secret_free(plain, cipherlen);
         plain = NULL;
         goto out;
@@ -304,8 +308,8 @@ out:
 }
 
 /* Checks that need no file and no other object. */
-static bool check_properties(QCryptoSecretCommonPrivate *priv,
-                             const char *name, guint8 *iv, GError **errp)
+static bool check_properties(QCryptoSecretCommonPrivate *priv, const char *name,
+                             guint8 *iv, GError **errp)
 {
     g_autofree guint8 *decoded = NULL;
     size_t len = 0;
@@ -332,15 +336,16 @@ static bool check_properties(QCryptoSecretCommonPrivate *priv,
                     "16-byte iv (in base64) the value was encrypted with");
         return false;
     }
-    decoded = decode_base64("iv", (const guint8 *)priv->iv,
-                            strlen(priv->iv), &len, errp);
+    decoded = decode_base64("iv", (const guint8 *)priv->iv, strlen(priv->iv),
+                            &len, errp);
     if (!decoded) {
         return false;
     }
     if (len != AES_IV_LEN) {
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
                     "iv is %zu bytes after base64 decoding; AES-CBC needs "
-                    "exactly %d", len, AES_IV_LEN);
+                    "exactly %d",
+                    len, AES_IV_LEN);
         return false;
     }
     memcpy(iv, decoded, AES_IV_LEN);
@@ -372,8 +377,8 @@ static gboolean qcrypto_secret_common_initable_init(GInitable *initable,
     }
     if (priv->keyid) {
         size_t plainlen = 0;
-        guint8 *plain = decrypt_input(priv->keyid, iv, data, len, &plainlen,
-                                      errp);
+        guint8 *plain =
+            decrypt_input(priv->keyid, iv, data, len, &plainlen, errp);
         if (!plain) {
             goto out;
         }
@@ -383,9 +388,9 @@ static gboolean qcrypto_secret_common_initable_init(GInitable *initable,
     }
     if (priv->format == QCRYPTO_SECRET_FORMAT_BASE64) {
         size_t rawlen = 0;
-        guint8 *raw = decode_base64(priv->keyid ? "the decrypted value"
-                                                : "the value",
-                                    data, len, &rawlen, errp);
+        guint8 *raw =
+            decode_base64(priv->keyid ? "the decrypted value" : "the value",
+                          data, len, &rawlen, errp);
         if (!raw) {
             goto out;
         }
@@ -427,8 +432,7 @@ static void qcrypto_secret_common_set_property(GObject *obj, guint prop_id,
                                                GParamSpec *pspec)
 {
     QCryptoSecretCommonPrivate *priv =
-        qcrypto_secret_common_get_instance_private(
-            QCRYPTO_SECRET_COMMON(obj));
+        qcrypto_secret_common_get_instance_private(QCRYPTO_SECRET_COMMON(obj));
 
     switch (prop_id) {
     case COMMON_PROP_FORMAT:
@@ -448,12 +452,10 @@ static void qcrypto_secret_common_set_property(GObject *obj, guint prop_id,
 }
 
 static void qcrypto_secret_common_get_property(GObject *obj, guint prop_id,
-                                               GValue *value,
-                                               GParamSpec *pspec)
+                                               GValue *value, GParamSpec *pspec)
 {
     QCryptoSecretCommonPrivate *priv =
-        qcrypto_secret_common_get_instance_private(
-            QCRYPTO_SECRET_COMMON(obj));
+        qcrypto_secret_common_get_instance_private(QCRYPTO_SECRET_COMMON(obj));
 
     switch (prop_id) {
     case COMMON_PROP_FORMAT:
@@ -473,8 +475,7 @@ static void qcrypto_secret_common_get_property(GObject *obj, guint prop_id,
 static void qcrypto_secret_common_finalize(GObject *obj)
 {
     QCryptoSecretCommonPrivate *priv =
-        qcrypto_secret_common_get_instance_private(
-            QCRYPTO_SECRET_COMMON(obj));
+        qcrypto_secret_common_get_instance_private(QCRYPTO_SECRET_COMMON(obj));
 
     if (priv->keyid_user) {
         /*
@@ -493,8 +494,8 @@ static void qcrypto_secret_common_finalize(GObject *obj)
 static void qcrypto_secret_common_class_init(QCryptoSecretCommonClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
-    const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                              G_PARAM_STATIC_STRINGS;
+    const GParamFlags flags =
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
     GParamSpec *props[COMMON_N_PROPS] = { NULL };
 
     oc->set_property = qcrypto_secret_common_set_property;
@@ -508,7 +509,8 @@ static void qcrypto_secret_common_class_init(QCryptoSecretCommonClass *klass)
     props[COMMON_PROP_KEYID] = g_param_spec_string(
         "keyid", "Key id",
         "Id of a secret holding the 32-byte AES-256 key the value is "
-        "encrypted with", NULL, flags);
+        "encrypted with",
+        NULL, flags);
     props[COMMON_PROP_IV] = g_param_spec_string(
         "iv", "IV", "Base64 of the 16-byte AES-CBC iv (with keyid)", NULL,
         flags);
@@ -569,7 +571,8 @@ static bool read_secret_file(const char *path, guint8 **out, size_t *outlen,
             if (cap > QCRYPTO_SECRET_MAX_SIZE) {
                 g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
                             "%s is larger than the %d-byte limit for "
-                            "secrets", shown, QCRYPTO_SECRET_MAX_SIZE);
+                            "secrets",
+                            shown, QCRYPTO_SECRET_MAX_SIZE);
                 goto fail;
             }
             bigger = g_malloc(cap * 2 + 1);
@@ -595,8 +598,8 @@ static bool read_secret_file(const char *path, guint8 **out, size_t *outlen,
     }
     if (len > QCRYPTO_SECRET_MAX_SIZE) {
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
-                    "%s is larger than the %d-byte limit for secrets",
-                    shown, QCRYPTO_SECRET_MAX_SIZE);
+                    "%s is larger than the %d-byte limit for secrets", shown,
+                    QCRYPTO_SECRET_MAX_SIZE);
         goto fail;
     }
     close(fd);
@@ -611,9 +614,8 @@ fail:
     return false;
 }
 
-static bool qcrypto_secret_load_data(QCryptoSecretCommon *common,
-                                     guint8 **data, size_t *len,
-                                     GError **errp)
+static bool qcrypto_secret_load_data(QCryptoSecretCommon *common, guint8 **data,
+                                     size_t *len, GError **errp)
 {
     QCryptoSecret *secret = QCRYPTO_SECRET(common);
 
@@ -639,8 +641,7 @@ static bool qcrypto_secret_load_data(QCryptoSecretCommon *common,
 }
 
 static void qcrypto_secret_set_property(GObject *obj, guint prop_id,
-                                        const GValue *value,
-                                        GParamSpec *pspec)
+                                        const GValue *value, GParamSpec *pspec)
 {
     QCryptoSecret *secret = QCRYPTO_SECRET(obj);
 
@@ -708,15 +709,13 @@ static void qcrypto_secret_init(QCryptoSecret *secret)
 
 /* ---- Lookup ----------------------------------------------------------- */
 
-guint8 *qcrypto_secret_lookup(const char *secretid, size_t *len,
-                              GError **errp)
+guint8 *qcrypto_secret_lookup(const char *secretid, size_t *len, GError **errp)
 {
     g_autoptr(QCryptoSecretCommon) secret = NULL;
 
     g_return_val_if_fail(secretid != NULL && len != NULL, NULL);
 
-    secret = qom_object_ref_typed(secretid, QCRYPTO_TYPE_SECRET_COMMON,
-                                  errp);
+    secret = qom_object_ref_typed(secretid, QCRYPTO_TYPE_SECRET_COMMON, errp);
     if (!secret) {
         return NULL;
     }
@@ -737,8 +736,9 @@ char *qcrypto_secret_lookup_as_utf8(const char *secretid, GError **errp)
         g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE,
                     "secret '%s' is not valid UTF-8 text (%s at byte %zu); "
                     "give text, or a value the user of this secret takes "
-                    "as bytes", secretid,
-                    value[offset] ? "invalid sequence" : "NUL byte", offset);
+                    "as bytes",
+                    secretid, value[offset] ? "invalid sequence" : "NUL byte",
+                    offset);
         qcrypto_secret_free(value, len);
         return NULL;
     }

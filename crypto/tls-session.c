@@ -69,7 +69,7 @@ struct QCryptoTLSSession {
      * qcrypto_tls_session_gather_begin()); wb_buf exists once the socket
      * transport has its own push function.
      */
-    GThread *wb_owner;  /* atomic: the thread gathering, or NULL */
+    GThread *wb_owner; /* atomic: the thread gathering, or NULL */
     uint8_t *wb_buf;
     size_t wb_len;
 };
@@ -120,8 +120,8 @@ static char *describe(QCryptoTLSSession *sess)
 }
 
 static void G_GNUC_PRINTF(4, 5)
-session_error(QCryptoTLSSession *sess, GError **errp, int code,
-              const char *fmt, ...)
+    session_error(QCryptoTLSSession *sess, GError **errp, int code,
+                  const char *fmt, ...)
 {
     g_autofree char *prefix = describe(sess);
     g_autofree char *msg = NULL;
@@ -158,8 +158,7 @@ static ssize_t session_push(gnutls_transport_ptr_t ptr, const void *buf,
     return ret;
 }
 
-static ssize_t session_pull(gnutls_transport_ptr_t ptr, void *buf,
-                            size_t len)
+static ssize_t session_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
     QCryptoTLSSession *sess = ptr;
     ssize_t ret = sess->pull(buf, len, sess->opaque);
@@ -209,8 +208,7 @@ void qcrypto_tls_session_set_fd(QCryptoTLSSession *sess, int fd)
  * calls and often an ACK per 16 KiB record.  Reading ahead in large
  * chunks makes a stream of records cost a few large recv() calls.
  */
-static ssize_t readahead_pull(gnutls_transport_ptr_t ptr, void *buf,
-                              size_t len)
+static ssize_t readahead_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
     QCryptoTLSSession *sess = ptr;
     ssize_t n;
@@ -236,8 +234,7 @@ static ssize_t readahead_pull(gnutls_transport_ptr_t ptr, void *buf,
     return n;
 }
 
-static int readahead_pull_timeout(gnutls_transport_ptr_t ptr,
-                                  unsigned int ms)
+static int readahead_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 {
     QCryptoTLSSession *sess = ptr;
     struct pollfd pfd = { .fd = sess->fd, .events = POLLIN };
@@ -294,8 +291,8 @@ static bool gather_flush(QCryptoTLSSession *sess)
  * gnutls pushes every record (16 KiB) as a system call of its own; while
  * a gathered write runs, records collect here and leave together.
  */
-static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr,
-                               const giovec_t *iov, int iovcnt)
+static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
+                               int iovcnt)
 {
     QCryptoTLSSession *sess = ptr;
     struct msghdr msg = { .msg_iov = (struct iovec *)iov,
@@ -375,8 +372,9 @@ static void readahead_start(QCryptoTLSSession *sess)
         gnutls_transport_set_vec_push_function(sess->gs, gather_vec_push);
     }
     gnutls_transport_set_ptr2(sess->gs, sess,
-                              sess->wb_buf ? (gnutls_transport_ptr_t)sess :
-                              (gnutls_transport_ptr_t)(intptr_t)sess->fd);
+                              sess->wb_buf
+                                  ? (gnutls_transport_ptr_t)sess
+                                  : (gnutls_transport_ptr_t)(intptr_t)sess->fd);
 }
 
 void qcrypto_tls_session_set_peer_label(QCryptoTLSSession *sess,
@@ -456,8 +454,7 @@ QCryptoTLSSession *qcrypto_tls_session_new(QCryptoTLSCreds *creds,
     if (ret < 0) {
         sess->gs = NULL;
         session_error(sess, errp, QCRYPTO_ERROR_FAILED,
-                      "cannot create a TLS session: %s",
-                      gnutls_strerror(ret));
+                      "cannot create a TLS session: %s", gnutls_strerror(ret));
         return NULL;
     }
 
@@ -570,9 +567,8 @@ static void alert_error(QCryptoTLSSession *sess, GError **errp)
     case GNUTLS_A_CERTIFICATE_EXPIRED:
     case GNUTLS_A_CERTIFICATE_UNKNOWN:
     case GNUTLS_A_UNKNOWN_CA:
-        hint = is_server(sess)
-                   ? "; the client rejected our certificate"
-                   : "; the server rejected our certificate";
+        hint = is_server(sess) ? "; the client rejected our certificate"
+                               : "; the server rejected our certificate";
         break;
     case GNUTLS_A_PROTOCOL_VERSION:
     case GNUTLS_A_INSUFFICIENT_SECURITY:
@@ -615,7 +611,8 @@ static bool own_cert_cannot_sign(QCryptoTLSSession *sess, const char *what,
                       "%s: our certificate %s cannot be used: its keyUsage "
                       "lacks digitalSignature, which every TLS key exchange "
                       "here needs; reissue it (sanity-check=on reports "
-                      "this when the credentials load)", what, path);
+                      "this when the credentials load)",
+                      what, path);
         bad = true;
     }
     for (unsigned int i = 0; i < n; i++) {
@@ -647,7 +644,8 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                           "%s: the %s closed the connection during the "
-                          "handshake", what, peer_role_name(sess));
+                          "handshake",
+                          what, peer_role_name(sess));
         }
         return;
     case GNUTLS_E_PULL_ERROR:
@@ -668,8 +666,8 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                           "%s: cannot %s the %s: %s", what,
-                          pull ? "read from" : "write to",
-                          peer_role_name(sess), transport_errno_text(err));
+                          pull ? "read from" : "write to", peer_role_name(sess),
+                          transport_errno_text(err));
         }
         return;
     }
@@ -683,26 +681,26 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
                           "verify-peer is on: give the client a certificate "
                           "signed by a CA in %s (a client only offers a "
                           "certificate issued by one of those CAs, with a "
-                          "key usage that allows signing)", what, ca);
+                          "key usage that allows signing)",
+                          what, ca);
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_NO_CERT,
-                          "%s: no certificate to present to the server",
-                          what);
+                          "%s: no certificate to present to the server", what);
         }
         return;
     case GNUTLS_E_KEY_USAGE_VIOLATION:
         session_error(sess, errp, QCRYPTO_ERROR_CERT_USAGE,
                       "%s: the %s certificate's key usage does not allow "
-                      "TLS signatures (it needs digitalSignature)", what,
-                      peer_role_name(sess));
+                      "TLS signatures (it needs digitalSignature)",
+                      what, peer_role_name(sess));
         return;
     case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
         if (!sess->handshake_done) {
             session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                           "%s: the %s sent a TLS version we do not accept "
                           "(TLS 1.0 and 1.1 are never used), or is not "
-                          "speaking TLS: %s", what, peer_role_name(sess),
-                          gnutls_strerror(ret));
+                          "speaking TLS: %s",
+                          what, peer_role_name(sess), gnutls_strerror(ret));
             return;
         }
         break;
@@ -712,8 +710,8 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
         if (!sess->handshake_done) {
             session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                           "%s: the %s did not send a TLS handshake message "
-                          "(is it speaking TLS on this port?): %s", what,
-                          peer_role_name(sess), gnutls_strerror(ret));
+                          "(is it speaking TLS on this port?): %s",
+                          what, peer_role_name(sess), gnutls_strerror(ret));
             return;
         }
         break;
@@ -727,7 +725,8 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
             session_error(sess, errp, QCRYPTO_ERROR_PSK,
                           "%s: PSK authentication failed: %s; check that "
                           "the client's username is in the server's "
-                          "keys.psk with the same key", what,
+                          "keys.psk with the same key",
+                          what,
                           ret == GNUTLS_E_SRP_PWD_ERROR
                               ? "unknown username"
                               : "the keys at the two ends differ");
@@ -751,14 +750,15 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
         prio = session_priority(sess);
         session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                       "%s: no TLS version or cipher suite in common with "
-                      "the %s (our priority '%s'): %s", what,
-                      peer_role_name(sess), prio, gnutls_strerror(ret));
+                      "the %s (our priority '%s'): %s",
+                      what, peer_role_name(sess), prio, gnutls_strerror(ret));
         return;
     default:
         break;
     }
-    session_error(sess, errp, sess->handshake_done ? QCRYPTO_ERROR_FAILED
-                                                   : QCRYPTO_ERROR_HANDSHAKE,
+    session_error(sess, errp,
+                  sess->handshake_done ? QCRYPTO_ERROR_FAILED
+                                       : QCRYPTO_ERROR_HANDSHAKE,
                   "%s: %s", what, gnutls_strerror(ret));
 }
 
@@ -775,8 +775,7 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, GError **errp)
         sess->handshake_done = true;
         readahead_start(sess);
         g_debug("TLS %s handshake done: %s, %s, %s, kernel TLS %s",
-                role_name(sess),
-                qcrypto_tls_session_get_protocol(sess),
+                role_name(sess), qcrypto_tls_session_get_protocol(sess),
                 qcrypto_tls_session_get_cipher(sess),
                 qcrypto_tls_session_get_kx(sess),
                 qcrypto_tls_session_get_ktls(sess) ? "on" : "off");
@@ -801,8 +800,8 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, GError **errp)
      * would otherwise wait for a message that never comes.
      */
     if (ret != GNUTLS_E_FATAL_ALERT_RECEIVED &&
-        ret != GNUTLS_E_PREMATURE_TERMINATION &&
-        ret != GNUTLS_E_PULL_ERROR && ret != GNUTLS_E_PUSH_ERROR) {
+        ret != GNUTLS_E_PREMATURE_TERMINATION && ret != GNUTLS_E_PULL_ERROR &&
+        ret != GNUTLS_E_PUSH_ERROR) {
         if (ret == GNUTLS_E_SRP_PWD_ERROR && sess->type == GNUTLS_CRD_PSK) {
             send_alert(sess, GNUTLS_A_UNKNOWN_PSK_IDENTITY);
         } else {
@@ -851,8 +850,7 @@ static void send_alert(QCryptoTLSSession *sess,
  * set to a static reason when it cannot be read, is longer than DN_MAX or
  * would be cut short by a NUL byte.
  */
-static char *crt_dn_compat(gnutls_x509_crt_t crt, bool issuer,
-                           const char **why)
+static char *crt_dn_compat(gnutls_x509_crt_t crt, bool issuer, const char **why)
 {
     size_t size = 0, alloc;
     g_autofree char *buf = NULL;
@@ -920,8 +918,8 @@ static int crt_san(gnutls_x509_crt_t crt, unsigned int i, char **value,
     for (;;) {
         g_autofree char *buf = g_malloc(size + 1);
         size_t got = size;
-        int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &got,
-                                                        NULL);
+        int type =
+            gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &got, NULL);
 
         if (type == GNUTLS_E_SHORT_MEMORY_BUFFER && got > size) {
             size = got;
@@ -956,8 +954,7 @@ static char *crt_names(gnutls_x509_crt_t crt)
         if (type == GNUTLS_SAN_DNSNAME) {
             g_autofree char *shown = qio_str_abbrev(buf, NAME_ECHO_MAX);
 
-            g_string_append_printf(str, "%s'%s'", str->len ? ", " : "",
-                                   shown);
+            g_string_append_printf(str, "%s'%s'", str->len ? ", " : "", shown);
             have_dns = true;
         } else if (type == GNUTLS_SAN_IPADDRESS && (len == 4 || len == 16)) {
             char text[INET6_ADDRSTRLEN];
@@ -977,7 +974,8 @@ static char *crt_names(gnutls_x509_crt_t crt)
                                       cn, &cnlen) >= 0) {
         g_string_append_printf(str, "%sCN '%s'%s", str->len ? ", " : "", cn,
                                have_dns ? " (not used: the certificate has "
-                                          "DNS names)" : "");
+                                          "DNS names)"
+                                        : "");
     }
     if (!str->len) {
         g_string_append(str, "no names at all");
@@ -1036,8 +1034,8 @@ static bool hostname_matches(QCryptoTLSSession *sess, gnutls_x509_crt_t crt)
         size_t olen = sizeof(other);
 
         /* Any answer but "none" (a CN too long for @other, too) counts. */
-        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
-                                          1, 0, other, &olen) !=
+        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 1,
+                                          0, other, &olen) !=
             GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
             return false;
         }
@@ -1053,8 +1051,8 @@ static bool hostname_matches(QCryptoTLSSession *sess, gnutls_x509_crt_t crt)
 static bool check_key_purpose(QCryptoTLSSession *sess, gnutls_x509_crt_t crt,
                               const char *subject, GError **errp)
 {
-    const char *want = is_server(sess) ? GNUTLS_KP_TLS_WWW_CLIENT
-                                       : GNUTLS_KP_TLS_WWW_SERVER;
+    const char *want =
+        is_server(sess) ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER;
     bool present = false, allowed = false;
     unsigned int critical = 0;
 
@@ -1062,8 +1060,7 @@ static bool check_key_purpose(QCryptoTLSSession *sess, gnutls_x509_crt_t crt,
         char oid[256];
         size_t len = sizeof(oid);
         unsigned int crit = 0;
-        int ret = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &len,
-                                                      &crit);
+        int ret = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &len, &crit);
 
         if (ret < 0) {
             break;
@@ -1081,8 +1078,8 @@ static bool check_key_purpose(QCryptoTLSSession *sess, gnutls_x509_crt_t crt,
         session_error(sess, errp, QCRYPTO_ERROR_CERT_USAGE,
                       "the %s certificate '%s' is not for TLS %ss: its "
                       "critical extendedKeyUsage lacks %s; reissue it with "
-                      "that purpose", peer_role_name(sess), subject,
-                      peer_role_name(sess),
+                      "that purpose",
+                      peer_role_name(sess), subject, peer_role_name(sess),
                       is_server(sess) ? "TLS Web Client Authentication"
                                       : "TLS Web Server Authentication");
         return false;
@@ -1109,12 +1106,13 @@ static bool check_key_usage(QCryptoTLSSession *sess, gnutls_x509_crt_t crt,
         session_error(sess, errp, QCRYPTO_ERROR_CERT_USAGE,
                       "the %s certificate '%s' may not be used for TLS: its "
                       "critical keyUsage allows neither digitalSignature nor "
-                      "keyEncipherment", peer_role_name(sess), subject);
+                      "keyEncipherment",
+                      peer_role_name(sess), subject);
         return false;
     }
     g_debug("TLS %s: the %s certificate '%s' has a non-critical keyUsage "
-            "without digitalSignature; accepted", role_name(sess),
-            peer_role_name(sess), subject);
+            "without digitalSignature; accepted",
+            role_name(sess), peer_role_name(sess), subject);
     return true;
 }
 
@@ -1133,18 +1131,20 @@ static void verify_status_error(QCryptoTLSSession *sess, unsigned int status,
 
         session_error(sess, errp, QCRYPTO_ERROR_CERT_REVOKED,
                       "the %s certificate '%s' has been revoked (listed in "
-                      "%s)", who, subject, crl);
+                      "%s)",
+                      who, subject, crl);
     } else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
         session_error(sess, errp, QCRYPTO_ERROR_CERT_UNTRUSTED,
                       "the %s certificate '%s' (issued by '%s') is not "
                       "signed by a CA in %s; add the issuing CA there or get "
-                      "a certificate from one of those CAs", who, subject,
-                      issuer, ca);
+                      "a certificate from one of those CAs",
+                      who, subject, issuer, ca);
     } else if (status & GNUTLS_CERT_SIGNER_NOT_CA) {
         session_error(sess, errp, QCRYPTO_ERROR_CERT_USAGE,
                       "the %s certificate '%s' is signed by '%s', which is "
                       "not a CA certificate (basicConstraints CA:FALSE or "
-                      "no keyCertSign)", who, subject, issuer);
+                      "no keyCertSign)",
+                      who, subject, issuer);
     } else if (status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE) {
         session_error(sess, errp, QCRYPTO_ERROR_CERT_USAGE,
                       "the %s certificate '%s' breaks the constraints of "
@@ -1161,8 +1161,8 @@ static void verify_status_error(QCryptoTLSSession *sess, unsigned int status,
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_CERT_EXPIRED,
                           "a CA certificate in the chain of the %s "
-                          "certificate '%s' has expired; renew it", who,
-                          subject);
+                          "certificate '%s' has expired; renew it",
+                          who, subject);
         }
     } else if (status & GNUTLS_CERT_NOT_ACTIVATED) {
         time_t start = gnutls_x509_crt_get_activation_time(leaf);
@@ -1171,19 +1171,20 @@ static void verify_status_error(QCryptoTLSSession *sess, unsigned int status,
         if (start != (time_t)-1 && start > now) {
             session_error(sess, errp, QCRYPTO_ERROR_CERT_NOT_ACTIVE,
                           "the %s certificate '%s' is not valid before %s; "
-                          "check the clocks of both hosts", who, subject,
-                          when);
+                          "check the clocks of both hosts",
+                          who, subject, when);
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_CERT_NOT_ACTIVE,
                           "a CA certificate in the chain of the %s "
                           "certificate '%s' is not valid yet; check the "
-                          "clocks of both hosts", who, subject);
+                          "clocks of both hosts",
+                          who, subject);
         }
     } else {
         gnutls_datum_t text = { NULL, 0 };
 
-        gnutls_certificate_verification_status_print(
-            status, GNUTLS_CRT_X509, &text, 0);
+        gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+                                                     &text, 0);
         session_error(sess, errp, QCRYPTO_ERROR_CERT_UNTRUSTED,
                       "the %s certificate '%s' is not trusted: %s", who,
                       subject, text.data ? (char *)text.data : "invalid");
@@ -1235,7 +1236,8 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
 
         session_error(sess, errp, QCRYPTO_ERROR_NO_CERT,
                       "the %s presented no certificate; it needs one signed "
-                      "by a CA in %s", peer_role_name(sess), ca);
+                      "by a CA in %s",
+                      peer_role_name(sess), ca);
         send_alert(sess, GNUTLS_A_CERTIFICATE_REQUIRED);
         return false;
     }
@@ -1275,8 +1277,7 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
         goto out;
     }
 
-    if (!is_server(sess) &&
-        !hostname_matches(sess, leaf)) {
+    if (!is_server(sess) && !hostname_matches(sess, leaf)) {
         g_autofree char *names = crt_names(leaf);
 
         bool ip = hostname_is_ip(sess->hostname);
@@ -1285,8 +1286,8 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
                       "the server certificate is not valid for '%s': it "
                       "names %s; connect with one of those names (or set "
                       "tls-hostname) or reissue the certificate with '%s' "
-                      "in its subjectAltName%s", sess->hostname, names,
-                      sess->hostname,
+                      "in its subjectAltName%s",
+                      sess->hostname, names, sess->hostname,
                       ip ? " (an address counts only as an iPAddress entry)"
                          : "");
         send_alert(sess, GNUTLS_A_BAD_CERTIFICATE);
@@ -1302,7 +1303,8 @@ static bool check_x509(QCryptoTLSSession *sess, GError **errp)
         session_error(sess, errp, QCRYPTO_ERROR_DECODE,
                       "cannot take the identity of the %s from its "
                       "certificate: %s; reissue the certificate with an "
-                      "ordinary subject name", peer_role_name(sess), why);
+                      "ordinary subject name",
+                      peer_role_name(sess), why);
         send_alert(sess, GNUTLS_A_BAD_CERTIFICATE);
         goto out;
     }
@@ -1416,8 +1418,8 @@ gssize qcrypto_tls_session_write(QCryptoTLSSession *sess, const char *buf,
         if (len < sess->send_pending) {
             session_error(sess, errp, QCRYPTO_ERROR_FAILED,
                           "a write was retried with %zu bytes, fewer than "
-                          "the %zu already encrypted", len,
-                          sess->send_pending);
+                          "the %zu already encrypted",
+                          len, sess->send_pending);
             return -1;
         }
         ret = gnutls_record_send(sess->gs, NULL, 0);
@@ -1439,8 +1441,7 @@ gssize qcrypto_tls_session_write(QCryptoTLSSession *sess, const char *buf,
 failed:
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
         if (!sess->send_pending) {
-            sess->send_pending = MIN(len,
-                                     gnutls_record_get_max_size(sess->gs));
+            sess->send_pending = MIN(len, gnutls_record_get_max_size(sess->gs));
         }
         return QCRYPTO_TLS_SESSION_ERR_BLOCK;
     }
@@ -1449,8 +1450,8 @@ failed:
     return -1;
 }
 
-gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
-                                size_t len, GError **errp)
+gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf, size_t len,
+                                GError **errp)
 {
     for (;;) {
         ssize_t ret = gnutls_record_recv(sess->gs, buf, len);
@@ -1480,8 +1481,8 @@ gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
     }
 }
 
-bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
-                                    GByteArray *data, GError **errp)
+bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess, GByteArray *data,
+                                    GError **errp)
 {
     g_autofree char *buf = NULL;
 
@@ -1491,8 +1492,8 @@ bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
     buf = g_malloc(QCRYPTO_TLS_SESSION_RECORD_MAX);
     /* A few records at most: this is a last look, not a drain. */
     for (int i = 0; i < 4; i++) {
-        ssize_t ret = gnutls_record_recv(sess->gs, buf,
-                                         QCRYPTO_TLS_SESSION_RECORD_MAX);
+        ssize_t ret =
+            gnutls_record_recv(sess->gs, buf, QCRYPTO_TLS_SESSION_RECORD_MAX);
 
         if (ret > 0) {
             g_byte_array_append(data, (const guint8 *)buf, ret);
@@ -1503,8 +1504,8 @@ bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
             continue;
         case GNUTLS_E_FATAL_ALERT_RECEIVED:
             g_debug("TLS %s: the %s sent fatal alert '%s' before the "
-                    "transport failed", role_name(sess),
-                    peer_role_name(sess),
+                    "transport failed",
+                    role_name(sess), peer_role_name(sess),
                     gnutls_alert_get_name(gnutls_alert_get(sess->gs)));
             alert_error(sess, errp);
             return true;
@@ -1598,8 +1599,8 @@ QCryptoTLSSessionKTLS qcrypto_tls_session_get_ktls(QCryptoTLSSession *sess)
     return ret;
 }
 
-QCryptoTLSCredsEndpoint qcrypto_tls_session_get_endpoint(
-    QCryptoTLSSession *sess)
+QCryptoTLSCredsEndpoint
+qcrypto_tls_session_get_endpoint(QCryptoTLSSession *sess)
 {
     return sess->endpoint;
 }

@@ -36,7 +36,7 @@
 #include "qom/object-cli.h"
 #include "qom/object.h"
 
-#define CHUNK (64 * 1024)
+#define CHUNK       (64 * 1024)
 #define CLIENT_NAME "demo-client"
 
 typedef struct {
@@ -105,9 +105,9 @@ static void relay_run(Relay *r)
         return;
     }
     QCryptoTLSSession *sess = qio_channel_tls_get_session(tls);
-    r->tls_info = g_strdup_printf("%s, %s",
-                                  qcrypto_tls_session_get_protocol(sess),
-                                  qcrypto_tls_session_get_cipher(sess));
+    r->tls_info =
+        g_strdup_printf("%s, %s", qcrypto_tls_session_get_protocol(sess),
+                        qcrypto_tls_session_get_cipher(sess));
     r->pump.dst = QIO_CHANNEL(tls);
     pump(&r->pump);
 }
@@ -140,8 +140,7 @@ static void sink_fail(Sink *s)
     g_main_loop_quit(s->loop);
 }
 
-static gboolean sink_ready(QIOChannel *ioc, GIOCondition cond,
-                           gpointer opaque)
+static gboolean sink_ready(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     Sink *s = opaque;
     char buf[CHUNK];
@@ -175,8 +174,8 @@ static void handshake_done(QIOTask *task, gpointer opaque)
         sink_fail(s);
         return;
     }
-    s->peer = g_strdup(qcrypto_tls_session_get_peer_name(
-        qio_channel_tls_get_session(s->tls)));
+    s->peer = g_strdup(
+        qcrypto_tls_session_get_peer_name(qio_channel_tls_get_session(s->tls)));
     qio_channel_add_watch(ioc, G_IO_IN | G_IO_HUP, sink_ready, s, NULL);
 }
 
@@ -189,11 +188,11 @@ static void new_client(QIONetListener *listener, QIOChannelSocket *sioc,
     if (s->tls) {
         return; /* one client is all this demo serves */
     }
-    creds = qom_object_find_typed("tls-server", QCRYPTO_TYPE_TLS_CREDS,
-                                  &s->err);
+    creds =
+        qom_object_find_typed("tls-server", QCRYPTO_TYPE_TLS_CREDS, &s->err);
     if (creds) {
-        s->tls = qio_channel_tls_new_server(QIO_CHANNEL(sioc), creds,
-                                            "authz0", &s->err);
+        s->tls = qio_channel_tls_new_server(QIO_CHANNEL(sioc), creds, "authz0",
+                                            &s->err);
     }
     if (!s->tls) {
         sink_fail(s);
@@ -210,8 +209,7 @@ static char *file_sha256(const char *path, GError **errp)
     if (!g_file_get_contents(path, &data, &len, errp)) {
         return NULL;
     }
-    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, (guchar *)data,
-                                       len);
+    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, (guchar *)data, len);
 }
 
 static bool make_input(const char *path, gint size_mib, GError **errp)
@@ -234,15 +232,14 @@ static void remove_tmpdir(void)
     const char *rm_argv[] = { "rm", "-rf", cleanup_dir, NULL };
 
     if (cleanup_dir) {
-        g_spawn_sync(NULL, (char **)rm_argv, NULL, G_SPAWN_SEARCH_PATH,
-                     NULL, NULL, NULL, NULL, NULL, NULL);
+        g_spawn_sync(NULL, (char **)rm_argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                     NULL, NULL, NULL, NULL, NULL);
     }
 }
 
 static int fail(const char *what, GError *err)
 {
-    fprintf(stderr, "channel-stack: %s: %s\n", what,
-            err ? err->message : "?");
+    fprintf(stderr, "channel-stack: %s: %s\n", what, err ? err->message : "?");
     return 1;
 }
 
@@ -267,9 +264,10 @@ static bool setup_objects(const char *pkidir, GError **errp)
         return false;
     }
     printf("minted a CA, a server certificate for localhost/127.0.0.1 and "
-           "a client certificate for %s in %s\n", CLIENT_NAME, pkidir);
-    for (const char *opt[] = { server, client, authz, NULL },
-         **o = opt; *o; o++) {
+           "a client certificate for %s in %s\n",
+           CLIENT_NAME, pkidir);
+    for (const char *opt[] = { server, client, authz, NULL }, **o = opt; *o;
+         o++) {
         printf("  --object %s\n", *o);
         if (!qom_object_add_from_cli(*o, errp)) {
             return false;
@@ -284,7 +282,8 @@ int main(int argc, char **argv)
     GOptionEntry entries[] = {
         { "size", 's', 0, G_OPTION_ARG_INT, &size_mib,
           "size of the generated input in MiB when no FILE is given "
-          "(default 32)", "MIB" },
+          "(default 32)",
+          "MIB" },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("[FILE]");
@@ -342,11 +341,12 @@ int main(int argc, char **argv)
     }
 
     g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-    Sink sink = { .loop = loop, .out = QIO_CHANNEL(fout),
+    Sink sink = { .loop = loop,
+                  .out = QIO_CHANNEL(fout),
                   .sum = g_checksum_new(G_CHECKSUM_SHA256) };
     g_autoptr(QIONetListener) listener = qio_net_listener_new();
-    g_autoptr(QIOSocketAddress) any = qio_socket_address_parse(
-        "127.0.0.1:0", &err);
+    g_autoptr(QIOSocketAddress) any =
+        qio_socket_address_parse("127.0.0.1:0", &err);
     g_autoptr(GPtrArray) bound = NULL;
 
     if (!any || qio_net_listener_open_sync(listener, any, 4, &err) < 0 ||
@@ -358,7 +358,8 @@ int main(int argc, char **argv)
 
     printf("streaming %s\n  -> file channel -> command channel `cat` -> "
            "TLS client\n  -> TCP %s -> TLS server (client certificate, "
-           "authz) -> main-loop watch -> file channel\n", input, where);
+           "authz) -> main-loop watch -> file channel\n",
+           input, where);
     gint64 start = g_get_monotonic_time();
     Pump feed = { .src = QIO_CHANNEL(fin), .dst = QIO_CHANNEL(cmd) };
     Relay relay = { .pump = { .src = QIO_CHANNEL(cmd) },
@@ -412,10 +413,9 @@ int main(int argc, char **argv)
            relay.tls_info ? relay.tls_info : "?", sink.peer);
     printf("moved %" G_GUINT64_FORMAT " bytes in %.2f s (%.0f MiB/s)\n",
            sink.bytes, secs, sink.bytes / 1048576.0 / (secs > 0 ? secs : 1));
-    printf("sha256 in   %s\nsha256 wire %s\nsha256 out  %s\n", want, wire,
-           got);
-    printf("%s\n", ok ? "OK: the data arrived intact"
-                      : "FAILED: checksums differ");
+    printf("sha256 in   %s\nsha256 wire %s\nsha256 out  %s\n", want, wire, got);
+    printf("%s\n",
+           ok ? "OK: the data arrived intact" : "FAILED: checksums differ");
 
     g_checksum_free(sink.sum);
     g_free(sink.peer);

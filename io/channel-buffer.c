@@ -36,8 +36,7 @@ QIOChannelBuffer *qio_channel_buffer_new(size_t capacity)
     return bioc;
 }
 
-QIOChannelBuffer *qio_channel_buffer_new_with_data(const void *data,
-                                                   size_t len)
+QIOChannelBuffer *qio_channel_buffer_new_with_data(const void *data, size_t len)
 {
     QIOChannelBuffer *bioc;
 
@@ -89,10 +88,9 @@ static bool check_open(QIOChannelBuffer *bioc, GError **errp)
     return true;
 }
 
-static gssize qio_channel_buffer_readv(QIOChannel *ioc,
-                                       const struct iovec *iov, size_t niov,
-                                       int **fds, size_t *nfds, int flags,
-                                       GError **errp)
+static gssize qio_channel_buffer_readv(QIOChannel *ioc, const struct iovec *iov,
+                                       size_t niov, int **fds, size_t *nfds,
+                                       int flags, GError **errp)
 {
     QIOChannelBuffer *bioc = QIO_CHANNEL_BUFFER(ioc);
     /* A gssize result cannot say more; callers loop for the rest. */
@@ -116,8 +114,7 @@ static gssize qio_channel_buffer_readv(QIOChannel *ioc,
 }
 
 /* Make room for @need bytes in total, doubling the capacity. */
-static bool buffer_reserve(QIOChannelBuffer *bioc, size_t need,
-                           GError **errp)
+static bool buffer_reserve(QIOChannelBuffer *bioc, size_t need, GError **errp)
 {
     size_t cap = MAX(bioc->capacity, (size_t)BUFFER_MIN_CAPACITY);
     guint8 *data;
@@ -145,9 +142,8 @@ static bool buffer_reserve(QIOChannelBuffer *bioc, size_t need,
 }
 
 static gssize qio_channel_buffer_writev(QIOChannel *ioc,
-                                        const struct iovec *iov,
-                                        size_t niov, const int *fds,
-                                        size_t nfds, int flags,
+                                        const struct iovec *iov, size_t niov,
+                                        const int *fds, size_t nfds, int flags,
                                         GError **errp)
 {
     QIOChannelBuffer *bioc = QIO_CHANNEL_BUFFER(ioc);
@@ -158,8 +154,7 @@ static gssize qio_channel_buffer_writev(QIOChannel *ioc,
     if (!check_open(bioc, errp)) {
         return -1;
     }
-    limit = MIN(bioc->max_size ? bioc->max_size : SIZE_MAX,
-                (size_t)G_MAXSSIZE);
+    limit = MIN(bioc->max_size ? bioc->max_size : SIZE_MAX, (size_t)G_MAXSSIZE);
     /* total never exceeds limit, so the subtraction cannot wrap. */
     for (size_t i = 0; i < niov && !too_large; i++) {
         too_large = iov[i].iov_len > limit - total;
@@ -177,16 +172,15 @@ static gssize qio_channel_buffer_writev(QIOChannel *ioc,
     }
     for (size_t i = 0; i < niov; i++) {
         if (iov[i].iov_len) {
-            memcpy(bioc->data + bioc->length, iov[i].iov_base,
-                   iov[i].iov_len);
+            memcpy(bioc->data + bioc->length, iov[i].iov_base, iov[i].iov_len);
             bioc->length += iov[i].iov_len;
         }
     }
     return total;
 }
 
-static off_t qio_channel_buffer_seek(QIOChannel *ioc, off_t offset,
-                                     int whence, GError **errp)
+static off_t qio_channel_buffer_seek(QIOChannel *ioc, off_t offset, int whence,
+                                     GError **errp)
 {
     QIOChannelBuffer *bioc = QIO_CHANNEL_BUFFER(ioc);
     gint64 base;
@@ -207,12 +201,12 @@ static off_t qio_channel_buffer_seek(QIOChannel *ioc, off_t offset,
         break;
     default:
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s: unknown seek origin %d",
-                       qio_channel_get_name(ioc), whence);
+                       "%s: unknown seek origin %d", qio_channel_get_name(ioc),
+                       whence);
         return -1;
     }
     /* Compare magnitudes so that no offset can overflow the sum. */
-    if (offset < 0 ? (guint64)-(offset + 1) + 1 > (guint64)base
+    if (offset < 0 ? (guint64) - (offset + 1) + 1 > (guint64)base
                    : (guint64)offset > (guint64)bioc->length - base) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "%s: cannot seek %s%jd bytes from %" G_GINT64_FORMAT

@@ -27,8 +27,8 @@
  * so that the thread never touches the channel itself.
  */
 typedef struct {
-    int fd;          /* our end of the child's stderr pipe, non-blocking */
-    int wake[2];     /* closing wake[1] tells the thread to finish */
+    int fd;      /* our end of the child's stderr pipe, non-blocking */
+    int wake[2]; /* closing wake[1] tells the thread to finish */
     GThread *thread;
     GMutex lock;
     /* Up to two tails, so that an append never needs to drop first. */
@@ -260,8 +260,8 @@ static int spawn_connect(posix_spawn_file_actions_t *fa, int child_fd,
     if (child_fd >= 0) {
         return posix_spawn_file_actions_adddup2(fa, child_fd, target);
     }
-    return posix_spawn_file_actions_addopen(fa, target, "/dev/null",
-                                            null_flags, 0);
+    return posix_spawn_file_actions_addopen(fa, target, "/dev/null", null_flags,
+                                            0);
 }
 
 static int spawn_child(const char *const argv[], int in_fd, int out_fd,
@@ -291,17 +291,19 @@ static int spawn_child(const char *const argv[], int in_fd, int out_fd,
 #ifdef __GLIBC__
 #if __GLIBC_PREREQ(2, 34)
     /* Descriptors leaked without O_CLOEXEC by other code stay with us. */
-    ret = ret ? ret : posix_spawn_file_actions_addclosefrom_np(
-        &fa, STDERR_FILENO + 1);
+    ret =
+        ret ? ret
+            : posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 #endif
 #endif
     ret = ret ? ret : posix_spawnattr_setsigmask(&attr, &mask);
     ret = ret ? ret : posix_spawnattr_setsigdefault(&attr, &deflt);
     /* Its own group, so escalation reaches whatever it started too. */
     ret = ret ? ret : posix_spawnattr_setpgroup(&attr, 0);
-    ret = ret ? ret : posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-               POSIX_SPAWN_SETPGROUP);
+    ret = ret ? ret
+              : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+                                                    POSIX_SPAWN_SETSIGDEF |
+                                                    POSIX_SPAWN_SETPGROUP);
     if (!ret) {
         ret = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv,
                            environ);
@@ -339,12 +341,12 @@ QIOChannelCommand *qio_channel_command_new_spawn(const char *const argv[],
     if (mode != O_RDONLY && mode != O_WRONLY && mode != O_RDWR) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "command '%s': flags must be O_RDONLY, O_WRONLY or "
-                       "O_RDWR", cmdline);
+                       "O_RDWR",
+                       cmdline);
         return NULL;
     }
     if ((want_write && !make_pipe(in, errp)) ||
-        (want_read && !make_pipe(out, errp)) ||
-        !make_pipe(err, errp)) {
+        (want_read && !make_pipe(out, errp)) || !make_pipe(err, errp)) {
         qio_error_prepend(errp, "cannot run command '%s'", cmdline);
         close_pipe(in);
         close_pipe(out);
@@ -352,8 +354,7 @@ QIOChannelCommand *qio_channel_command_new_spawn(const char *const argv[],
         return NULL;
     }
     if (fcntl(err[0], F_SETFL, O_NONBLOCK) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot run command '%s'",
-                             cmdline);
+        qio_error_setg_errno(errp, errno, "cannot run command '%s'", cmdline);
         close_pipe(in);
         close_pipe(out);
         close_pipe(err);
@@ -430,9 +431,9 @@ static bool check_open(QIOChannelCommand *cmd, GError **errp)
 }
 
 static gssize qio_channel_command_readv(QIOChannel *ioc,
-                                        const struct iovec *iov,
-                                        size_t niov, int **fds, size_t *nfds,
-                                        int flags, GError **errp)
+                                        const struct iovec *iov, size_t niov,
+                                        int **fds, size_t *nfds, int flags,
+                                        GError **errp)
 {
     QIOChannelCommand *cmd = QIO_CHANNEL_COMMAND(ioc);
 
@@ -448,14 +449,13 @@ static gssize qio_channel_command_readv(QIOChannel *ioc,
     if (cmd->read_shut) {
         return 0;
     }
-    return qio_channel_readv_full(QIO_CHANNEL(cmd->readc), iov, niov,
-                                  NULL, NULL, flags, errp);
+    return qio_channel_readv_full(QIO_CHANNEL(cmd->readc), iov, niov, NULL,
+                                  NULL, flags, errp);
 }
 
 static gssize qio_channel_command_writev(QIOChannel *ioc,
-                                         const struct iovec *iov,
-                                         size_t niov, const int *fds,
-                                         size_t nfds, int flags,
+                                         const struct iovec *iov, size_t niov,
+                                         const int *fds, size_t nfds, int flags,
                                          GError **errp)
 {
     QIOChannelCommand *cmd = QIO_CHANNEL_COMMAND(ioc);
@@ -470,13 +470,14 @@ static gssize qio_channel_command_writev(QIOChannel *ioc,
         return -1;
     }
     if (cmd->write_shut) {
-        qio_error_setg_errno(errp, EPIPE, "cannot write to %s after "
+        qio_error_setg_errno(errp, EPIPE,
+                             "cannot write to %s after "
                              "shutting down its input",
                              qio_channel_get_name(ioc));
         return -1;
     }
-    return qio_channel_writev_full(QIO_CHANNEL(cmd->writec), iov, niov,
-                                   NULL, 0, flags, errp);
+    return qio_channel_writev_full(QIO_CHANNEL(cmd->writec), iov, niov, NULL, 0,
+                                   flags, errp);
 }
 
 static int qio_channel_command_set_blocking(QIOChannel *ioc, bool enabled,
@@ -488,20 +489,17 @@ static int qio_channel_command_set_blocking(QIOChannel *ioc, bool enabled,
         return -1;
     }
     if (cmd->readc && !cmd->read_shut &&
-        qio_channel_set_blocking(QIO_CHANNEL(cmd->readc), enabled,
-                                 errp) < 0) {
+        qio_channel_set_blocking(QIO_CHANNEL(cmd->readc), enabled, errp) < 0) {
         return -1;
     }
     if (cmd->writec && !cmd->write_shut &&
-        qio_channel_set_blocking(QIO_CHANNEL(cmd->writec), enabled,
-                                 errp) < 0) {
+        qio_channel_set_blocking(QIO_CHANNEL(cmd->writec), enabled, errp) < 0) {
         return -1;
     }
     return 0;
 }
 
-static int qio_channel_command_shutdown(QIOChannel *ioc,
-                                        QIOChannelShutdown how,
+static int qio_channel_command_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
                                         GError **errp)
 {
     QIOChannelCommand *cmd = QIO_CHANNEL_COMMAND(ioc);
@@ -509,8 +507,7 @@ static int qio_channel_command_shutdown(QIOChannel *ioc,
     if (!check_open(cmd, errp)) {
         return -1;
     }
-    if ((how & QIO_CHANNEL_SHUTDOWN_WRITE) && cmd->writec &&
-        !cmd->write_shut) {
+    if ((how & QIO_CHANNEL_SHUTDOWN_WRITE) && cmd->writec && !cmd->write_shut) {
         cmd->write_shut = true;
         qio_channel_close(QIO_CHANNEL(cmd->writec), NULL);
     }
@@ -587,8 +584,7 @@ static char *describe_status(int status)
         return g_strdup_printf("exited with status %d", WEXITSTATUS(status));
     }
     if (WIFSIGNALED(status)) {
-        return g_strdup_printf("was killed by signal %d (%s)",
-                               WTERMSIG(status),
+        return g_strdup_printf("was killed by signal %d (%s)", WTERMSIG(status),
                                g_strsignal(WTERMSIG(status)));
     }
     return g_strdup_printf("ended with wait status 0x%x", status);

@@ -122,8 +122,7 @@ static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int niov)
     saved_errno = errno;
 
     if (ret < 0 && saved_errno == EPIPE && !was_pending) {
-        while (sigtimedwait(&pipe_set, NULL, &no_wait) < 0 &&
-               errno == EINTR) {
+        while (sigtimedwait(&pipe_set, NULL, &no_wait) < 0 && errno == EINTR) {
             /* retry */
         }
     }
@@ -134,10 +133,9 @@ static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int niov)
     return ret;
 }
 
-static gssize qio_channel_file_readv(QIOChannel *ioc,
-                                     const struct iovec *iov, size_t niov,
-                                     int **fds, size_t *nfds, int flags,
-                                     GError **errp)
+static gssize qio_channel_file_readv(QIOChannel *ioc, const struct iovec *iov,
+                                     size_t niov, int **fds, size_t *nfds,
+                                     int flags, GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
     ssize_t ret;
@@ -164,10 +162,9 @@ static gssize qio_channel_file_readv(QIOChannel *ioc,
     return ret;
 }
 
-static gssize qio_channel_file_writev(QIOChannel *ioc,
-                                      const struct iovec *iov, size_t niov,
-                                      const int *fds, size_t nfds, int flags,
-                                      GError **errp)
+static gssize qio_channel_file_writev(QIOChannel *ioc, const struct iovec *iov,
+                                      size_t niov, const int *fds, size_t nfds,
+                                      int flags, GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
     int count = (int)MIN(niov, (size_t)IOV_MAX);

@@ -29,18 +29,16 @@ static bool check_open(QIOChannelNull *nioc, GError **errp)
     return true;
 }
 
-static gssize qio_channel_null_readv(QIOChannel *ioc,
-                                     const struct iovec *iov, size_t niov,
-                                     int **fds, size_t *nfds, int flags,
-                                     GError **errp)
+static gssize qio_channel_null_readv(QIOChannel *ioc, const struct iovec *iov,
+                                     size_t niov, int **fds, size_t *nfds,
+                                     int flags, GError **errp)
 {
     return check_open(QIO_CHANNEL_NULL(ioc), errp) ? 0 : -1;
 }
 
-static gssize qio_channel_null_writev(QIOChannel *ioc,
-                                      const struct iovec *iov, size_t niov,
-                                      const int *fds, size_t nfds, int flags,
-                                      GError **errp)
+static gssize qio_channel_null_writev(QIOChannel *ioc, const struct iovec *iov,
+                                      size_t niov, const int *fds, size_t nfds,
+                                      int flags, GError **errp)
 {
     size_t total = 0;
 

@@ -141,9 +141,8 @@ static void propagate_session_error(QIOChannelTLS *tioc, GError *err,
  */
 static bool master_fd_valid(QIOChannelTLS *tioc)
 {
-    return tioc->fd < 0 ||
-           qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(tioc->master)) ==
-               tioc->fd;
+    return tioc->fd < 0 || qio_channel_socket_get_fd(
+                               QIO_CHANNEL_SOCKET(tioc->master)) == tioc->fd;
 }
 
 /* ---- Construction ------------------------------------------------------- */
@@ -197,16 +196,14 @@ static QIOChannelTLS *tls_new(QIOChannel *master, QCryptoTLSCreds *creds,
 
 QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
                                           QCryptoTLSCreds *creds,
-                                          const char *hostname,
-                                          GError **errp)
+                                          const char *hostname, GError **errp)
 {
     return tls_new(master, creds, hostname, NULL, false, errp);
 }
 
 QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
                                           QCryptoTLSCreds *creds,
-                                          const char *authzid,
-                                          GError **errp)
+                                          const char *authzid, GError **errp)
 {
     return tls_new(master, creds, NULL, authzid, true, errp);
 }
@@ -229,8 +226,7 @@ QCryptoTLSSession *qio_channel_tls_get_session(QIOChannelTLS *tioc)
 
 /* ---- Waiting on the master ---------------------------------------------- */
 
-static gboolean wait_ready(QIOChannel *ioc, GIOCondition cond,
-                           gpointer opaque)
+static gboolean wait_ready(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     *(bool *)opaque = true;
     return G_SOURCE_REMOVE;
@@ -246,8 +242,7 @@ static gboolean wait_expired(gpointer opaque)
  * Wait until the master is ready for @cond or the monotonic time
  * @deadline (microseconds; -1: none) passes.  False on timeout.
  */
-static bool wait_master(QIOChannelTLS *tioc, GIOCondition cond,
-                        gint64 deadline)
+static bool wait_master(QIOChannelTLS *tioc, GIOCondition cond, gint64 deadline)
 {
     if (tioc->fd >= 0) {
         struct pollfd pfd = { .fd = tioc->fd,
@@ -280,14 +275,14 @@ static bool wait_master(QIOChannelTLS *tioc, GIOCondition cond,
     GSource *timer = NULL;
     bool ready = false, expired = false;
 
-    g_source_set_callback(io, (GSourceFunc)(void (*)(void))wait_ready,
-                          &ready, NULL);
+    g_source_set_callback(io, (GSourceFunc)(void (*)(void))wait_ready, &ready,
+                          NULL);
     g_source_attach(io, ctx);
     if (deadline >= 0) {
         gint64 left = MAX(deadline - g_get_monotonic_time(), 0);
 
-        timer = g_timeout_source_new((guint)MIN((left + 999) / 1000,
-                                                G_MAXUINT));
+        timer =
+            g_timeout_source_new((guint)MIN((left + 999) / 1000, G_MAXUINT));
         g_source_set_callback(timer, wait_expired, &expired, NULL);
         g_source_attach(timer, ctx);
     }
@@ -317,7 +312,8 @@ static void timeout_error(QIOChannelTLS *tioc, GError **errp)
 {
     g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_TIMED_OUT,
                 "%s: the TLS handshake did not finish within %u ms; the "
-                "peer was disconnected", tls_name(tioc), tioc->timeout_ms);
+                "peer was disconnected",
+                tls_name(tioc), tioc->timeout_ms);
 }
 
 /* ---- Handshake ---------------------------------------------------------- */
@@ -341,9 +337,9 @@ static int handshake_step(QIOChannelTLS *tioc, GError **errp)
     g_clear_error(&tioc->push_err);
     ret = qcrypto_tls_session_handshake(tioc->session, &err);
     if (ret < 0) {
-        propagate_session_error(tioc, err, tioc->pull_err ? &tioc->pull_err
-                                                          : &tioc->push_err,
-                                true, errp);
+        propagate_session_error(
+            tioc, err, tioc->pull_err ? &tioc->pull_err : &tioc->push_err, true,
+            errp);
         g_debug("%s: handshake failed", tls_name(tioc));
         return -1;
     }
@@ -360,8 +356,7 @@ static int handshake_step(QIOChannelTLS *tioc, GError **errp)
     {
         const char *peer = qcrypto_tls_session_get_peer_name(tioc->session);
 
-        g_debug("%s: TLS up: %s, %s, peer '%s', kernel TLS %s",
-                tls_name(tioc),
+        g_debug("%s: TLS up: %s, %s, peer '%s', kernel TLS %s", tls_name(tioc),
                 qcrypto_tls_session_get_protocol(tioc->session),
                 qcrypto_tls_session_get_cipher(tioc->session),
                 peer ? peer : "(anonymous)",
@@ -382,9 +377,8 @@ static bool handshake_begin(QIOChannelTLS *tioc, bool *restore_blocking,
     }
     tioc->in_handshake = true;
     *restore_blocking = false;
-    g_debug("%s: handshake started (%s transport, limit %u ms)",
-            tls_name(tioc), tioc->fd >= 0 ? "socket" : "channel",
-            tioc->timeout_ms);
+    g_debug("%s: handshake started (%s transport, limit %u ms)", tls_name(tioc),
+            tioc->fd >= 0 ? "socket" : "channel", tioc->timeout_ms);
     /* A blocking step could outlive the time limit. */
     if (tioc->blocking) {
         if (qio_channel_set_blocking(tioc->master, false, errp) < 0) {
@@ -406,10 +400,9 @@ static void handshake_end(QIOChannelTLS *tioc, bool restore_blocking)
 
 int qio_channel_tls_handshake_sync(QIOChannelTLS *tioc, GError **errp)
 {
-    gint64 deadline = tioc->timeout_ms
-                          ? g_get_monotonic_time() +
-                                (gint64)tioc->timeout_ms * 1000
-                          : -1;
+    gint64 deadline = tioc->timeout_ms ? g_get_monotonic_time() +
+                                             (gint64)tioc->timeout_ms * 1000
+                                       : -1;
     bool restore;
     int ret;
 
@@ -421,10 +414,9 @@ int qio_channel_tls_handshake_sync(QIOChannelTLS *tioc, GError **errp)
         if (ret < 0 || ret == QCRYPTO_TLS_HANDSHAKE_COMPLETE) {
             break;
         }
-        if (!wait_master(tioc,
-                         ret == QCRYPTO_TLS_HANDSHAKE_RECVING ? G_IO_IN
-                                                              : G_IO_OUT,
-                         deadline)) {
+        if (!wait_master(
+                tioc, ret == QCRYPTO_TLS_HANDSHAKE_RECVING ? G_IO_IN : G_IO_OUT,
+                deadline)) {
             drop_peer(tioc);
             timeout_error(tioc, errp);
             g_debug("%s: handshake timed out", tls_name(tioc));
@@ -440,7 +432,7 @@ typedef struct {
     QIOChannelTLS *tioc; /* kept alive by the task */
     QIOTask *task;
     GMainContext *context;
-    GSource *step;       /* idle or master watch; owned by the context */
+    GSource *step; /* idle or master watch; owned by the context */
     GSource *timer;
     bool restore_blocking;
 } TLSHandshake;
@@ -479,18 +471,16 @@ static void async_run(TLSHandshake *hs)
         async_finish(hs, NULL);
         return;
     }
-    src = qio_channel_create_watch(hs->tioc->master,
-                                   ret == QCRYPTO_TLS_HANDSHAKE_RECVING
-                                       ? G_IO_IN : G_IO_OUT);
-    g_source_set_callback(src, (GSourceFunc)(void (*)(void))async_io, hs,
-                          NULL);
+    src = qio_channel_create_watch(
+        hs->tioc->master,
+        ret == QCRYPTO_TLS_HANDSHAKE_RECVING ? G_IO_IN : G_IO_OUT);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))async_io, hs, NULL);
     g_source_attach(src, hs->context);
     g_source_unref(src);
     hs->step = src;
 }
 
-static gboolean async_io(QIOChannel *master, GIOCondition cond,
-                         gpointer opaque)
+static gboolean async_io(QIOChannel *master, GIOCondition cond, gpointer opaque)
 {
     TLSHandshake *hs = opaque;
 
@@ -576,7 +566,8 @@ static bool check_ready(QIOChannelTLS *tioc, GError **errp)
     if (!tioc->ready || tioc->in_handshake) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "%s: no TLS session: the handshake has not completed "
-                    "or the peer was refused", tls_name(tioc));
+                    "or the peer was refused",
+                    tls_name(tioc));
         return false;
     }
     return true;
@@ -743,10 +734,9 @@ static bool transport_gone(const GError *err)
             err->code == QIO_ERROR_CONNECTION_RESET);
 }
 
-static gssize tls_writev_records(QIOChannel *ioc,
-                                 const struct iovec *iov, size_t niov,
-                                 const int *fds, size_t nfds, int flags,
-                                 GError **errp)
+static gssize tls_writev_records(QIOChannel *ioc, const struct iovec *iov,
+                                 size_t niov, const int *fds, size_t nfds,
+                                 int flags, GError **errp)
 {
     QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
     size_t total = 0, done = 0;
@@ -762,7 +752,8 @@ static gssize tls_writev_records(QIOChannel *ioc,
     if (tioc->write_pending > total) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "%s: a write that would block must be retried with the "
-                    "same data", tls_name(tioc));
+                    "same data",
+                    tls_name(tioc));
         return -1;
     }
 
@@ -853,10 +844,9 @@ static gssize tls_writev_records(QIOChannel *ioc,
  * send on the socket (qcrypto_tls_session_gather_begin()): a 256 KiB
  * write is 17 records, which were 17 system calls.
  */
-static gssize qio_channel_tls_writev(QIOChannel *ioc,
-                                     const struct iovec *iov, size_t niov,
-                                     const int *fds, size_t nfds, int flags,
-                                     GError **errp)
+static gssize qio_channel_tls_writev(QIOChannel *ioc, const struct iovec *iov,
+                                     size_t niov, const int *fds, size_t nfds,
+                                     int flags, GError **errp)
 {
     QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
     GError *err = NULL;
@@ -873,7 +863,7 @@ static gssize qio_channel_tls_writev(QIOChannel *ioc,
     ret = tls_writev_records(ioc, iov, niov, fds, nfds, flags, errp);
     if (!qcrypto_tls_session_gather_end(tioc->session, &err)) {
         if (ret < 0 || (transport_gone(err) && peer_alert(tioc, errp))) {
-            g_error_free(err);  /* already said, or the alert says more */
+            g_error_free(err); /* already said, or the alert says more */
             return -1;
         }
         g_propagate_error(errp, err);
@@ -919,7 +909,8 @@ static int send_bye(QIOChannelTLS *tioc, GError **errp)
         if (!wait_master(tioc, G_IO_OUT, deadline)) {
             g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_TIMED_OUT,
                         "%s: the peer did not accept the TLS close_notify "
-                        "within %u ms", tls_name(tioc), ms);
+                        "within %u ms",
+                        tls_name(tioc), ms);
             ret = -1;
             break;
         }

@@ -79,11 +79,10 @@ static GSourceFuncs fd_source_funcs = {
 };
 
 GSource *qio_channel_create_fd_pair_watch(QIOChannel *ioc, int fdread,
-                                          int fdwrite,
-                                          GIOCondition condition)
+                                          int fdwrite, GIOCondition condition)
 {
-    GSource *source = g_source_new(&fd_source_funcs,
-                                   sizeof(QIOChannelFDSource));
+    GSource *source =
+        g_source_new(&fd_source_funcs, sizeof(QIOChannelFDSource));
     QIOChannelFDSource *s = (QIOChannelFDSource *)source;
     GIOCondition rdcond = condition & ~G_IO_OUT;
     GIOCondition wrcond = condition & ~(G_IO_IN | G_IO_PRI);
@@ -211,8 +210,8 @@ static GSourceFuncs layered_source_funcs = {
 GSource *qio_channel_create_layered_watch(QIOChannel *ioc, QIOChannel *lower,
                                           GIOCondition condition)
 {
-    GSource *source = g_source_new(&layered_source_funcs,
-                                   sizeof(QIOChannelLayeredSource));
+    GSource *source =
+        g_source_new(&layered_source_funcs, sizeof(QIOChannelLayeredSource));
     QIOChannelLayeredSource *s = (QIOChannelLayeredSource *)source;
     GSource *child = qio_channel_create_watch(lower, condition);
 
@@ -220,8 +219,8 @@ GSource *qio_channel_create_layered_watch(QIOChannel *ioc, QIOChannel *lower,
     s->ioc = g_object_ref(ioc);
     s->condition = condition;
     /* The child dies with this source, so its callback data stays valid. */
-    g_source_set_callback(child, (GSourceFunc)(void (*)(void))
-                          layered_child_fired, s, NULL);
+    g_source_set_callback(
+        child, (GSourceFunc)(void (*)(void))layered_child_fired, s, NULL);
     g_source_add_child_source(source, child);
     g_source_unref(child);
     return source;
@@ -277,11 +276,10 @@ static GSourceFuncs ready_source_funcs = {
     .finalize = ready_finalize,
 };
 
-GSource *qio_channel_create_ready_watch(QIOChannel *ioc,
-                                        GIOCondition condition)
+GSource *qio_channel_create_ready_watch(QIOChannel *ioc, GIOCondition condition)
 {
-    GSource *source = g_source_new(&ready_source_funcs,
-                                   sizeof(QIOChannelReadySource));
+    GSource *source =
+        g_source_new(&ready_source_funcs, sizeof(QIOChannelReadySource));
     QIOChannelReadySource *s = (QIOChannelReadySource *)source;
 
     g_source_set_name(source, "qio-channel-ready-watch");

@@ -63,8 +63,8 @@ const char *qio_channel_get_name(QIOChannel *ioc)
 }
 
 gssize qio_channel_readv_full(QIOChannel *ioc, const struct iovec *iov,
-                              size_t niov, int **fds, size_t *nfds,
-                              int flags, GError **errp)
+                              size_t niov, int **fds, size_t *nfds, int flags,
+                              GError **errp)
 {
     QIOChannelClass *klass = QIO_CHANNEL_GET_CLASS(ioc);
 
@@ -99,14 +99,14 @@ gssize qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
     return klass->io_writev(ioc, iov, niov, fds, nfds, flags, errp);
 }
 
-gssize qio_channel_readv(QIOChannel *ioc, const struct iovec *iov,
-                         size_t niov, GError **errp)
+gssize qio_channel_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                         GError **errp)
 {
     return qio_channel_readv_full(ioc, iov, niov, NULL, NULL, 0, errp);
 }
 
-gssize qio_channel_writev(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp)
+gssize qio_channel_writev(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp)
 {
     return qio_channel_writev_full(ioc, iov, niov, NULL, 0, 0, errp);
 }
@@ -207,10 +207,9 @@ int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
     while (ncur > 0) {
         int *more_fds = NULL;
         size_t more_nfds = 0;
-        gssize len = qio_channel_readv_full(ioc, cur, ncur,
-                                            fds ? &more_fds : NULL,
-                                            fds ? &more_nfds : NULL,
-                                            0, errp);
+        gssize len =
+            qio_channel_readv_full(ioc, cur, ncur, fds ? &more_fds : NULL,
+                                   fds ? &more_nfds : NULL, 0, errp);
 
         gather_fds(&got_fds, &got_nfds, more_fds, more_nfds);
         if (len == QIO_CHANNEL_ERR_BLOCK) {
@@ -226,7 +225,8 @@ int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
             }
             qio_error_setg(errp, QIO_ERROR_UNEXPECTED_EOF,
                            "%s: unexpected end of stream before all data "
-                           "was read", qio_channel_get_name(ioc));
+                           "was read",
+                           qio_channel_get_name(ioc));
             goto fail;
         }
         partial = true;
@@ -269,8 +269,8 @@ int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
 
     iov_consume(&cur, &ncur, 0);
     while (ncur > 0 || nfds > 0) {
-        gssize len = qio_channel_writev_full(ioc, cur, ncur, fds, nfds, 0,
-                                             errp);
+        gssize len =
+            qio_channel_writev_full(ioc, cur, ncur, fds, nfds, 0, errp);
 
         if (len == QIO_CHANNEL_ERR_BLOCK) {
             qio_channel_wait(ioc, G_IO_OUT);
@@ -303,8 +303,8 @@ int qio_channel_readv_all_eof(QIOChannel *ioc, const struct iovec *iov,
     return qio_channel_readv_full_all_eof(ioc, iov, niov, NULL, NULL, errp);
 }
 
-int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp)
+int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp)
 {
     return qio_channel_readv_full_all(ioc, iov, niov, NULL, NULL, errp);
 }
@@ -349,8 +349,7 @@ int qio_channel_close(QIOChannel *ioc, GError **errp)
     return QIO_CHANNEL_GET_CLASS(ioc)->io_close(ioc, errp);
 }
 
-int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
-                         GError **errp)
+int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **errp)
 {
     QIOChannelClass *klass = QIO_CHANNEL_GET_CLASS(ioc);
 
@@ -411,14 +410,13 @@ GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition)
 
 guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
                                  QIOChannelFunc func, gpointer opaque,
-                                 GDestroyNotify notify,
-                                 GMainContext *context)
+                                 GDestroyNotify notify, GMainContext *context)
 {
     GSource *source = qio_channel_create_watch(ioc, condition);
     guint id;
 
-    g_source_set_callback(source, (GSourceFunc)(void (*)(void))func,
-                          opaque, notify);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))func, opaque,
+                          notify);
     id = g_source_attach(source, context);
     g_source_unref(source);
     return id;
@@ -432,8 +430,7 @@ guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
                                       NULL);
 }
 
-static gboolean wait_done(QIOChannel *ioc, GIOCondition cond,
-                          gpointer opaque)
+static gboolean wait_done(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     *(bool *)opaque = true;
     return G_SOURCE_REMOVE;
@@ -445,8 +442,8 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition)
     bool done = false;
     GSource *source = qio_channel_create_watch(ioc, condition);
 
-    g_source_set_callback(source, (GSourceFunc)(void (*)(void))wait_done,
-                          &done, NULL);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))wait_done, &done,
+                          NULL);
     g_source_attach(source, ctx);
     while (!done) {
         g_main_context_iteration(ctx, TRUE);

@@ -35,7 +35,7 @@ struct _QIONetListener {
     guint num_clients; /* atomic: client_closed() may run on any thread */
     GMutex slot_lock;  /* with slot_cond: wait_client() waiting for room */
     GCond slot_cond;
-    GSource *pause;    /* set while accepting is suspended after an error */
+    GSource *pause; /* set while accepting is suspended after an error */
 };
 
 G_DEFINE_TYPE(QIONetListener, qio_net_listener, G_TYPE_OBJECT)

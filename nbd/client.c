@@ -25,9 +25,9 @@
 #include "nbd/nbd-proto.h"
 
 /* Bounds on what the server may make us allocate. */
-#define NBD_CLIENT_MAX_OPT_REPLY   NBD_MAX_OPTION_LENGTH
-#define NBD_CLIENT_MAX_EXPORTS     65536
-#define NBD_CLIENT_MAX_CHUNK       (1024 * 1024)
+#define NBD_CLIENT_MAX_OPT_REPLY NBD_MAX_OPTION_LENGTH
+#define NBD_CLIENT_MAX_EXPORTS   65536
+#define NBD_CLIENT_MAX_CHUNK     (1024 * 1024)
 
 typedef enum {
     NBD_CLIENT_ST_GREETING,
@@ -36,22 +36,22 @@ typedef enum {
     NBD_CLIENT_ST_TLS_HANDSHAKE,
     NBD_CLIENT_ST_EXTENDED_HEADERS,
     NBD_CLIENT_ST_STRUCTURED_REPLY,
-    NBD_CLIENT_ST_OPTIONS,          /* handshake done: option phase */
+    NBD_CLIENT_ST_OPTIONS, /* handshake done: option phase */
     NBD_CLIENT_ST_TRANSMISSION,
     NBD_CLIENT_ST_CLOSED,
 } NBDClientState;
 
 struct NBDClient {
-    QIOChannel *ioc;            /* socket, or TLS over it */
+    QIOChannel *ioc; /* socket, or TLS over it */
     char *peer;
     QCryptoTLSCreds *creds;
     char *tls_hostname;
     NBDClientState state;
     uint16_t server_flags;
     bool no_zeroes;
-    bool want_extended;         /* ask for NBD_OPT_EXTENDED_HEADERS */
+    bool want_extended; /* ask for NBD_OPT_EXTENDED_HEADERS */
     bool structured;
-    bool extended;              /* extended headers agreed (and structured) */
+    bool extended; /* extended headers agreed (and structured) */
     bool tls;
     bool have_meta;
     uint32_t meta_id;
@@ -59,20 +59,20 @@ struct NBDClient {
     uint16_t eflags;
     char *description;
     uint32_t block_min, block_pref, block_max;
-    uint32_t max_payload;       /* largest READ/WRITE we send */
+    uint32_t max_payload; /* largest READ/WRITE we send */
 
     /* Transmission phase: lock protects everything below it. */
     GMutex lock;
-    GCond cond;                 /* a slot freed, work queued, reader done */
-    GMutex send_lock;           /* one request on the wire at a time */
-    GHashTable *inflight;       /* cookie -> NBDClientRequest */
+    GCond cond;           /* a slot freed, work queued, reader done */
+    GMutex send_lock;     /* one request on the wire at a time */
+    GHashTable *inflight; /* cookie -> NBDClientRequest */
     unsigned max_inflight;
-    guint close_timeout_ms;     /* nbd_client_close() wait, 0 = no limit */
+    guint close_timeout_ms; /* nbd_client_close() wait, 0 = no limit */
     uint64_t next_cookie;
-    bool dead;                  /* no more requests: failed or closing */
-    bool stopping;              /* reader should exit once idle */
-    GError *fail_err;           /* why the connection failed */
-    GError *send_err;           /* a failed send, which shut it */
+    bool dead;        /* no more requests: failed or closing */
+    bool stopping;    /* reader should exit once idle */
+    GError *fail_err; /* why the connection failed */
+    GError *send_err; /* a failed send, which shut it */
     GThread *reader;
 };
 
@@ -101,9 +101,8 @@ static bool nbd_client_read(NBDClient *c, void *buf, size_t len,
     g_autoptr(GError) err = NULL;
 
     if (qio_channel_read_all(c->ioc, buf, len, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code,
-                    "NBD server %s: reading %s: %s", c->peer, what,
-                    err->message);
+        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: reading %s: %s",
+                    c->peer, what, err->message);
         nbd_client_fail(c);
         return false;
     }
@@ -116,20 +115,19 @@ static bool nbd_client_write(NBDClient *c, const void *buf, size_t len,
     g_autoptr(GError) err = NULL;
 
     if (qio_channel_write_all(c->ioc, buf, len, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code,
-                    "NBD server %s: sending %s: %s", c->peer, what,
-                    err->message);
+        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: sending %s: %s",
+                    c->peer, what, err->message);
         nbd_client_fail(c);
         return false;
     }
     return true;
 }
 
-static bool nbd_client_proto_error(NBDClient *c, GError **errp,
-                                   const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static bool nbd_client_proto_error(NBDClient *c, GError **errp, const char *fmt,
+                                   ...) G_GNUC_PRINTF(3, 4);
 
-static bool nbd_client_proto_error(NBDClient *c, GError **errp,
-                                   const char *fmt, ...)
+static bool nbd_client_proto_error(NBDClient *c, GError **errp, const char *fmt,
+                                   ...)
 {
     va_list ap;
     g_autofree char *msg = NULL;
@@ -145,9 +143,8 @@ static bool nbd_client_proto_error(NBDClient *c, GError **errp,
 
 /* ---- Options ------------------------------------------------------------- */
 
-static bool nbd_client_send_option(NBDClient *c, uint32_t opt,
-                                   const void *data, uint32_t len,
-                                   GError **errp)
+static bool nbd_client_send_option(NBDClient *c, uint32_t opt, const void *data,
+                                   uint32_t len, GError **errp)
 {
     uint8_t hdr[NBD_OPTION_HEADER_SIZE];
     NBDOption o = { .option = opt, .length = len };
@@ -156,8 +153,7 @@ static bool nbd_client_send_option(NBDClient *c, uint32_t opt,
     if (!nbd_client_write(c, hdr, sizeof(hdr), nbd_opt_name(opt), errp)) {
         return false;
     }
-    return len == 0 ||
-        nbd_client_write(c, data, len, nbd_opt_name(opt), errp);
+    return len == 0 || nbd_client_write(c, data, len, nbd_opt_name(opt), errp);
 }
 
 /*
@@ -165,8 +161,8 @@ static bool nbd_client_send_option(NBDClient *c, uint32_t opt,
  * the buffer is allocated; *@payload is NUL-terminated for convenience.
  */
 static bool nbd_client_read_option_reply(NBDClient *c, uint32_t opt,
-                                         NBDOptionReply *rep,
-                                         uint8_t **payload, GError **errp)
+                                         NBDOptionReply *rep, uint8_t **payload,
+                                         GError **errp)
 {
     uint8_t hdr[NBD_OPTION_REPLY_SIZE];
     g_autofree uint8_t *buf = NULL;
@@ -176,21 +172,22 @@ static bool nbd_client_read_option_reply(NBDClient *c, uint32_t opt,
         return false;
     }
     if (!nbd_decode_option_reply(hdr, rep)) {
-        return nbd_client_proto_error(c, errp,
-                                      "bad option reply magic to %s",
+        return nbd_client_proto_error(c, errp, "bad option reply magic to %s",
                                       nbd_opt_name(opt));
     }
     if (rep->option != opt) {
         return nbd_client_proto_error(c, errp,
                                       "reply for option %s while waiting "
-                                      "for %s", nbd_opt_name(rep->option),
+                                      "for %s",
+                                      nbd_opt_name(rep->option),
                                       nbd_opt_name(opt));
     }
     if (rep->length > NBD_CLIENT_MAX_OPT_REPLY) {
         qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
                        "NBD server %s sent a %" PRIu32 "-byte reply to %s "
-                       "(limit %d); disconnecting", c->peer, rep->length,
-                       nbd_opt_name(opt), NBD_CLIENT_MAX_OPT_REPLY);
+                       "(limit %d); disconnecting",
+                       c->peer, rep->length, nbd_opt_name(opt),
+                       NBD_CLIENT_MAX_OPT_REPLY);
         nbd_client_fail(c);
         return false;
     }
@@ -214,15 +211,16 @@ static void nbd_client_option_error(NBDClient *c, uint32_t opt,
     g_autofree char *why = NULL;
     int code = QIO_ERROR_FAILED;
 
-    if (rep->length && g_utf8_validate((const char *)payload,
-                                       rep->length, NULL)) {
+    if (rep->length &&
+        g_utf8_validate((const char *)payload, rep->length, NULL)) {
         why = g_strdup_printf(": %s", (const char *)payload);
     }
     switch (rep->type) {
     case NBD_REP_ERR_TLS_REQD:
         qio_error_setg(errp, QIO_ERROR_PERMISSION_DENIED,
                        "this NBD server requires TLS; use --tls-creds "
-                       "(server %s%s)", c->peer, why ? why : "");
+                       "(server %s%s)",
+                       c->peer, why ? why : "");
         return;
     case NBD_REP_ERR_UNKNOWN:
         code = QIO_ERROR_NOT_FOUND;
@@ -235,8 +233,7 @@ static void nbd_client_option_error(NBDClient *c, uint32_t opt,
         break;
     }
     qio_error_setg(errp, code, "NBD server %s refused %s (%s)%s", c->peer,
-                   nbd_opt_name(opt), nbd_rep_name(rep->type),
-                   why ? why : "");
+                   nbd_opt_name(opt), nbd_rep_name(rep->type), why ? why : "");
 }
 
 /* ---- Handshake states ---------------------------------------------------- */
@@ -292,8 +289,7 @@ static NBDClientState nbd_client_st_client_flags(NBDClient *c, GError **errp)
     if (!nbd_client_write(c, buf, sizeof(buf), "client flags", errp)) {
         return NBD_CLIENT_ST_CLOSED;
     }
-    return c->creds ? NBD_CLIENT_ST_STARTTLS
-                    : NBD_CLIENT_ST_EXTENDED_HEADERS;
+    return c->creds ? NBD_CLIENT_ST_STARTTLS : NBD_CLIENT_ST_EXTENDED_HEADERS;
 }
 
 static NBDClientState nbd_client_st_starttls(NBDClient *c, GError **errp)
@@ -310,21 +306,20 @@ static NBDClientState nbd_client_st_starttls(NBDClient *c, GError **errp)
         /* TLS required and refused: stop here, never fall back. */
         qio_error_setg(errp, QIO_ERROR_PERMISSION_DENIED,
                        "server %s refused TLS (NBD_OPT_STARTTLS); not "
-                       "continuing in clear text", c->peer);
+                       "continuing in clear text",
+                       c->peer);
         nbd_client_fail(c);
         return NBD_CLIENT_ST_CLOSED;
     }
     return NBD_CLIENT_ST_TLS_HANDSHAKE;
 }
 
-static NBDClientState nbd_client_st_tls_handshake(NBDClient *c,
-                                                  GError **errp)
+static NBDClientState nbd_client_st_tls_handshake(NBDClient *c, GError **errp)
 {
     g_autoptr(GError) err = NULL;
     QIOChannelTLS *tioc;
 
-    tioc = qio_channel_tls_new_client(c->ioc, c->creds, c->tls_hostname,
-                                      &err);
+    tioc = qio_channel_tls_new_client(c->ioc, c->creds, c->tls_hostname, &err);
     if (tioc && qio_channel_tls_handshake_sync(tioc, &err) < 0) {
         g_clear_object(&tioc);
     }
@@ -361,8 +356,7 @@ static NBDClientState nbd_client_st_extended_headers(NBDClient *c,
     if (!c->want_extended) {
         return NBD_CLIENT_ST_STRUCTURED_REPLY;
     }
-    if (!nbd_client_send_option(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0,
-                                errp) ||
+    if (!nbd_client_send_option(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0, errp) ||
         !nbd_client_read_option_reply(c, NBD_OPT_EXTENDED_HEADERS, &rep,
                                       &payload, errp)) {
         return NBD_CLIENT_ST_CLOSED;
@@ -398,16 +392,14 @@ static NBDClientState nbd_client_st_structured_reply(NBDClient *c,
     NBDOptionReply rep;
     g_autofree uint8_t *payload = NULL;
 
-    if (!nbd_client_send_option(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0,
-                                errp) ||
+    if (!nbd_client_send_option(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0, errp) ||
         !nbd_client_read_option_reply(c, NBD_OPT_STRUCTURED_REPLY, &rep,
                                       &payload, errp)) {
         return NBD_CLIENT_ST_CLOSED;
     }
     if (rep.type == NBD_REP_ACK) {
         c->structured = true;
-    } else if (rep.type == NBD_REP_ERR_TLS_REQD ||
-               !NBD_REP_IS_ERR(rep.type)) {
+    } else if (rep.type == NBD_REP_ERR_TLS_REQD || !NBD_REP_IS_ERR(rep.type)) {
         if (!NBD_REP_IS_ERR(rep.type)) {
             nbd_client_proto_error(c, errp, "unexpected %s reply to %s",
                                    nbd_rep_name(rep.type),
@@ -457,8 +449,7 @@ static bool nbd_client_handshake(NBDClient *c, GError **errp)
 
 NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
                                   QCryptoTLSCreds *creds,
-                                  const char *tls_hostname,
-                                  GError **errp)
+                                  const char *tls_hostname, GError **errp)
 {
     return nbd_client_new_channel_full(ioc, peer, creds, tls_hostname, NULL,
                                        errp);
@@ -475,7 +466,7 @@ NBDClient *nbd_client_new_channel_full(QIOChannel *ioc, const char *peer,
 
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), NULL);
     if (creds && !qcrypto_tls_creds_check_endpoint(
-            creds, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, errp)) {
+                     creds, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, errp)) {
         return NULL;
     }
     /* Requests are whole messages: Nagle would only hold small ones back. */
@@ -505,8 +496,7 @@ NBDClient *nbd_client_new_channel_full(QIOChannel *ioc, const char *peer,
 }
 
 NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
-                              QCryptoTLSCreds *creds,
-                              const char *tls_hostname,
+                              QCryptoTLSCreds *creds, const char *tls_hostname,
                               GError **errp)
 {
     return nbd_client_connect_full(addr, creds, tls_hostname, NULL, errp);
@@ -515,8 +505,7 @@ NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
 NBDClient *nbd_client_connect_full(const QIOSocketAddress *addr,
                                    QCryptoTLSCreds *creds,
                                    const char *tls_hostname,
-                                   const NBDClientOptions *opts,
-                                   GError **errp)
+                                   const NBDClientOptions *opts, GError **errp)
 {
     g_autoptr(QIOChannelSocket) sioc = NULL;
     g_autofree char *peer = qio_socket_address_to_string(addr);
@@ -529,7 +518,8 @@ NBDClient *nbd_client_connect_full(const QIOSocketAddress *addr,
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "NBD server %s: x509 TLS over a non-inet socket "
                            "needs a host name to check the certificate "
-                           "against; use --tls-hostname", peer);
+                           "against; use --tls-hostname",
+                           peer);
             return NULL;
         }
     }
@@ -547,15 +537,13 @@ static bool nbd_client_check_options(NBDClient *c, GError **errp)
 {
     if (c->state != NBD_CLIENT_ST_OPTIONS) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "NBD client for %s is not in the option phase",
-                       c->peer);
+                       "NBD client for %s is not in the option phase", c->peer);
         return false;
     }
     return true;
 }
 
-char **nbd_client_list_full(NBDClient *c, char ***descriptions,
-                            GError **errp)
+char **nbd_client_list_full(NBDClient *c, char ***descriptions, GError **errp)
 {
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) descs = g_ptr_array_new_with_free_func(g_free);
@@ -570,8 +558,7 @@ char **nbd_client_list_full(NBDClient *c, char ***descriptions,
         const char *desc;
         uint32_t nlen;
 
-        if (!nbd_client_read_option_reply(c, NBD_OPT_LIST, &rep, &p,
-                                          errp)) {
+        if (!nbd_client_read_option_reply(c, NBD_OPT_LIST, &rep, &p, errp)) {
             return NULL;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -595,14 +582,15 @@ char **nbd_client_list_full(NBDClient *c, char ***descriptions,
         /* The rest of the reply, if anything, is the description. */
         desc = (const char *)p + 4 + nlen;
         g_ptr_array_add(descs, g_utf8_validate(desc, -1, NULL) &&
-                               strlen(desc) == rep.length - 4 - nlen
-                               ? g_strdup(desc) : g_strdup(""));
+                                       strlen(desc) == rep.length - 4 - nlen
+                                   ? g_strdup(desc)
+                                   : g_strdup(""));
     }
     g_ptr_array_add(names, NULL);
     g_ptr_array_add(descs, NULL);
     if (descriptions) {
-        *descriptions = (char **)g_ptr_array_free(g_steal_pointer(&descs),
-                                                  false);
+        *descriptions =
+            (char **)g_ptr_array_free(g_steal_pointer(&descs), false);
     }
     return (char **)g_ptr_array_free(g_steal_pointer(&names), false);
 }
@@ -612,8 +600,7 @@ char **nbd_client_list(NBDClient *c, GError **errp)
     return nbd_client_list_full(c, NULL, errp);
 }
 
-static bool nbd_client_set_meta(NBDClient *c, const char *name,
-                                GError **errp)
+static bool nbd_client_set_meta(NBDClient *c, const char *name, GError **errp)
 {
     uint32_t nlen = strlen(name), qlen = strlen(NBD_META_BASE_ALLOCATION);
     g_autofree uint8_t *data = g_malloc(12 + nlen + qlen);
@@ -632,8 +619,8 @@ static bool nbd_client_set_meta(NBDClient *c, const char *name,
         NBDOptionReply rep;
         g_autofree uint8_t *p = NULL;
 
-        if (!nbd_client_read_option_reply(c, NBD_OPT_SET_META_CONTEXT, &rep,
-                                          &p, errp)) {
+        if (!nbd_client_read_option_reply(c, NBD_OPT_SET_META_CONTEXT, &rep, &p,
+                                          errp)) {
             return false;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -644,7 +631,8 @@ static bool nbd_client_set_meta(NBDClient *c, const char *name,
             return true;
         }
         if (rep.type != NBD_REP_META_CONTEXT || rep.length < 4) {
-            return nbd_client_proto_error(c, errp, "malformed reply to "
+            return nbd_client_proto_error(c, errp,
+                                          "malformed reply to "
                                           "set-meta-context");
         }
         if (rep.length - 4 == qlen &&
@@ -661,18 +649,17 @@ void nbd_client_export_info_clear(NBDClientExportInfo *info)
 }
 
 /* One NBD_REP_INFO item (@p, @len bytes, type already known). */
-static bool nbd_client_info_item(NBDClient *c, uint32_t opt,
-                                 const uint8_t *p, uint32_t len,
-                                 NBDClientExportInfo *info, bool *got_export,
-                                 GError **errp)
+static bool nbd_client_info_item(NBDClient *c, uint32_t opt, const uint8_t *p,
+                                 uint32_t len, NBDClientExportInfo *info,
+                                 bool *got_export, GError **errp)
 {
     uint16_t type = nbd_get_be16(p);
 
     switch (type) {
     case NBD_INFO_EXPORT:
         if (len != 12) {
-            return nbd_client_proto_error(c, errp, "export info of %" PRIu32
-                                          " bytes", len);
+            return nbd_client_proto_error(
+                c, errp, "export info of %" PRIu32 " bytes", len);
         }
         info->size = nbd_get_be64(p + 2);
         info->eflags = nbd_get_be16(p + 10);
@@ -680,8 +667,8 @@ static bool nbd_client_info_item(NBDClient *c, uint32_t opt,
         return true;
     case NBD_INFO_DESCRIPTION:
         if (len - 2 > NBD_MAX_STRING_LENGTH) {
-            return nbd_client_proto_error(c, errp, "description of %" PRIu32
-                                          " bytes", len - 2);
+            return nbd_client_proto_error(
+                c, errp, "description of %" PRIu32 " bytes", len - 2);
         }
         g_free(info->description);
         info->description = g_strndup((const char *)p + 2, len - 2);
@@ -695,20 +682,21 @@ static bool nbd_client_info_item(NBDClient *c, uint32_t opt,
         uint32_t min, pref, max;
 
         if (len != 14) {
-            return nbd_client_proto_error(c, errp, "block size info of %"
-                                          PRIu32 " bytes", len);
+            return nbd_client_proto_error(
+                c, errp, "block size info of %" PRIu32 " bytes", len);
         }
         min = nbd_get_be32(p + 2);
         pref = nbd_get_be32(p + 6);
         max = nbd_get_be32(p + 10);
         /* The spec's rules; a server breaking them cannot be followed. */
-        if (min == 0 || min > 65536 || (min & (min - 1)) ||
-            pref < min || (pref & (pref - 1)) || max < min ||
+        if (min == 0 || min > 65536 || (min & (min - 1)) || pref < min ||
+            (pref & (pref - 1)) || max < min ||
             (max != UINT32_MAX && max % min)) {
-            return nbd_client_proto_error(c, errp, "impossible block sizes "
+            return nbd_client_proto_error(c, errp,
+                                          "impossible block sizes "
                                           "%" PRIu32 "/%" PRIu32 "/%" PRIu32
-                                          " in reply to %s", min, pref, max,
-                                          nbd_opt_name(opt));
+                                          " in reply to %s",
+                                          min, pref, max, nbd_opt_name(opt));
         }
         info->block_min = min;
         info->block_pref = pref;
@@ -734,8 +722,9 @@ static bool nbd_client_info_or_go(NBDClient *c, uint32_t opt,
     g_autofree uint8_t *data = NULL;
     bool got_export = false;
 
-    *info = (NBDClientExportInfo) {
-        .block_min = 1, .block_pref = 4096,
+    *info = (NBDClientExportInfo){
+        .block_min = 1,
+        .block_pref = 4096,
         .block_max = NBD_CLIENT_MAX_REQUEST,
     };
     if (!nbd_client_check_options(c, errp)) {
@@ -773,7 +762,8 @@ static bool nbd_client_info_or_go(NBDClient *c, uint32_t opt,
             if (got_export) {
                 return true;
             }
-            nbd_client_proto_error(c, errp, "%s acknowledged without "
+            nbd_client_proto_error(c, errp,
+                                   "%s acknowledged without "
                                    "export information",
                                    nbd_opt_name(opt));
             break;
@@ -911,13 +901,13 @@ typedef struct {
     uint16_t flags;
     uint64_t cookie;
     uint64_t offset;
-    uint64_t len;           /* over 32 bits only with extended headers */
-    uint8_t *rbuf;          /* NBD_CMD_READ destination */
-    uint64_t covered;       /* bytes of rbuf filled by chunks */
-    GArray *extents;        /* NBD_CMD_BLOCK_STATUS result */
-    GError *err;            /* first server error, or the connection's */
-    bool sending;           /* the submitter is still writing it */
-    bool finished;          /* replied to while still being sent */
+    uint64_t len;     /* over 32 bits only with extended headers */
+    uint8_t *rbuf;    /* NBD_CMD_READ destination */
+    uint64_t covered; /* bytes of rbuf filled by chunks */
+    GArray *extents;  /* NBD_CMD_BLOCK_STATUS result */
+    GError *err;      /* first server error, or the connection's */
+    bool sending;     /* the submitter is still writing it */
+    bool finished;    /* replied to while still being sent */
     NBDClientCallback cb;
     gpointer opaque;
 } NBDClientRequest;
@@ -972,10 +962,10 @@ static void nbd_client_fail_all(NBDClient *c, const GError *err)
         c->fail_err = g_error_copy(c->send_err);
     }
     if (!c->fail_err) {
-        c->fail_err = err ? g_error_copy(err)
-                          : g_error_new(QIO_ERROR, QIO_ERROR_CLOSED,
-                                        "NBD server %s: connection closed",
-                                        c->peer);
+        c->fail_err =
+            err ? g_error_copy(err)
+                : g_error_new(QIO_ERROR, QIO_ERROR_CLOSED,
+                              "NBD server %s: connection closed", c->peer);
     }
     g_hash_table_iter_init(&it, c->inflight);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -1006,8 +996,10 @@ static NBDClientRequest *nbd_client_lookup(NBDClient *c, uint64_t cookie,
     r = g_hash_table_lookup(c->inflight, &cookie);
     g_mutex_unlock(&c->lock);
     if (!r) {
-        nbd_client_proto_error(c, errp, "reply for unknown or already "
-                               "completed cookie %" PRIu64, cookie);
+        nbd_client_proto_error(c, errp,
+                               "reply for unknown or already "
+                               "completed cookie %" PRIu64,
+                               cookie);
     }
     return r;
 }
@@ -1029,12 +1021,11 @@ static void nbd_client_server_error(NBDClient *c, NBDClientRequest *r,
     if (r->err) {
         return;
     }
-    r->err = g_error_new(QIO_ERROR, QIO_ERROR_FAILED,
-                         "NBD server %s failed %s at offset %" PRIu64
-                         ": %s%s%s", c->peer, nbd_cmd_name(r->type),
-                         err_offset ? *err_offset : r->offset,
-                         g_strerror(nbd_wire_to_errno(err)),
-                         msg ? ": " : "", msg ? msg : "");
+    r->err = g_error_new(
+        QIO_ERROR, QIO_ERROR_FAILED,
+        "NBD server %s failed %s at offset %" PRIu64 ": %s%s%s", c->peer,
+        nbd_cmd_name(r->type), err_offset ? *err_offset : r->offset,
+        g_strerror(nbd_wire_to_errno(err)), msg ? ": " : "", msg ? msg : "");
 }
 
 static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
@@ -1044,12 +1035,10 @@ static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
     uint64_t o;
     uint32_t dlen;
 
-    if (r->type != NBD_CMD_READ || h->length <= 8 ||
-        h->length - 8 > r->len) {
-        return nbd_client_proto_error(c, errp, "bad data chunk of %" PRIu32
-                                      " bytes for %s of %" PRIu64,
-                                      h->length, nbd_cmd_name(r->type),
-                                      r->len);
+    if (r->type != NBD_CMD_READ || h->length <= 8 || h->length - 8 > r->len) {
+        return nbd_client_proto_error(
+            c, errp, "bad data chunk of %" PRIu32 " bytes for %s of %" PRIu64,
+            h->length, nbd_cmd_name(r->type), r->len);
     }
     if (!nbd_client_read(c, off, 8, "data chunk", errp)) {
         return false;
@@ -1057,12 +1046,12 @@ static bool nbd_client_chunk_data(NBDClient *c, NBDClientRequest *r,
     o = nbd_get_be64(off);
     dlen = h->length - 8;
     if (o < r->offset || o - r->offset > r->len - dlen) {
-        return nbd_client_proto_error(c, errp, "data chunk outside the "
+        return nbd_client_proto_error(c, errp,
+                                      "data chunk outside the "
                                       "request");
     }
     r->covered += dlen;
-    return nbd_client_read(c, r->rbuf + (o - r->offset), dlen, "data",
-                           errp);
+    return nbd_client_read(c, r->rbuf + (o - r->offset), dlen, "data", errp);
 }
 
 /* An ERROR or ERROR_OFFSET chunk already read into @p. */
@@ -1084,18 +1073,20 @@ static bool nbd_client_chunk_error(NBDClient *c, NBDClientRequest *r,
         }
         eoff = nbd_get_be64(p + 6 + mlen);
         if (eoff < r->offset || eoff - r->offset >= r->len) {
-            return nbd_client_proto_error(c, errp, "error offset %" PRIu64
-                                          " outside the request",
-                                          eoff);
+            return nbd_client_proto_error(
+                c, errp, "error offset %" PRIu64 " outside the request", eoff);
         }
     } else if (h->type != NBD_REPLY_TYPE_ERROR) {
-        return nbd_client_proto_error(c, errp, "unknown error chunk type "
-                                      "%u", h->type);
+        return nbd_client_proto_error(c, errp,
+                                      "unknown error chunk type "
+                                      "%u",
+                                      h->type);
     } else if (len - 6 != mlen) {
         return nbd_client_proto_error(c, errp, "bad error chunk");
     }
     if (nbd_get_be32(p) == 0) {
-        return nbd_client_proto_error(c, errp, "error chunk without an "
+        return nbd_client_proto_error(c, errp,
+                                      "error chunk without an "
                                       "error");
     }
     msg = g_strndup((const char *)p + 6, mlen);
@@ -1130,7 +1121,8 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
         hlen = nbd_get_be32(p + 8);
         if (hlen == 0 || hlen > r->len || o < r->offset ||
             o - r->offset > r->len - hlen) {
-            return nbd_client_proto_error(c, errp, "hole chunk outside "
+            return nbd_client_proto_error(c, errp,
+                                          "hole chunk outside "
                                           "the request");
         }
         memset(r->rbuf + (o - r->offset), 0, hlen);
@@ -1140,12 +1132,12 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
     case NBD_REPLY_TYPE_BLOCK_STATUS: {
         uint32_t i, n;
 
-        if (r->type != NBD_CMD_BLOCK_STATUS || len < 12 ||
-            (len - 4) % 8 != 0) {
+        if (r->type != NBD_CMD_BLOCK_STATUS || len < 12 || (len - 4) % 8 != 0) {
             return nbd_client_proto_error(c, errp, "bad block status chunk");
         }
         if (nbd_get_be32(p) != c->meta_id || r->extents->len) {
-            return nbd_client_proto_error(c, errp, "unexpected block status "
+            return nbd_client_proto_error(c, errp,
+                                          "unexpected block status "
                                           "context");
         }
         n = (len - 4) / 8;
@@ -1167,19 +1159,23 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
         /* Context id, descriptor count, then 16-byte descriptors. */
         if (!c->extended || r->type != NBD_CMD_BLOCK_STATUS || len < 24 ||
             (len - 8) % 16 != 0) {
-            return nbd_client_proto_error(c, errp, "bad extended block "
+            return nbd_client_proto_error(c, errp,
+                                          "bad extended block "
                                           "status chunk");
         }
         if (nbd_get_be32(p) != c->meta_id || r->extents->len) {
-            return nbd_client_proto_error(c, errp, "unexpected block status "
+            return nbd_client_proto_error(c, errp,
+                                          "unexpected block status "
                                           "context");
         }
         n = (len - 8) / 16;
         count = nbd_get_be32(p + 4);
         if (count != 0 && count != n) {
-            return nbd_client_proto_error(c, errp, "block status chunk says "
-                                          "%" PRIu32 " extents but holds %"
-                                          PRIu32, count, n);
+            return nbd_client_proto_error(c, errp,
+                                          "block status chunk says "
+                                          "%" PRIu32
+                                          " extents but holds %" PRIu32,
+                                          count, n);
         }
         for (i = 0; i < n; i++) {
             uint64_t flags = nbd_get_be64(p + 16 + i * 16);
@@ -1192,9 +1188,9 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
             }
             if (flags >> 32) {
                 /* base:allocation has 32-bit flags only. */
-                return nbd_client_proto_error(c, errp, "extent flags 0x%"
-                                              PRIx64 " beyond 32 bits",
-                                              flags);
+                return nbd_client_proto_error(
+                    c, errp, "extent flags 0x%" PRIx64 " beyond 32 bits",
+                    flags);
             }
             g_array_append_val(r->extents, e);
         }
@@ -1213,8 +1209,7 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
 
 /* The payload of one chunk for @r, whose header is @hp. */
 static bool nbd_client_chunk_body(NBDClient *c, NBDClientRequest *r,
-                                  const NBDStructuredReply *hp,
-                                  GError **errp)
+                                  const NBDStructuredReply *hp, GError **errp)
 {
     NBDStructuredReply h = *hp;
 
@@ -1228,8 +1223,8 @@ static bool nbd_client_chunk_body(NBDClient *c, NBDClientRequest *r,
         if (h.length > NBD_CLIENT_MAX_CHUNK) {
             qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
                            "NBD server %s sent a %" PRIu32 "-byte %s "
-                           "chunk (limit %d); disconnecting", c->peer,
-                           h.length, nbd_reply_type_name(h.type),
+                           "chunk (limit %d); disconnecting",
+                           c->peer, h.length, nbd_reply_type_name(h.type),
                            NBD_CLIENT_MAX_CHUNK);
             nbd_client_fail(c);
             return false;
@@ -1245,9 +1240,9 @@ static bool nbd_client_chunk_body(NBDClient *c, NBDClientRequest *r,
     }
     if (!r->err) {
         if (r->type == NBD_CMD_READ && r->covered != r->len) {
-            return nbd_client_proto_error(c, errp, "read reply covered %"
-                                          PRIu64 " of %" PRIu64 " bytes",
-                                          r->covered, r->len);
+            return nbd_client_proto_error(
+                c, errp, "read reply covered %" PRIu64 " of %" PRIu64 " bytes",
+                r->covered, r->len);
         }
         if (r->type == NBD_CMD_BLOCK_STATUS && r->extents->len == 0) {
             return nbd_client_proto_error(c, errp, "no block status");
@@ -1258,8 +1253,7 @@ static bool nbd_client_chunk_body(NBDClient *c, NBDClientRequest *r,
 }
 
 /* One structured chunk whose first 16 bytes are in @first. */
-static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
-                             GError **errp)
+static bool nbd_client_chunk(NBDClient *c, const uint8_t *first, GError **errp)
 {
     uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
     NBDStructuredReply h;
@@ -1267,15 +1261,15 @@ static bool nbd_client_chunk(NBDClient *c, const uint8_t *first,
 
     memcpy(hdr, first, NBD_SIMPLE_REPLY_SIZE);
     if (!nbd_client_read(c, hdr + NBD_SIMPLE_REPLY_SIZE,
-                         sizeof(hdr) - NBD_SIMPLE_REPLY_SIZE, "reply",
-                         errp)) {
+                         sizeof(hdr) - NBD_SIMPLE_REPLY_SIZE, "reply", errp)) {
         return false;
     }
     if (!nbd_decode_structured_reply(hdr, &h)) {
         return nbd_client_proto_error(c, errp, "bad reply magic");
     }
     if (h.type == NBD_REPLY_TYPE_BLOCK_STATUS_EXT) {
-        return nbd_client_proto_error(c, errp, "extended block status "
+        return nbd_client_proto_error(c, errp,
+                                      "extended block status "
                                       "without extended headers");
     }
     r = nbd_client_lookup(c, h.cookie, errp);
@@ -1299,7 +1293,8 @@ static bool nbd_client_extended_chunk(NBDClient *c, GError **errp)
         return false;
     }
     if (!nbd_decode_extended_reply(hdr, &x)) {
-        return nbd_client_proto_error(c, errp, "reply magic 0x%08" PRIx32
+        return nbd_client_proto_error(c, errp,
+                                      "reply magic 0x%08" PRIx32
                                       " where extended headers were agreed",
                                       nbd_get_be32(hdr));
     }
@@ -1308,22 +1303,24 @@ static bool nbd_client_extended_chunk(NBDClient *c, GError **errp)
         return false;
     }
     if (x.offset != r->offset) {
-        return nbd_client_proto_error(c, errp, "reply to %s at %" PRIu64
-                                      " says offset %" PRIu64,
-                                      nbd_cmd_name(r->type), r->offset,
-                                      x.offset);
+        return nbd_client_proto_error(
+            c, errp, "reply to %s at %" PRIu64 " says offset %" PRIu64,
+            nbd_cmd_name(r->type), r->offset, x.offset);
     }
     /* Over both bounds below, whatever the type: never truncated. */
     if (x.length > MAX(NBD_CLIENT_MAX_CHUNK, NBD_CLIENT_MAX_REQUEST + 8)) {
         qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
                        "NBD server %s sent a %" PRIu64 "-byte %s chunk "
-                       "for %s; disconnecting", c->peer, x.length,
-                       nbd_reply_type_name(x.type), nbd_cmd_name(r->type));
+                       "for %s; disconnecting",
+                       c->peer, x.length, nbd_reply_type_name(x.type),
+                       nbd_cmd_name(r->type));
         nbd_client_fail(c);
         return false;
     }
-    h = (NBDStructuredReply) {
-        .flags = x.flags, .type = x.type, .cookie = x.cookie,
+    h = (NBDStructuredReply){
+        .flags = x.flags,
+        .type = x.type,
+        .cookie = x.cookie,
         .length = (uint32_t)x.length,
     };
     return nbd_client_chunk_body(c, r, &h, errp);
@@ -1362,7 +1359,8 @@ static bool nbd_client_read_reply(NBDClient *c, GError **errp)
             return false;
         }
     } else if (r->type == NBD_CMD_BLOCK_STATUS) {
-        return nbd_client_proto_error(c, errp, "simple reply to block "
+        return nbd_client_proto_error(c, errp,
+                                      "simple reply to block "
                                       "status");
     }
     nbd_client_retire(c, r);
@@ -1404,8 +1402,11 @@ static bool nbd_client_send_request(NBDClient *c, const NBDClientRequest *r,
 {
     uint8_t buf[NBD_EXTENDED_REQUEST_SIZE];
     NBDRequest req = {
-        .flags = r->flags, .type = r->type, .cookie = r->cookie,
-        .offset = r->offset, .length = r->len,
+        .flags = r->flags,
+        .type = r->type,
+        .cookie = r->cookie,
+        .offset = r->offset,
+        .length = r->len,
     };
     struct iovec iov[2] = {
         { .iov_base = buf, .iov_len = NBD_REQUEST_SIZE },
@@ -1424,9 +1425,8 @@ static bool nbd_client_send_request(NBDClient *c, const NBDClientRequest *r,
         nbd_encode_request(buf, &req);
     }
     if (qio_channel_writev_all(c->ioc, iov, payload ? 2 : 1, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code,
-                    "NBD server %s: sending %s: %s", c->peer,
-                    nbd_cmd_name(r->type), err->message);
+        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: sending %s: %s",
+                    c->peer, nbd_cmd_name(r->type), err->message);
         return false;
     }
     return true;
@@ -1462,8 +1462,9 @@ static bool nbd_client_submit(NBDClient *c, const NBDClientRequest *tmpl,
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "NBD %s of %" PRIu64 " bytes at %" PRIu64
                        " is out of range (at most %" PRIu32 " bytes per "
-                       "request for server %s)", nbd_cmd_name(tmpl->type),
-                       tmpl->len, tmpl->offset, c->max_payload, c->peer);
+                       "request for server %s)",
+                       nbd_cmd_name(tmpl->type), tmpl->len, tmpl->offset,
+                       c->max_payload, c->peer);
         return false;
     }
     r = g_new(NBDClientRequest, 1);
@@ -1474,10 +1475,9 @@ static bool nbd_client_submit(NBDClient *c, const NBDClientRequest *tmpl,
         g_cond_wait(&c->cond, &c->lock);
     }
     if (c->dead) {
-        qio_error_setg(errp, QIO_ERROR_CLOSED,
-                       "NBD client for %s is closed%s%s", c->peer,
-                       c->fail_err ? ": " : "",
-                       c->fail_err ? c->fail_err->message : "");
+        qio_error_setg(
+            errp, QIO_ERROR_CLOSED, "NBD client for %s is closed%s%s", c->peer,
+            c->fail_err ? ": " : "", c->fail_err ? c->fail_err->message : "");
         g_mutex_unlock(&c->lock);
         g_free(r);
         return false;
@@ -1508,8 +1508,8 @@ static bool nbd_client_submit(NBDClient *c, const NBDClientRequest *tmpl,
     return true;
 }
 
-static bool nbd_client_need_flag(NBDClient *c, uint16_t flag,
-                                 const char *what, GError **errp)
+static bool nbd_client_need_flag(NBDClient *c, uint16_t flag, const char *what,
+                                 GError **errp)
 {
     if (c->state == NBD_CLIENT_ST_TRANSMISSION && !(c->eflags & flag)) {
         qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
@@ -1525,8 +1525,12 @@ bool nbd_client_submit_pread(NBDClient *c, void *buf, uint32_t len,
                              gpointer opaque, GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_READ, .offset = offset, .len = len, .rbuf = buf,
-        .cb = cb, .opaque = opaque,
+        .type = NBD_CMD_READ,
+        .offset = offset,
+        .len = len,
+        .rbuf = buf,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     if (c->structured && len <= c->max_payload) {
@@ -1542,9 +1546,12 @@ bool nbd_client_submit_pwrite(NBDClient *c, const void *buf, uint32_t len,
                               GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_WRITE, .offset = offset, .len = len,
+        .type = NBD_CMD_WRITE,
+        .offset = offset,
+        .len = len,
         .flags = (flags & NBD_CLIENT_FUA) ? NBD_CMD_FLAG_FUA : 0,
-        .cb = cb, .opaque = opaque,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     if ((flags & NBD_CLIENT_FUA) &&
@@ -1559,8 +1566,11 @@ bool nbd_client_submit_zero(NBDClient *c, uint64_t len, uint64_t offset,
                             gpointer opaque, GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_WRITE_ZEROES, .offset = offset, .len = len,
-        .cb = cb, .opaque = opaque,
+        .type = NBD_CMD_WRITE_ZEROES,
+        .offset = offset,
+        .len = len,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     if (!nbd_client_need_flag(c, NBD_FLAG_SEND_WRITE_ZEROES, "write zeroes",
@@ -1583,23 +1593,28 @@ bool nbd_client_submit_trim(NBDClient *c, uint64_t len, uint64_t offset,
                             GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_TRIM, .offset = offset, .len = len,
-        .cb = cb, .opaque = opaque,
+        .type = NBD_CMD_TRIM,
+        .offset = offset,
+        .len = len,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     return nbd_client_need_flag(c, NBD_FLAG_SEND_TRIM, "trim", errp) &&
-        nbd_client_submit(c, &r, NULL, errp);
+           nbd_client_submit(c, &r, NULL, errp);
 }
 
 bool nbd_client_submit_flush(NBDClient *c, NBDClientCallback cb,
                              gpointer opaque, GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_FLUSH, .cb = cb, .opaque = opaque,
+        .type = NBD_CMD_FLUSH,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     return nbd_client_need_flag(c, NBD_FLAG_SEND_FLUSH, "flush", errp) &&
-        nbd_client_submit(c, &r, NULL, errp);
+           nbd_client_submit(c, &r, NULL, errp);
 }
 
 bool nbd_client_submit_cache(NBDClient *c, uint64_t len, uint64_t offset,
@@ -1607,22 +1622,28 @@ bool nbd_client_submit_cache(NBDClient *c, uint64_t len, uint64_t offset,
                              GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_CACHE, .offset = offset, .len = len,
-        .cb = cb, .opaque = opaque,
+        .type = NBD_CMD_CACHE,
+        .offset = offset,
+        .len = len,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     return nbd_client_need_flag(c, NBD_FLAG_SEND_CACHE, "cache", errp) &&
-        nbd_client_submit(c, &r, NULL, errp);
+           nbd_client_submit(c, &r, NULL, errp);
 }
 
-bool nbd_client_submit_block_status(NBDClient *c, uint64_t len,
-                                    uint64_t offset, GArray *extents,
-                                    NBDClientCallback cb, gpointer opaque,
-                                    GError **errp)
+bool nbd_client_submit_block_status(NBDClient *c, uint64_t len, uint64_t offset,
+                                    GArray *extents, NBDClientCallback cb,
+                                    gpointer opaque, GError **errp)
 {
     NBDClientRequest r = {
-        .type = NBD_CMD_BLOCK_STATUS, .offset = offset, .len = len,
-        .extents = extents, .cb = cb, .opaque = opaque,
+        .type = NBD_CMD_BLOCK_STATUS,
+        .offset = offset,
+        .len = len,
+        .extents = extents,
+        .cb = cb,
+        .opaque = opaque,
     };
 
     g_return_val_if_fail(extents && extents->len == 0, false);
@@ -1682,15 +1703,17 @@ static bool nbd_client_wait(NBDClientWait *w, bool submitted, GError **errp)
     return submitted;
 }
 
-bool nbd_client_pread(NBDClient *c, void *buf, uint32_t len,
-                      uint64_t offset, GError **errp)
+bool nbd_client_pread(NBDClient *c, void *buf, uint32_t len, uint64_t offset,
+                      GError **errp)
 {
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    return nbd_client_wait(&w, nbd_client_submit_pread(
-                               c, buf, len, offset, nbd_client_wait_cb, &w,
-                               errp), errp);
+    return nbd_client_wait(&w,
+                           nbd_client_submit_pread(c, buf, len, offset,
+                                                   nbd_client_wait_cb, &w,
+                                                   errp),
+                           errp);
 }
 
 bool nbd_client_pwrite(NBDClient *c, const void *buf, uint32_t len,
@@ -1699,9 +1722,11 @@ bool nbd_client_pwrite(NBDClient *c, const void *buf, uint32_t len,
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    return nbd_client_wait(&w, nbd_client_submit_pwrite(
-                               c, buf, len, offset, flags,
-                               nbd_client_wait_cb, &w, errp), errp);
+    return nbd_client_wait(&w,
+                           nbd_client_submit_pwrite(c, buf, len, offset, flags,
+                                                    nbd_client_wait_cb, &w,
+                                                    errp),
+                           errp);
 }
 
 bool nbd_client_zero(NBDClient *c, uint64_t len, uint64_t offset,
@@ -1710,20 +1735,21 @@ bool nbd_client_zero(NBDClient *c, uint64_t len, uint64_t offset,
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    return nbd_client_wait(&w, nbd_client_submit_zero(
-                               c, len, offset, flags, nbd_client_wait_cb,
-                               &w, errp), errp);
+    return nbd_client_wait(&w,
+                           nbd_client_submit_zero(c, len, offset, flags,
+                                                  nbd_client_wait_cb, &w, errp),
+                           errp);
 }
 
-bool nbd_client_trim(NBDClient *c, uint64_t len, uint64_t offset,
-                     GError **errp)
+bool nbd_client_trim(NBDClient *c, uint64_t len, uint64_t offset, GError **errp)
 {
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    return nbd_client_wait(&w, nbd_client_submit_trim(
-                               c, len, offset, nbd_client_wait_cb, &w,
-                               errp), errp);
+    return nbd_client_wait(
+        &w,
+        nbd_client_submit_trim(c, len, offset, nbd_client_wait_cb, &w, errp),
+        errp);
 }
 
 bool nbd_client_flush(NBDClient *c, GError **errp)
@@ -1731,8 +1757,8 @@ bool nbd_client_flush(NBDClient *c, GError **errp)
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    return nbd_client_wait(&w, nbd_client_submit_flush(
-                               c, nbd_client_wait_cb, &w, errp), errp);
+    return nbd_client_wait(
+        &w, nbd_client_submit_flush(c, nbd_client_wait_cb, &w, errp), errp);
 }
 
 bool nbd_client_cache(NBDClient *c, uint64_t len, uint64_t offset,
@@ -1741,22 +1767,23 @@ bool nbd_client_cache(NBDClient *c, uint64_t len, uint64_t offset,
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    return nbd_client_wait(&w, nbd_client_submit_cache(
-                               c, len, offset, nbd_client_wait_cb, &w,
-                               errp), errp);
+    return nbd_client_wait(
+        &w,
+        nbd_client_submit_cache(c, len, offset, nbd_client_wait_cb, &w, errp),
+        errp);
 }
 
 GArray *nbd_client_block_status(NBDClient *c, uint64_t len, uint64_t offset,
                                 GError **errp)
 {
-    g_autoptr(GArray) ext = g_array_new(false, false,
-                                        sizeof(NBDClientExtent));
+    g_autoptr(GArray) ext = g_array_new(false, false, sizeof(NBDClientExtent));
     NBDClientWait w;
 
     nbd_client_wait_init(&w);
-    if (!nbd_client_wait(&w, nbd_client_submit_block_status(
-                             c, len, offset, ext, nbd_client_wait_cb, &w,
-                             errp), errp)) {
+    if (!nbd_client_wait(&w,
+                         nbd_client_submit_block_status(
+                             c, len, offset, ext, nbd_client_wait_cb, &w, errp),
+                         errp)) {
         return NULL;
     }
     return g_steal_pointer(&ext);
@@ -1774,8 +1801,7 @@ void nbd_client_close(NBDClient *c)
         bool dead;
 
         gint64 deadline = g_get_monotonic_time() +
-                          (gint64)c->close_timeout_ms *
-                          G_TIME_SPAN_MILLISECOND;
+                          (gint64)c->close_timeout_ms * G_TIME_SPAN_MILLISECOND;
 
         /*
          * Let the requests in flight finish, then say goodbye; a server
@@ -1787,8 +1813,9 @@ void nbd_client_close(NBDClient *c)
                 g_cond_wait(&c->cond, &c->lock);
             } else if (!g_cond_wait_until(&c->cond, &c->lock, deadline)) {
                 g_info("NBD server %s: %u requests still unanswered after "
-                       "%u ms; closing without NBD_CMD_DISC", c->peer,
-                       g_hash_table_size(c->inflight), c->close_timeout_ms);
+                       "%u ms; closing without NBD_CMD_DISC",
+                       c->peer, g_hash_table_size(c->inflight),
+                       c->close_timeout_ms);
                 c->dead = true;
             }
         }

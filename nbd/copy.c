@@ -39,14 +39,14 @@ typedef struct {
     uint8_t *buf;
     uint64_t off;
     uint32_t len;
-    bool local_write;      /* a read whose data goes to the local file */
+    bool local_write; /* a read whose data goes to the local file */
 } CopyOp;
 
 struct CopyPart {
     Copy *copy;
-    NBDClient *client;     /* owned unless it is the caller's */
+    NBDClient *client; /* owned unless it is the caller's */
     bool own_client;
-    bool no_connection;    /* its own connection failed: redo on the first */
+    bool no_connection; /* its own connection failed: redo on the first */
     uint64_t start, end;
     GThread *thread;
     GAsyncQueue *free_ops; /* CopyOp slots not in flight */
@@ -58,14 +58,14 @@ struct Copy {
     const NBDCopyOptions *opts;
     int fd;
     const char *path;
-    bool sparse;           /* local file is regular: holes need no write */
+    bool sparse; /* local file is regular: holes need no write */
     uint64_t total;
-    uint32_t block;        /* bytes per read or write request */
-    unsigned requests;     /* in flight per connection */
-    uint8_t *zeros;        /* block bytes of zeros, shared read-only */
+    uint32_t block;    /* bytes per read or write request */
+    unsigned requests; /* in flight per connection */
+    uint8_t *zeros;    /* block bytes of zeros, shared read-only */
     GMutex lock;
     uint64_t done;
-    GError *error;         /* the first failure */
+    GError *error; /* the first failure */
     gint failed;
     bool (*run)(CopyPart *part, GError **errp);
 };
@@ -86,8 +86,8 @@ static void copy_progress(Copy *copy, uint64_t bytes)
     g_mutex_unlock(&copy->lock);
 }
 
-static bool local_pwrite(Copy *copy, const void *buf, size_t len,
-                         uint64_t off, GError **errp)
+static bool local_pwrite(Copy *copy, const void *buf, size_t len, uint64_t off,
+                         GError **errp)
 {
     const uint8_t *p = buf;
 
@@ -99,8 +99,8 @@ static bool local_pwrite(Copy *copy, const void *buf, size_t len,
         }
         if (n <= 0) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
-                        "cannot write %s at offset %" G_GUINT64_FORMAT
-                        ": %s", copy->path, off,
+                        "cannot write %s at offset %" G_GUINT64_FORMAT ": %s",
+                        copy->path, off,
                         n < 0 ? g_strerror(errno) : "short write");
             return false;
         }
@@ -124,8 +124,8 @@ static bool local_pread(Copy *copy, void *buf, size_t len, uint64_t off,
         }
         if (n < 0) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
-                        "cannot read %s at offset %" G_GUINT64_FORMAT
-                        ": %s", copy->path, off, g_strerror(errno));
+                        "cannot read %s at offset %" G_GUINT64_FORMAT ": %s",
+                        copy->path, off, g_strerror(errno));
             return false;
         }
         if (n == 0) {
@@ -151,8 +151,7 @@ static void copy_fail(Copy *copy, const GError *err)
 }
 
 /* Zeros in the local file: nothing for a sparse file, else real zeros. */
-static bool local_zero(Copy *copy, uint64_t off, uint64_t len,
-                       GError **errp)
+static bool local_zero(Copy *copy, uint64_t off, uint64_t len, GError **errp)
 {
     while (len && !copy->sparse) {
         size_t n = MIN(len, copy->block);
@@ -218,8 +217,8 @@ static bool read_range(CopyPart *part, uint64_t off, uint64_t len,
         CopyOp *op = op_get(part, off, n);
 
         op->local_write = true;
-        if (!nbd_client_submit_pread(part->client, op->buf, n, off, op_done,
-                                     op, errp)) {
+        if (!nbd_client_submit_pread(part->client, op->buf, n, off, op_done, op,
+                                     errp)) {
             return op_unused(part, op);
         }
         off += n;
@@ -244,8 +243,7 @@ static bool part_to_file(CopyPart *part, GError **errp)
         if (use_status) {
             ext = nbd_client_block_status(c, span, off, &err);
             if (!ext) {
-                if (!g_error_matches(err, QIO_ERROR,
-                                     QIO_ERROR_NOT_SUPPORTED)) {
+                if (!g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED)) {
                     g_propagate_error(errp, g_steal_pointer(&err));
                     return false;
                 }
@@ -260,8 +258,7 @@ static bool part_to_file(CopyPart *part, GError **errp)
             continue;
         }
         for (guint i = 0; i < ext->len && off < part->end; i++) {
-            const NBDClientExtent *e = &g_array_index(ext, NBDClientExtent,
-                                                      i);
+            const NBDClientExtent *e = &g_array_index(ext, NBDClientExtent, i);
             uint64_t len = MIN(e->length, part->end - off);
 
             if (e->flags & NBD_STATE_ZERO) {
@@ -290,9 +287,9 @@ static bool zero_range(CopyPart *part, uint64_t off, uint64_t len,
         uint32_t n = MIN(len, can_zero ? COPY_ZERO_MAX : copy->block);
         CopyOp *op = op_get(part, off, n);
         bool ok = can_zero
-            ? nbd_client_submit_zero(c, n, off, 0, op_done, op, errp)
-            : nbd_client_submit_pwrite(c, copy->zeros, n, off, 0, op_done,
-                                       op, errp);
+                      ? nbd_client_submit_zero(c, n, off, 0, op_done, op, errp)
+                      : nbd_client_submit_pwrite(c, copy->zeros, n, off, 0,
+                                                 op_done, op, errp);
 
         if (!ok) {
             return op_unused(part, op);
@@ -351,8 +348,8 @@ static bool part_from_file(CopyPart *part, GError **errp)
                 if (!zero_range(part, off, n, errp)) {
                     return false;
                 }
-            } else if (!nbd_client_submit_pwrite(c, op->buf, n, off, 0,
-                                                 op_done, op, errp)) {
+            } else if (!nbd_client_submit_pwrite(c, op->buf, n, off, 0, op_done,
+                                                 op, errp)) {
                 return op_unused(part, op);
             }
             off += n;
@@ -412,7 +409,8 @@ static gpointer part_thread(gpointer opaque)
          * once its own is done.
          */
         g_info("extra NBD connection not made (%s); the first connection "
-               "copies its part", err ? err->message : "unknown error");
+               "copies its part",
+               err ? err->message : "unknown error");
         part->no_connection = true;
         return NULL;
     }
@@ -446,12 +444,13 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
                     NBD_COPY_MAX_CONNECTIONS);
         return false;
     }
-    copy->requests = copy->opts->requests ? copy->opts->requests
-                                          : NBD_COPY_DEFAULT_REQUESTS;
+    copy->requests =
+        copy->opts->requests ? copy->opts->requests : NBD_COPY_DEFAULT_REQUESTS;
     if (copy->requests > NBD_CLIENT_MAX_REQUESTS) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "%u requests in flight requested; at most %d are "
-                    "allowed", copy->requests, NBD_CLIENT_MAX_REQUESTS);
+                    "allowed",
+                    copy->requests, NBD_CLIENT_MAX_REQUESTS);
         return false;
     }
     /* The request size: whole minimum blocks, within the server's max. */
@@ -483,8 +482,8 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
     for (unsigned i = 0; i < n; i++) {
         parts[i].copy = copy;
         parts[i].start = MIN(i * step, copy->total);
-        parts[i].end = i + 1 == n ? copy->total
-                                  : MIN((i + 1) * step, copy->total);
+        parts[i].end =
+            i + 1 == n ? copy->total : MIN((i + 1) * step, copy->total);
         parts[i].client = i == 0 ? client : NULL;
     }
     for (unsigned i = 1; i < n; i++) {
@@ -517,7 +516,10 @@ bool nbd_copy_to_file(NBDClient *client, int fd, const char *path,
                       const NBDCopyOptions *opts, GError **errp)
 {
     Copy copy = {
-        .opts = opts, .fd = fd, .path = path, .run = part_to_file,
+        .opts = opts,
+        .fd = fd,
+        .path = path,
+        .run = part_to_file,
         .total = nbd_client_get_size(client),
     };
     struct stat st;
@@ -531,8 +533,8 @@ bool nbd_copy_to_file(NBDClient *client, int fd, const char *path,
     if (copy.sparse &&
         (ftruncate(fd, 0) < 0 || ftruncate(fd, copy.total) < 0)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
-                    "cannot set the size of %s to %" G_GUINT64_FORMAT
-                    ": %s", path, copy.total, g_strerror(errno));
+                    "cannot set the size of %s to %" G_GUINT64_FORMAT ": %s",
+                    path, copy.total, g_strerror(errno));
         return false;
     }
     return copy_run(&copy, client, errp);
@@ -542,7 +544,10 @@ bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
                         const NBDCopyOptions *opts, GError **errp)
 {
     Copy copy = {
-        .opts = opts, .fd = fd, .path = path, .run = part_from_file,
+        .opts = opts,
+        .fd = fd,
+        .path = path,
+        .run = part_from_file,
     };
     uint64_t export_size = nbd_client_get_size(client);
     struct stat st;
@@ -556,22 +561,20 @@ bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
     end = S_ISREG(st.st_mode) ? st.st_size : lseek(fd, 0, SEEK_END);
     if (end < 0) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
-                    "cannot find the size of %s: %s", path,
-                    g_strerror(errno));
+                    "cannot find the size of %s: %s", path, g_strerror(errno));
         return false;
     }
     copy.total = end;
     if (nbd_client_get_flags(client) & NBD_FLAG_READ_ONLY) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED,
-                    "the NBD export is read-only; cannot copy %s to it",
-                    path);
+                    "the NBD export is read-only; cannot copy %s to it", path);
         return false;
     }
     if (copy.total > export_size) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_TOO_LARGE,
                     "%s is %" G_GUINT64_FORMAT " bytes, larger than the "
-                    "NBD export (%" G_GUINT64_FORMAT " bytes)", path,
-                    copy.total, export_size);
+                    "NBD export (%" G_GUINT64_FORMAT " bytes)",
+                    path, copy.total, export_size);
         return false;
     }
     return copy_run(&copy, client, errp);

@@ -63,7 +63,7 @@ enum {
     OPT_DISCARD,
     OPT_DETECT_ZEROES,
     OPT_TLS_HOSTNAME,
-    OPT_UNSUPPORTED,   /* qemu-nbd options refused by name */
+    OPT_UNSUPPORTED, /* qemu-nbd options refused by name */
 };
 
 static const struct option long_options[] = {
@@ -110,60 +110,60 @@ static const struct option long_options[] = {
 static const char short_options[] = ":hVp:b:k:x:D:re:tf:vc:dLo:AB:sl:nT:";
 
 static const char usage_text[] =
-"Usage: qio-nbd [OPTIONS] FILE\n"
-"  or:  qio-nbd -L [-k PATH | -b HOST -p PORT] [TLS OPTIONS]\n"
-"Export the raw image or block device FILE over NBD, or list the exports\n"
-"of an NBD server.\n"
-"\n"
-"  -h, --help                display this help and exit\n"
-"  -V, --version             output version information and exit\n"
-"\n"
-"Connection:\n"
-"  -p, --port=PORT           port to listen on, or with -L to connect to\n"
-"                            (default 10809)\n"
-"  -b, --bind=IFACE          address to bind to, or with -L to connect to\n"
-"                            (default 0.0.0.0; '' for every address)\n"
-"  -k, --socket=PATH         listen on (-L: connect to) a UNIX socket\n"
-"  -e, --shared=NUM          serve NUM clients at once (default 1,\n"
-"                            0 for no limit)\n"
-"  -t, --persistent          don't exit when the last client leaves\n"
-"  -x, --export-name=NAME    export name (default empty)\n"
-"  -D, --description=TEXT    human-readable export description\n"
-"  --handshake-limit=SECS    time a client has to finish negotiation\n"
-"                            (default 10, 0 for no limit)\n"
-"\n"
-"Security:\n"
-"  --object TYPE,id=ID,...   create an object (secret, tls-creds-x509,\n"
-"                            tls-creds-psk, authz-simple, ...);\n"
-"                            '--object help' lists the types\n"
-"  --tls-creds=ID            require TLS with these server credentials\n"
-"                            (-L: use these client credentials)\n"
-"  --tls-authz=ID            authorize TLS clients with this object\n"
-"  --tls-hostname=NAME       -L: name the server certificate must carry\n"
-"                            (default: the -b host; needed with -k)\n"
-"\n"
-"Image:\n"
-"  -f, --format=raw          image format (only raw)\n"
-"  -r, --read-only           export read-only\n"
-"  --cache=MODE              none, writeback (default), writethrough,\n"
-"                            directsync or unsafe\n"
-"  -n, --nocache             same as --cache=none (O_DIRECT)\n"
-"  --discard=MODE            ignore (or off; default) or unmap (or on):\n"
-"                            whether trims punch holes in FILE\n"
-"  --detect-zeroes=MODE      off (default), on, or unmap (needs\n"
-"                            --discard=unmap): turn written zeros into\n"
-"                            zero writes\n"
-"\n"
-"Client:\n"
-"  -L, --list                list the exports of the server at -k or\n"
-"                            -b/-p, and exit\n"
-"\n"
-"Process:\n"
-"  --fork                    run in the background once listening\n"
-"  --pid-file=PATH           write the server's process id to PATH\n"
-"  -v, --verbose             print debugging messages\n"
-"\n"
-"See qio-nbd(1) for the qemu-nbd options that are not supported.\n";
+    "Usage: qio-nbd [OPTIONS] FILE\n"
+    "  or:  qio-nbd -L [-k PATH | -b HOST -p PORT] [TLS OPTIONS]\n"
+    "Export the raw image or block device FILE over NBD, or list the exports\n"
+    "of an NBD server.\n"
+    "\n"
+    "  -h, --help                display this help and exit\n"
+    "  -V, --version             output version information and exit\n"
+    "\n"
+    "Connection:\n"
+    "  -p, --port=PORT           port to listen on, or with -L to connect to\n"
+    "                            (default 10809)\n"
+    "  -b, --bind=IFACE          address to bind to, or with -L to connect to\n"
+    "                            (default 0.0.0.0; '' for every address)\n"
+    "  -k, --socket=PATH         listen on (-L: connect to) a UNIX socket\n"
+    "  -e, --shared=NUM          serve NUM clients at once (default 1,\n"
+    "                            0 for no limit)\n"
+    "  -t, --persistent          don't exit when the last client leaves\n"
+    "  -x, --export-name=NAME    export name (default empty)\n"
+    "  -D, --description=TEXT    human-readable export description\n"
+    "  --handshake-limit=SECS    time a client has to finish negotiation\n"
+    "                            (default 10, 0 for no limit)\n"
+    "\n"
+    "Security:\n"
+    "  --object TYPE,id=ID,...   create an object (secret, tls-creds-x509,\n"
+    "                            tls-creds-psk, authz-simple, ...);\n"
+    "                            '--object help' lists the types\n"
+    "  --tls-creds=ID            require TLS with these server credentials\n"
+    "                            (-L: use these client credentials)\n"
+    "  --tls-authz=ID            authorize TLS clients with this object\n"
+    "  --tls-hostname=NAME       -L: name the server certificate must carry\n"
+    "                            (default: the -b host; needed with -k)\n"
+    "\n"
+    "Image:\n"
+    "  -f, --format=raw          image format (only raw)\n"
+    "  -r, --read-only           export read-only\n"
+    "  --cache=MODE              none, writeback (default), writethrough,\n"
+    "                            directsync or unsafe\n"
+    "  -n, --nocache             same as --cache=none (O_DIRECT)\n"
+    "  --discard=MODE            ignore (or off; default) or unmap (or on):\n"
+    "                            whether trims punch holes in FILE\n"
+    "  --detect-zeroes=MODE      off (default), on, or unmap (needs\n"
+    "                            --discard=unmap): turn written zeros into\n"
+    "                            zero writes\n"
+    "\n"
+    "Client:\n"
+    "  -L, --list                list the exports of the server at -k or\n"
+    "                            -b/-p, and exit\n"
+    "\n"
+    "Process:\n"
+    "  --fork                    run in the background once listening\n"
+    "  --pid-file=PATH           write the server's process id to PATH\n"
+    "  -v, --verbose             print debugging messages\n"
+    "\n"
+    "See qio-nbd(1) for the qemu-nbd options that are not supported.\n";
 
 static bool parse_uint(const char *opt, const char *value, guint64 max,
                        guint64 *out, GError **errp)
@@ -171,9 +171,10 @@ static bool parse_uint(const char *opt, const char *value, guint64 max,
     g_autoptr(GError) err = NULL;
 
     if (!g_ascii_string_to_unsigned(value, 10, 0, max, out, &err)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "option --%s: '%s' is not a number from 0 to %"
-                       G_GUINT64_FORMAT, opt, value, max);
+        qio_error_setg(
+            errp, QIO_ERROR_INVALID_ARGUMENT,
+            "option --%s: '%s' is not a number from 0 to %" G_GUINT64_FORMAT,
+            opt, value, max);
         return false;
     }
     return true;
@@ -195,11 +196,8 @@ static const ToolChoice cache_choices[] = {
 };
 
 static const ToolChoice discard_choices[] = {
-    { "ignore", false },
-    { "off", false },
-    { "unmap", true },
-    { "on", true },
-    { NULL, 0 },
+    { "ignore", false }, { "off", false }, { "unmap", true },
+    { "on", true },      { NULL, 0 },
 };
 
 static const ToolChoice detect_zeroes_choices[] = {
@@ -220,8 +218,7 @@ static bool parse_choice(const char *opt, const char *value,
             *out = c->value;
             return true;
         }
-        g_string_append_printf(names, "%s%s", names->len ? ", " : "",
-                               c->name);
+        g_string_append_printf(names, "%s%s", names->len ? ", " : "", c->name);
     }
     qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                    "option --%s: '%s' is not one of %s", opt, value,
@@ -273,7 +270,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
     bool port_given = false;
     bool bind_given = false;
     bool cache_given = false;
-    const char *server_only = NULL;  /* an option that -L cannot take */
+    const char *server_only = NULL; /* an option that -L cannot take */
     guint64 v;
     int choice;
     int c;
@@ -288,7 +285,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
     opts->objects = g_ptr_array_new_with_free_func(g_free);
 
     opterr = 0;
-    optind = 0;  /* glibc: also forget a half-parsed option cluster */
+    optind = 0; /* glibc: also forget a half-parsed option cluster */
     while ((c = getopt_long(argc, argv, short_options, long_options,
                             &long_index)) != -1) {
         const char *name = option_name(c, long_index);
@@ -308,7 +305,8 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
             if (!g_ascii_string_to_unsigned(optarg, 10, 1, 65535, &v, NULL)) {
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                                "option --port: '%s' is not a port number "
-                               "(1 to 65535)", optarg);
+                               "(1 to 65535)",
+                               optarg);
                 return -1;
             }
             g_free(opts->port);
@@ -321,11 +319,11 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
             bind_given = true;
             break;
         case 'k':
-            if (!*optarg ||
-                strlen(optarg) > QIO_SOCKET_ADDRESS_UNIX_PATH_MAX) {
+            if (!*optarg || strlen(optarg) > QIO_SOCKET_ADDRESS_UNIX_PATH_MAX) {
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                                "option --socket: the path must be 1 to %d "
-                               "bytes long", QIO_SOCKET_ADDRESS_UNIX_PATH_MAX);
+                               "bytes long",
+                               QIO_SOCKET_ADDRESS_UNIX_PATH_MAX);
                 return -1;
             }
             g_free(opts->socket_path);
@@ -367,7 +365,8 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
             if (strcmp(optarg, "raw") != 0) {
                 qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
                                "--format '%s' is not supported: only raw "
-                               "images are", optarg);
+                               "images are",
+                               optarg);
                 return -1;
             }
             break;
@@ -404,8 +403,8 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
             opts->tls_authz = g_strdup(optarg);
             break;
         case OPT_HANDSHAKE_LIMIT:
-            if (!parse_uint("handshake-limit", optarg,
-                            G_MAXUINT / 1000, &v, errp)) {
+            if (!parse_uint("handshake-limit", optarg, G_MAXUINT / 1000, &v,
+                            errp)) {
                 return -1;
             }
             opts->handshake_limit = v;
@@ -430,8 +429,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
                 opts->cache = NBD_CACHE_NONE;
                 break;
             }
-            if (!parse_choice("cache", optarg, cache_choices, &choice,
-                              errp)) {
+            if (!parse_choice("cache", optarg, cache_choices, &choice, errp)) {
                 return -1;
             }
             opts->cache = choice;
@@ -473,8 +471,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
                                option_name(optopt, -1));
             } else if (optopt) {
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "unrecognized option -%c (see --help)",
-                               optopt);
+                               "unrecognized option -%c (see --help)", optopt);
             } else {
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                                "unrecognized option %s (see --help)",
@@ -505,7 +502,8 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
         if (optind < argc) {
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "option --list takes no FILE, but '%s' was "
-                           "given", argv[optind]);
+                           "given",
+                           argv[optind]);
             return -1;
         }
         if (opts->tls_hostname && !opts->tls_creds) {
@@ -532,8 +530,8 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
     }
     if (optind + 1 < argc) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "one FILE only, but '%s' follows '%s'",
-                       argv[optind + 1], argv[optind]);
+                       "one FILE only, but '%s' follows '%s'", argv[optind + 1],
+                       argv[optind]);
         return -1;
     }
     opts->filename = g_strdup(argv[optind]);
@@ -568,9 +566,9 @@ typedef struct ExportTool {
     GMainLoop *loop;
     NBDServer *server;
     QIONetListener *listener;
-    guint handed_out;   /* clients counted against the listener's limit */
-    guint served;       /* clients ever handed to the server */
-    GSource *gone;      /* made ready from a client's thread */
+    guint handed_out; /* clients counted against the listener's limit */
+    guint served;     /* clients ever handed to the server */
+    GSource *gone;    /* made ready from a client's thread */
 } ExportTool;
 
 static void export_tool_new_client(QIONetListener *listener,
@@ -596,8 +594,7 @@ static void export_tool_new_client(QIONetListener *listener,
  * Its ready time goes back to "never" before the count is read, so a
  * departure racing with this dispatch makes it ready again.
  */
-static gboolean export_tool_gone_dispatch(GSource *source,
-                                          GSourceFunc callback,
+static gboolean export_tool_gone_dispatch(GSource *source, GSourceFunc callback,
                                           gpointer opaque)
 {
     g_source_set_ready_time(source, -1);
@@ -662,16 +659,16 @@ static bool export_tool_objects(const NBDExportToolOptions *opts,
         if (!qom_object_add_from_cli(arg, &err)) {
             g_autofree char *what = qom_object_cli_describe(arg);
 
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "--object %s: %s", what, err->message);
+            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "--object %s: %s",
+                           what, err->message);
             return false;
         }
     }
     if (!opts->tls_creds) {
         return true;
     }
-    *creds = qom_object_find_typed(opts->tls_creds, QCRYPTO_TYPE_TLS_CREDS,
-                                   &err);
+    *creds =
+        qom_object_find_typed(opts->tls_creds, QCRYPTO_TYPE_TLS_CREDS, &err);
     if (!*creds) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "option --tls-creds: %s", err->message);
@@ -720,7 +717,8 @@ static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
     if (opts->tls_authz && !qom_object_find(opts->tls_authz)) {
         qio_error_setg(errp, QIO_ERROR_NOT_FOUND,
                        "option --tls-authz: no object with id '%s' (create "
-                       "it with --object first)", opts->tls_authz);
+                       "it with --object first)",
+                       opts->tls_authz);
         return NULL;
     }
     server = nbd_server_new(creds, opts->tls_authz, errp);
@@ -728,8 +726,8 @@ static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
         return NULL;
     }
     nbd_server_set_handshake_timeout(server, opts->handshake_limit * 1000);
-    if (!nbd_server_add_export_full(server, opts->export_name,
-                                    opts->filename, &eopts, errp)) {
+    if (!nbd_server_add_export_full(server, opts->export_name, opts->filename,
+                                    &eopts, errp)) {
         return NULL;
     }
     return g_steal_pointer(&server);
@@ -751,11 +749,12 @@ static bool export_tool_listen(ExportTool *t, GError **errp)
                                    &err) < 0) {
         g_autofree char *where = qio_socket_address_to_string(addr);
 
-        qio_error_setg(errp, err->code == QIO_ERROR_INVALID_ARGUMENT ?
-                       QIO_ERROR_INVALID_ARGUMENT : QIO_ERROR_FAILED,
-                       "cannot listen on %s (option --%s): %s", where,
-                       opts->socket_path ? "socket" : "bind/--port",
-                       err->message);
+        qio_error_setg(
+            errp,
+            err->code == QIO_ERROR_INVALID_ARGUMENT ? QIO_ERROR_INVALID_ARGUMENT
+                                                    : QIO_ERROR_FAILED,
+            "cannot listen on %s (option --%s): %s", where,
+            opts->socket_path ? "socket" : "bind/--port", err->message);
         return false;
     }
     return true;
@@ -893,8 +892,7 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
     g_source_set_callback(t.gone, export_tool_reap, &t, NULL);
     g_source_set_name(t.gone, "qio-nbd client gone");
     g_source_attach(t.gone, NULL);
-    nbd_server_set_client_gone_func(t.server, export_tool_client_gone,
-                                    t.gone);
+    nbd_server_set_client_gone_func(t.server, export_tool_client_gone, t.gone);
     if (ready_fd >= 0) {
         export_tool_detach(ready_fd, opts->verbose);
         ready_fd = -1;
@@ -920,8 +918,7 @@ out:
         g_source_destroy(t.gone);
         g_source_unref(t.gone);
     }
-    if (pid_written && unlink(opts->pid_file) < 0 &&
-        errno != ENOENT) {
+    if (pid_written && unlink(opts->pid_file) < 0 && errno != ENOENT) {
         g_warning("cannot remove pid file %s: %s", opts->pid_file,
                   g_strerror(errno));
     }
@@ -947,7 +944,7 @@ out:
         g_main_loop_unref(t.loop);
     }
     if (ready_fd >= 0) {
-        close(ready_fd);  /* the parent reads EOF: startup failed */
+        close(ready_fd); /* the parent reads EOF: startup failed */
     }
     return ok;
 }
@@ -1025,8 +1022,7 @@ bool nbd_export_tool_list(const NBDExportToolOptions *opts, GString *out,
         addr = qio_socket_address_new_inet(opts->bind, opts->port);
     }
     if (!qio_socket_address_validate(addr, &err)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "option --%s: %s",
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "option --%s: %s",
                        opts->socket_path ? "socket" : "bind", err->message);
         return false;
     }
@@ -1055,10 +1051,12 @@ bool nbd_export_tool_list(const NBDExportToolOptions *opts, GString *out,
             g_string_append_printf(text, "  size:  %" G_GUINT64_FORMAT "\n",
                                    info.size);
             list_append_flags(text, info.eflags);
-            g_string_append_printf(text, "  min block: %u\n"
+            g_string_append_printf(text,
+                                   "  min block: %u\n"
                                    "  opt block: %u\n"
-                                   "  max block: %u\n", info.block_min,
-                                   info.block_pref, info.block_max);
+                                   "  max block: %u\n",
+                                   info.block_min, info.block_pref,
+                                   info.block_max);
         }
         nbd_client_export_info_clear(&info);
         if (!ok) {

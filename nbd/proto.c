@@ -14,8 +14,7 @@
 
 #include "nbd/nbd-proto.h"
 
-void nbd_encode_greeting(uint8_t buf[NBD_SERVER_GREETING_SIZE],
-                         uint16_t flags)
+void nbd_encode_greeting(uint8_t buf[NBD_SERVER_GREETING_SIZE], uint16_t flags)
 {
     nbd_put_be64(buf, NBD_INIT_MAGIC);
     nbd_put_be64(buf + 8, NBD_OPTS_MAGIC);

@@ -53,19 +53,19 @@ typedef struct NBDExport {
     char *name;
     char *description;
     char *path;
-    int fd;              /* O_DIRECT with cache=none/directsync */
-    int fd_buffered;     /* for requests O_DIRECT cannot take, or -1 */
+    int fd;          /* O_DIRECT with cache=none/directsync */
+    int fd_buffered; /* for requests O_DIRECT cannot take, or -1 */
     uint64_t size;
     bool readonly;
     NBDCacheMode cache;
     bool discard;
     NBDDetectZeroes detect_zeroes;
     bool multi_conn;
-    bool regular;        /* a regular file, not a block device */
-    bool in_memory;      /* tmpfs/ramfs: I/O never waits for a disk */
+    bool regular;         /* a regular file, not a block device */
+    bool in_memory;       /* tmpfs/ramfs: I/O never waits for a disk */
     gint no_nowait_write; /* atomic: RWF_NOWAIT writes are refused */
-    GMutex write_lock;   /* buffered regular file: one pwrite at a time */
-    gint may_have_holes; /* atomic; false: skip the hole probe on reads */
+    GMutex write_lock;    /* buffered regular file: one pwrite at a time */
+    gint may_have_holes;  /* atomic; false: skip the hole probe on reads */
 } NBDExport;
 
 typedef enum NBDNegState {
@@ -81,7 +81,7 @@ typedef enum NBDNegState {
  * while further requests are already waiting to be read, and sends them
  * together: at most this many, each at most this long.
  */
-#define NBD_BATCH_REPLIES 16
+#define NBD_BATCH_REPLIES   16
 #define NBD_BATCH_REPLY_MAX 64
 
 typedef struct NBDBuf {
@@ -91,13 +91,13 @@ typedef struct NBDBuf {
 
 typedef struct NBDServerConn {
     NBDServer *server;
-    QIOChannel *master;  /* the channel we were given */
-    QIOChannel *ioc;     /* master, or the TLS channel over it */
+    QIOChannel *master; /* the channel we were given */
+    QIOChannel *ioc;    /* master, or the TLS channel over it */
     bool tls;
     bool no_zeroes;
     /* Negotiated state: reset by nbd_conn_forget_negotiation(). */
     bool structured;
-    bool extended;       /* NBD_OPT_EXTENDED_HEADERS; implies structured */
+    bool extended; /* NBD_OPT_EXTENDED_HEADERS; implies structured */
     bool meta_base_allocation;
     char *meta_export;
     NBDExport *exp;
@@ -109,18 +109,18 @@ typedef struct NBDServerConn {
     GThread *watchdog;
     /* Transmission: replies are sent whole under send_lock. */
     GMutex send_lock;
-    gint failed;             /* atomic: the channel is being torn down */
+    gint failed; /* atomic: the channel is being torn down */
     GThreadPool *workers;
-    GMutex pool_lock;        /* pool, pool_bytes */
-    GArray *pool;            /* NBDBuf: free payload buffers */
+    GMutex pool_lock; /* pool, pool_bytes */
+    GArray *pool;     /* NBDBuf: free payload buffers */
     size_t pool_bytes;
-    GMutex req_lock;         /* inflight, inflight_bytes */
+    GMutex req_lock; /* inflight, inflight_bytes */
     GCond req_cond;
     guint inflight;
     size_t inflight_bytes;
-    guint req_waiters;       /* threads in g_cond_wait(&req_cond) */
+    guint req_waiters; /* threads in g_cond_wait(&req_cond) */
     /* Small replies held back by the reader (see nbd_batch_add()). */
-    int batch_fd;            /* the socket to poll, or -1: no batching */
+    int batch_fd; /* the socket to poll, or -1: no batching */
     size_t batch_len;
     guint batch_count;
     uint8_t batch[NBD_BATCH_REPLIES * NBD_BATCH_REPLY_MAX];
@@ -132,14 +132,14 @@ struct _NBDServer {
     char *tls_authz;
     guint handshake_timeout_ms;
     GPtrArray *exports;
-    GMutex lock;      /* clients, nclients, shut_down, exports */
-    GCond cond;       /* nclients went down */
+    GMutex lock; /* clients, nclients, shut_down, exports */
+    GCond cond;  /* nclients went down */
     GList *clients;
     guint nclients;
     bool shut_down;
     NBDServerClientGoneFunc client_gone;
     gpointer client_gone_opaque;
-    guint gone_callbacks;  /* client_gone calls in progress */
+    guint gone_callbacks; /* client_gone calls in progress */
 };
 
 G_DEFINE_TYPE(NBDServer, nbd_server, G_TYPE_OBJECT)
@@ -212,8 +212,7 @@ static bool nbd_cache_direct(NBDCacheMode cache)
 }
 
 bool nbd_server_add_export_full(NBDServer *server, const char *name,
-                                const char *path,
-                                const NBDExportOptions *opts,
+                                const char *path, const NBDExportOptions *opts,
                                 GError **errp)
 {
     static const NBDExportOptions defaults;
@@ -230,14 +229,16 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
     if (opts->detect_zeroes == NBD_DETECT_ZEROES_UNMAP && !opts->discard) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD export '%s': detect-zeroes=unmap needs "
-                    "discard=unmap", name);
+                    "discard=unmap",
+                    name);
         return false;
     }
     if (strlen(name) > NBD_MAX_STRING_LENGTH ||
         (description && strlen(description) > NBD_MAX_STRING_LENGTH)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD export '%.64s...': name and description must be "
-                    "at most %d bytes", name, NBD_MAX_STRING_LENGTH);
+                    "at most %d bytes",
+                    name, NBD_MAX_STRING_LENGTH);
         return false;
     }
     for (guint i = 0; (exp = nbd_server_export_at(server, i)); i++) {
@@ -252,18 +253,19 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
     if (fd < 0) {
         int err = errno;
         g_set_error(errp, QIO_ERROR,
-                    err == ENOENT ? QIO_ERROR_NOT_FOUND :
-                    (err == EACCES || err == EPERM || err == EROFS) ?
-                    QIO_ERROR_PERMISSION_DENIED : QIO_ERROR_FAILED,
+                    err == ENOENT ? QIO_ERROR_NOT_FOUND
+                    : (err == EACCES || err == EPERM || err == EROFS)
+                        ? QIO_ERROR_PERMISSION_DENIED
+                        : QIO_ERROR_FAILED,
                     "NBD export '%s': cannot open '%s'%s: %s", name, path,
-                    readonly ? " read-only" : " read-write",
-                    g_strerror(err));
+                    readonly ? " read-only" : " read-write", g_strerror(err));
         return false;
     }
     if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD export '%s': '%s' is not a regular file or block "
-                    "device", name, path);
+                    "device",
+                    name, path);
         close(fd);
         return false;
     }
@@ -278,13 +280,14 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
     if (nbd_cache_direct(opts->cache)) {
         /* Unaligned requests go through a second, buffered descriptor. */
         exp->fd_buffered = exp->fd;
-        exp->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-                       O_DIRECT);
+        exp->fd =
+            open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
         if (exp->fd < 0) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED,
                         "NBD export '%s': cannot open '%s' with O_DIRECT "
                         "(cache=none/directsync): %s; use another cache "
-                        "mode", name, path, g_strerror(errno));
+                        "mode",
+                        name, path, g_strerror(errno));
             nbd_export_free(exp);
             return false;
         }
@@ -308,9 +311,9 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
         exp->regular = true;
         {
             struct statfs sfs;
-            exp->in_memory = fstatfs(fd, &sfs) == 0 &&
-                             (sfs.f_type == TMPFS_MAGIC ||
-                              sfs.f_type == RAMFS_MAGIC);
+            exp->in_memory =
+                fstatfs(fd, &sfs) == 0 &&
+                (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
         }
         /* Holes appear only from outside or from our own punching. */
         exp->may_have_holes = (uint64_t)st.st_blocks * 512 < exp->size;
@@ -323,8 +326,8 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
 
 static uint16_t nbd_export_tx_flags(NBDServerConn *client, NBDExport *exp)
 {
-    uint16_t flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
-                     NBD_FLAG_SEND_CACHE;
+    uint16_t flags =
+        NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_CACHE;
 
     if (exp->readonly) {
         flags |= NBD_FLAG_READ_ONLY;
@@ -383,8 +386,8 @@ static bool nbd_opt_reply(NBDServerConn *client, uint32_t option, uint32_t type,
 
 /* An error reply with a message the client can show its user. */
 static bool G_GNUC_PRINTF(4, 5)
-nbd_opt_error(NBDServerConn *client, uint32_t option, uint32_t type,
-              const char *fmt, ...)
+    nbd_opt_error(NBDServerConn *client, uint32_t option, uint32_t type,
+                  const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -419,7 +422,7 @@ static void nbd_conn_forget_negotiation(NBDServerConn *client)
 static char *nbd_name_dup(const uint8_t *p, uint32_t len)
 {
     if (!len) {
-        return g_strdup("");  /* the default export; @p may be NULL */
+        return g_strdup(""); /* the default export; @p may be NULL */
     }
     if (memchr(p, '\0', len)) {
         return NULL;
@@ -447,8 +450,8 @@ static NBDNegState nbd_opt_abort(NBDServerConn *client, uint32_t len)
  */
 static void nbd_linger(NBDServerConn *client)
 {
-    gint64 deadline = g_get_monotonic_time() +
-                      NBD_LINGER_MS * G_TIME_SPAN_MILLISECOND;
+    gint64 deadline =
+        g_get_monotonic_time() + NBD_LINGER_MS * G_TIME_SPAN_MILLISECOND;
     size_t total = 0;
     uint8_t scratch[4096];
     int fd;
@@ -487,18 +490,21 @@ static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
 
     if (len) {
         return nbd_opt_error(client, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
-                             "STARTTLS takes no payload") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "STARTTLS takes no payload")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (!server->tls_creds) {
         return nbd_opt_error(client, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP,
-                             "TLS is not configured on this server") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "TLS is not configured on this server")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (client->tls) {
         return nbd_opt_error(client, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
-                             "TLS is already in use") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "TLS is already in use")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (!nbd_opt_reply(client, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0, NULL)) {
         return NBD_NEG_DISCONNECT;
@@ -547,8 +553,7 @@ static bool nbd_send_export_info(NBDServerConn *client, uint32_t option,
         str = g_malloc(2 + slen);
         nbd_put_be16(str, info);
         memcpy(str + 2, s, slen);
-        return nbd_opt_reply(client, option, NBD_REP_INFO, str, 2 + slen,
-                             NULL);
+        return nbd_opt_reply(client, option, NBD_REP_INFO, str, 2 + slen, NULL);
     default:
         /* Requests for information we do not have are ignored. */
         return true;
@@ -569,21 +574,25 @@ static NBDNegState nbd_opt_info_go(NBDServerConn *client, uint32_t option,
          len != 4 + namelen + 2 + 2 * (uint32_t)nreq)) {
         return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
                              "malformed %s request (length %u)",
-                             nbd_opt_name(option), len) ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             nbd_opt_name(option), len)
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     name = nbd_name_dup(p + 4, namelen);
     if (!name) {
         return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
-                             "export name contains a NUL byte") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "export name contains a NUL byte")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     exp = nbd_server_find_export(client->server, name);
     if (!exp) {
         return nbd_opt_error(client, option, NBD_REP_ERR_UNKNOWN,
                              "export '%s' not found; NBD_OPT_LIST shows the "
-                             "exports of this server", name) ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "exports of this server",
+                             name)
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (!nbd_send_export_info(client, option, exp, NBD_INFO_EXPORT) ||
         !nbd_send_export_info(client, option, exp, NBD_INFO_BLOCK_SIZE)) {
@@ -624,7 +633,8 @@ static NBDNegState nbd_opt_export_name(NBDServerConn *client, const uint8_t *p,
          * reply: hang up.
          */
         g_info("NBD client %s: NBD_OPT_EXPORT_NAME after extended headers; "
-               "disconnecting", qio_channel_get_name(client->master));
+               "disconnecting",
+               qio_channel_get_name(client->master));
         return NBD_NEG_DISCONNECT;
     }
     if (name && len <= NBD_MAX_STRING_LENGTH) {
@@ -640,8 +650,9 @@ static NBDNegState nbd_opt_export_name(NBDServerConn *client, const uint8_t *p,
     client->meta_base_allocation = false;
     nbd_put_be64(buf, exp->size);
     nbd_put_be16(buf + 8, nbd_export_tx_flags(client, exp));
-    if (!nbd_write(client, buf, client->no_zeroes ?
-                   NBD_EXPORT_NAME_REPLY_SIZE : sizeof(buf), NULL)) {
+    if (!nbd_write(client, buf,
+                   client->no_zeroes ? NBD_EXPORT_NAME_REPLY_SIZE : sizeof(buf),
+                   NULL)) {
         return NBD_NEG_DISCONNECT;
     }
     return NBD_NEG_TRANSMISSION;
@@ -654,8 +665,9 @@ static NBDNegState nbd_opt_list(NBDServerConn *client, uint32_t len)
 
     if (len) {
         return nbd_opt_error(client, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
-                             "LIST takes no payload") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "LIST takes no payload")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     for (guint i = 0; (exp = nbd_server_export_at(server, i)); i++) {
         size_t nlen = strlen(exp->name);
@@ -672,8 +684,9 @@ static NBDNegState nbd_opt_list(NBDServerConn *client, uint32_t len)
             return NBD_NEG_DISCONNECT;
         }
     }
-    return nbd_opt_reply(client, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0, NULL) ?
-           NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+    return nbd_opt_reply(client, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0, NULL)
+               ? NBD_NEG_OPTION
+               : NBD_NEG_DISCONNECT;
 }
 
 static NBDNegState nbd_opt_structured_reply(NBDServerConn *client, uint32_t len)
@@ -681,21 +694,24 @@ static NBDNegState nbd_opt_structured_reply(NBDServerConn *client, uint32_t len)
     if (len) {
         return nbd_opt_error(client, NBD_OPT_STRUCTURED_REPLY,
                              NBD_REP_ERR_INVALID,
-                             "STRUCTURED_REPLY takes no payload") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "STRUCTURED_REPLY takes no payload")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (client->extended) {
         /* Extended headers take precedence: no way back to compact ones. */
         return nbd_opt_error(client, NBD_OPT_STRUCTURED_REPLY,
                              NBD_REP_ERR_EXT_HEADER_REQD,
                              "extended headers are already in use and "
-                             "take precedence over structured replies") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "take precedence over structured replies")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     client->structured = true;
-    return nbd_opt_reply(client, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK,
-                         NULL, 0, NULL) ?
-           NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+    return nbd_opt_reply(client, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0,
+                         NULL)
+               ? NBD_NEG_OPTION
+               : NBD_NEG_DISCONNECT;
 }
 
 /*
@@ -703,20 +719,21 @@ static NBDNegState nbd_opt_structured_reply(NBDServerConn *client, uint32_t len)
  * which brings structured replies with it.  Asking after structured
  * replies is fine (this takes over); asking twice is harmless.
  */
-static NBDNegState nbd_opt_extended_headers(NBDServerConn *client,
-                                            uint32_t len)
+static NBDNegState nbd_opt_extended_headers(NBDServerConn *client, uint32_t len)
 {
     if (len) {
         return nbd_opt_error(client, NBD_OPT_EXTENDED_HEADERS,
                              NBD_REP_ERR_INVALID,
-                             "EXTENDED_HEADERS takes no payload") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "EXTENDED_HEADERS takes no payload")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     client->extended = true;
     client->structured = true;
-    return nbd_opt_reply(client, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK,
-                         NULL, 0, NULL) ?
-           NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+    return nbd_opt_reply(client, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK, NULL, 0,
+                         NULL)
+               ? NBD_NEG_OPTION
+               : NBD_NEG_DISCONNECT;
 }
 
 /* Does @query select base:allocation?  LIST accepts the "base:" prefix. */
@@ -742,8 +759,9 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
     if (!client->structured) {
         return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
                              "meta contexts need NBD_OPT_STRUCTURED_REPLY "
-                             "or NBD_OPT_EXTENDED_HEADERS first") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "or NBD_OPT_EXTENDED_HEADERS first")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (len < 8 || (namelen = nbd_get_be32(p)) > len - 8 ||
         namelen > NBD_MAX_STRING_LENGTH) {
@@ -769,8 +787,9 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
     }
     if (!nbd_server_find_export(client->server, name)) {
         return nbd_opt_error(client, option, NBD_REP_ERR_UNKNOWN,
-                             "export '%s' not found", name) ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "export '%s' not found", name)
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     pos = 8 + namelen;
     selected = list && nq == 0;
@@ -792,13 +811,15 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
             return NBD_NEG_DISCONNECT;
         }
     }
-    return nbd_opt_reply(client, option, NBD_REP_ACK, NULL, 0, NULL) ?
-           NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+    return nbd_opt_reply(client, option, NBD_REP_ACK, NULL, 0, NULL)
+               ? NBD_NEG_OPTION
+               : NBD_NEG_DISCONNECT;
 
 invalid:
     return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
-                         "malformed %s request", nbd_opt_name(option)) ?
-           NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                         "malformed %s request", nbd_opt_name(option))
+               ? NBD_NEG_OPTION
+               : NBD_NEG_DISCONNECT;
 }
 
 /* ---- Negotiation: states ------------------------------------------------- */
@@ -808,8 +829,8 @@ static NBDNegState nbd_state_greeting(NBDServerConn *client)
     uint8_t buf[NBD_SERVER_GREETING_SIZE];
 
     nbd_encode_greeting(buf, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-    return nbd_write(client, buf, sizeof(buf), NULL) ?
-           NBD_NEG_CLIENT_FLAGS : NBD_NEG_DISCONNECT;
+    return nbd_write(client, buf, sizeof(buf), NULL) ? NBD_NEG_CLIENT_FLAGS
+                                                     : NBD_NEG_DISCONNECT;
 }
 
 static NBDNegState nbd_state_client_flags(NBDServerConn *client)
@@ -867,8 +888,9 @@ static NBDNegState nbd_state_option(NBDServerConn *client)
         }
         return nbd_opt_error(client, opt.option, NBD_REP_ERR_TLS_REQD,
                              "TLS is required; use NBD_OPT_STARTTLS "
-                             "(did you forget --tls-creds?)") ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             "(did you forget --tls-creds?)")
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
     if (opt.length) {
         payload = g_malloc(opt.length);
@@ -899,8 +921,9 @@ static NBDNegState nbd_state_option(NBDServerConn *client)
     default:
         return nbd_opt_error(client, opt.option, NBD_REP_ERR_UNSUP,
                              "option %u (%s) is not supported", opt.option,
-                             nbd_opt_name(opt.option)) ?
-               NBD_NEG_OPTION : NBD_NEG_DISCONNECT;
+                             nbd_opt_name(opt.option))
+                   ? NBD_NEG_OPTION
+                   : NBD_NEG_DISCONNECT;
     }
 }
 
@@ -950,8 +973,8 @@ static bool nbd_negotiate(NBDServerConn *client)
 
 typedef struct NBDServerReq {
     NBDRequest req;
-    NBDBuf buf;     /* WRITE payload, or none */
-    size_t charge;  /* bytes counted against the in-flight budget */
+    NBDBuf buf;    /* WRITE payload, or none */
+    size_t charge; /* bytes counted against the in-flight budget */
 } NBDServerReq;
 
 /* Marks the connection dead; the reader notices at its next read. */
@@ -1004,8 +1027,7 @@ static bool nbd_send_iov(NBDServerConn *client, struct iovec *iov, size_t niov)
  * nbd_batch_flush() before the reader would wait for input, or when
  * full, or with the next reply the reader sends.
  */
-static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov,
-                          size_t niov)
+static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov, size_t niov)
 {
     size_t total = 0;
 
@@ -1017,7 +1039,7 @@ static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov,
     }
     if (total > NBD_BATCH_REPLY_MAX ||
         client->batch_count + 1 >= NBD_BATCH_REPLIES) {
-        return false;  /* goes out now, with what is held */
+        return false; /* goes out now, with what is held */
     }
     for (size_t i = 0; i < niov; i++) {
         memcpy(client->batch + client->batch_len, iov[i].iov_base,
@@ -1077,13 +1099,13 @@ static bool nbd_send_reply(NBDServerConn *client, struct iovec *iov,
 }
 
 static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
-                            uint32_t err,
-                            const void *data, size_t len)
+                            uint32_t err, const void *data, size_t len)
 {
     NBDSimpleReply rep = { .error = err, .cookie = cookie };
     uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
     struct iovec iov[2] = {
-        { hdr, sizeof(hdr) }, { (void *)data, len },
+        { hdr, sizeof(hdr) },
+        { (void *)data, len },
     };
 
     nbd_encode_simple_reply(hdr, &rep);
@@ -1095,26 +1117,32 @@ static bool nbd_send_simple(NBDServerConn *client, uint64_t cookie,
  * an extended one, which also echoes the request's offset.
  */
 static bool nbd_send_chunk(NBDServerConn *client, const NBDRequest *req,
-                           uint16_t flags,
-                           uint16_t type, const void *pre, size_t prelen,
-                           const void *data, size_t len)
+                           uint16_t flags, uint16_t type, const void *pre,
+                           size_t prelen, const void *data, size_t len)
 {
     uint8_t hdr[NBD_EXTENDED_REPLY_SIZE];
     struct iovec iov[3] = {
-        { hdr, 0 }, { (void *)pre, prelen }, { (void *)data, len },
+        { hdr, 0 },
+        { (void *)pre, prelen },
+        { (void *)data, len },
     };
 
     if (client->extended) {
         NBDExtendedReply rep = {
-            .flags = flags, .type = type, .cookie = req->cookie,
-            .offset = req->offset, .length = prelen + len,
+            .flags = flags,
+            .type = type,
+            .cookie = req->cookie,
+            .offset = req->offset,
+            .length = prelen + len,
         };
 
         nbd_encode_extended_reply(hdr, &rep);
         iov[0].iov_len = NBD_EXTENDED_REPLY_SIZE;
     } else {
         NBDStructuredReply rep = {
-            .flags = flags, .type = type, .cookie = req->cookie,
+            .flags = flags,
+            .type = type,
+            .cookie = req->cookie,
             .length = prelen + len,
         };
 
@@ -1179,15 +1207,14 @@ static bool nbd_fully_hole(NBDExport *exp, uint64_t off, uint64_t len)
     }
     data = lseek(exp->fd, off, SEEK_DATA);
     if (data < 0) {
-        return errno == ENXIO;  /* no data after @off at all */
+        return errno == ENXIO; /* no data after @off at all */
     }
     return (uint64_t)data >= off + len;
 }
 
 static bool nbd_direct_ok(NBDExport *exp, uint64_t off, size_t len)
 {
-    return exp->fd_buffered < 0 ||
-           ((off | len) & (NBD_DIRECT_ALIGN - 1)) == 0;
+    return exp->fd_buffered < 0 || ((off | len) & (NBD_DIRECT_ALIGN - 1)) == 0;
 }
 
 /* The descriptor to use for [off, off+len). */
@@ -1203,7 +1230,7 @@ static int nbd_export_fd(NBDExport *exp, uint64_t off, size_t len)
  * NBD_BUF_MIN bytes, so the usual request sizes share them; the pool
  * keeps at most NBD_POOL_BYTES.
  */
-#define NBD_BUF_MIN (256u * 1024)
+#define NBD_BUF_MIN    (256u * 1024)
 #define NBD_POOL_BYTES (16u * 1024 * 1024)
 
 static bool nbd_buf_get(NBDServerConn *client, size_t len, NBDBuf *out)
@@ -1259,10 +1286,10 @@ static void nbd_pool_clear(NBDServerConn *client)
 /* Flush if the cache mode or the request asks for it; 0 or -errno. */
 static int nbd_maybe_sync(NBDExport *exp, const NBDRequest *req, int ret)
 {
-    bool sync = exp->cache == NBD_CACHE_WRITETHROUGH ||
-                exp->cache == NBD_CACHE_DIRECTSYNC ||
-                ((req->flags & NBD_CMD_FLAG_FUA) &&
-                 exp->cache != NBD_CACHE_UNSAFE);
+    bool sync =
+        exp->cache == NBD_CACHE_WRITETHROUGH ||
+        exp->cache == NBD_CACHE_DIRECTSYNC ||
+        ((req->flags & NBD_CMD_FLAG_FUA) && exp->cache != NBD_CACHE_UNSAFE);
 
     if (!ret && sync && fdatasync(exp->fd) < 0) {
         ret = -errno;
@@ -1285,7 +1312,7 @@ static size_t nbd_pread_all(NBDExport *exp, uint8_t *buf, size_t len,
         struct iovec iov = { buf + done, len - done };
         ssize_t n = preadv2(fd, &iov, 1, off + done, nowait ? RWF_NOWAIT : 0);
         if (n < 0 && nowait && (errno == EAGAIN || errno == EOPNOTSUPP)) {
-            *err = EAGAIN;  /* not in the page cache: would wait */
+            *err = EAGAIN; /* not in the page cache: would wait */
             return done;
         }
         if (n < 0 && errno == EINTR) {
@@ -1301,7 +1328,7 @@ static size_t nbd_pread_all(NBDExport *exp, uint8_t *buf, size_t len,
         }
         done += n;
         if (done < len && fd != exp->fd_buffered && exp->fd_buffered >= 0) {
-            fd = exp->fd_buffered;  /* a short direct read: go on buffered */
+            fd = exp->fd_buffered; /* a short direct read: go on buffered */
         }
     }
     return len;
@@ -1322,8 +1349,8 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
     bool ok;
     int err;
 
-    if (client->structured && !(req->flags & NBD_CMD_FLAG_DF) &&
-        req->length && nbd_fully_hole(exp, req->offset, req->length)) {
+    if (client->structured && !(req->flags & NBD_CMD_FLAG_DF) && req->length &&
+        nbd_fully_hole(exp, req->offset, req->length)) {
         nbd_put_be64(pre, req->offset);
         nbd_put_be32(pre + 8, req->length);
         return nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
@@ -1339,8 +1366,8 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
         *would_block = true;
         return true;
     }
-    if (err && (!client->structured || !done ||
-                (req->flags & NBD_CMD_FLAG_DF))) {
+    if (err &&
+        (!client->structured || !done || (req->flags & NBD_CMD_FLAG_DF))) {
         nbd_buf_put(client, &nb);
         return nbd_send_status(client, req, nbd_errno_to_wire(err),
                                g_strerror(err));
@@ -1354,8 +1381,8 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
 
         nbd_log_error(client, req, nbd_errno_to_wire(err), msg);
         nbd_put_be64(pre, req->offset);
-        ok = nbd_send_chunk(client, req, 0,
-                            NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf, done);
+        ok = nbd_send_chunk(client, req, 0, NBD_REPLY_TYPE_OFFSET_DATA, pre, 8,
+                            buf, done);
         nbd_buf_put(client, &nb);
         /* Error, message length, message, then the failing offset. */
         nbd_put_be32(epre, nbd_errno_to_wire(err));
@@ -1363,8 +1390,8 @@ static bool nbd_do_read(NBDServerConn *client, const NBDRequest *req,
         memcpy(tail, msg, mlen);
         nbd_put_be64(tail + mlen, req->offset + done);
         return ok && nbd_send_chunk(client, req, NBD_REPLY_FLAG_DONE,
-                                    NBD_REPLY_TYPE_ERROR_OFFSET, epre, 6,
-                                    tail, mlen + 8);
+                                    NBD_REPLY_TYPE_ERROR_OFFSET, epre, 6, tail,
+                                    mlen + 8);
     }
     if (!client->structured) {
         ok = nbd_send_simple(client, req->cookie, 0, buf, req->length);
@@ -1418,8 +1445,8 @@ static int nbd_zero_range(NBDExport *exp, uint64_t off, uint64_t len,
     }
     if (may_punch) {
         g_atomic_int_set(&exp->may_have_holes, 1);
-        if (fallocate(exp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                      off, len) == 0) {
+        if (fallocate(exp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+                      len) == 0) {
             return 0;
         }
     }
@@ -1490,12 +1517,13 @@ static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req,
     if (exp->detect_zeroes != NBD_DETECT_ZEROES_OFF &&
         nbd_is_zero(buf, req->length)) {
         if (nowait) {
-            *would_block = true;  /* fallocate may wait */
+            *would_block = true; /* fallocate may wait */
             return true;
         }
         ret = nbd_zero_range(exp, req->offset, req->length,
                              exp->detect_zeroes == NBD_DETECT_ZEROES_UNMAP &&
-                             exp->discard, false);
+                                 exp->discard,
+                             false);
     } else if (nowait) {
         /* Rewriting from the start on a worker is harmless. */
         ret = nbd_pwrite_nowait(exp, buf, req->length, req->offset);
@@ -1516,8 +1544,8 @@ static bool nbd_do_write(NBDServerConn *client, const NBDRequest *req,
         if (serialise) {
             g_mutex_lock(&exp->write_lock);
         }
-        ret = nbd_pwrite_all(nbd_export_fd(exp, req->offset, req->length),
-                             buf, req->length, req->offset);
+        ret = nbd_pwrite_all(nbd_export_fd(exp, req->offset, req->length), buf,
+                             req->length, req->offset);
         if (serialise) {
             g_mutex_unlock(&exp->write_lock);
         }
@@ -1618,8 +1646,9 @@ static bool nbd_do_block_status(NBDServerConn *client, const NBDRequest *req)
     ext = g_malloc(dsize * NBD_MAX_EXTENTS);
     while (off < end && n < NBD_MAX_EXTENTS) {
         /* Saying "data" is always safe; it is all there is to say. */
-        off_t data = g_atomic_int_get(&exp->may_have_holes) ?
-                     lseek(exp->fd, off, SEEK_DATA) : (off_t)off;
+        off_t data = g_atomic_int_get(&exp->may_have_holes)
+                         ? lseek(exp->fd, off, SEEK_DATA)
+                         : (off_t)off;
         uint64_t next;
         uint32_t flags;
 
@@ -1677,8 +1706,7 @@ static uint16_t nbd_cmd_allowed_flags(NBDServerConn *client, uint16_t type)
     case NBD_CMD_TRIM:
         return NBD_CMD_FLAG_FUA;
     case NBD_CMD_WRITE_ZEROES:
-        return NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE |
-               NBD_CMD_FLAG_FAST_ZERO;
+        return NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
     case NBD_CMD_BLOCK_STATUS:
         return NBD_CMD_FLAG_REQ_ONE;
     default:
@@ -1698,7 +1726,7 @@ static bool nbd_inline_ok(NBDServerConn *client, const NBDRequest *req)
     NBDExport *exp = client->exp;
 
     if (exp->fd_buffered >= 0) {
-        return false;  /* O_DIRECT */
+        return false; /* O_DIRECT */
     }
     switch (req->type) {
     case NBD_CMD_READ:
@@ -1707,8 +1735,7 @@ static bool nbd_inline_ok(NBDServerConn *client, const NBDRequest *req)
         return !(req->flags & NBD_CMD_FLAG_FUA) &&
                (exp->cache == NBD_CACHE_WRITEBACK ||
                 exp->cache == NBD_CACHE_UNSAFE) &&
-               (exp->in_memory ||
-                !g_atomic_int_get(&exp->no_nowait_write));
+               (exp->in_memory || !g_atomic_int_get(&exp->no_nowait_write));
     default:
         return false;
     }
@@ -1813,7 +1840,7 @@ static bool nbd_check_payload_flag(NBDServerConn *client, NBDRequest *req,
     bool payload = req->flags & NBD_CMD_FLAG_PAYLOAD_LEN;
 
     if (!client->extended) {
-        return false;  /* the flag is refused like any unknown one */
+        return false; /* the flag is refused like any unknown one */
     }
     if (payload && req->length > NBD_SERVER_MAX_REQUEST) {
         g_info("NBD client %s: %s with a payload of %" G_GUINT64_FORMAT
@@ -1908,14 +1935,16 @@ static void nbd_transmission(NBDServerConn *client)
 {
     bool ok;
 
-    client->batch_fd = QIO_IS_CHANNEL_SOCKET(client->master) ?
-        qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master)) : -1;
-    client->workers = g_thread_pool_new(nbd_worker, client,
-                                        NBD_SERVER_WORKERS, FALSE, NULL);
+    client->batch_fd =
+        QIO_IS_CHANNEL_SOCKET(client->master)
+            ? qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master))
+            : -1;
+    client->workers =
+        g_thread_pool_new(nbd_worker, client, NBD_SERVER_WORKERS, FALSE, NULL);
     for (;;) {
         /* One header style for the whole connection, fixed at GO. */
-        size_t hlen = client->extended ? NBD_EXTENDED_REQUEST_SIZE
-                                       : NBD_REQUEST_SIZE;
+        size_t hlen =
+            client->extended ? NBD_EXTENDED_REQUEST_SIZE : NBD_REQUEST_SIZE;
         uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
         NBDServerReq *r;
         NBDRequest req;
@@ -1931,7 +1960,8 @@ static void nbd_transmission(NBDServerConn *client)
                                : nbd_decode_request(hdr, &req))) {
             /* Includes the other header style: the stream is lost. */
             g_info("NBD client %s: bad %s request magic 0x%08x; "
-                   "disconnecting", qio_channel_get_name(client->master),
+                   "disconnecting",
+                   qio_channel_get_name(client->master),
                    client->extended ? "extended" : "compact",
                    nbd_get_be32(hdr));
             break;
@@ -2000,8 +2030,8 @@ static gpointer nbd_conn_watchdog(gpointer opaque)
     }
     if (!client->negotiated) {
         g_info("NBD client %s: negotiation not finished after %u ms; "
-               "disconnecting", qio_channel_get_name(client->master),
-               client->timeout_ms);
+               "disconnecting",
+               qio_channel_get_name(client->master), client->timeout_ms);
         qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     }
     g_mutex_unlock(&client->lock);
@@ -2048,8 +2078,8 @@ static gpointer nbd_conn_run(gpointer opaque)
     bool ok;
 
     if (client->timeout_ms) {
-        client->watchdog = g_thread_new("nbd-watchdog", nbd_conn_watchdog,
-                                        client);
+        client->watchdog =
+            g_thread_new("nbd-watchdog", nbd_conn_watchdog, client);
     }
     ok = nbd_negotiate(client);
     nbd_conn_negotiation_over(client);
@@ -2148,8 +2178,7 @@ void nbd_server_run_client(NBDServer *server, QIOChannel *ioc)
     nbd_conn_run(client);
 }
 
-bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
-                             GError **errp)
+bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp)
 {
     g_return_val_if_fail(NBD_IS_SERVER(server), false);
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
@@ -2197,13 +2226,12 @@ NBDServer *nbd_server_new(QCryptoTLSCreds *tls_creds, const char *tls_authz,
     if (tls_authz && !tls_creds) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD server: tls-authz '%s' needs TLS credentials; "
-                    "did you forget --tls-creds?", tls_authz);
+                    "did you forget --tls-creds?",
+                    tls_authz);
         return NULL;
     }
-    if (tls_creds &&
-        !qcrypto_tls_creds_check_endpoint(tls_creds,
-                                          QCRYPTO_TLS_CREDS_ENDPOINT_SERVER,
-                                          errp)) {
+    if (tls_creds && !qcrypto_tls_creds_check_endpoint(
+                         tls_creds, QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, errp)) {
         return NULL;
     }
     server = g_object_new(NBD_TYPE_SERVER, NULL);

@@ -73,7 +73,8 @@ static char *uri_decode(const char *uri, const char *what, const char *s,
         if (hi < 0 || lo < 0) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': bad percent escape in the %s "
-                        "(expected %%XX with two hex digits)", uri, what);
+                        "(expected %%XX with two hex digits)",
+                        uri, what);
             return NULL;
         }
         if (hi == 0 && lo == 0) {
@@ -86,8 +87,8 @@ static char *uri_decode(const char *uri, const char *what, const char *s,
     }
     if (!g_utf8_validate(out->str, out->len, NULL)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
-                    "NBD URI '%s': the %s is not valid UTF-8 once decoded",
-                    uri, what);
+                    "NBD URI '%s': the %s is not valid UTF-8 once decoded", uri,
+                    what);
         return NULL;
     }
     return g_string_free(g_steal_pointer(&out), false);
@@ -107,8 +108,8 @@ static bool parse_bool(const char *uri, const char *key, const char *value,
         return true;
     }
     g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
-                "NBD URI '%s': query parameter %s=%s is not true or false",
-                uri, key, value);
+                "NBD URI '%s': query parameter %s=%s is not true or false", uri,
+                key, value);
     return false;
 }
 
@@ -138,8 +139,8 @@ static bool parse_query(const char *uri, const char *query, NBDUri *out,
         if (!key) {
             return false;
         }
-        value = uri_decode(uri, "query parameter value", eq + 1,
-                           strlen(eq + 1), errp);
+        value = uri_decode(uri, "query parameter value", eq + 1, strlen(eq + 1),
+                           errp);
         if (!value) {
             return false;
         }
@@ -153,7 +154,8 @@ static bool parse_query(const char *uri, const char *query, NBDUri *out,
             if (seen_verify) {
                 g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                             "NBD URI '%s': query parameter '%s' is given "
-                            "twice", uri, key);
+                            "twice",
+                            uri, key);
                 return false;
             }
             seen_verify = true;
@@ -165,7 +167,8 @@ static bool parse_query(const char *uri, const char *query, NBDUri *out,
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': unknown query parameter '%s' "
                         "(known: socket, tls-certificates, tls-psk-file, "
-                        "tls-verify-peer)", uri, key);
+                        "tls-verify-peer)",
+                        uri, key);
             return false;
         }
         if (*slot) {
@@ -176,8 +179,8 @@ static bool parse_query(const char *uri, const char *query, NBDUri *out,
         }
         if (!*value) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
-                        "NBD URI '%s': query parameter '%s' is empty",
-                        uri, key);
+                        "NBD URI '%s': query parameter '%s' is empty", uri,
+                        key);
             return false;
         }
         *slot = g_steal_pointer(&value);
@@ -201,18 +204,20 @@ static bool parse_host_port(const char *uri, const char *s, size_t len,
             return false;
         }
         *host = g_strndup(s + 1, close - s - 1);
-        if (!**host || strspn(*host, "0123456789abcdefABCDEF:.") !=
-            strlen(*host) || !strchr(*host, ':')) {
+        if (!**host ||
+            strspn(*host, "0123456789abcdefABCDEF:.") != strlen(*host) ||
+            !strchr(*host, ':')) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
-                        "NBD URI '%s': '[%s]' is not an IPv6 address",
-                        uri, *host);
+                        "NBD URI '%s': '[%s]' is not an IPv6 address", uri,
+                        *host);
             return false;
         }
         colon = close + 1 < end ? close + 1 : NULL;
         if (colon && *colon != ':') {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': unexpected text after the IPv6 host "
-                        "(expected ':PORT')", uri);
+                        "(expected ':PORT')",
+                        uri);
             return false;
         }
     } else {
@@ -220,7 +225,8 @@ static bool parse_host_port(const char *uri, const char *s, size_t len,
         if (colon && memchr(colon + 1, ':', end - colon - 1)) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': host has more than one ':' (put an "
-                        "IPv6 address in brackets: [::1])", uri);
+                        "IPv6 address in brackets: [::1])",
+                        uri);
             return false;
         }
         *host = g_strndup(s, colon ? (size_t)(colon - s) : len);
@@ -228,15 +234,16 @@ static bool parse_host_port(const char *uri, const char *s, size_t len,
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': no host (nbd://HOST[:PORT]/EXPORT; "
                         "for a UNIX socket use nbd+unix:///EXPORT?socket="
-                        "PATH)", uri);
+                        "PATH)",
+                        uri);
             return false;
         }
         for (const char *c = *host; *c; c++) {
-            if (!g_ascii_isalnum(*c) && *c != '-' && *c != '.' &&
-                *c != '_') {
+            if (!g_ascii_isalnum(*c) && *c != '-' && *c != '.' && *c != '_') {
                 g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                             "NBD URI '%s': invalid character '%c' in host "
-                            "'%s'", uri, *c, *host);
+                            "'%s'",
+                            uri, *c, *host);
                 return false;
             }
         }
@@ -252,11 +259,12 @@ static bool parse_host_port(const char *uri, const char *s, size_t len,
 
         errno = 0;
         v = **port ? strtoul(*port, &endp, 10) : 0;
-        if (!**port || !g_ascii_isdigit(**port) || errno || *endp ||
-            v == 0 || v > 65535) {
+        if (!**port || !g_ascii_isdigit(**port) || errno || *endp || v == 0 ||
+            v > 65535) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': port '%s' is not a number from 1 to "
-                        "65535", uri, *port);
+                        "65535",
+                        uri, *port);
             return false;
         }
     }
@@ -281,7 +289,8 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
     if (i == G_N_ELEMENTS(schemes)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD URI '%s': unknown scheme (use nbd://, nbds://, "
-                    "nbd+unix:// or nbds+unix://)", str);
+                    "nbd+unix:// or nbds+unix://)",
+                    str);
         return NULL;
     }
     out->tls = schemes[i].tls;
@@ -304,7 +313,8 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
         if (memchr(p, ':', at - p)) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': a password in the user part is not "
-                        "supported (use tls-psk-file=FILE)", str);
+                        "supported (use tls-psk-file=FILE)",
+                        str);
             return NULL;
         }
         if (at == p) {
@@ -322,7 +332,8 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
         if (p != auth_end) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': a UNIX socket URI has no host "
-                        "(nbd+unix:///EXPORT?socket=PATH)", str);
+                        "(nbd+unix:///EXPORT?socket=PATH)",
+                        str);
             return NULL;
         }
     } else if (!parse_host_port(str, p, auth_end - p, &host, &port, errp)) {
@@ -333,8 +344,8 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
     if (path) {
         const char *pend = query ? query : path + strlen(path);
 
-        out->export_name = uri_decode(str, "export name", path + 1,
-                                      pend - path - 1, errp);
+        out->export_name =
+            uri_decode(str, "export name", path + 1, pend - path - 1, errp);
         if (!out->export_name) {
             return NULL;
         }
@@ -343,8 +354,7 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
     }
     if (strlen(out->export_name) > 4096) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
-                    "NBD URI '%s': export name is longer than 4096 bytes",
-                    str);
+                    "NBD URI '%s': export name is longer than 4096 bytes", str);
         return NULL;
     }
 
@@ -354,19 +364,22 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
     if (out->username && !out->tls) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD URI '%s': a user is only meaningful with TLS "
-                    "(nbds:// or nbds+unix://)", str);
+                    "(nbds:// or nbds+unix://)",
+                    str);
         return NULL;
     }
     if (!out->tls && (out->tls_certificates || out->tls_psk_file)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD URI '%s': TLS parameters on a plain scheme; use "
-                    "nbds:// or nbds+unix:// to require TLS", str);
+                    "nbds:// or nbds+unix:// to require TLS",
+                    str);
         return NULL;
     }
     if (out->tls_certificates && out->tls_psk_file) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "NBD URI '%s': tls-certificates and tls-psk-file "
-                    "cannot both be given", str);
+                    "cannot both be given",
+                    str);
         return NULL;
     }
     if (is_unix) {
@@ -387,7 +400,8 @@ NBDUri *nbd_uri_parse(const char *str, GError **errp)
         if (socket_path) {
             g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                         "NBD URI '%s': query parameter socket= needs the "
-                        "nbd+unix:// or nbds+unix:// scheme", str);
+                        "nbd+unix:// or nbds+unix:// scheme",
+                        str);
             return NULL;
         }
         out->addr = qio_socket_address_new_inet(host, port);
@@ -412,7 +426,8 @@ static char *psk_link_dir(const char *file, GError **errp)
     if (!dir) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
                     "cannot make a temporary directory for tls-psk-file "
-                    "'%s': %s", file, g_strerror(errno));
+                    "'%s': %s",
+                    file, g_strerror(errno));
         return NULL;
     }
     link = g_build_filename(dir, "keys.psk", NULL);
@@ -433,16 +448,14 @@ QCryptoTLSCreds *nbd_uri_make_tls_creds(const NBDUri *uri, const char *id,
     const char *verify = uri->tls_verify_peer ? "on" : "off";
 
     if (uri->tls_certificates) {
-        obj = qom_object_add_props("tls-creds-x509", id, errp,
-                                   "endpoint", "client",
-                                   "dir", uri->tls_certificates,
+        obj = qom_object_add_props("tls-creds-x509", id, errp, "endpoint",
+                                   "client", "dir", uri->tls_certificates,
                                    "verify-peer", verify, NULL);
     } else if (uri->tls_psk_file) {
         g_autofree char *base = g_path_get_basename(uri->tls_psk_file);
         g_autofree char *dir = NULL;
         g_autofree char *tmp = NULL;
-        const char *user = uri->username ? uri->username
-                                         : g_get_user_name();
+        const char *user = uri->username ? uri->username : g_get_user_name();
 
         if (!strcmp(base, "keys.psk")) {
             dir = g_path_get_dirname(uri->tls_psk_file);
@@ -453,9 +466,9 @@ QCryptoTLSCreds *nbd_uri_make_tls_creds(const NBDUri *uri, const char *id,
             }
             dir = g_strdup(tmp);
         }
-        obj = qom_object_add_props("tls-creds-psk", id, errp,
-                                   "endpoint", "client", "dir", dir,
-                                   "username", user, NULL);
+        obj =
+            qom_object_add_props("tls-creds-psk", id, errp, "endpoint",
+                                 "client", "dir", dir, "username", user, NULL);
         if (tmp) {
             g_autofree char *link = g_build_filename(tmp, "keys.psk", NULL);
 

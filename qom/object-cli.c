@@ -94,8 +94,7 @@ static void json_syntax_error(GError **errp, const GError *cause)
                     "invalid JSON at line %u, column %u: %s", line, column,
                     what);
     } else {
-        g_set_error(errp, QOM_ERROR, QOM_ERROR_PARSE, "invalid JSON: %s",
-                    what);
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_PARSE, "invalid JSON: %s", what);
     }
 }
 
@@ -145,8 +144,7 @@ static GPtrArray *parse_keyval(const char *optarg, bool *help, GError **errp)
     GPtrArray *pairs = keyval_parse(optarg, IMPLIED_KEY, help, &local);
 
     if (!pairs) {
-        g_set_error_literal(errp, QOM_ERROR, QOM_ERROR_PARSE,
-                            local->message);
+        g_set_error_literal(errp, QOM_ERROR, QOM_ERROR_PARSE, local->message);
     }
     return pairs;
 }
@@ -259,8 +257,7 @@ static void append_range(GString *notes, GParamSpec *pspec)
         GParamSpecUInt64 *p = G_PARAM_SPEC_UINT64(pspec);
         if (p->minimum != 0 || p->maximum != G_MAXUINT64) {
             g_string_append_printf(notes, "%s%" PRIu64 " to %" PRIu64, sep,
-                                   (uint64_t)p->minimum,
-                                   (uint64_t)p->maximum);
+                                   (uint64_t)p->minimum, (uint64_t)p->maximum);
         }
     } else if (G_IS_PARAM_SPEC_DOUBLE(pspec)) {
         GParamSpecDouble *p = G_PARAM_SPEC_DOUBLE(pspec);
@@ -322,8 +319,8 @@ static void help_line(GString *out, const char *name, const char *value,
     if ((blurb && *blurb) || (notes && *notes)) {
         g_string_append_printf(out, " - %s", blurb && *blurb ? blurb : "");
         if (notes && *notes) {
-            g_string_append_printf(out, "%s(%s)",
-                                   blurb && *blurb ? " " : "", notes);
+            g_string_append_printf(out, "%s(%s)", blurb && *blurb ? " " : "",
+                                   notes);
         }
     }
     g_string_append_c(out, '\n');
@@ -339,8 +336,8 @@ static void help_properties(GString *out, const char *name, GType type)
 
     qsort(specs, n, sizeof(specs[0]), compare_pspecs);
     if (desc) {
-        g_string_append_printf(out, "Object type '%s' (%s) properties:\n",
-                               name, desc);
+        g_string_append_printf(out, "Object type '%s' (%s) properties:\n", name,
+                               desc);
     } else {
         g_string_append_printf(out, "Object type '%s' properties:\n", name);
     }

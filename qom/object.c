@@ -39,10 +39,10 @@ static GMutex type_lock;
 static GHashTable *types_by_name;
 
 /* Keys for the qdata this layer hangs on types, pspecs and objects. */
-#define DEFINE_PRIVATE_QUARK(name, fn) \
-    static GQuark fn(void) \
-    { \
-        return g_quark_from_static_string(name); \
+#define DEFINE_PRIVATE_QUARK(name, fn)                                         \
+    static GQuark fn(void)                                                     \
+    {                                                                          \
+        return g_quark_from_static_string(name);                               \
     }
 
 DEFINE_PRIVATE_QUARK("qom-type-name", qom_type_name_quark)
@@ -69,7 +69,8 @@ void qom_type_register(const char *name, GType type)
         (old_name && old_name != interned)) {
         g_mutex_unlock(&type_lock);
         g_critical("object type '%s' (%s) conflicts with an earlier "
-                   "registration", name, g_type_name(type));
+                   "registration",
+                   name, g_type_name(type));
         return;
     }
     g_hash_table_insert(types_by_name, (gpointer)interned,
@@ -165,10 +166,10 @@ char **qom_type_list(GType base, bool include_abstract)
 GParamSpec *qom_param_spec_mark_size(GParamSpec *pspec)
 {
     g_return_val_if_fail(G_IS_PARAM_SPEC_UINT(pspec) ||
-                         G_IS_PARAM_SPEC_ULONG(pspec) ||
-                         G_IS_PARAM_SPEC_UINT64(pspec), pspec);
-    g_param_spec_set_qdata(pspec, qom_param_size_quark(),
-                           GINT_TO_POINTER(1));
+                             G_IS_PARAM_SPEC_ULONG(pspec) ||
+                             G_IS_PARAM_SPEC_UINT64(pspec),
+                         pspec);
+    g_param_spec_set_qdata(pspec, qom_param_size_quark(), GINT_TO_POINTER(1));
     return pspec;
 }
 
@@ -180,8 +181,7 @@ bool qom_param_spec_is_size(GParamSpec *pspec)
 GParamSpec *qom_param_spec_mark_hidden(GParamSpec *pspec)
 {
     g_return_val_if_fail(G_IS_PARAM_SPEC(pspec), pspec);
-    g_param_spec_set_qdata(pspec, qom_param_hidden_quark(),
-                           GINT_TO_POINTER(1));
+    g_param_spec_set_qdata(pspec, qom_param_hidden_quark(), GINT_TO_POINTER(1));
     return pspec;
 }
 
@@ -198,18 +198,16 @@ bool qom_param_spec_is_json(GParamSpec *pspec)
 
 bool qom_param_spec_is_settable(GParamSpec *pspec)
 {
-    if (!(pspec->flags & G_PARAM_WRITABLE) ||
-        qom_param_spec_is_hidden(pspec)) {
+    if (!(pspec->flags & G_PARAM_WRITABLE) || qom_param_spec_is_hidden(pspec)) {
         return false;
     }
-    return qom_param_spec_is_json(pspec) ||
-           G_IS_PARAM_SPEC_BOOLEAN(pspec) || G_IS_PARAM_SPEC_CHAR(pspec) ||
-           G_IS_PARAM_SPEC_UCHAR(pspec) || G_IS_PARAM_SPEC_INT(pspec) ||
-           G_IS_PARAM_SPEC_UINT(pspec) || G_IS_PARAM_SPEC_LONG(pspec) ||
-           G_IS_PARAM_SPEC_ULONG(pspec) || G_IS_PARAM_SPEC_INT64(pspec) ||
-           G_IS_PARAM_SPEC_UINT64(pspec) || G_IS_PARAM_SPEC_FLOAT(pspec) ||
-           G_IS_PARAM_SPEC_DOUBLE(pspec) || G_IS_PARAM_SPEC_STRING(pspec) ||
-           G_IS_PARAM_SPEC_ENUM(pspec);
+    return qom_param_spec_is_json(pspec) || G_IS_PARAM_SPEC_BOOLEAN(pspec) ||
+           G_IS_PARAM_SPEC_CHAR(pspec) || G_IS_PARAM_SPEC_UCHAR(pspec) ||
+           G_IS_PARAM_SPEC_INT(pspec) || G_IS_PARAM_SPEC_UINT(pspec) ||
+           G_IS_PARAM_SPEC_LONG(pspec) || G_IS_PARAM_SPEC_ULONG(pspec) ||
+           G_IS_PARAM_SPEC_INT64(pspec) || G_IS_PARAM_SPEC_UINT64(pspec) ||
+           G_IS_PARAM_SPEC_FLOAT(pspec) || G_IS_PARAM_SPEC_DOUBLE(pspec) ||
+           G_IS_PARAM_SPEC_STRING(pspec) || G_IS_PARAM_SPEC_ENUM(pspec);
 }
 
 /* ---- Hints for misspelt names ----------------------------------------- */
@@ -256,8 +254,7 @@ static size_t edit_distance(const char *a, const char *b)
  * " (did you mean 'x'?)" when one candidate is close to @wrong, else
  * " (valid <what>: a, b, c)", else "" when there are no candidates.
  */
-static char *name_hint(const char *wrong, char **candidates,
-                       const char *what)
+static char *name_hint(const char *wrong, char **candidates, const char *what)
 {
     const char *best = NULL;
     size_t best_dist = G_MAXSIZE;
@@ -313,8 +310,8 @@ typedef struct {
 } PropInput;
 
 G_GNUC_PRINTF(4, 5)
-static void prop_error(GError **errp, const PropContext *ctx,
-                       GParamSpec *pspec, const char *fmt, ...)
+static void prop_error(GError **errp, const PropContext *ctx, GParamSpec *pspec,
+                       const char *fmt, ...)
 {
     va_list ap;
 
@@ -322,8 +319,7 @@ static void prop_error(GError **errp, const PropContext *ctx,
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
-                "property '%s' of object '%s': %s", pspec->name, ctx->id,
-                msg);
+                "property '%s' of object '%s': %s", pspec->name, ctx->id, msg);
 }
 
 /* Re-raise a cutils parse error as an invalid value of @pspec. */
@@ -416,9 +412,8 @@ static bool set_integer(const PropContext *ctx, GParamSpec *pspec,
         g_value_set_uint64(&wide, magnitude);
     }
     if (range) {
-        g_autofree char *shown =
-            g_strdup_printf("%s%" PRIu64, negative && magnitude ? "-" : "",
-                            magnitude);
+        g_autofree char *shown = g_strdup_printf(
+            "%s%" PRIu64, negative && magnitude ? "-" : "", magnitude);
 
         prop_error(errp, ctx, pspec, "%s is out of range (%s)", shown, range);
         return false;
@@ -444,8 +439,7 @@ static bool set_double(const PropContext *ctx, GParamSpec *pspec, double v,
         max = G_PARAM_SPEC_DOUBLE(pspec)->maximum;
     }
     if (v < min || v > max) {
-        prop_error(errp, ctx, pspec, "%g is out of range (%g-%g)",
-                   v, min, max);
+        prop_error(errp, ctx, pspec, "%g is out of range (%g-%g)", v, min, max);
         return false;
     }
     g_value_init(out, G_PARAM_SPEC_VALUE_TYPE(pspec));
@@ -468,8 +462,8 @@ static char *enum_nicks(GEnumClass *klass)
     return g_string_free(s, FALSE);
 }
 
-static bool set_enum(const PropContext *ctx, GParamSpec *pspec,
-                     const char *str, GValue *out, GError **errp)
+static bool set_enum(const PropContext *ctx, GParamSpec *pspec, const char *str,
+                     GValue *out, GError **errp)
 {
     GEnumClass *klass = G_PARAM_SPEC_ENUM(pspec)->enum_class;
     GEnumValue *ev = g_enum_get_value_by_nick(klass, str);
@@ -491,9 +485,10 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
     GError *cause = NULL;
 
     if (qom_param_spec_is_json(pspec)) {
-        prop_error(errp, ctx, pspec, "takes a list: give it as %s.0.FIELD="
-                   "...,%s.1.FIELD=... or use the JSON form", pspec->name,
-                   pspec->name);
+        prop_error(errp, ctx, pspec,
+                   "takes a list: give it as %s.0.FIELD="
+                   "...,%s.1.FIELD=... or use the JSON form",
+                   pspec->name, pspec->name);
         return false;
     }
     if (G_IS_PARAM_SPEC_STRING(pspec)) {
@@ -523,8 +518,8 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
     if (pspec_is_unsigned_int(pspec)) {
         uint64_t v;
         bool ok = qom_param_spec_is_size(pspec)
-                  ? qio_parse_size(str, &v, &cause)
-                  : qio_strtou64(str, &v, &cause);
+                      ? qio_parse_size(str, &v, &cause)
+                      : qio_strtou64(str, &v, &cause);
         if (!ok) {
             prop_error_from(errp, ctx, pspec, cause);
             return false;
@@ -580,12 +575,16 @@ static bool convert_json(const PropContext *ctx, GParamSpec *pspec,
                    pspec_kind(pspec));
         return false;
     case JSON_NODE_ARRAY:
-        prop_error(errp, ctx, pspec, "expected %s, got an array "
-                   "(arrays are not supported)", pspec_kind(pspec));
+        prop_error(errp, ctx, pspec,
+                   "expected %s, got an array "
+                   "(arrays are not supported)",
+                   pspec_kind(pspec));
         return false;
     case JSON_NODE_OBJECT:
-        prop_error(errp, ctx, pspec, "expected %s, got an object "
-                   "(nested objects are not supported)", pspec_kind(pspec));
+        prop_error(errp, ctx, pspec,
+                   "expected %s, got an object "
+                   "(nested objects are not supported)",
+                   pspec_kind(pspec));
         return false;
     case JSON_NODE_VALUE:
         break;
@@ -645,8 +644,7 @@ static bool convert_json(const PropContext *ctx, GParamSpec *pspec,
                            pspec_kind(pspec));
                 return false;
             }
-            return set_integer(ctx, pspec, d < 0, (uint64_t)fabs(d), out,
-                               errp);
+            return set_integer(ctx, pspec, d < 0, (uint64_t)fabs(d), out, errp);
         }
         prop_error(errp, ctx, pspec, "expected %s, got a number",
                    pspec_kind(pspec));
@@ -665,11 +663,11 @@ static bool convert_json(const PropContext *ctx, GParamSpec *pspec,
  */
 typedef struct {
     GParamSpec *pspec;
-    size_t first;           /* input position of the first key */
-    GHashTable *elements;   /* index (guint64 *) -> JsonObject */
-    GArray *indices;        /* index of each key, in input order */
-    GPtrArray *keys;        /* the keys themselves (borrowed) */
-    JsonNode *node;         /* the array, once assembled */
+    size_t first;         /* input position of the first key */
+    GHashTable *elements; /* index (guint64 *) -> JsonObject */
+    GArray *indices;      /* index of each key, in input order */
+    GPtrArray *keys;      /* the keys themselves (borrowed) */
+    JsonNode *node;       /* the array, once assembled */
 } DottedList;
 
 static void dotted_list_free(DottedList *list)
@@ -703,8 +701,7 @@ static bool parse_list_index(const char *text, size_t len, guint64 *index)
 
 /* Add one "NAME.INDEX.FIELD=value" to @list, or explain what is wrong. */
 static bool dotted_list_add(const PropContext *ctx, DottedList *list,
-                            const char *key, const char *value,
-                            GError **errp)
+                            const char *key, const char *value, GError **errp)
 {
     g_autofree char *shown = qio_str_abbrev(key, VALUE_ECHO_MAX);
     const char *rest = key + strlen(list->pspec->name) + 1;
@@ -715,22 +712,25 @@ static bool dotted_list_add(const PropContext *ctx, DottedList *list,
 
     if (!parse_list_index(rest, dot ? (size_t)(dot - rest) : strlen(rest),
                           &index)) {
-        prop_error(errp, ctx, list->pspec, "key '%s': expected a list "
-                   "index (0, 1, ...) after '%s.'", shown,
-                   list->pspec->name);
+        prop_error(errp, ctx, list->pspec,
+                   "key '%s': expected a list "
+                   "index (0, 1, ...) after '%s.'",
+                   shown, list->pspec->name);
         return false;
     }
     if (!dot || dot[1] == '\0') {
-        prop_error(errp, ctx, list->pspec, "key '%s': expected a field "
-                   "name, as in %s.%" G_GUINT64_FORMAT ".FIELD", shown,
-                   list->pspec->name, index);
+        prop_error(errp, ctx, list->pspec,
+                   "key '%s': expected a field "
+                   "name, as in %s.%" G_GUINT64_FORMAT ".FIELD",
+                   shown, list->pspec->name, index);
         return false;
     }
     field = dot + 1;
     if (strchr(field, '.')) {
-        prop_error(errp, ctx, list->pspec, "key '%s': only keys of the "
-                   "form %s.INDEX.FIELD are supported", shown,
-                   list->pspec->name);
+        prop_error(errp, ctx, list->pspec,
+                   "key '%s': only keys of the "
+                   "form %s.INDEX.FIELD are supported",
+                   shown, list->pspec->name);
         return false;
     }
     element = g_hash_table_lookup(list->elements, &index);
@@ -743,7 +743,8 @@ static bool dotted_list_add(const PropContext *ctx, DottedList *list,
     if (json_object_has_member(element, field)) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_DUPLICATE_PROPERTY,
                     "property '%s' of object '%s': key '%s' is given more "
-                    "than once", list->pspec->name, ctx->id, shown);
+                    "than once",
+                    list->pspec->name, ctx->id, shown);
         return false;
     }
     json_object_set_string_member(element, field, value);
@@ -771,9 +772,11 @@ static bool dotted_list_finish(const PropContext *ctx, DottedList *list,
             if (g_array_index(list->indices, guint64, k) > i) {
                 g_autofree char *shown = qio_str_abbrev(
                     g_ptr_array_index(list->keys, k), VALUE_ECHO_MAX);
-                prop_error(errp, ctx, list->pspec, "key '%s': list indices "
+                prop_error(errp, ctx, list->pspec,
+                           "key '%s': list indices "
                            "must run from 0 without gaps, but there is no "
-                           "element %" G_GUINT64_FORMAT, shown, i);
+                           "element %" G_GUINT64_FORMAT,
+                           shown, i);
                 return false;
             }
         }
@@ -795,9 +798,9 @@ static bool dotted_list_finish(const PropContext *ctx, DottedList *list,
  * dotted keys are left alone and reported as unknown properties later.
  * @lists owns the assembled nodes, which @out borrows.
  */
-static bool assemble_dotted_lists(const PropContext *ctx,
-                                  GObjectClass *klass, const PropInput *in,
-                                  size_t n, PropInput **out, size_t *nout,
+static bool assemble_dotted_lists(const PropContext *ctx, GObjectClass *klass,
+                                  const PropInput *in, size_t n,
+                                  PropInput **out, size_t *nout,
                                   GPtrArray **lists, GError **errp)
 {
     /* input position -> the list it feeds, or NULL */
@@ -805,8 +808,7 @@ static bool assemble_dotted_lists(const PropContext *ctx,
     PropInput *result;
     size_t m = 0;
 
-    *lists = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)dotted_list_free);
+    *lists = g_ptr_array_new_with_free_func((GDestroyNotify)dotted_list_free);
     for (size_t i = 0; i < n; i++) {
         const char *dot;
         g_autofree char *name = NULL;
@@ -834,9 +836,9 @@ static bool assemble_dotted_lists(const PropContext *ctx,
             list = g_new0(DottedList, 1);
             list->pspec = pspec;
             list->first = i;
-            list->elements = g_hash_table_new_full(
-                g_int64_hash, g_int64_equal, g_free,
-                (GDestroyNotify)json_object_unref);
+            list->elements =
+                g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                      (GDestroyNotify)json_object_unref);
             list->indices = g_array_new(FALSE, FALSE, sizeof(guint64));
             list->keys = g_ptr_array_new();
             g_ptr_array_add(*lists, list);
@@ -900,8 +902,7 @@ static GHashTable *table_locked(void)
 /* Sorted "'a', 'b'" list of a user table's names. */
 static char *users_text(GHashTable *users)
 {
-    g_autofree gpointer *keys =
-        g_hash_table_get_keys_as_array(users, NULL);
+    g_autofree gpointer *keys = g_hash_table_get_keys_as_array(users, NULL);
     guint n = g_hash_table_size(users);
     GString *s = g_string_new(NULL);
 
@@ -929,7 +930,8 @@ bool qom_id_is_valid(const char *id, GError **errp)
             g_autofree char *shown = qio_str_abbrev(id, VALUE_ECHO_MAX);
             g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
                         "invalid object id '%s': use only letters, digits, "
-                        "'-', '.' and '_'", shown);
+                        "'-', '.' and '_'",
+                        shown);
             return false;
         }
     }
@@ -960,8 +962,8 @@ static GType resolve_type(const char *type, GError **errp)
         g_autofree char *list = g_strjoinv(", ", names);
         g_set_error(errp, QOM_ERROR, QOM_ERROR_UNKNOWN_TYPE,
                     "object type '%s' is abstract; create one of its "
-                    "subtypes instead%s%s%s", type, names[0] ? " (" : "",
-                    list, names[0] ? ")" : "");
+                    "subtypes instead%s%s%s",
+                    type, names[0] ? " (" : "", list, names[0] ? ")" : "");
         return G_TYPE_INVALID;
     }
     return gtype;
@@ -1014,8 +1016,8 @@ static GObject *object_add_internal(const char *type, const char *id,
     }
 
     klass = g_type_class_ref(gtype);
-    if (!assemble_dotted_lists(&ctx, G_OBJECT_CLASS(klass), in, n,
-                               &assembled, &n, &lists, errp)) {
+    if (!assemble_dotted_lists(&ctx, G_OBJECT_CLASS(klass), in, n, &assembled,
+                               &n, &lists, errp)) {
         goto out;
     }
     in = assembled;
@@ -1037,16 +1039,16 @@ static GObject *object_add_internal(const char *type, const char *id,
             g_autofree char *shown = qio_str_abbrev(key, VALUE_ECHO_MAX);
             g_autofree char *hint = name_hint(key, valid, "properties");
             g_set_error(errp, QOM_ERROR, QOM_ERROR_UNKNOWN_PROPERTY,
-                        "object '%s' of type '%s' has no property '%s'%s",
-                        id, type, shown, hint);
+                        "object '%s' of type '%s' has no property '%s'%s", id,
+                        type, shown, hint);
             goto out;
         }
         if (!qom_param_spec_is_settable(pspec)) {
             g_set_error(errp, QOM_ERROR, QOM_ERROR_NOT_SETTABLE,
                         "property '%s' of object '%s' %s", pspec->name, id,
                         (pspec->flags & G_PARAM_WRITABLE)
-                        ? "cannot be set from options"
-                        : "is read-only");
+                            ? "cannot be set from options"
+                            : "is read-only");
             goto out;
         }
         /* By pspec, so "verify_peer" and "verify-peer" count as one. */
@@ -1056,10 +1058,10 @@ static GObject *object_add_internal(const char *type, const char *id,
                         pspec->name, id);
             goto out;
         }
-        if (in[i].node ? !convert_json(&ctx, pspec, in[i].node,
-                                       &values[nvalues], errp)
-                       : !convert_string(&ctx, pspec, in[i].str,
-                                         &values[nvalues], errp)) {
+        if (in[i].node
+                ? !convert_json(&ctx, pspec, in[i].node, &values[nvalues], errp)
+                : !convert_string(&ctx, pspec, in[i].str, &values[nvalues],
+                                  errp)) {
             goto out;
         }
         names[nvalues++] = pspec->name;
@@ -1069,11 +1071,9 @@ static GObject *object_add_internal(const char *type, const char *id,
     if (G_IS_INITIALLY_UNOWNED(obj)) {
         g_object_ref_sink(obj);
     }
-    g_object_set_qdata_full(obj, qom_object_id_quark(), g_strdup(id),
-                            g_free);
+    g_object_set_qdata_full(obj, qom_object_id_quark(), g_strdup(id), g_free);
 
-    if (G_IS_INITABLE(obj) &&
-        !g_initable_init(G_INITABLE(obj), NULL, &local)) {
+    if (G_IS_INITABLE(obj) && !g_initable_init(G_INITABLE(obj), NULL, &local)) {
         if (local) {
             g_autofree char *quoted = g_strdup_printf("'%s'", id);
 
@@ -1094,8 +1094,7 @@ static GObject *object_add_internal(const char *type, const char *id,
     entry = g_new0(QomEntry, 1);
     entry->id = g_strdup(id);
     entry->obj = obj;
-    entry->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                         NULL);
+    entry->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_mutex_lock(&table_lock);
     /* Checked again: another thread may have taken the id meanwhile. */
     if (g_hash_table_contains(table_locked(), id)) {
@@ -1155,15 +1154,14 @@ GObject *qom_object_add_table(const char *type, const char *id,
     return object_add_internal(type, id, in, n, errp);
 }
 
-GObject *qom_object_add_props(const char *type, const char *id,
-                              GError **errp, const char *first_name, ...)
+GObject *qom_object_add_props(const char *type, const char *id, GError **errp,
+                              const char *first_name, ...)
 {
     g_autoptr(GArray) in = g_array_new(FALSE, TRUE, sizeof(PropInput));
     va_list ap;
 
     va_start(ap, first_name);
-    for (const char *name = first_name; name;
-         name = va_arg(ap, const char *)) {
+    for (const char *name = first_name; name; name = va_arg(ap, const char *)) {
         PropInput p = { .name = name, .str = va_arg(ap, const char *) };
         if (!p.str) {
             /* A name without a value: the caller's list is malformed. */
@@ -1178,8 +1176,8 @@ GObject *qom_object_add_props(const char *type, const char *id,
         g_array_append_val(in, p);
     }
     va_end(ap);
-    return object_add_internal(type, id, (PropInput *)(void *)in->data,
-                               in->len, errp);
+    return object_add_internal(type, id, (PropInput *)(void *)in->data, in->len,
+                               errp);
 }
 
 /* A string member of @args, or NULL when absent; false if not a string. */
@@ -1390,8 +1388,7 @@ bool qom_object_remove_user(const char *id, const char *user)
     g_mutex_lock(&table_lock);
     entry = g_hash_table_lookup(table_locked(), id);
     if (entry) {
-        guint count =
-            GPOINTER_TO_UINT(g_hash_table_lookup(entry->users, user));
+        guint count = GPOINTER_TO_UINT(g_hash_table_lookup(entry->users, user));
         if (count > 1) {
             g_hash_table_insert(entry->users, g_strdup(user),
                                 GUINT_TO_POINTER(count - 1));

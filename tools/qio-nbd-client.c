@@ -46,16 +46,19 @@ static gboolean opt_progress;
 static const GOptionEntry entries[] = {
     { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_objects,
       "create an object, e.g. tls-creds-x509,id=tls0,endpoint=client,"
-      "dir=DIR (repeatable)", "SPEC" },
+      "dir=DIR (repeatable)",
+      "SPEC" },
     { "tls-creds", 0, 0, G_OPTION_ARG_STRING, &opt_tls_creds,
       "use the TLS credentials object ID (endpoint=client) instead of the "
-      "URI's", "ID" },
+      "URI's",
+      "ID" },
     { "tls-hostname", 0, 0, G_OPTION_ARG_STRING, &opt_tls_hostname,
       "name the server certificate must carry (default: the URI's host)",
       "NAME" },
     { "connections", 'C', 0, G_OPTION_ARG_INT, &opt_connections,
       "copy over N connections in parallel when the export allows "
-      "multi-conn (default 4)", "N" },
+      "multi-conn (default 4)",
+      "N" },
     { "requests", 'R', 0, G_OPTION_ARG_INT, &opt_requests,
       "keep up to N requests in flight per connection (default 16)", "N" },
     { "request-size", 0, 0, G_OPTION_ARG_STRING, &opt_request_size,
@@ -93,8 +96,8 @@ static bool target_init(Target *t, const char *str, GError **errp)
         return false;
     }
     if (opt_tls_creds) {
-        t->creds = qom_object_ref_typed(opt_tls_creds,
-                                        QCRYPTO_TYPE_TLS_CREDS, errp);
+        t->creds =
+            qom_object_ref_typed(opt_tls_creds, QCRYPTO_TYPE_TLS_CREDS, errp);
         return t->creds != NULL;
     }
     if (t->uri->tls) {
@@ -112,8 +115,7 @@ static void target_clear(Target *t)
 
 static NBDClient *target_connect(Target *t, GError **errp)
 {
-    return nbd_client_connect(t->uri->addr, t->creds, opt_tls_hostname,
-                              errp);
+    return nbd_client_connect(t->uri->addr, t->creds, opt_tls_hostname, errp);
 }
 
 /*
@@ -146,8 +148,8 @@ static NBDClient *target_connect_extra(Target *t, GError **errp)
     if (ret == 0) {
         qio_error_setg(errp, QIO_ERROR_TIMED_OUT,
                        "NBD server %s did not greet a further connection "
-                       "within %d ms (does it limit its clients?)", peer,
-                       EXTRA_CONNECTION_WAIT_MS);
+                       "within %d ms (does it limit its clients?)",
+                       peer, EXTRA_CONNECTION_WAIT_MS);
         return NULL;
     }
     return nbd_client_new_channel(QIO_CHANNEL(sioc), peer, t->creds, host,
@@ -189,8 +191,7 @@ static char *describe_flags(uint16_t flags)
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         if (flags & names[i].bit) {
-            g_string_append_printf(s, "%s%s", s->len ? " " : "",
-                                   names[i].name);
+            g_string_append_printf(s, "%s%s", s->len ? " " : "", names[i].name);
         }
     }
     return g_string_free(g_steal_pointer(&s), false);
@@ -214,9 +215,9 @@ static int cmd_info(Target *t)
     }
     printf("size: %" G_GUINT64_FORMAT "\n", nbd_client_get_size(c));
     printf("flags: 0x%04x (%s)\n", nbd_client_get_flags(c), flags);
-    printf("block size: minimum %" G_GUINT32_FORMAT ", preferred %"
-           G_GUINT32_FORMAT ", maximum %" G_GUINT32_FORMAT "\n", bmin,
-           bpref, bmax);
+    printf("block size: minimum %" G_GUINT32_FORMAT
+           ", preferred %" G_GUINT32_FORMAT ", maximum %" G_GUINT32_FORMAT "\n",
+           bmin, bpref, bmax);
     printf("read-only: %s\n",
            nbd_client_get_flags(c) & NBD_FLAG_READ_ONLY ? "yes" : "no");
     printf("tls: %s\n", nbd_client_is_tls(c) ? "yes" : "no");
@@ -324,11 +325,11 @@ static int cmd_copy(const char *src, const char *dst)
             "--requests must be from 1 to %d", NBD_CLIENT_MAX_REQUESTS);
         return usage_error(msg);
     }
-    if (opt_request_size && !parse_request_size(opt_request_size,
-                                                 &opts.request_size)) {
-        g_autofree char *msg = g_strdup_printf(
-            "--request-size '%s' is not a size from 512 to 32M",
-            opt_request_size);
+    if (opt_request_size &&
+        !parse_request_size(opt_request_size, &opts.request_size)) {
+        g_autofree char *msg =
+            g_strdup_printf("--request-size '%s' is not a size from 512 to 32M",
+                            opt_request_size);
         return usage_error(msg);
     }
     if (opt_progress || isatty(STDOUT_FILENO)) {
@@ -375,10 +376,10 @@ int main(int argc, char **argv)
     ctx = g_option_context_new(as_nbdcopy ? "SRC DST"
                                           : "info URI | list URI | "
                                             "copy SRC DST");
-    g_option_context_set_summary(ctx,
-        "Show, list and copy NBD exports named by nbd://, nbds://, "
-        "nbd+unix:// and\nnbds+unix:// URIs.  One side of a copy is a "
-        "local file.");
+    g_option_context_set_summary(
+        ctx, "Show, list and copy NBD exports named by nbd://, nbds://, "
+             "nbd+unix:// and\nnbds+unix:// URIs.  One side of a copy is a "
+             "local file.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         return die(err);

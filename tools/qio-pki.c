@@ -52,11 +52,11 @@ enum {
 };
 
 /* Which command takes which option, checked after parsing. */
-#define ON_INIT (1u << CMD_INIT)
+#define ON_INIT   (1u << CMD_INIT)
 #define ON_SERVER (1u << CMD_SERVER)
 #define ON_CLIENT (1u << CMD_CLIENT)
-#define ON_PSK (1u << CMD_PSK)
-#define ON_ISSUE (ON_INIT | ON_SERVER | ON_CLIENT)
+#define ON_PSK    (1u << CMD_PSK)
+#define ON_ISSUE  (ON_INIT | ON_SERVER | ON_CLIENT)
 
 static const struct {
     int opt;
@@ -99,45 +99,53 @@ static const struct option long_options[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-"Usage: qio-pki COMMAND DIR [ARGS] [OPTIONS]\n"
-"Write TLS credentials directories for tls-creds-x509 and tls-creds-psk.\n"
-"\n"
-"Commands:\n"
-"  init DIR      make a CA, a server certificate and optionally a client\n"
-"                certificate and PSK keys in DIR\n"
-"  server DIR    issue a new server certificate with the CA of DIR\n"
-"  client DIR NAME\n"
-"                issue a client certificate with CN NAME, written as\n"
-"                DIR/NAME-cert.pem and DIR/NAME-key.pem, or as a complete\n"
-"                client directory with --out-dir\n"
-"  psk DIR USER...\n"
-"                add random 32-byte keys for USERs to DIR/keys.psk\n"
-"\n"
-"Options:\n"
-"  --hostname NAME          server DNS name (repeatable; CN = first)\n"
-"  --ip ADDR                server IPv4/IPv6 address (repeatable)\n"
-"  --client-name NAME       init: also write client-cert.pem with CN NAME\n"
-"  --out-dir DIR            client: write a client directory there\n"
-"  --ca-dir DIR             keep ca-cert.pem and ca-key.pem in DIR\n"
-"                           (default: the credentials directory)\n"
-"  --ca-name NAME           init: CN of the CA\n"
-"  --organization ORG       subject O of the certificates made\n"
-"  --key-password-file FILE encrypt server-key.pem with the password in\n"
-"                           FILE (used byte for byte, as QEMU's secret\n"
-"                           object reads it)\n"
-"  --psk-user NAME          init: also write keys.psk (repeatable)\n"
-"  --key-type ecdsa|rsa     key algorithm (default ecdsa, P-256)\n"
-"  --key-bits N             RSA key size (default 3072)\n"
-"  --days N                 validity of server and client certificates\n"
-"                           (default 3650; the CA gets at least 3650)\n"
-"  --force                  replace existing files\n"
-"  -h, --help               show this help\n"
-"  -V, --version            show the version\n");
+    fprintf(
+        out,
+        "Usage: qio-pki COMMAND DIR [ARGS] [OPTIONS]\n"
+        "Write TLS credentials directories for tls-creds-x509 and "
+        "tls-creds-psk.\n"
+        "\n"
+        "Commands:\n"
+        "  init DIR      make a CA, a server certificate and optionally a "
+        "client\n"
+        "                certificate and PSK keys in DIR\n"
+        "  server DIR    issue a new server certificate with the CA of DIR\n"
+        "  client DIR NAME\n"
+        "                issue a client certificate with CN NAME, written as\n"
+        "                DIR/NAME-cert.pem and DIR/NAME-key.pem, or as a "
+        "complete\n"
+        "                client directory with --out-dir\n"
+        "  psk DIR USER...\n"
+        "                add random 32-byte keys for USERs to DIR/keys.psk\n"
+        "\n"
+        "Options:\n"
+        "  --hostname NAME          server DNS name (repeatable; CN = first)\n"
+        "  --ip ADDR                server IPv4/IPv6 address (repeatable)\n"
+        "  --client-name NAME       init: also write client-cert.pem with CN "
+        "NAME\n"
+        "  --out-dir DIR            client: write a client directory there\n"
+        "  --ca-dir DIR             keep ca-cert.pem and ca-key.pem in DIR\n"
+        "                           (default: the credentials directory)\n"
+        "  --ca-name NAME           init: CN of the CA\n"
+        "  --organization ORG       subject O of the certificates made\n"
+        "  --key-password-file FILE encrypt server-key.pem with the password "
+        "in\n"
+        "                           FILE (used byte for byte, as QEMU's "
+        "secret\n"
+        "                           object reads it)\n"
+        "  --psk-user NAME          init: also write keys.psk (repeatable)\n"
+        "  --key-type ecdsa|rsa     key algorithm (default ecdsa, P-256)\n"
+        "  --key-bits N             RSA key size (default 3072)\n"
+        "  --days N                 validity of server and client "
+        "certificates\n"
+        "                           (default 3650; the CA gets at least 3650)\n"
+        "  --force                  replace existing files\n"
+        "  -h, --help               show this help\n"
+        "  -V, --version            show the version\n");
 }
 
-static G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN void usage_error(const char *fmt,
-                                                            ...)
+static G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN
+    void usage_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -284,8 +292,7 @@ int main(int argc, char **argv)
                             optarg);
             }
             if (!is_dns_name(optarg)) {
-                usage_error("--hostname: '%s' is not a DNS host name",
-                            optarg);
+                usage_error("--hostname: '%s' is not a DNS host name", optarg);
             }
             g_ptr_array_add(hostnames, optarg);
             break;
@@ -336,8 +343,8 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_KEY_BITS:
-            opts.key_bits = parse_uint_option("--key-bits", optarg, 2048,
-                                              16384);
+            opts.key_bits =
+                parse_uint_option("--key-bits", optarg, 2048, 16384);
             break;
         case OPT_DAYS:
             opts.days = parse_uint_option("--days", optarg, 1, 36500);
@@ -401,14 +408,13 @@ int main(int argc, char **argv)
     g_ptr_array_add(psk_users, NULL);
     opts.hostnames = (const char *const *)hostnames->pdata;
     opts.ip_addrs = (const char *const *)ips->pdata;
-    opts.psk_users = psk_users->len > 1 ?
-                     (const char *const *)psk_users->pdata : NULL;
+    opts.psk_users =
+        psk_users->len > 1 ? (const char *const *)psk_users->pdata : NULL;
 
     if (password_file) {
         password = qcrypto_pki_read_password_file(password_file, &err);
         if (!password) {
-            fprintf(stderr, "qio-pki: --key-password-file: %s\n",
-                    err->message);
+            fprintf(stderr, "qio-pki: --key-password-file: %s\n", err->message);
             return EXIT_FAILURE;
         }
         opts.server_key_password = password;

@@ -35,8 +35,8 @@ static void set_invalid(GError **errp, const char *str, const char *what)
 {
     g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
 
-    qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                   "'%s' is not %s", shown, what);
+    qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "'%s' is not %s", shown,
+                   what);
 }
 
 static int digit_value(char c)
@@ -67,8 +67,7 @@ static int scan_unsigned(const char **pos, uint64_t *value, bool *hex)
     bool overflow = false;
     const char *digits;
 
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
-        digit_value(p[2]) >= 0) {
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && digit_value(p[2]) >= 0) {
         base = 16;
         p += 2;
     }
@@ -107,7 +106,8 @@ bool qio_strtou64(const char *str, uint64_t *result, GError **errp)
         g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "'%s' is negative, a non-negative integer is "
-                       "expected", shown);
+                       "expected",
+                       shown);
         return false;
     }
     r = scan_unsigned(&p, &value, &hex);
@@ -142,8 +142,7 @@ bool qio_strtoi64(const char *str, int64_t *result, GError **errp)
         set_invalid(errp, str, "an integer");
         return false;
     }
-    if (r < 0 ||
-        (!negative && magnitude > (uint64_t)INT64_MAX) ||
+    if (r < 0 || (!negative && magnitude > (uint64_t)INT64_MAX) ||
         (negative && magnitude > (uint64_t)INT64_MAX + 1)) {
         set_invalid(errp, str, "a 64-bit signed integer");
         return false;
@@ -255,7 +254,8 @@ bool qio_parse_size(const char *str, uint64_t *result, GError **errp)
         g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "'%s' is not a whole number of bytes (a fraction "
-                       "needs a K, M, G, T, P or E suffix)", shown);
+                       "needs a K, M, G, T, P or E suffix)",
+                       shown);
         return false;
     }
 

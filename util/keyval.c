@@ -46,21 +46,24 @@ static bool validate_key(const char *key, size_t len, GError **errp)
     if (len > KEYVAL_KEY_MAX) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "parameter name '%s' is too long (at most %d "
-                       "characters)", shown, KEYVAL_KEY_MAX);
+                       "characters)",
+                       shown, KEYVAL_KEY_MAX);
         return false;
     }
     for (size_t i = 0; i < len; i++) {
         if (!key_char_ok(key[i])) {
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "invalid parameter name '%s' (use letters, "
-                           "digits, '-', '_' and '.')", shown);
+                           "digits, '-', '_' and '.')",
+                           shown);
             return false;
         }
     }
     if (key[0] == '.' || key[len - 1] == '.' || strstr(copy, "..")) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "invalid parameter name '%s' (empty component "
-                       "between dots)", shown);
+                       "between dots)",
+                       shown);
         return false;
     }
     return true;
@@ -102,8 +105,8 @@ static bool is_help_word(const char *start, size_t len)
            (len == 1 && start[0] == '?');
 }
 
-GPtrArray *keyval_parse(const char *params, const char *implied_key,
-                        bool *help, GError **errp)
+GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
+                        GError **errp)
 {
     g_autoptr(GPtrArray) pairs =
         g_ptr_array_new_with_free_func((GDestroyNotify)keyval_pair_free);
@@ -159,7 +162,8 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key,
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                                "the parameter after '%s' has no '=': write "
                                "KEY=VALUE, and a comma inside a value as "
-                               "',,'", shown);
+                               "',,'",
+                               shown);
             } else {
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                                "the first parameter has no '=': write "

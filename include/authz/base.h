@@ -38,13 +38,13 @@ G_BEGIN_DECLS
 GQuark qauthz_error_quark(void);
 
 typedef enum {
-    QAUTHZ_ERROR_FAILED,            /* anything not listed below */
-    QAUTHZ_ERROR_DENIED,            /* the policy denies the identity */
-    QAUTHZ_ERROR_NOT_FOUND,         /* no object with the authz id */
-    QAUTHZ_ERROR_WRONG_TYPE,        /* the id names a non-authz object */
-    QAUTHZ_ERROR_INVALID_ARGUMENT,  /* a bad property or rule */
-    QAUTHZ_ERROR_FILE,              /* a rules file cannot be read */
-    QAUTHZ_ERROR_PARSE,             /* a rules file is not valid JSON */
+    QAUTHZ_ERROR_FAILED,           /* anything not listed below */
+    QAUTHZ_ERROR_DENIED,           /* the policy denies the identity */
+    QAUTHZ_ERROR_NOT_FOUND,        /* no object with the authz id */
+    QAUTHZ_ERROR_WRONG_TYPE,       /* the id names a non-authz object */
+    QAUTHZ_ERROR_INVALID_ARGUMENT, /* a bad property or rule */
+    QAUTHZ_ERROR_FILE,             /* a rules file cannot be read */
+    QAUTHZ_ERROR_PARSE,            /* a rules file is not valid JSON */
 } QAuthZErrorCode;
 
 #define QAUTHZ_TYPE_AUTHZ (qauthz_get_type())

@@ -59,16 +59,15 @@ typedef struct QAuthZListRules QAuthZListRules;
  * keyval form spells it: "rules.1.policy: 'maybe' is not one of: deny,
  * allow", "rules.0: 'match' is missing", "rules.2.mtch: unknown field".
  */
-QAuthZListRules *qauthz_list_rules_new(QAuthZListPolicy policy,
-                                       JsonNode *rules, GError **errp);
+QAuthZListRules *qauthz_list_rules_new(QAuthZListPolicy policy, JsonNode *rules,
+                                       GError **errp);
 
 /*
  * Build a rule set from the JSON document of an authz-listfile:
  * {"policy": "deny", "rules": [...]}; both members are optional (policy
  * defaults to deny), any other member is an error.
  */
-QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root,
-                                                 GError **errp);
+QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root, GError **errp);
 
 QAuthZListRules *qauthz_list_rules_ref(QAuthZListRules *rules);
 void qauthz_list_rules_unref(QAuthZListRules *rules);
@@ -83,8 +82,7 @@ guint qauthz_list_rules_get_length(QAuthZListRules *rules);
  * or -1 when the default applied.
  */
 QAuthZListPolicy qauthz_list_rules_check(QAuthZListRules *rules,
-                                         const char *identity,
-                                         int *matched);
+                                         const char *identity, int *matched);
 
 /* ---- The authz-list object -------------------------------------------- */
 

@@ -56,8 +56,8 @@ typedef struct {
     int64_t expire_offset;
 
     QCryptoPKIKeyType key_type;
-    unsigned int key_bits;        /* RSA only; 0: default */
-    uint64_t serial;              /* 0: random */
+    unsigned int key_bits; /* RSA only; 0: default */
+    uint64_t serial;       /* 0: random */
 } QCryptoPKICertReq;
 
 /* A certificate with its private key. */

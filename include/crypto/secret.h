@@ -67,8 +67,8 @@ GType qcrypto_secret_format_get_type(void);
 /* ---- The abstract base ------------------------------------------------ */
 
 #define QCRYPTO_TYPE_SECRET_COMMON (qcrypto_secret_common_get_type())
-G_DECLARE_DERIVABLE_TYPE(QCryptoSecretCommon, qcrypto_secret_common,
-                         QCRYPTO, SECRET_COMMON, GObject)
+G_DECLARE_DERIVABLE_TYPE(QCryptoSecretCommon, qcrypto_secret_common, QCRYPTO,
+                         SECRET_COMMON, GObject)
 
 struct _QCryptoSecretCommonClass {
     GObjectClass parent_class;
@@ -79,8 +79,8 @@ struct _QCryptoSecretCommonClass {
      * source (the file path, the key serial) but never the bytes.  Called
      * once, from GInitable init.
      */
-    bool (*load_data)(QCryptoSecretCommon *secret, guint8 **data,
-                      size_t *len, GError **errp);
+    bool (*load_data)(QCryptoSecretCommon *secret, guint8 **data, size_t *len,
+                      GError **errp);
 };
 
 /*
@@ -132,8 +132,7 @@ G_DECLARE_FINAL_TYPE(QCryptoSecret, qcrypto_secret, QCRYPTO, SECRET,
  * QOM_ERROR_WRONG_TYPE when it is not a secret ("object 'tls0' is a
  * 'tls-creds-x509', not a secret").
  */
-guint8 *qcrypto_secret_lookup(const char *secretid, size_t *len,
-                              GError **errp);
+guint8 *qcrypto_secret_lookup(const char *secretid, size_t *len, GError **errp);
 
 /*
  * As qcrypto_secret_lookup(), for values that are text: fails with

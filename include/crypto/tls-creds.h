@@ -43,8 +43,8 @@ GType qcrypto_tls_creds_endpoint_get_type(void);
 typedef struct QCryptoTLSCredsHandle QCryptoTLSCredsHandle;
 
 #define QCRYPTO_TYPE_TLS_CREDS (qcrypto_tls_creds_get_type())
-G_DECLARE_DERIVABLE_TYPE(QCryptoTLSCreds, qcrypto_tls_creds, QCRYPTO,
-                         TLS_CREDS, GObject)
+G_DECLARE_DERIVABLE_TYPE(QCryptoTLSCreds, qcrypto_tls_creds, QCRYPTO, TLS_CREDS,
+                         GObject)
 
 struct _QCryptoTLSCredsClass {
     GObjectClass parent_class;
@@ -117,13 +117,13 @@ void qcrypto_tls_creds_set_handle(QCryptoTLSCreds *creds,
  * allocated (freed with @free when the last reference goes) and the
  * credential type.
  */
-QCryptoTLSCredsHandle *qcrypto_tls_creds_handle_new(
-    gnutls_credentials_type_t type, void *gnutls_creds,
-    void (*free_creds)(void *gnutls_creds));
+QCryptoTLSCredsHandle *
+qcrypto_tls_creds_handle_new(gnutls_credentials_type_t type, void *gnutls_creds,
+                             void (*free_creds)(void *gnutls_creds));
 QCryptoTLSCredsHandle *qcrypto_tls_creds_handle_ref(QCryptoTLSCredsHandle *h);
 void qcrypto_tls_creds_handle_unref(QCryptoTLSCredsHandle *h);
-gnutls_credentials_type_t qcrypto_tls_creds_handle_get_type(
-    QCryptoTLSCredsHandle *h);
+gnutls_credentials_type_t
+qcrypto_tls_creds_handle_get_type(QCryptoTLSCredsHandle *h);
 void *qcrypto_tls_creds_handle_get_gnutls(QCryptoTLSCredsHandle *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoTLSCredsHandle,
                               qcrypto_tls_creds_handle_unref)

@@ -43,8 +43,8 @@ typedef struct QCryptoTLSSession QCryptoTLSSession;
 /* Where a handshake stands after one step. */
 typedef enum {
     QCRYPTO_TLS_HANDSHAKE_COMPLETE,
-    QCRYPTO_TLS_HANDSHAKE_RECVING,  /* wait until the transport is readable */
-    QCRYPTO_TLS_HANDSHAKE_SENDING,  /* wait until the transport is writable */
+    QCRYPTO_TLS_HANDSHAKE_RECVING, /* wait until the transport is readable */
+    QCRYPTO_TLS_HANDSHAKE_SENDING, /* wait until the transport is writable */
 } QCryptoTLSSessionHandshakeStatus;
 
 /* Kernel TLS state, a bit mask. */
@@ -175,8 +175,8 @@ bool qcrypto_tls_session_check_credentials(QCryptoTLSSession *sess,
  */
 gssize qcrypto_tls_session_write(QCryptoTLSSession *sess, const char *buf,
                                  size_t len, GError **errp);
-gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
-                                size_t len, GError **errp);
+gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf, size_t len,
+                                GError **errp);
 
 /* gnutls's largest plaintext record. */
 #define QCRYPTO_TLS_SESSION_RECORD_MAX 16384
@@ -194,8 +194,8 @@ gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf,
  * have (QCRYPTO_ERROR_NO_CERT for "certificate required", ...), when a
  * fatal alert was found; false otherwise, @errp untouched.
  */
-bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess,
-                                    GByteArray *data, GError **errp);
+bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess, GByteArray *data,
+                                    GError **errp);
 
 /*
  * A gathered write: records encrypted between begin and end leave the
@@ -242,7 +242,7 @@ const char *qcrypto_tls_session_get_kx(QCryptoTLSSession *sess);
  */
 QCryptoTLSSessionKTLS qcrypto_tls_session_get_ktls(QCryptoTLSSession *sess);
 
-QCryptoTLSCredsEndpoint qcrypto_tls_session_get_endpoint(
-    QCryptoTLSSession *sess);
+QCryptoTLSCredsEndpoint
+qcrypto_tls_session_get_endpoint(QCryptoTLSSession *sess);
 
 G_END_DECLS

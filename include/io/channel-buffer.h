@@ -26,8 +26,8 @@
 G_BEGIN_DECLS
 
 #define QIO_TYPE_CHANNEL_BUFFER (qio_channel_buffer_get_type())
-G_DECLARE_FINAL_TYPE(QIOChannelBuffer, qio_channel_buffer, QIO,
-                     CHANNEL_BUFFER, QIOChannel)
+G_DECLARE_FINAL_TYPE(QIOChannelBuffer, qio_channel_buffer, QIO, CHANNEL_BUFFER,
+                     QIOChannel)
 
 /*
  * An empty buffer with room for @capacity bytes before it first grows

@@ -74,8 +74,7 @@ G_DECLARE_FINAL_TYPE(QIOChannelTLS, qio_channel_tls, QIO, CHANNEL_TLS,
  */
 QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
                                           QCryptoTLSCreds *creds,
-                                          const char *hostname,
-                                          GError **errp);
+                                          const char *hostname, GError **errp);
 
 /*
  * The server end over @master.  @authzid names an authorization object
@@ -84,8 +83,7 @@ QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
  */
 QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
                                           QCryptoTLSCreds *creds,
-                                          const char *authzid,
-                                          GError **errp);
+                                          const char *authzid, GError **errp);
 
 /*
  * Time limit for the handshake in milliseconds, from the start of

@@ -34,16 +34,16 @@ G_DECLARE_DERIVABLE_TYPE(QIOChannel, qio_channel, QIO, CHANNEL, GObject)
 #define QIO_CHANNEL_ERR_BLOCK -2
 
 typedef enum {
-    QIO_CHANNEL_FEATURE_FD_PASS  = 1 << 0, /* SCM_RIGHTS file descriptors */
+    QIO_CHANNEL_FEATURE_FD_PASS = 1 << 0,  /* SCM_RIGHTS file descriptors */
     QIO_CHANNEL_FEATURE_SHUTDOWN = 1 << 1, /* half-close with shutdown() */
-    QIO_CHANNEL_FEATURE_LISTEN   = 1 << 2, /* a listening socket */
+    QIO_CHANNEL_FEATURE_LISTEN = 1 << 2,   /* a listening socket */
     QIO_CHANNEL_FEATURE_SEEKABLE = 1 << 3, /* io_seek works */
 } QIOChannelFeature;
 
 typedef enum {
-    QIO_CHANNEL_SHUTDOWN_READ  = 1,
+    QIO_CHANNEL_SHUTDOWN_READ = 1,
     QIO_CHANNEL_SHUTDOWN_WRITE = 2,
-    QIO_CHANNEL_SHUTDOWN_BOTH  = 3,
+    QIO_CHANNEL_SHUTDOWN_BOTH = 3,
 } QIOChannelShutdown;
 
 /* Flags for qio_channel_readv_full(). */
@@ -68,8 +68,7 @@ struct _QIOChannelClass {
     gssize (*io_readv)(QIOChannel *ioc, const struct iovec *iov, size_t niov,
                        int **fds, size_t *nfds, int flags, GError **errp);
     gssize (*io_writev)(QIOChannel *ioc, const struct iovec *iov, size_t niov,
-                        const int *fds, size_t nfds, int flags,
-                        GError **errp);
+                        const int *fds, size_t nfds, int flags, GError **errp);
     int (*io_close)(QIOChannel *ioc, GError **errp);
     /* Mandatory: a GSource that fires when @condition holds. */
     GSource *(*io_create_watch)(QIOChannel *ioc, GIOCondition condition);
@@ -77,12 +76,10 @@ struct _QIOChannelClass {
     int (*io_set_blocking)(QIOChannel *ioc, bool enabled, GError **errp);
 
     /* Optional. */
-    int (*io_shutdown)(QIOChannel *ioc, QIOChannelShutdown how,
-                       GError **errp);
+    int (*io_shutdown)(QIOChannel *ioc, QIOChannelShutdown how, GError **errp);
     void (*io_set_cork)(QIOChannel *ioc, bool enabled);
     void (*io_set_delay)(QIOChannel *ioc, bool enabled);
-    off_t (*io_seek)(QIOChannel *ioc, off_t offset, int whence,
-                     GError **errp);
+    off_t (*io_seek)(QIOChannel *ioc, off_t offset, int whence, GError **errp);
     /*
      * Optional: true when the channel holds bytes it can return without
      * the underlying fd becoming readable (decrypted TLS records, a
@@ -101,15 +98,15 @@ const char *qio_channel_get_name(QIOChannel *ioc);
 
 /* Single-call I/O; may transfer fewer bytes than asked. */
 gssize qio_channel_readv_full(QIOChannel *ioc, const struct iovec *iov,
-                              size_t niov, int **fds, size_t *nfds,
-                              int flags, GError **errp);
+                              size_t niov, int **fds, size_t *nfds, int flags,
+                              GError **errp);
 gssize qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
                                size_t niov, const int *fds, size_t nfds,
                                int flags, GError **errp);
-gssize qio_channel_readv(QIOChannel *ioc, const struct iovec *iov,
-                         size_t niov, GError **errp);
-gssize qio_channel_writev(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp);
+gssize qio_channel_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                         GError **errp);
+gssize qio_channel_writev(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp);
 gssize qio_channel_read(QIOChannel *ioc, void *buf, size_t buflen,
                         GError **errp);
 gssize qio_channel_write(QIOChannel *ioc, const void *buf, size_t buflen,
@@ -141,8 +138,8 @@ int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
                                 GError **errp);
 int qio_channel_readv_all_eof(QIOChannel *ioc, const struct iovec *iov,
                               size_t niov, GError **errp);
-int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp);
+int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp);
 int qio_channel_writev_all(QIOChannel *ioc, const struct iovec *iov,
                            size_t niov, GError **errp);
 int qio_channel_read_all_eof(QIOChannel *ioc, void *buf, size_t buflen,
@@ -180,8 +177,7 @@ guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
  */
 guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
                                  QIOChannelFunc func, gpointer opaque,
-                                 GDestroyNotify notify,
-                                 GMainContext *context);
+                                 GDestroyNotify notify, GMainContext *context);
 /*
  * Block the calling thread until @condition holds on @ioc (or G_IO_HUP /
  * G_IO_ERR).  Runs a private main context, so it is safe on any thread.
@@ -203,8 +199,7 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
 GSource *qio_channel_create_fd_watch(QIOChannel *ioc, int fd,
                                      GIOCondition condition);
 GSource *qio_channel_create_fd_pair_watch(QIOChannel *ioc, int fdread,
-                                          int fdwrite,
-                                          GIOCondition condition);
+                                          int fdwrite, GIOCondition condition);
 
 /*
  * Watch helper for channels layered over another channel @lower (TLS over

@@ -52,9 +52,9 @@ typedef struct {
 #define NBD_CLIENT_MAX_REQUESTS     1024
 
 /* Flags for nbd_client_pwrite() / nbd_client_zero(). */
-#define NBD_CLIENT_FUA        (1u << 0)
-#define NBD_CLIENT_NO_HOLE    (1u << 1)
-#define NBD_CLIENT_FAST_ZERO  (1u << 2)
+#define NBD_CLIENT_FUA       (1u << 0)
+#define NBD_CLIENT_NO_HOLE   (1u << 1)
+#define NBD_CLIENT_FAST_ZERO (1u << 2)
 
 /*
  * Connect to @addr and run the handshake up to the option phase.
@@ -64,8 +64,7 @@ typedef struct {
  * Errors use QIO_ERROR codes and name the server address.
  */
 NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
-                              QCryptoTLSCreds *creds,
-                              const char *tls_hostname,
+                              QCryptoTLSCreds *creds, const char *tls_hostname,
                               GError **errp);
 
 /*
@@ -74,8 +73,7 @@ NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
  */
 NBDClient *nbd_client_new_channel(QIOChannel *ioc, const char *peer,
                                   QCryptoTLSCreds *creds,
-                                  const char *tls_hostname,
-                                  GError **errp);
+                                  const char *tls_hostname, GError **errp);
 
 /*
  * Choices made before the handshake; all-zero is the default.
@@ -94,8 +92,7 @@ typedef struct {
 NBDClient *nbd_client_connect_full(const QIOSocketAddress *addr,
                                    QCryptoTLSCreds *creds,
                                    const char *tls_hostname,
-                                   const NBDClientOptions *opts,
-                                   GError **errp);
+                                   const NBDClientOptions *opts, GError **errp);
 NBDClient *nbd_client_new_channel_full(QIOChannel *ioc, const char *peer,
                                        QCryptoTLSCreds *creds,
                                        const char *tls_hostname,
@@ -136,8 +133,8 @@ void nbd_client_export_info_clear(NBDClientExportInfo *info);
  * in the option phase.  An unknown export is QIO_ERROR_NOT_FOUND with the
  * server's message.
  */
-bool nbd_client_info(NBDClient *client, const char *export_name,
-                     uint64_t *size, uint16_t *eflags, GError **errp);
+bool nbd_client_info(NBDClient *client, const char *export_name, uint64_t *size,
+                     uint16_t *eflags, GError **errp);
 
 /* The same with description and block sizes (clear @info afterwards). */
 bool nbd_client_info_full(NBDClient *client, const char *export_name,
@@ -150,8 +147,7 @@ bool nbd_client_info_full(NBDClient *client, const char *export_name,
  * nbd_client_block_status(), and the export's description and block
  * sizes.
  */
-bool nbd_client_go(NBDClient *client, const char *export_name,
-                   GError **errp);
+bool nbd_client_go(NBDClient *client, const char *export_name, GError **errp);
 
 /* After nbd_client_go(): export size and transmission flags. */
 uint64_t nbd_client_get_size(NBDClient *client);
@@ -197,9 +193,9 @@ void nbd_client_set_close_timeout(NBDClient *client, guint timeout_ms);
  * the request cannot be sent (bad argument, command not offered by the
  * export, connection already failed or closed).  Otherwise it returns
  * true after sending the request (a failed send is reported through @cb)
- * and @cb is called exactly once with the outcome: @err NULL on success, else an error owned by the
- * caller of @cb (copy it to keep it).  @cb runs on the connection's
- * reader thread (or, rarely, on the submitting thread); it must be
+ * and @cb is called exactly once with the outcome: @err NULL on success, else
+ * an error owned by the caller of @cb (copy it to keep it).  @cb runs on the
+ * connection's reader thread (or, rarely, on the submitting thread); it must be
  * quick and must not call into the same client (not even a submit, which
  * waits when the limit of requests in flight is reached).
  * Buffers (@buf of a read or write, @extents) must stay valid until
@@ -219,22 +215,21 @@ typedef void (*NBDClientCallback)(const GError *err, gpointer opaque);
 bool nbd_client_submit_pread(NBDClient *client, void *buf, uint32_t len,
                              uint64_t offset, NBDClientCallback cb,
                              gpointer opaque, GError **errp);
-bool nbd_client_submit_pwrite(NBDClient *client, const void *buf,
-                              uint32_t len, uint64_t offset, unsigned flags,
+bool nbd_client_submit_pwrite(NBDClient *client, const void *buf, uint32_t len,
+                              uint64_t offset, unsigned flags,
                               NBDClientCallback cb, gpointer opaque,
                               GError **errp);
-bool nbd_client_submit_zero(NBDClient *client, uint64_t len,
-                            uint64_t offset, unsigned flags,
+bool nbd_client_submit_zero(NBDClient *client, uint64_t len, uint64_t offset,
+                            unsigned flags, NBDClientCallback cb,
+                            gpointer opaque, GError **errp);
+bool nbd_client_submit_trim(NBDClient *client, uint64_t len, uint64_t offset,
                             NBDClientCallback cb, gpointer opaque,
                             GError **errp);
-bool nbd_client_submit_trim(NBDClient *client, uint64_t len,
-                            uint64_t offset, NBDClientCallback cb,
-                            gpointer opaque, GError **errp);
 bool nbd_client_submit_flush(NBDClient *client, NBDClientCallback cb,
                              gpointer opaque, GError **errp);
-bool nbd_client_submit_cache(NBDClient *client, uint64_t len,
-                             uint64_t offset, NBDClientCallback cb,
-                             gpointer opaque, GError **errp);
+bool nbd_client_submit_cache(NBDClient *client, uint64_t len, uint64_t offset,
+                             NBDClientCallback cb, gpointer opaque,
+                             GError **errp);
 /* @extents: an empty GArray of NBDClientExtent, filled before @cb. */
 bool nbd_client_submit_block_status(NBDClient *client, uint64_t len,
                                     uint64_t offset, GArray *extents,
@@ -260,7 +255,6 @@ bool nbd_client_trim(NBDClient *client, uint64_t len, uint64_t offset,
 bool nbd_client_flush(NBDClient *client, GError **errp);
 bool nbd_client_cache(NBDClient *client, uint64_t len, uint64_t offset,
                       GError **errp);
-
 
 /*
  * NBD_CMD_BLOCK_STATUS for base:allocation over [@offset, @offset+@len):

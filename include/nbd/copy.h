@@ -54,14 +54,14 @@ typedef void (*NBDCopyProgressFunc)(uint64_t done, uint64_t total,
                                     gpointer opaque);
 
 typedef struct {
-    unsigned connections;            /* 1 .. NBD_COPY_MAX_CONNECTIONS */
-    unsigned requests;               /* in flight per connection, 1 ..
-                                        NBD_CLIENT_MAX_REQUESTS; 0: default */
-    uint32_t request_size;           /* bytes per request; 0: default.
-                                        Capped at the server's maximum. */
-    NBDCopyConnectFunc connect;      /* needed when connections > 1 */
+    unsigned connections;       /* 1 .. NBD_COPY_MAX_CONNECTIONS */
+    unsigned requests;          /* in flight per connection, 1 ..
+                                   NBD_CLIENT_MAX_REQUESTS; 0: default */
+    uint32_t request_size;      /* bytes per request; 0: default.
+                                   Capped at the server's maximum. */
+    NBDCopyConnectFunc connect; /* needed when connections > 1 */
     gpointer connect_opaque;
-    NBDCopyProgressFunc progress;    /* or NULL */
+    NBDCopyProgressFunc progress; /* or NULL */
     gpointer progress_opaque;
 } NBDCopyOptions;
 

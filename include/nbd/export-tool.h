@@ -30,27 +30,27 @@ G_BEGIN_DECLS
 #define NBD_EXPORT_TOOL_DEFAULT_BIND "0.0.0.0"
 
 typedef struct NBDExportToolOptions {
-    char *filename;        /* the raw image or block device */
-    char *bind;            /* -b: host to listen on ("" = all) */
-    char *port;            /* -p: decimal port */
-    char *socket_path;     /* -k: UNIX socket instead of TCP */
-    char *export_name;     /* -x */
-    char *description;     /* -D, or NULL */
-    bool readonly;         /* -r */
-    guint shared;          /* -e: clients at once, 0 = no limit */
-    bool persistent;       /* -t: keep serving after the last client */
-    GPtrArray *objects;    /* --object arguments, in order */
-    char *tls_creds;       /* --tls-creds id */
-    char *tls_authz;       /* --tls-authz id */
-    guint handshake_limit; /* seconds, 0 = no limit */
-    bool verbose;          /* -v */
-    bool daemonize;        /* --fork */
-    char *pid_file;        /* --pid-file */
-    NBDCacheMode cache;    /* --cache, -n */
-    bool discard;          /* --discard=unmap|on */
+    char *filename;                /* the raw image or block device */
+    char *bind;                    /* -b: host to listen on ("" = all) */
+    char *port;                    /* -p: decimal port */
+    char *socket_path;             /* -k: UNIX socket instead of TCP */
+    char *export_name;             /* -x */
+    char *description;             /* -D, or NULL */
+    bool readonly;                 /* -r */
+    guint shared;                  /* -e: clients at once, 0 = no limit */
+    bool persistent;               /* -t: keep serving after the last client */
+    GPtrArray *objects;            /* --object arguments, in order */
+    char *tls_creds;               /* --tls-creds id */
+    char *tls_authz;               /* --tls-authz id */
+    guint handshake_limit;         /* seconds, 0 = no limit */
+    bool verbose;                  /* -v */
+    bool daemonize;                /* --fork */
+    char *pid_file;                /* --pid-file */
+    NBDCacheMode cache;            /* --cache, -n */
+    bool discard;                  /* --discard=unmap|on */
     NBDDetectZeroes detect_zeroes; /* --detect-zeroes */
-    bool list;             /* -L: list a server's exports instead */
-    char *tls_hostname;    /* --tls-hostname (with -L) */
+    bool list;                     /* -L: list a server's exports instead */
+    char *tls_hostname;            /* --tls-hostname (with -L) */
 } NBDExportToolOptions;
 
 /*

@@ -21,23 +21,23 @@
 
 /* ---- Magics -------------------------------------------------------------- */
 
-#define NBD_INIT_MAGIC              UINT64_C(0x4e42444d41474943) /* NBDMAGIC */
-#define NBD_OPTS_MAGIC              UINT64_C(0x49484156454f5054) /* IHAVEOPT */
-#define NBD_CLIENT_MAGIC            UINT64_C(0x00420281861253)   /* oldstyle */
-#define NBD_REP_MAGIC               UINT64_C(0x0003e889045565a9)
-#define NBD_REQUEST_MAGIC           UINT32_C(0x25609513)
-#define NBD_EXTENDED_REQUEST_MAGIC  UINT32_C(0x21e41c71)
-#define NBD_SIMPLE_REPLY_MAGIC      UINT32_C(0x67446698)
-#define NBD_STRUCTURED_REPLY_MAGIC  UINT32_C(0x668e33ef)
-#define NBD_EXTENDED_REPLY_MAGIC    UINT32_C(0x6e8a278c)
+#define NBD_INIT_MAGIC             UINT64_C(0x4e42444d41474943) /* NBDMAGIC */
+#define NBD_OPTS_MAGIC             UINT64_C(0x49484156454f5054) /* IHAVEOPT */
+#define NBD_CLIENT_MAGIC           UINT64_C(0x00420281861253)   /* oldstyle */
+#define NBD_REP_MAGIC              UINT64_C(0x0003e889045565a9)
+#define NBD_REQUEST_MAGIC          UINT32_C(0x25609513)
+#define NBD_EXTENDED_REQUEST_MAGIC UINT32_C(0x21e41c71)
+#define NBD_SIMPLE_REPLY_MAGIC     UINT32_C(0x67446698)
+#define NBD_STRUCTURED_REPLY_MAGIC UINT32_C(0x668e33ef)
+#define NBD_EXTENDED_REPLY_MAGIC   UINT32_C(0x6e8a278c)
 
 /* ---- Handshake flags (server, 16 bit) and client flags (32 bit) ---------- */
 
-#define NBD_FLAG_FIXED_NEWSTYLE     (1u << 0)
-#define NBD_FLAG_NO_ZEROES          (1u << 1)
+#define NBD_FLAG_FIXED_NEWSTYLE (1u << 0)
+#define NBD_FLAG_NO_ZEROES      (1u << 1)
 
-#define NBD_FLAG_C_FIXED_NEWSTYLE   (1u << 0)
-#define NBD_FLAG_C_NO_ZEROES        (1u << 1)
+#define NBD_FLAG_C_FIXED_NEWSTYLE (1u << 0)
+#define NBD_FLAG_C_NO_ZEROES      (1u << 1)
 
 /* ---- Transmission flags (16 bit) ----------------------------------------- */
 
@@ -57,17 +57,17 @@
 
 /* ---- Options ------------------------------------------------------------- */
 
-#define NBD_OPT_EXPORT_NAME         1
-#define NBD_OPT_ABORT               2
-#define NBD_OPT_LIST                3
-#define NBD_OPT_PEEK_EXPORT         4
-#define NBD_OPT_STARTTLS            5
-#define NBD_OPT_INFO                6
-#define NBD_OPT_GO                  7
-#define NBD_OPT_STRUCTURED_REPLY    8
-#define NBD_OPT_LIST_META_CONTEXT   9
-#define NBD_OPT_SET_META_CONTEXT    10
-#define NBD_OPT_EXTENDED_HEADERS    11
+#define NBD_OPT_EXPORT_NAME       1
+#define NBD_OPT_ABORT             2
+#define NBD_OPT_LIST              3
+#define NBD_OPT_PEEK_EXPORT       4
+#define NBD_OPT_STARTTLS          5
+#define NBD_OPT_INFO              6
+#define NBD_OPT_GO                7
+#define NBD_OPT_STRUCTURED_REPLY  8
+#define NBD_OPT_LIST_META_CONTEXT 9
+#define NBD_OPT_SET_META_CONTEXT  10
+#define NBD_OPT_EXTENDED_HEADERS  11
 
 /* ---- Option reply types -------------------------------------------------- */
 
@@ -87,66 +87,66 @@
 #define NBD_REP_ERR_TOO_BIG         (NBD_REP_ERR_BIT | 9)
 #define NBD_REP_ERR_EXT_HEADER_REQD (NBD_REP_ERR_BIT | 10)
 
-#define NBD_REP_IS_ERR(t)           (((t) & NBD_REP_ERR_BIT) != 0)
+#define NBD_REP_IS_ERR(t) (((t)&NBD_REP_ERR_BIT) != 0)
 
 /* ---- NBD_OPT_INFO / NBD_OPT_GO information types (16 bit) --------------- */
 
-#define NBD_INFO_EXPORT             0
-#define NBD_INFO_NAME               1
-#define NBD_INFO_DESCRIPTION        2
-#define NBD_INFO_BLOCK_SIZE         3
+#define NBD_INFO_EXPORT      0
+#define NBD_INFO_NAME        1
+#define NBD_INFO_DESCRIPTION 2
+#define NBD_INFO_BLOCK_SIZE  3
 
 /* ---- Commands and command flags ------------------------------------------ */
 
-#define NBD_CMD_READ                0
-#define NBD_CMD_WRITE               1
-#define NBD_CMD_DISC                2
-#define NBD_CMD_FLUSH               3
-#define NBD_CMD_TRIM                4
-#define NBD_CMD_CACHE               5
-#define NBD_CMD_WRITE_ZEROES        6
-#define NBD_CMD_BLOCK_STATUS        7
-#define NBD_CMD_RESIZE              8
+#define NBD_CMD_READ         0
+#define NBD_CMD_WRITE        1
+#define NBD_CMD_DISC         2
+#define NBD_CMD_FLUSH        3
+#define NBD_CMD_TRIM         4
+#define NBD_CMD_CACHE        5
+#define NBD_CMD_WRITE_ZEROES 6
+#define NBD_CMD_BLOCK_STATUS 7
+#define NBD_CMD_RESIZE       8
 
-#define NBD_CMD_FLAG_FUA            (1u << 0)
-#define NBD_CMD_FLAG_NO_HOLE        (1u << 1)
-#define NBD_CMD_FLAG_DF             (1u << 2)
-#define NBD_CMD_FLAG_REQ_ONE        (1u << 3)
-#define NBD_CMD_FLAG_FAST_ZERO      (1u << 4)
-#define NBD_CMD_FLAG_PAYLOAD_LEN    (1u << 5)
+#define NBD_CMD_FLAG_FUA         (1u << 0)
+#define NBD_CMD_FLAG_NO_HOLE     (1u << 1)
+#define NBD_CMD_FLAG_DF          (1u << 2)
+#define NBD_CMD_FLAG_REQ_ONE     (1u << 3)
+#define NBD_CMD_FLAG_FAST_ZERO   (1u << 4)
+#define NBD_CMD_FLAG_PAYLOAD_LEN (1u << 5)
 
 /* ---- Structured reply chunk flags and types ------------------------------ */
 
-#define NBD_REPLY_FLAG_DONE         (1u << 0)
+#define NBD_REPLY_FLAG_DONE (1u << 0)
 
-#define NBD_REPLY_TYPE_NONE         0
-#define NBD_REPLY_TYPE_OFFSET_DATA  1
-#define NBD_REPLY_TYPE_OFFSET_HOLE  2
-#define NBD_REPLY_TYPE_BLOCK_STATUS 5
+#define NBD_REPLY_TYPE_NONE             0
+#define NBD_REPLY_TYPE_OFFSET_DATA      1
+#define NBD_REPLY_TYPE_OFFSET_HOLE      2
+#define NBD_REPLY_TYPE_BLOCK_STATUS     5
 #define NBD_REPLY_TYPE_BLOCK_STATUS_EXT 6
-#define NBD_REPLY_ERR_BIT           (1u << 15)
-#define NBD_REPLY_TYPE_ERROR        (NBD_REPLY_ERR_BIT | 1)
-#define NBD_REPLY_TYPE_ERROR_OFFSET (NBD_REPLY_ERR_BIT | 2)
+#define NBD_REPLY_ERR_BIT               (1u << 15)
+#define NBD_REPLY_TYPE_ERROR            (NBD_REPLY_ERR_BIT | 1)
+#define NBD_REPLY_TYPE_ERROR_OFFSET     (NBD_REPLY_ERR_BIT | 2)
 
-#define NBD_REPLY_TYPE_IS_ERR(t)    (((t) & NBD_REPLY_ERR_BIT) != 0)
+#define NBD_REPLY_TYPE_IS_ERR(t) (((t)&NBD_REPLY_ERR_BIT) != 0)
 
 /* ---- Error values on the wire (not the host's errno numbers) ------------- */
 
-#define NBD_SUCCESS                 0
-#define NBD_EPERM                   1
-#define NBD_EIO                     5
-#define NBD_ENOMEM                  12
-#define NBD_EINVAL                  22
-#define NBD_ENOSPC                  28
-#define NBD_EOVERFLOW               75
-#define NBD_ENOTSUP                 95
-#define NBD_ESHUTDOWN               108
+#define NBD_SUCCESS   0
+#define NBD_EPERM     1
+#define NBD_EIO       5
+#define NBD_ENOMEM    12
+#define NBD_EINVAL    22
+#define NBD_ENOSPC    28
+#define NBD_EOVERFLOW 75
+#define NBD_ENOTSUP   95
+#define NBD_ESHUTDOWN 108
 
 /* ---- Metadata contexts --------------------------------------------------- */
 
-#define NBD_META_BASE_ALLOCATION    "base:allocation"
-#define NBD_STATE_HOLE              (1u << 0)
-#define NBD_STATE_ZERO              (1u << 1)
+#define NBD_META_BASE_ALLOCATION "base:allocation"
+#define NBD_STATE_HOLE           (1u << 0)
+#define NBD_STATE_ZERO           (1u << 1)
 
 /* ---- Bounds -------------------------------------------------------------- */
 
@@ -155,21 +155,21 @@
  * before a buffer is allocated (CVE-2017-15119) and the connection dropped,
  * since skipping the payload would mean reading attacker-chosen amounts.
  */
-#define NBD_MAX_OPTION_LENGTH       (64 * 1024)
+#define NBD_MAX_OPTION_LENGTH (64 * 1024)
 /* Largest export name / description / context name, as the spec suggests. */
-#define NBD_MAX_STRING_LENGTH       4096
+#define NBD_MAX_STRING_LENGTH 4096
 /* Largest READ/WRITE payload; announced as maximum block size. */
-#define NBD_MAX_PAYLOAD             (32 * 1024 * 1024)
-#define NBD_MIN_BLOCK_SIZE          1
-#define NBD_PREFERRED_BLOCK_SIZE    4096
+#define NBD_MAX_PAYLOAD          (32 * 1024 * 1024)
+#define NBD_MIN_BLOCK_SIZE       1
+#define NBD_PREFERRED_BLOCK_SIZE 4096
 
 /* ---- Fixed wire sizes ---------------------------------------------------- */
 
 #define NBD_OLDSTYLE_NEGOTIATE_SIZE 152
-#define NBD_SERVER_GREETING_SIZE    18  /* NBDMAGIC, IHAVEOPT, flags16 */
-#define NBD_OPTION_HEADER_SIZE      16  /* IHAVEOPT, option32, length32 */
-#define NBD_OPTION_REPLY_SIZE       20  /* magic64, option32, type32, len32 */
-#define NBD_EXPORT_NAME_REPLY_SIZE  10  /* size64, flags16 (+124 zeroes) */
+#define NBD_SERVER_GREETING_SIZE    18 /* NBDMAGIC, IHAVEOPT, flags16 */
+#define NBD_OPTION_HEADER_SIZE      16 /* IHAVEOPT, option32, length32 */
+#define NBD_OPTION_REPLY_SIZE       20 /* magic64, option32, type32, len32 */
+#define NBD_EXPORT_NAME_REPLY_SIZE  10 /* size64, flags16 (+124 zeroes) */
 #define NBD_REQUEST_SIZE            28
 #define NBD_EXTENDED_REQUEST_SIZE   32
 #define NBD_SIMPLE_REPLY_SIZE       16
@@ -259,11 +259,11 @@ static inline uint64_t nbd_get_be64(const uint8_t *p)
     return ((uint64_t)nbd_get_be32(p) << 32) | nbd_get_be32(p + 4);
 }
 
-/* ---- Encode / decode ------------------------------------------------------ */
+/* ---- Encode / decode ------------------------------------------------------
+ */
 
 /* Server greeting: NBDMAGIC, IHAVEOPT, 16-bit handshake flags. */
-void nbd_encode_greeting(uint8_t buf[NBD_SERVER_GREETING_SIZE],
-                         uint16_t flags);
+void nbd_encode_greeting(uint8_t buf[NBD_SERVER_GREETING_SIZE], uint16_t flags);
 /* Returns false if either magic is wrong. */
 bool nbd_decode_greeting(const uint8_t buf[NBD_SERVER_GREETING_SIZE],
                          uint16_t *flags);
@@ -281,11 +281,9 @@ bool nbd_decode_option_reply(const uint8_t buf[NBD_OPTION_REPLY_SIZE],
                              NBDOptionReply *rep);
 
 /* Compact request; @req->length must fit in 32 bits. */
-void nbd_encode_request(uint8_t buf[NBD_REQUEST_SIZE],
-                        const NBDRequest *req);
+void nbd_encode_request(uint8_t buf[NBD_REQUEST_SIZE], const NBDRequest *req);
 /* Returns false if the request magic is wrong. */
-bool nbd_decode_request(const uint8_t buf[NBD_REQUEST_SIZE],
-                        NBDRequest *req);
+bool nbd_decode_request(const uint8_t buf[NBD_REQUEST_SIZE], NBDRequest *req);
 
 /* Extended request (32 bytes, 64-bit length). */
 void nbd_encode_extended_request(uint8_t buf[NBD_EXTENDED_REQUEST_SIZE],

@@ -78,14 +78,14 @@ typedef enum {
  * no zero detection, a single client (no CAN_MULTI_CONN).
  */
 typedef struct {
-    const char *description;     /* NBD_INFO_DESCRIPTION, or NULL */
+    const char *description; /* NBD_INFO_DESCRIPTION, or NULL */
     bool readonly;
     NBDCacheMode cache;
-    bool discard;                /* --discard=unmap: TRIM and WRITE_ZEROES
-                                  * without NO_HOLE punch holes */
+    bool discard; /* --discard=unmap: TRIM and WRITE_ZEROES
+                   * without NO_HOLE punch holes */
     NBDDetectZeroes detect_zeroes;
-    bool multi_conn;             /* announce NBD_FLAG_CAN_MULTI_CONN: the
-                                  * caller lets several clients in at once */
+    bool multi_conn; /* announce NBD_FLAG_CAN_MULTI_CONN: the
+                      * caller lets several clients in at once */
 } NBDExportOptions;
 
 /*
@@ -94,8 +94,7 @@ typedef struct {
  * without O_DIRECT fails naming the file.
  */
 bool nbd_server_add_export_full(NBDServer *server, const char *name,
-                                const char *path,
-                                const NBDExportOptions *opts,
+                                const char *path, const NBDExportOptions *opts,
                                 GError **errp);
 
 /*
@@ -123,8 +122,7 @@ void nbd_server_run_client(NBDServer *server, QIOChannel *ioc);
  * thread; the channel is put in blocking mode.  Returns false only if
  * the server is shut down.
  */
-bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc,
-                             GError **errp);
+bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp);
 
 /* Clients currently connected (negotiating or transmitting). */
 guint nbd_server_get_client_count(NBDServer *server);

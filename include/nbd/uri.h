@@ -27,13 +27,13 @@ G_BEGIN_DECLS
 #define NBD_URI_DEFAULT_PORT "10809"
 
 typedef struct {
-    bool tls;                  /* nbds or nbds+unix */
-    QIOSocketAddress *addr;    /* inet HOST:PORT or unix PATH */
-    char *export_name;         /* decoded; "" for the default export */
-    char *username;            /* USER@ (PSK identity), or NULL */
-    char *tls_certificates;    /* tls-certificates=DIR, or NULL */
-    char *tls_psk_file;        /* tls-psk-file=FILE, or NULL */
-    bool tls_verify_peer;      /* tls-verify-peer, default true */
+    bool tls;               /* nbds or nbds+unix */
+    QIOSocketAddress *addr; /* inet HOST:PORT or unix PATH */
+    char *export_name;      /* decoded; "" for the default export */
+    char *username;         /* USER@ (PSK identity), or NULL */
+    char *tls_certificates; /* tls-certificates=DIR, or NULL */
+    char *tls_psk_file;     /* tls-psk-file=FILE, or NULL */
+    bool tls_verify_peer;   /* tls-verify-peer, default true */
 } NBDUri;
 
 /* True when @str starts with one of the NBD URI schemes above. */

@@ -41,20 +41,20 @@ G_BEGIN_DECLS
 GQuark qom_error_quark(void);
 
 typedef enum {
-    QOM_ERROR_FAILED,           /* anything not listed below */
-    QOM_ERROR_UNKNOWN_TYPE,     /* no such object type, or it is abstract */
-    QOM_ERROR_UNKNOWN_PROPERTY, /* the type has no such property */
-    QOM_ERROR_INVALID_VALUE,    /* a value does not parse, fit or match */
-    QOM_ERROR_DUPLICATE_ID,     /* an object with that id already exists */
-    QOM_ERROR_INVALID_ID,       /* the id breaks the naming rule */
-    QOM_ERROR_MISSING_ID,       /* no id given */
-    QOM_ERROR_NOT_FOUND,        /* no object with that id */
-    QOM_ERROR_WRONG_TYPE,       /* the object is not of the expected type */
-    QOM_ERROR_IN_USE,           /* the object still has users */
-    QOM_ERROR_INIT_FAILED,      /* init failed without saying why */
-    QOM_ERROR_PARSE,            /* option syntax: keyval or JSON */
+    QOM_ERROR_FAILED,             /* anything not listed below */
+    QOM_ERROR_UNKNOWN_TYPE,       /* no such object type, or it is abstract */
+    QOM_ERROR_UNKNOWN_PROPERTY,   /* the type has no such property */
+    QOM_ERROR_INVALID_VALUE,      /* a value does not parse, fit or match */
+    QOM_ERROR_DUPLICATE_ID,       /* an object with that id already exists */
+    QOM_ERROR_INVALID_ID,         /* the id breaks the naming rule */
+    QOM_ERROR_MISSING_ID,         /* no id given */
+    QOM_ERROR_NOT_FOUND,          /* no object with that id */
+    QOM_ERROR_WRONG_TYPE,         /* the object is not of the expected type */
+    QOM_ERROR_IN_USE,             /* the object still has users */
+    QOM_ERROR_INIT_FAILED,        /* init failed without saying why */
+    QOM_ERROR_PARSE,              /* option syntax: keyval or JSON */
     QOM_ERROR_DUPLICATE_PROPERTY, /* a property is set twice */
-    QOM_ERROR_NOT_SETTABLE,     /* read-only, or not settable from text */
+    QOM_ERROR_NOT_SETTABLE,       /* read-only, or not settable from text */
 } QomErrorCode;
 
 /* ---- Types ------------------------------------------------------------ */
@@ -205,9 +205,9 @@ GObject *qom_object_add_table(const char *type, const char *id,
  *   qom_object_add_props("secret", "sec0", errp,
  *                        "data", "letmein", "format", "raw", NULL);
  */
-GObject *qom_object_add_props(const char *type, const char *id,
-                              GError **errp, const char *first_name, ...)
-    G_GNUC_NULL_TERMINATED;
+GObject *qom_object_add_props(const char *type, const char *id, GError **errp,
+                              const char *first_name,
+                              ...) G_GNUC_NULL_TERMINATED;
 
 /*
  * Create an object from a JSON object holding "qom-type" and "id" (both
@@ -242,16 +242,14 @@ GObject *qom_object_find(const char *id);
  * QOM_ERROR_WRONG_TYPE ("object 'tls0' is a 'secret', not TLS
  * credentials", see qom_type_describe()).
  */
-gpointer qom_object_find_typed(const char *id, GType expected,
-                               GError **errp);
+gpointer qom_object_find_typed(const char *id, GType expected, GError **errp);
 
 /*
  * As qom_object_find_typed() but returns a new reference, taken under the
  * table lock, for callers on other threads or that outlive the object's
  * place in the table.  Release with g_object_unref().
  */
-gpointer qom_object_ref_typed(const char *id, GType expected,
-                              GError **errp);
+gpointer qom_object_ref_typed(const char *id, GType expected, GError **errp);
 
 /*
  * The id of an object created through this layer (borrowed), or NULL for

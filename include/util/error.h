@@ -18,22 +18,22 @@ G_BEGIN_DECLS
 GQuark qio_error_quark(void);
 
 typedef enum {
-    QIO_ERROR_FAILED,            /* anything not listed below */
-    QIO_ERROR_INVALID_ARGUMENT,  /* bad value from a user or caller */
-    QIO_ERROR_NOT_SUPPORTED,     /* the channel or host cannot do this */
-    QIO_ERROR_NOT_FOUND,         /* no such file, host, address, object */
-    QIO_ERROR_PERMISSION_DENIED, /* EACCES, EPERM */
-    QIO_ERROR_EXISTS,            /* EEXIST, EADDRINUSE */
-    QIO_ERROR_UNEXPECTED_EOF,    /* peer closed before a full message */
-    QIO_ERROR_BROKEN_PIPE,       /* EPIPE: peer stopped reading */
-    QIO_ERROR_CONNECTION_RESET,  /* ECONNRESET */
-    QIO_ERROR_CONNECTION_REFUSED,/* ECONNREFUSED */
-    QIO_ERROR_TIMED_OUT,         /* ETIMEDOUT or our own time limit */
-    QIO_ERROR_CANCELLED,         /* a GCancellable fired */
-    QIO_ERROR_CLOSED,            /* operation on a closed channel */
-    QIO_ERROR_COMMAND_FAILED,    /* a child process exited non-zero */
-    QIO_ERROR_PROTOCOL,          /* the peer broke a protocol rule */
-    QIO_ERROR_TOO_LARGE,         /* a length over its bound */
+    QIO_ERROR_FAILED,             /* anything not listed below */
+    QIO_ERROR_INVALID_ARGUMENT,   /* bad value from a user or caller */
+    QIO_ERROR_NOT_SUPPORTED,      /* the channel or host cannot do this */
+    QIO_ERROR_NOT_FOUND,          /* no such file, host, address, object */
+    QIO_ERROR_PERMISSION_DENIED,  /* EACCES, EPERM */
+    QIO_ERROR_EXISTS,             /* EEXIST, EADDRINUSE */
+    QIO_ERROR_UNEXPECTED_EOF,     /* peer closed before a full message */
+    QIO_ERROR_BROKEN_PIPE,        /* EPIPE: peer stopped reading */
+    QIO_ERROR_CONNECTION_RESET,   /* ECONNRESET */
+    QIO_ERROR_CONNECTION_REFUSED, /* ECONNREFUSED */
+    QIO_ERROR_TIMED_OUT,          /* ETIMEDOUT or our own time limit */
+    QIO_ERROR_CANCELLED,          /* a GCancellable fired */
+    QIO_ERROR_CLOSED,             /* operation on a closed channel */
+    QIO_ERROR_COMMAND_FAILED,     /* a child process exited non-zero */
+    QIO_ERROR_PROTOCOL,           /* the peer broke a protocol rule */
+    QIO_ERROR_TOO_LARGE,          /* a length over its bound */
 } QIOErrorCode;
 
 /* Map an errno value to the closest QIOErrorCode. */
@@ -47,14 +47,13 @@ void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
 /* Set @errp with QIO_ERROR and @code; shorthand for g_set_error. */
-#define qio_error_setg(errp, code, ...) \
+#define qio_error_setg(errp, code, ...)                                        \
     g_set_error((errp), QIO_ERROR, (code), __VA_ARGS__)
 
 /*
  * Prefix an existing error's message: "<prefix>: <old message>".  Does
  * nothing when @errp or *errp is NULL.
  */
-void qio_error_prepend(GError **errp, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
+void qio_error_prepend(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 G_END_DECLS

@@ -60,8 +60,8 @@ void keyval_pair_free(KeyvalPair *pair);
  *   keyval_parse("secret,id=s0,data=a,,b", "qom-type", NULL, errp)
  *     -> [qom-type=secret, id=s0, data=a,b]
  */
-GPtrArray *keyval_parse(const char *params, const char *implied_key,
-                        bool *help, GError **errp);
+GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
+                        GError **errp);
 
 /* The value stored under @key in @pairs (borrowed), or NULL. */
 const char *keyval_lookup(GPtrArray *pairs, const char *key);

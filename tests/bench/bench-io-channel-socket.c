@@ -95,8 +95,8 @@ static double run_once(bool tcp, bool channel, size_t total, size_t chunk)
     if (channel) {
         g_autoptr(GError) err = NULL;
         QIOChannelSocket *a = qio_channel_socket_new_fd(fds[0], &err);
-        QIOChannelSocket *b = a ? qio_channel_socket_new_fd(fds[1], &err)
-                                : NULL;
+        QIOChannelSocket *b =
+            a ? qio_channel_socket_new_fd(fds[1], &err) : NULL;
 
         if (!b) {
             g_error("%s", err->message);
@@ -148,7 +148,8 @@ int main(int argc, char **argv)
         double mc = bench_median(chan, opts.rounds);
 
         printf("%-16s raw %8.0f MiB/s   channel %8.0f MiB/s   "
-               "ratio %.3f\n", bench_pair_name(tcp), mr, mc, mc / mr);
+               "ratio %.3f\n",
+               bench_pair_name(tcp), mr, mc, mc / mr);
     }
     return 0;
 }

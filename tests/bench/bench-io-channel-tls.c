@@ -60,14 +60,14 @@ static QCryptoPKICert *mint(const char *cn, bool ca, const char *purpose,
         .key_usage = QCRYPTO_PKI_EXT_CRITICAL,
         .key_usage_bits = ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
                              : GNUTLS_KEY_DIGITAL_SIGNATURE,
-        .key_purpose = ca ? QCRYPTO_PKI_EXT_ABSENT
-                          : QCRYPTO_PKI_EXT_NONCRITICAL,
+        .key_purpose =
+            ca ? QCRYPTO_PKI_EXT_ABSENT : QCRYPTO_PKI_EXT_NONCRITICAL,
         .key_purpose_oids = ca ? NULL : kp,
     };
     g_autoptr(GError) err = NULL;
     g_autofree char *cpath = g_build_filename(dir, certfile, NULL);
-    g_autofree char *kpath = keyfile ? g_build_filename(dir, keyfile, NULL)
-                                     : NULL;
+    g_autofree char *kpath =
+        keyfile ? g_build_filename(dir, keyfile, NULL) : NULL;
     QCryptoPKICert *cert = qcrypto_pki_cert_new(&req, issuer, &err);
 
     if (!cert || !qcrypto_pki_cert_write(cert, cpath, &err) ||
@@ -112,7 +112,7 @@ static void creds_make(Creds *c)
 static void creds_free(Creds *c)
 {
     static const char *const files[] = {
-        "ca-cert.pem", "server-cert.pem", "server-key.pem",
+        "ca-cert.pem",     "server-cert.pem", "server-key.pem",
         "client-cert.pem", "client-key.pem",
     };
 
@@ -137,8 +137,7 @@ typedef struct {
     int ret;
 } Side;
 
-static gnutls_session_t raw_session(QCryptoTLSCreds *creds, bool server,
-                                    int fd)
+static gnutls_session_t raw_session(QCryptoTLSCreds *creds, bool server, int fd)
 {
     g_autoptr(QCryptoTLSCredsHandle) h = qcrypto_tls_creds_get_handle(creds);
     g_autofree char *prio = qcrypto_tls_creds_get_priority(creds);
@@ -249,7 +248,7 @@ static void chan_reader(Side *r)
 typedef struct {
     double mibs;
     char cipher[64];
-    int ktls;   /* GNUTLS_KTLS_* of the sending side */
+    int ktls; /* GNUTLS_KTLS_* of the sending side */
 } Result;
 
 static Result run_once(Creds *creds, bool tcp, bool channel, size_t total,
@@ -265,11 +264,9 @@ static Result run_once(Creds *creds, bool tcp, bool channel, size_t total,
     bench_make_pair(tcp, fds);
     if (channel) {
         g_autoptr(GError) err = NULL;
-        g_autoptr(QIOChannelSocket) a = qio_channel_socket_new_fd(fds[0],
-                                                                  &err);
-        g_autoptr(QIOChannelSocket) b = a ? qio_channel_socket_new_fd(fds[1],
-                                                                      &err)
-                                          : NULL;
+        g_autoptr(QIOChannelSocket) a = qio_channel_socket_new_fd(fds[0], &err);
+        g_autoptr(QIOChannelSocket) b =
+            a ? qio_channel_socket_new_fd(fds[1], &err) : NULL;
 
         if (!b) {
             g_error("%s", err->message);
@@ -277,8 +274,7 @@ static Result run_once(Creds *creds, bool tcp, bool channel, size_t total,
         w.tioc = qio_channel_tls_new_client(QIO_CHANNEL(a), creds->client,
                                             "localhost", &err);
         r.tioc = w.tioc ? qio_channel_tls_new_server(QIO_CHANNEL(b),
-                                                     creds->server, NULL,
-                                                     &err)
+                                                     creds->server, NULL, &err)
                         : NULL;
         if (!r.tioc) {
             g_error("%s", err->message);
@@ -366,15 +362,14 @@ static void cipher_bench(void)
     }
     in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
     for (int lines = 0; lines < 20 && found < 2; lines++) {
-        g_autofree char *line = g_data_input_stream_read_line(in, NULL, NULL,
-                                                              NULL);
+        g_autofree char *line =
+            g_data_input_stream_read_line(in, NULL, NULL, NULL);
 
         if (!line) {
             break;
         }
         if (strstr(line, "AES-128-GCM") || strstr(line, "AES-256-GCM")) {
-            printf("gnutls-cli --benchmark-ciphers: %s\n",
-                   g_strstrip(line));
+            printf("gnutls-cli --benchmark-ciphers: %s\n", g_strstrip(line));
             found++;
         }
         if (strstr(line, "cipher-MAC")) {
@@ -456,8 +451,8 @@ int main(int argc, char **argv)
 
         printf("%-16s raw %7.0f MiB/s   channel %7.0f MiB/s   ratio %.3f   "
                "%s, kTLS raw %s / channel %s\n",
-               bench_pair_name(tcp), mr, mc, mc / mr,
-               rc.cipher, ktls_text(rr.ktls), ktls_text(rc.ktls));
+               bench_pair_name(tcp), mr, mc, mc / mr, rc.cipher,
+               ktls_text(rr.ktls), ktls_text(rc.ktls));
     }
     creds_free(&creds);
     if (ktls_conf) {

@@ -40,8 +40,10 @@ bool bench_parse_options(const char *prog, const GOptionEntry *extra,
         return false;
     }
     if (opts->size_mib <= 0 || opts->rounds <= 0 || opts->chunk_kib <= 0) {
-        fprintf(stderr, "%s: --size, --rounds and --chunk must be "
-                        "positive\n", prog);
+        fprintf(stderr,
+                "%s: --size, --rounds and --chunk must be "
+                "positive\n",
+                prog);
         return false;
     }
     opts->total = (size_t)opts->size_mib * 1024 * 1024;

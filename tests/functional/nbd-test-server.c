@@ -44,8 +44,8 @@ int main(int argc, char **argv)
           "exit after this long", "N" },
         { NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new(
-        "ADDRESS NAME=PATH[:ro]...");
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("ADDRESS NAME=PATH[:ro]...");
     g_autoptr(QIOSocketAddress) addr = NULL;
     g_autoptr(QIOChannelSocket) lsock = NULL;
     g_autoptr(NBDServer) server = NULL;
@@ -82,8 +82,10 @@ int main(int argc, char **argv)
         bool ro = g_str_has_suffix(spec, ":ro");
 
         if (!eq) {
-            fprintf(stderr, "nbd-test-server: export '%s' is not "
-                    "NAME=PATH[:ro]\n", spec);
+            fprintf(stderr,
+                    "nbd-test-server: export '%s' is not "
+                    "NAME=PATH[:ro]\n",
+                    spec);
             return 2;
         }
         *eq = '\0';
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
         goto fail;
     }
     if (max_seconds > 0) {
-        alarm(max_seconds);  /* SIGALRM's default action ends us */
+        alarm(max_seconds); /* SIGALRM's default action ends us */
     }
     printf("listening\n");
     fflush(stdout);

@@ -62,8 +62,8 @@ static void fuzz_batch_done(const GError *err, gpointer opaque)
 static void fuzz_async(NBDClient *client)
 {
     static uint8_t bufs[4][FUZZ_IO_SIZE];
-    g_autoptr(GArray) extents = g_array_new(FALSE, FALSE,
-                                            sizeof(NBDClientExtent));
+    g_autoptr(GArray) extents =
+        g_array_new(FALSE, FALSE, sizeof(NBDClientExtent));
     FuzzBatch b = { .left = 0 };
 
     g_mutex_init(&b.lock);
@@ -75,7 +75,7 @@ static void fuzz_async(NBDClient *client)
         if (!nbd_client_submit_pread(client, bufs[i], FUZZ_IO_SIZE,
                                      i * FUZZ_IO_SIZE, fuzz_batch_done, &b,
                                      NULL)) {
-            fuzz_batch_done(NULL, &b);  /* not submitted: no callback */
+            fuzz_batch_done(NULL, &b); /* not submitted: no callback */
         }
     }
     g_mutex_lock(&b.lock);
@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ioc = qio_channel_fuzz_new(data + 1, size - 1);
     client = nbd_client_new_channel_full(
         QIO_CHANNEL(ioc), "fuzz", (mode & 8) ? fuzz_tls_creds("client") : NULL,
-        "localhost", &(NBDClientOptions) { .compact_headers = !(mode & 32) },
+        "localhost", &(NBDClientOptions){ .compact_headers = !(mode & 32) },
         NULL);
     if (!client) {
         return 0;

@@ -73,8 +73,10 @@ static void put_negotiation(GByteArray *out, uint8_t mode)
         return;
     }
     if (mode & 4) {
-        put_option(out, (mode & 16) ? NBD_OPT_EXTENDED_HEADERS
-                                    : NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+        put_option(out,
+                   (mode & 16) ? NBD_OPT_EXTENDED_HEADERS
+                               : NBD_OPT_STRUCTURED_REPLY,
+                   NULL, 0);
         put_u32(p, nlen);
         g_byte_array_append(p, (const uint8_t *)name, nlen);
         put_u32(p, 1);

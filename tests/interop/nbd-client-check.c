@@ -21,7 +21,7 @@
 #include "qom/object.h"
 #include "qom/object-cli.h"
 
-#define CHUNK (1024 * 1024)
+#define CHUNK       (1024 * 1024)
 #define PATTERN_LEN (64 * 1024)
 
 static char **opt_objects;
@@ -39,8 +39,8 @@ static const GOptionEntry entries[] = {
       "name the server certificate must carry", "NAME" },
     { "export", 0, 0, G_OPTION_ARG_STRING, &opt_export,
       "export name (default \"\")", "NAME" },
-    { "list", 0, 0, G_OPTION_ARG_NONE, &opt_list,
-      "list the exports first", NULL },
+    { "list", 0, 0, G_OPTION_ARG_NONE, &opt_list, "list the exports first",
+      NULL },
     { NULL },
 };
 
@@ -87,8 +87,8 @@ static bool check_export(NBDClient *c, GError **errp)
             return false;
         }
     }
-    printf("size=%" G_GUINT64_FORMAT " tls=%s structured=%s extents=%u\n",
-           size, nbd_client_is_tls(c) ? "yes" : "no",
+    printf("size=%" G_GUINT64_FORMAT " tls=%s structured=%s extents=%u\n", size,
+           nbd_client_is_tls(c) ? "yes" : "no",
            nbd_client_has_structured_replies(c) ? "yes" : "no",
            ext ? ext->len : 0);
     return true;
@@ -117,8 +117,8 @@ int main(int argc, char **argv)
         }
     }
     if (opt_tls_creds) {
-        creds = qom_object_find_typed(opt_tls_creds, QCRYPTO_TYPE_TLS_CREDS,
-                                      &err);
+        creds =
+            qom_object_find_typed(opt_tls_creds, QCRYPTO_TYPE_TLS_CREDS, &err);
         if (!creds) {
             return die(err);
         }
@@ -148,8 +148,7 @@ int main(int argc, char **argv)
         if (!nbd_client_info(c, opt_export, &size, &eflags, &err)) {
             return die(err);
         }
-        printf("info: size=%" G_GUINT64_FORMAT " flags=0x%x\n", size,
-               eflags);
+        printf("info: size=%" G_GUINT64_FORMAT " flags=0x%x\n", size, eflags);
     }
     if (!nbd_client_go(c, opt_export, &err) || !check_export(c, &err)) {
         return die(err);

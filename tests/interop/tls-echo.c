@@ -59,8 +59,7 @@ static GOptionEntry entries[] = {
       "PSK username (client)", "USER" },
     { "hostname", 0, 0, G_OPTION_ARG_STRING, &opt_hostname,
       "name the server certificate must carry (client)", "NAME" },
-    { "port", 0, 0, G_OPTION_ARG_INT, &opt_port, "TCP port on 127.0.0.1",
-      "N" },
+    { "port", 0, 0, G_OPTION_ARG_INT, &opt_port, "TCP port on 127.0.0.1", "N" },
     { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_port_file,
       "server: listen on a free port and write it here", "FILE" },
     { "message", 0, 0, G_OPTION_ARG_STRING, &opt_message,
@@ -73,19 +72,34 @@ static GOptionEntry entries[] = {
       "server: ask the authz object with this id about the client", "ID" },
     { "expect-error", 0, 0, G_OPTION_ARG_STRING, &opt_expect_error,
       "succeed only if the handshake fails with this QCRYPTO_ERROR code "
-      "(e.g. CERT_HOSTNAME)", "CODE" },
+      "(e.g. CERT_HOSTNAME)",
+      "CODE" },
     { "priority", 0, 0, G_OPTION_ARG_STRING, &opt_priority,
       "gnutls priority string", "PRIO" },
-    { "no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_no_verify,
-      "verify-peer=off", NULL },
+    { "no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_no_verify, "verify-peer=off",
+      NULL },
     { NULL },
 };
 
 static const char *const code_names[] = {
-    "FAILED", "INVALID_ARGUMENT", "FILE", "DECODE", "DECRYPT",
-    "CERT_EXPIRED", "CERT_NOT_ACTIVE", "CERT_USAGE", "CERT_UNTRUSTED",
-    "CERT_REVOKED", "CERT_HOSTNAME", "KEY_MISMATCH", "NO_CERT",
-    "AUTHZ_DENIED", "HANDSHAKE", "PSK", "TIMED_OUT", "TRUNCATED",
+    "FAILED",
+    "INVALID_ARGUMENT",
+    "FILE",
+    "DECODE",
+    "DECRYPT",
+    "CERT_EXPIRED",
+    "CERT_NOT_ACTIVE",
+    "CERT_USAGE",
+    "CERT_UNTRUSTED",
+    "CERT_REVOKED",
+    "CERT_HOSTNAME",
+    "KEY_MISMATCH",
+    "NO_CERT",
+    "AUTHZ_DENIED",
+    "HANDSHAKE",
+    "PSK",
+    "TIMED_OUT",
+    "TRUNCATED",
     "ENDPOINT",
 };
 
@@ -105,24 +119,20 @@ static QCryptoTLSCreds *make_creds(bool server, GError **errp)
     GObject *obj;
 
     if (opt_x509) {
-        obj = qom_object_add_props("tls-creds-x509", "tls0", errp,
-                                   "endpoint", endpoint, "dir", opt_x509,
-                                   "verify-peer", verify,
-                                   opt_priority ? "priority" : NULL,
+        obj = qom_object_add_props("tls-creds-x509", "tls0", errp, "endpoint",
+                                   endpoint, "dir", opt_x509, "verify-peer",
+                                   verify, opt_priority ? "priority" : NULL,
                                    opt_priority, NULL);
     } else if (opt_psk) {
         if (server) {
-            obj = qom_object_add_props("tls-creds-psk", "tls0", errp,
-                                       "endpoint", endpoint, "dir", opt_psk,
-                                       opt_priority ? "priority" : NULL,
-                                       opt_priority, NULL);
+            obj = qom_object_add_props(
+                "tls-creds-psk", "tls0", errp, "endpoint", endpoint, "dir",
+                opt_psk, opt_priority ? "priority" : NULL, opt_priority, NULL);
         } else {
-            obj = qom_object_add_props("tls-creds-psk", "tls0", errp,
-                                       "endpoint", endpoint, "dir", opt_psk,
-                                       "username", opt_psk_user
-                                           ? opt_psk_user : "qio",
-                                       opt_priority ? "priority" : NULL,
-                                       opt_priority, NULL);
+            obj = qom_object_add_props(
+                "tls-creds-psk", "tls0", errp, "endpoint", endpoint, "dir",
+                opt_psk, "username", opt_psk_user ? opt_psk_user : "qio",
+                opt_priority ? "priority" : NULL, opt_priority, NULL);
         }
     } else {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
@@ -161,29 +171,26 @@ static int run_client(QCryptoTLSCreds *creds, GError **errp)
     g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
     g_autoptr(QIOChannelTLS) tioc = NULL;
     g_autofree char *addrstr = g_strdup_printf("127.0.0.1:%d", opt_port);
-    g_autoptr(QIOSocketAddress) addr = qio_socket_address_parse(addrstr,
-                                                                errp);
-    g_autofree char *msg = g_strdup_printf(
-        "%s\n", opt_message ? opt_message : "hello from qio");
+    g_autoptr(QIOSocketAddress) addr = qio_socket_address_parse(addrstr, errp);
+    g_autofree char *msg =
+        g_strdup_printf("%s\n", opt_message ? opt_message : "hello from qio");
     g_autofree char *reply = NULL;
 
     if (!addr || qio_channel_socket_connect_sync(sioc, addr, errp) < 0) {
         return -1;
     }
     tioc = qio_channel_tls_new_client(QIO_CHANNEL(sioc), creds,
-                                      opt_hostname ? opt_hostname
-                                                   : "127.0.0.1", errp);
+                                      opt_hostname ? opt_hostname : "127.0.0.1",
+                                      errp);
     if (!tioc || qio_channel_tls_handshake_sync(tioc, errp) < 0) {
         return -1;
     }
     fprintf(stderr, "tls-echo: client: %s %s, peer '%s'\n",
-            qcrypto_tls_session_get_protocol(
-                qio_channel_tls_get_session(tioc)),
+            qcrypto_tls_session_get_protocol(qio_channel_tls_get_session(tioc)),
             qcrypto_tls_session_get_cipher(qio_channel_tls_get_session(tioc)),
-            qcrypto_tls_session_get_peer_name(
-                qio_channel_tls_get_session(tioc)) ?: "");
-    if (qio_channel_write_all(QIO_CHANNEL(tioc), msg, strlen(msg), errp) <
-        0) {
+            qcrypto_tls_session_get_peer_name(qio_channel_tls_get_session(tioc))
+                ?: "");
+    if (qio_channel_write_all(QIO_CHANNEL(tioc), msg, strlen(msg), errp) < 0) {
         return -1;
     }
     reply = read_line(QIO_CHANNEL(tioc), errp);
@@ -206,8 +213,7 @@ static int run_server(QCryptoTLSCreds *creds, GError **errp)
     g_autoptr(QIOChannelSocket) sioc = NULL;
     g_autoptr(QIOChannelTLS) tioc = NULL;
     g_autofree char *addrstr = g_strdup_printf("127.0.0.1:%d", opt_port);
-    g_autoptr(QIOSocketAddress) addr = qio_socket_address_parse(addrstr,
-                                                                errp);
+    g_autoptr(QIOSocketAddress) addr = qio_socket_address_parse(addrstr, errp);
     g_autoptr(QIOSocketAddress) local = NULL;
     g_autofree char *line = NULL;
     const char *authzid = NULL;
@@ -243,17 +249,15 @@ static int run_server(QCryptoTLSCreds *creds, GError **errp)
     if (!sioc) {
         return -1;
     }
-    tioc = qio_channel_tls_new_server(QIO_CHANNEL(sioc), creds, authzid,
-                                      errp);
+    tioc = qio_channel_tls_new_server(QIO_CHANNEL(sioc), creds, authzid, errp);
     if (!tioc || qio_channel_tls_handshake_sync(tioc, errp) < 0) {
         return -1;
     }
     fprintf(stderr, "tls-echo: server: %s %s, client '%s'\n",
-            qcrypto_tls_session_get_protocol(
-                qio_channel_tls_get_session(tioc)),
+            qcrypto_tls_session_get_protocol(qio_channel_tls_get_session(tioc)),
             qcrypto_tls_session_get_cipher(qio_channel_tls_get_session(tioc)),
-            qcrypto_tls_session_get_peer_name(
-                qio_channel_tls_get_session(tioc)) ?: "");
+            qcrypto_tls_session_get_peer_name(qio_channel_tls_get_session(tioc))
+                ?: "");
     line = read_line(QIO_CHANNEL(tioc), errp);
     if (!line) {
         return -1;
@@ -307,7 +311,7 @@ int main(int argc, char **argv)
     qauthz_register_types();
     if (opt_authz_identity && opt_tls_authz) {
         fprintf(stderr, "tls-echo: use --authz-identity or --tls-authz, "
-                "not both\n");
+                        "not both\n");
         return 1;
     }
     /* The same strings a qemu-nbd command line would carry. */
@@ -315,8 +319,7 @@ int main(int argc, char **argv)
         if (!qom_object_add_from_cli(*o, &err)) {
             g_autofree char *what = qom_object_cli_describe(*o);
 
-            fprintf(stderr, "tls-echo: --object %s: %s\n", what,
-                    err->message);
+            fprintf(stderr, "tls-echo: --object %s: %s\n", what, err->message);
             return 1;
         }
     }
@@ -329,8 +332,10 @@ int main(int argc, char **argv)
 
     if (opt_expect_error) {
         if (ret == 0) {
-            fprintf(stderr, "tls-echo: expected error %s, but the exchange "
-                            "worked\n", opt_expect_error);
+            fprintf(stderr,
+                    "tls-echo: expected error %s, but the exchange "
+                    "worked\n",
+                    opt_expect_error);
             return 1;
         }
         fprintf(stderr, "tls-echo: failed as expected: [%s] %s\n",

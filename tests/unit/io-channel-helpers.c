@@ -128,9 +128,13 @@ static void reader_run(TransferSide *r)
 void qio_test_transfer(QIOChannel *src, QIOChannel *dst, size_t len,
                        bool blocking, bool close_src)
 {
-    TransferSide w = { .ioc = src, .len = len, .close = close_src,
+    TransferSide w = { .ioc = src,
+                       .len = len,
+                       .close = close_src,
                        .sum = g_checksum_new(G_CHECKSUM_SHA256) };
-    TransferSide r = { .ioc = dst, .len = len, .close = close_src,
+    TransferSide r = { .ioc = dst,
+                       .len = len,
+                       .close = close_src,
                        .sum = g_checksum_new(G_CHECKSUM_SHA256) };
     GThread *thread;
 

@@ -49,8 +49,8 @@ void put_simple(GByteArray *b, uint32_t err, uint64_t cookie)
     put64(b, cookie);
 }
 
-void put_chunk(GByteArray *b, uint16_t flags, uint16_t type,
-               uint64_t cookie, uint32_t len)
+void put_chunk(GByteArray *b, uint16_t flags, uint16_t type, uint64_t cookie,
+               uint32_t len)
 {
     put32(b, NBD_STRUCTURED_REPLY_MAGIC);
     put16(b, flags);

@@ -25,8 +25,8 @@ void put_rep(GByteArray *b, uint32_t opt, uint32_t type, const void *data,
 void put_simple(GByteArray *b, uint32_t err, uint64_t cookie);
 
 /* A structured reply chunk header announcing @len bytes of payload. */
-void put_chunk(GByteArray *b, uint16_t flags, uint16_t type,
-               uint64_t cookie, uint32_t len);
+void put_chunk(GByteArray *b, uint16_t flags, uint16_t type, uint64_t cookie,
+               uint32_t len);
 
 /* An extended reply chunk header answering @req (its offset echoed). */
 void put_xchunk(GByteArray *b, uint16_t flags, uint16_t type,

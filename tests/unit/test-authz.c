@@ -65,8 +65,7 @@ static const char *last_warning(void)
     const char *w;
 
     g_mutex_lock(&warnings_lock);
-    w = warnings->len ? g_ptr_array_index(warnings, warnings->len - 1)
-                      : "";
+    w = warnings->len ? g_ptr_array_index(warnings, warnings->len - 1) : "";
     g_mutex_unlock(&warnings_lock);
     return w;
 }
@@ -160,10 +159,9 @@ static void check(const char *id, const char *identity, bool allowed)
     bool got = qauthz_is_allowed_by_id(id, identity, &err);
 
     if (got != allowed) {
-        fail_msg("'%s' asked about '%s': expected %s, got %s%s%s", id,
-                 identity, allowed ? "allow" : "deny",
-                 got ? "allow" : "deny", err ? ": " : "",
-                 err ? err->message : "");
+        fail_msg("'%s' asked about '%s': expected %s, got %s%s%s", id, identity,
+                 allowed ? "allow" : "deny", got ? "allow" : "deny",
+                 err ? ": " : "", err ? err->message : "");
     }
     if (allowed) {
         assert_null(err);
@@ -187,8 +185,7 @@ static char *write_file(const char *name, const char *text)
  * @mtime: two writes within one clock tick can otherwise leave every
  * timestamp equal.
  */
-static void rewrite_in_place(const char *path, const char *text,
-                             time_t mtime)
+static void rewrite_in_place(const char *path, const char *text, time_t mtime)
 {
     struct timespec times[2] = {
         { .tv_sec = 0, .tv_nsec = UTIME_OMIT },
@@ -227,8 +224,8 @@ static void test_simple(void **state)
     g_clear_error(&err);
 
     /* The object itself, without the lookup. */
-    assert_true(qauthz_is_allowed(QAUTHZ_AUTHZ(obj), "CN=laptop,O=Example",
-                                  &err));
+    assert_true(
+        qauthz_is_allowed(QAUTHZ_AUTHZ(obj), "CN=laptop,O=Example", &err));
     assert_null(err);
     assert_false(qauthz_is_allowed(QAUTHZ_AUTHZ(obj), "x", &err));
     assert_true(g_error_matches(err, QAUTHZ_ERROR, QAUTHZ_ERROR_DENIED));
@@ -251,8 +248,7 @@ static void test_by_id_errors(void **state)
 
     cli_ok("test-thing,id=thing0");
     assert_false(qauthz_is_allowed_by_id("thing0", "CN=fred", &err));
-    assert_true(g_error_matches(err, QAUTHZ_ERROR,
-                                QAUTHZ_ERROR_WRONG_TYPE));
+    assert_true(g_error_matches(err, QAUTHZ_ERROR, QAUTHZ_ERROR_WRONG_TYPE));
     assert_non_null(strstr(err->message, "'thing0'"));
     assert_non_null(strstr(err->message, "not an authorization object"));
     g_clear_error(&err);
@@ -393,27 +389,27 @@ static void test_list_bad_rules(void **state)
         int code;
         const char *needle;
     } cases[] = {
-        { "authz-list,id=a0,rules.0.match=x,rules.0.policy=maybe",
-          0, QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.0.policy" },
+        { "authz-list,id=a0,rules.0.match=x,rules.0.policy=maybe", 0,
+          QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.0.policy" },
         { "authz-list,id=a0,rules.0.match=x,rules.0.policy=allow,"
-          "rules.0.format=regex", 0, QAUTHZ_ERROR_INVALID_ARGUMENT,
-          "rules.0.format" },
+          "rules.0.format=regex",
+          0, QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.0.format" },
         { "authz-list,id=a0,rules.0.policy=allow", 0,
           QAUTHZ_ERROR_INVALID_ARGUMENT, "'match' is missing" },
-        { "authz-list,id=a0,rules.0.match=x", 0,
-          QAUTHZ_ERROR_INVALID_ARGUMENT, "'policy' is missing" },
+        { "authz-list,id=a0,rules.0.match=x", 0, QAUTHZ_ERROR_INVALID_ARGUMENT,
+          "'policy' is missing" },
         { "authz-list,id=a0,rules.0.match=x,rules.0.policy=allow,"
-          "rules.1.match=y,rules.1.polcy=allow", 0,
-          QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.1.polcy" },
+          "rules.1.match=y,rules.1.polcy=allow",
+          0, QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.1.polcy" },
         { "{\"qom-type\":\"authz-list\",\"id\":\"a0\",\"rules\":"
-          "[{\"match\":\"x\",\"policy\":\"allow\"},\"CN=y\"]}", 0,
-          QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.1" },
+          "[{\"match\":\"x\",\"policy\":\"allow\"},\"CN=y\"]}",
+          0, QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.1" },
         { "{\"qom-type\":\"authz-list\",\"id\":\"a0\",\"rules\":"
-          "[{\"match\":true,\"policy\":\"allow\"}]}", 0,
-          QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.0.match" },
+          "[{\"match\":true,\"policy\":\"allow\"}]}",
+          0, QAUTHZ_ERROR_INVALID_ARGUMENT, "rules.0.match" },
         { "{\"qom-type\":\"authz-list\",\"id\":\"a0\",\"rules\":"
-          "{\"match\":\"x\",\"policy\":\"allow\"}}", 0,
-          QAUTHZ_ERROR_INVALID_ARGUMENT, "list of rules" },
+          "{\"match\":\"x\",\"policy\":\"allow\"}}",
+          0, QAUTHZ_ERROR_INVALID_ARGUMENT, "list of rules" },
         { "authz-list,id=a0,policy=maybe", 1, QOM_ERROR_INVALID_VALUE,
           "'policy'" },
         /* Keyval shapes the object layer refuses, naming the key. */
@@ -427,8 +423,7 @@ static void test_list_bad_rules(void **state)
           "'rules.0'" },
         { "authz-list,id=a0,rules.0.match.x=x", 1, QOM_ERROR_INVALID_VALUE,
           "'rules.0.match.x'" },
-        { "authz-list,id=a0,rules=x", 1, QOM_ERROR_INVALID_VALUE,
-          "'rules'" },
+        { "authz-list,id=a0,rules=x", 1, QOM_ERROR_INVALID_VALUE, "'rules'" },
         { "authz-list,id=a0,rule.0.match=x", 1, QOM_ERROR_UNKNOWN_PROPERTY,
           "'rule.0.match'" },
     };
@@ -451,20 +446,20 @@ static void test_list_help(void **state)
 
 /* ---- authz-listfile ----------------------------------------------------- */
 
-#define RULES_FRED \
-    "{\"policy\": \"deny\", \"rules\": [" \
-    "{\"match\": \"*CN=fred*\", \"policy\": \"allow\", \"format\": \"glob\"}" \
+#define RULES_FRED                                                             \
+    "{\"policy\": \"deny\", \"rules\": ["                                      \
+    "{\"match\": \"*CN=fred*\", \"policy\": \"allow\", \"format\": \"glob\"}"  \
     "]}\n"
-#define RULES_BOBB \
-    "{\"policy\": \"deny\", \"rules\": [" \
-    "{\"match\": \"*CN=bobb*\", \"policy\": \"allow\", \"format\": \"glob\"}" \
+#define RULES_BOBB                                                             \
+    "{\"policy\": \"deny\", \"rules\": ["                                      \
+    "{\"match\": \"*CN=bobb*\", \"policy\": \"allow\", \"format\": \"glob\"}"  \
     "]}\n"
 
 static void test_listfile_refresh(void **state)
 {
     g_autofree char *path = write_file("refresh.json", RULES_FRED);
-    g_autofree char *arg = g_strdup_printf(
-        "authz-listfile,id=auth0,filename=%s", path);
+    g_autofree char *arg =
+        g_strdup_printf("authz-listfile,id=auth0,filename=%s", path);
     guint warned = warnings_count();
 
     cli_ok(arg);
@@ -503,8 +498,8 @@ static void rewrite_now(const char *path, const char *text)
 static void test_listfile_refresh_same_tick(void **state)
 {
     g_autofree char *path = write_file("tick.json", RULES_FRED);
-    g_autofree char *arg = g_strdup_printf(
-        "authz-listfile,id=auth0,filename=%s", path);
+    g_autofree char *arg =
+        g_strdup_printf("authz-listfile,id=auth0,filename=%s", path);
     guint warned = warnings_count();
 
     cli_ok(arg);
@@ -566,8 +561,7 @@ static void test_listfile_broken_at_creation(void **state)
           "rules.0" },
         { "{\"rulez\": []}", QAUTHZ_ERROR_INVALID_ARGUMENT, "'rulez'" },
     };
-    g_autofree char *missing = g_build_filename(tmpdir, "missing.json",
-                                                NULL);
+    g_autofree char *missing = g_build_filename(tmpdir, "missing.json", NULL);
     g_autofree char *arg = NULL;
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -594,8 +588,8 @@ static void test_listfile_broken_at_creation(void **state)
 static void test_listfile_broken_on_refresh(void **state)
 {
     g_autofree char *path = write_file("flaky.json", RULES_FRED);
-    g_autofree char *arg = g_strdup_printf(
-        "authz-listfile,id=auth0,filename=%s", path);
+    g_autofree char *arg =
+        g_strdup_printf("authz-listfile,id=auth0,filename=%s", path);
     guint warned;
 
     cli_ok(arg);
@@ -603,8 +597,7 @@ static void test_listfile_broken_on_refresh(void **state)
 
     /* Broken: the old rules stay, with one warning naming the file. */
     warned = warnings_count();
-    rewrite_in_place(path, "{\"policy\": \"allow\", \"rules\": [",
-                     1000000000);
+    rewrite_in_place(path, "{\"policy\": \"allow\", \"rules\": [", 1000000000);
     check("auth0", "CN=fred", true);
     check("auth0", "CN=bobb", false);
     assert_int_equal(warnings_count(), warned + 1);
@@ -614,7 +607,8 @@ static void test_listfile_broken_on_refresh(void **state)
     assert_int_equal(warnings_count(), warned + 1);
 
     /* Valid JSON with a bad rule: the same. */
-    rewrite_in_place(path, "{\"rules\": [{\"match\": \"x\", "
+    rewrite_in_place(path,
+                     "{\"rules\": [{\"match\": \"x\", "
                      "\"policy\": \"allow\", \"format\": \"regex\"}]}",
                      1000000001);
     check("auth0", "CN=fred", true);
@@ -658,8 +652,8 @@ static gpointer stress_checker(gpointer opaque)
 static void test_listfile_threads(void **state)
 {
     g_autofree char *path = write_file("threads.json", RULES_FRED);
-    g_autofree char *arg = g_strdup_printf(
-        "authz-listfile,id=auth0,filename=%s", path);
+    g_autofree char *arg =
+        g_strdup_printf("authz-listfile,id=auth0,filename=%s", path);
     StressState st = { .id = "auth0" };
     GThread *threads[3];
 
@@ -681,8 +675,7 @@ static void test_listfile_threads(void **state)
 
 static void test_quark_name(void **state)
 {
-    assert_string_equal(g_quark_to_string(QAUTHZ_ERROR),
-                        "qauthz-error-quark");
+    assert_string_equal(g_quark_to_string(QAUTHZ_ERROR), "qauthz-error-quark");
 }
 
 int main(void)
@@ -701,10 +694,8 @@ int main(void)
         cmocka_unit_test_teardown(test_listfile_refresh, teardown),
         cmocka_unit_test_teardown(test_listfile_refresh_same_tick, teardown),
         cmocka_unit_test_teardown(test_listfile_no_refresh, teardown),
-        cmocka_unit_test_teardown(test_listfile_broken_at_creation,
-                                  teardown),
-        cmocka_unit_test_teardown(test_listfile_broken_on_refresh,
-                                  teardown),
+        cmocka_unit_test_teardown(test_listfile_broken_at_creation, teardown),
+        cmocka_unit_test_teardown(test_listfile_broken_on_refresh, teardown),
         cmocka_unit_test_teardown(test_listfile_threads, teardown),
     };
     int rc;

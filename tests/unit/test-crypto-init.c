@@ -18,8 +18,8 @@
 static void test_types_registered(void **state)
 {
     static const char *const names[] = {
-        "secret", "secret_keyring", "tls-creds-x509", "tls-creds-psk",
-        "tls-creds-anon", "authz-simple", "authz-list", "authz-listfile",
+        "secret",         "secret_keyring", "tls-creds-x509", "tls-creds-psk",
+        "tls-creds-anon", "authz-simple",   "authz-list",     "authz-listfile",
     };
 
     assert_true(qcrypto_init(NULL));
@@ -38,21 +38,21 @@ static void test_create_from_cli(void **state)
     g_autoptr(GError) err = NULL;
 
     assert_true(qcrypto_init(NULL));
-    assert_non_null(qom_object_add_from_cli("secret,id=s0,data=hunter2",
-                                            &err));
+    assert_non_null(qom_object_add_from_cli("secret,id=s0,data=hunter2", &err));
     assert_non_null(qom_object_add_from_cli(
         "tls-creds-anon,id=anon0,endpoint=server", &err));
-    assert_non_null(qom_object_add_from_cli(
-        "{\"qom-type\":\"authz-simple\",\"id\":\"az0\","
-        "\"identity\":\"CN=client1\"}", &err));
+    assert_non_null(
+        qom_object_add_from_cli("{\"qom-type\":\"authz-simple\",\"id\":\"az0\","
+                                "\"identity\":\"CN=client1\"}",
+                                &err));
 
     /* The typed lookup every consumer does, and its refusal. */
-    assert_non_null(qom_object_find_typed("anon0", QCRYPTO_TYPE_TLS_CREDS,
-                                          &err));
+    assert_non_null(
+        qom_object_find_typed("anon0", QCRYPTO_TYPE_TLS_CREDS, &err));
     assert_null(qom_object_find_typed("s0", QCRYPTO_TYPE_TLS_CREDS, &err));
     assert_true(g_error_matches(err, QOM_ERROR, QOM_ERROR_WRONG_TYPE));
-    assert_non_null(strstr(err->message,
-                           "object 's0' is a 'secret', not TLS credentials"));
+    assert_non_null(
+        strstr(err->message, "object 's0' is a 'secret', not TLS credentials"));
     qom_object_table_clear();
 }
 

@@ -59,8 +59,8 @@ static QCryptoPKICertReq leaf_req(const char *cn)
         .basic_constraints = QCRYPTO_PKI_EXT_CRITICAL,
         .path_len = -1,
         .key_usage = QCRYPTO_PKI_EXT_CRITICAL,
-        .key_usage_bits = GNUTLS_KEY_DIGITAL_SIGNATURE |
-                          GNUTLS_KEY_KEY_ENCIPHERMENT,
+        .key_usage_bits =
+            GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT,
         .key_purpose = QCRYPTO_PKI_EXT_NONCRITICAL,
         .key_purpose_oids = kp,
     };
@@ -141,8 +141,7 @@ static gnutls_x509_crt_t parse_cert(QCryptoPKICert *cert)
     assert_int_equal(gnutls_x509_crt_init(&crt), 0);
     d.data = (unsigned char *)pem;
     d.size = strlen(pem);
-    assert_int_equal(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM),
-                     0);
+    assert_int_equal(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM), 0);
     return crt;
 }
 
@@ -152,8 +151,8 @@ static void assert_dn(gnutls_x509_crt_t crt, const char *oid,
     char buf[256];
     size_t size = sizeof(buf);
 
-    assert_int_equal(gnutls_x509_crt_get_dn_by_oid(crt, oid, 0, 0, buf,
-                                                   &size), 0);
+    assert_int_equal(gnutls_x509_crt_get_dn_by_oid(crt, oid, 0, 0, buf, &size),
+                     0);
     assert_string_equal(buf, expect);
 }
 
@@ -171,8 +170,8 @@ static int ext_critical(gnutls_x509_crt_t crt, const char *oid)
 
     for (i = 0;; i++) {
         size = sizeof(buf);
-        if (gnutls_x509_crt_get_extension_info(crt, i, buf, &size,
-                                               &critical) < 0) {
+        if (gnutls_x509_crt_get_extension_info(crt, i, buf, &size, &critical) <
+            0) {
             return -1;
         }
         if (strcmp(buf, oid) == 0) {
@@ -200,7 +199,7 @@ static void test_request_fields(void **state)
                                       GNUTLS_KP_TLS_WWW_CLIENT, NULL };
     static const guint8 v4[] = { 192, 0, 2, 7 };
     static const guint8 v6[] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-                                 0, 0, 0, 0, 0, 0, 0, 7 };
+                                 0,    0,    0,    0,    0, 0, 0, 7 };
     QCryptoPKICertReq req = {
         .common_name = "db1.example.org",
         .organization = "Example Storage",
@@ -210,8 +209,8 @@ static void test_request_fields(void **state)
         .is_ca = false,
         .path_len = -1,
         .key_usage = QCRYPTO_PKI_EXT_NONCRITICAL,
-        .key_usage_bits = GNUTLS_KEY_DIGITAL_SIGNATURE |
-                          GNUTLS_KEY_KEY_AGREEMENT,
+        .key_usage_bits =
+            GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_AGREEMENT,
         .key_purpose = QCRYPTO_PKI_EXT_CRITICAL,
         .key_purpose_oids = kp,
         .start_offset = -600,
@@ -219,8 +218,7 @@ static void test_request_fields(void **state)
         .serial = 0x1234abcd,
     };
     g_autoptr(GError) err = NULL;
-    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca,
-                                                          &err);
+    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca, &err);
     gnutls_x509_crt_t crt;
     char buf[256];
     size_t size;
@@ -251,68 +249,66 @@ static void test_request_fields(void **state)
 
     /* SANs in request order: DNS names first, then addresses. */
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 0, buf, &size,
-                                                          NULL),
-                     GNUTLS_SAN_DNSNAME);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_alt_name(crt, 0, buf, &size, NULL),
+        GNUTLS_SAN_DNSNAME);
     assert_string_equal(buf, "db1.example.org");
     assert_int_equal(ext_critical(crt, "2.5.29.17"), 0);
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 1, buf, &size,
-                                                          NULL),
-                     GNUTLS_SAN_DNSNAME);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_alt_name(crt, 1, buf, &size, NULL),
+        GNUTLS_SAN_DNSNAME);
     assert_string_equal(buf, "db1");
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 2, buf, &size,
-                                                          NULL),
-                     GNUTLS_SAN_IPADDRESS);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_alt_name(crt, 2, buf, &size, NULL),
+        GNUTLS_SAN_IPADDRESS);
     assert_int_equal(size, 4);
     assert_memory_equal(buf, v4, 4);
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 3, buf, &size,
-                                                          NULL),
-                     GNUTLS_SAN_IPADDRESS);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_alt_name(crt, 3, buf, &size, NULL),
+        GNUTLS_SAN_IPADDRESS);
     assert_int_equal(size, 16);
     assert_memory_equal(buf, v6, 16);
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 4, buf, &size,
-                                                          NULL),
-                     GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_alt_name(crt, 4, buf, &size, NULL),
+        GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
     assert_true(gnutls_x509_crt_check_hostname(crt, "db1.example.org"));
     assert_true(gnutls_x509_crt_check_ip(crt, v4, 4, 0));
     assert_true(gnutls_x509_crt_check_ip(crt, v6, 16, 0));
     assert_false(gnutls_x509_crt_check_hostname(crt, "db2.example.org"));
 
     /* basicConstraints CA:FALSE, not critical. */
-    ret = gnutls_x509_crt_get_basic_constraints(crt, &critical, &ca,
-                                                &pathlen);
+    ret = gnutls_x509_crt_get_basic_constraints(crt, &critical, &ca, &pathlen);
     assert_true(ret >= 0);
     assert_false(critical);
     assert_false(ca);
     assert_int_equal(ext_critical(crt, "2.5.29.19"), 0);
 
     /* keyUsage: exactly the bits asked for, not critical. */
-    assert_int_equal(gnutls_x509_crt_get_key_usage(crt, &usage, &critical),
-                     0);
-    assert_int_equal(usage, GNUTLS_KEY_DIGITAL_SIGNATURE |
-                            GNUTLS_KEY_KEY_AGREEMENT);
+    assert_int_equal(gnutls_x509_crt_get_key_usage(crt, &usage, &critical), 0);
+    assert_int_equal(usage,
+                     GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_AGREEMENT);
     assert_false(critical);
     assert_int_equal(ext_critical(crt, "2.5.29.15"), 0);
 
     /* extendedKeyUsage: both purposes, critical. */
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(crt, 0, buf, &size,
-                                                         &critical), 0);
+    assert_int_equal(
+        gnutls_x509_crt_get_key_purpose_oid(crt, 0, buf, &size, &critical), 0);
     assert_string_equal(buf, GNUTLS_KP_TLS_WWW_SERVER);
     assert_true(critical);
     assert_int_equal(ext_critical(crt, "2.5.29.37"), 1);
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(crt, 1, buf, &size,
-                                                         &critical), 0);
+    assert_int_equal(
+        gnutls_x509_crt_get_key_purpose_oid(crt, 1, buf, &size, &critical), 0);
     assert_string_equal(buf, GNUTLS_KP_TLS_WWW_CLIENT);
     size = sizeof(buf);
-    assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(crt, 2, buf, &size,
-                                                         NULL),
-                     GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+    assert_int_equal(
+        gnutls_x509_crt_get_key_purpose_oid(crt, 2, buf, &size, NULL),
+        GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
 
     /* Validity from the offsets. */
     assert_true(labs((long)(gnutls_x509_crt_get_activation_time(crt) -
@@ -354,36 +350,34 @@ static void test_request_criticality(void **state)
     assert_true(ca);
     assert_int_equal(pathlen, 2);
     assert_int_equal(ext_critical(crt, "2.5.29.19"), 1);
-    assert_int_equal(gnutls_x509_crt_get_key_usage(crt, &usage, &critical),
-                     0);
+    assert_int_equal(gnutls_x509_crt_get_key_usage(crt, &usage, &critical), 0);
     assert_true(critical);
     assert_int_equal(usage, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
     assert_int_equal(ext_critical(crt, "2.5.29.15"), 1);
     assert_int_equal(ext_critical(crt, "2.5.29.37"), -1);
     /* Absent means absent, not empty. */
-    assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(crt, 0, buf, &size,
-                                                         NULL),
-                     GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+    assert_int_equal(
+        gnutls_x509_crt_get_key_purpose_oid(crt, 0, buf, &size, NULL),
+        GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
     gnutls_x509_crt_deinit(crt);
 
     /* No extensions at all. */
     {
         QCryptoPKICertReq bare = { .common_name = "bare" };
-        g_autoptr(QCryptoPKICert) c2 = qcrypto_pki_cert_new(&bare, root_ca,
-                                                            &err);
+        g_autoptr(QCryptoPKICert) c2 =
+            qcrypto_pki_cert_new(&bare, root_ca, &err);
 
         assert_non_null(c2);
         crt = parse_cert(c2);
-        assert_int_equal(gnutls_x509_crt_get_basic_constraints(
-                             crt, &critical, &ca, &pathlen),
+        assert_int_equal(gnutls_x509_crt_get_basic_constraints(crt, &critical,
+                                                               &ca, &pathlen),
                          GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
-        assert_int_equal(gnutls_x509_crt_get_key_usage(crt, &usage,
-                                                       &critical),
+        assert_int_equal(gnutls_x509_crt_get_key_usage(crt, &usage, &critical),
                          GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
         size = sizeof(buf);
-        assert_int_equal(gnutls_x509_crt_get_subject_alt_name(
-                             crt, 0, buf, &size, NULL),
-                         GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+        assert_int_equal(
+            gnutls_x509_crt_get_subject_alt_name(crt, 0, buf, &size, NULL),
+            GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
         gnutls_x509_crt_deinit(crt);
     }
 }
@@ -421,16 +415,16 @@ static void test_defaults(void **state)
 
     /* The leaf's authority key id is the issuer's subject key id. */
     lski = sizeof(ski);
-    assert_int_equal(gnutls_x509_crt_get_subject_key_id(ci, ski, &lski,
-                                                        &critical), 0);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_key_id(ci, ski, &lski, &critical), 0);
     laki = sizeof(aki);
-    assert_int_equal(gnutls_x509_crt_get_authority_key_id(ca, aki, &laki,
-                                                          &critical), 0);
+    assert_int_equal(
+        gnutls_x509_crt_get_authority_key_id(ca, aki, &laki, &critical), 0);
     assert_int_equal(lski, laki);
     assert_memory_equal(ski, aki, lski);
     lski = sizeof(ski);
-    assert_int_equal(gnutls_x509_crt_get_subject_key_id(ca, ski, &lski,
-                                                        &critical), 0);
+    assert_int_equal(
+        gnutls_x509_crt_get_subject_key_id(ca, ski, &lski, &critical), 0);
     assert_memory_not_equal(ski, aki, MIN(lski, laki));
 
     assert_int_equal(gnutls_x509_crt_get_pk_algorithm(ca, NULL),
@@ -466,13 +460,14 @@ static unsigned int verify_chain(QCryptoPKICert *trusted,
         d.data = (unsigned char *)pem;
         d.size = len;
         assert_int_equal(gnutls_x509_crl_init(&crl), 0);
-        assert_int_equal(gnutls_x509_crl_import(crl, &d,
-                                                GNUTLS_X509_FMT_PEM), 0);
+        assert_int_equal(gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_PEM),
+                         0);
         assert_int_equal(gnutls_x509_trust_list_add_crls(
-                             tl, &crl, 1, GNUTLS_TL_VERIFY_CRL, 0), 1);
+                             tl, &crl, 1, GNUTLS_TL_VERIFY_CRL, 0),
+                         1);
     }
-    assert_int_equal(gnutls_x509_trust_list_verify_crt(tl, list, n, 0,
-                                                       &status, NULL), 0);
+    assert_int_equal(
+        gnutls_x509_trust_list_verify_crt(tl, list, n, 0, &status, NULL), 0);
     gnutls_x509_trust_list_deinit(tl, 1);
     for (i = 0; i < n; i++) {
         gnutls_x509_crt_deinit(list[i]);
@@ -486,12 +481,11 @@ static void test_chain(void **state)
     QCryptoPKICertReq other_req = ca_req("other root CA");
     QCryptoPKICertReq notca_req = leaf_req("not a CA");
     g_autoptr(GError) err = NULL;
-    g_autoptr(QCryptoPKICert) leaf = qcrypto_pki_cert_new(&req, inter_ca,
-                                                          &err);
-    g_autoptr(QCryptoPKICert) other = qcrypto_pki_cert_new(&other_req, NULL,
-                                                           &err);
-    g_autoptr(QCryptoPKICert) notca = qcrypto_pki_cert_new(&notca_req,
-                                                           root_ca, &err);
+    g_autoptr(QCryptoPKICert) leaf = qcrypto_pki_cert_new(&req, inter_ca, &err);
+    g_autoptr(QCryptoPKICert) other =
+        qcrypto_pki_cert_new(&other_req, NULL, &err);
+    g_autoptr(QCryptoPKICert) notca =
+        qcrypto_pki_cert_new(&notca_req, root_ca, &err);
     g_autoptr(QCryptoPKICert) under_notca = NULL;
     QCryptoPKICert *chain[2];
     gnutls_x509_crt_t list[3];
@@ -522,8 +516,9 @@ static void test_chain(void **state)
     list[0] = parse_cert(leaf);
     list[1] = parse_cert(inter_ca);
     list[2] = parse_cert(root_ca);
-    assert_int_equal(gnutls_x509_crt_list_verify(list, 2, &list[2], 1, NULL,
-                                                 0, 0, &status), 0);
+    assert_int_equal(
+        gnutls_x509_crt_list_verify(list, 2, &list[2], 1, NULL, 0, 0, &status),
+        0);
     assert_int_equal(status, 0);
     gnutls_x509_crt_deinit(list[0]);
     gnutls_x509_crt_deinit(list[1]);
@@ -534,8 +529,7 @@ static void test_encrypted_key(void **state)
 {
     QCryptoPKICertReq req = leaf_req("encrypted");
     g_autoptr(GError) err = NULL;
-    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca,
-                                                          &err);
+    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca, &err);
     g_autofree char *enc = NULL;
     g_autofree char *plain = NULL;
     gnutls_x509_privkey_t key;
@@ -564,7 +558,8 @@ static void test_encrypted_key(void **state)
     gnutls_x509_privkey_deinit(key);
     assert_int_equal(gnutls_x509_privkey_init(&key), 0);
     assert_int_equal(gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM,
-                                                 "correct horse", 0), 0);
+                                                 "correct horse", 0),
+                     0);
 
     /* The decrypted key is the certificate's. */
     crt = parse_cert(cert);
@@ -633,13 +628,12 @@ static void test_files(void **state)
 {
     QCryptoPKICertReq req = leaf_req("files");
     g_autoptr(GError) err = NULL;
-    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca,
-                                                          &err);
+    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca, &err);
     g_autofree char *key = tmp_path("files-key.pem");
     g_autofree char *crt = tmp_path("files-cert.pem");
     g_autofree char *bundle = tmp_path("bundle.pem");
-    g_autofree char *missing = g_build_filename(tmpdir, "no-such-dir",
-                                                "key.pem", NULL);
+    g_autofree char *missing =
+        g_build_filename(tmpdir, "no-such-dir", "key.pem", NULL);
     g_autofree char *pem = NULL;
     g_autofree char *expect = NULL;
     gnutls_x509_crt_t *list = NULL;
@@ -677,9 +671,8 @@ static void test_files(void **state)
     assert_true(g_file_get_contents(bundle, &pem, &len, NULL));
     d.data = (unsigned char *)pem;
     d.size = len;
-    assert_int_equal(gnutls_x509_crt_list_import2(&list, &n, &d,
-                                                  GNUTLS_X509_FMT_PEM, 0),
-                     0);
+    assert_int_equal(
+        gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0), 0);
     assert_int_equal(n, 2);
     gnutls_x509_crt_deinit(list[0]);
     gnutls_x509_crt_deinit(list[1]);
@@ -703,8 +696,7 @@ static void test_load(void **state)
 {
     QCryptoPKICertReq req = leaf_req("load");
     g_autoptr(GError) err = NULL;
-    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca,
-                                                          &err);
+    g_autoptr(QCryptoPKICert) cert = qcrypto_pki_cert_new(&req, root_ca, &err);
     g_autoptr(QCryptoPKICert) loaded = NULL;
     g_autoptr(QCryptoPKICert) leaf = NULL;
     g_autofree char *key = tmp_path("load-key.pem");
@@ -804,8 +796,7 @@ static void test_psk(void **state)
     static const char *const bad[] = { "", "a:b", "a\nb", "a\r", ":" };
     size_t i;
 
-    assert_true(qcrypto_pki_psk_append(path, "alice", key, sizeof(key),
-                                       &err));
+    assert_true(qcrypto_pki_psk_append(path, "alice", key, sizeof(key), &err));
     assert_int_equal(file_mode(path), 0600);
     assert_true(qcrypto_pki_psk_append(path, "bob", NULL, 0, &err));
     assert_true(g_file_get_contents(path, &contents, NULL, NULL));
@@ -883,8 +874,8 @@ static void test_crl(void **state)
     assert_int_equal(gnutls_x509_crl_init(&crl), 0);
     assert_int_equal(gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_PEM), 0);
     assert_int_equal(gnutls_x509_crl_get_crt_count(crl), 1);
-    assert_int_equal(gnutls_x509_crl_get_crt_serial(crl, 0, serial, &slen,
-                                                    &when), 0);
+    assert_int_equal(
+        gnutls_x509_crl_get_crt_serial(crl, 0, serial, &slen, &when), 0);
     {
         gnutls_x509_crt_t b = parse_cert(bad);
 
@@ -946,15 +937,18 @@ static void assert_dir_server_ok(const char *dir, const char *hostname)
     gnutls_datum_t d;
 
     assert_int_equal(gnutls_load_file(ca, &d), 0);
-    assert_int_equal(gnutls_x509_crt_list_import2(&cas, &ncas, &d,
-                                                  GNUTLS_X509_FMT_PEM, 0), 0);
+    assert_int_equal(
+        gnutls_x509_crt_list_import2(&cas, &ncas, &d, GNUTLS_X509_FMT_PEM, 0),
+        0);
     gnutls_free(d.data);
     assert_int_equal(gnutls_load_file(srv, &d), 0);
-    assert_int_equal(gnutls_x509_crt_list_import2(&crts, &ncrts, &d,
-                                                  GNUTLS_X509_FMT_PEM, 0), 0);
+    assert_int_equal(
+        gnutls_x509_crt_list_import2(&crts, &ncrts, &d, GNUTLS_X509_FMT_PEM, 0),
+        0);
     gnutls_free(d.data);
-    assert_int_equal(gnutls_x509_crt_list_verify(crts, ncrts, cas, ncas,
-                                                 NULL, 0, 0, &status), 0);
+    assert_int_equal(gnutls_x509_crt_list_verify(crts, ncrts, cas, ncas, NULL,
+                                                 0, 0, &status),
+                     0);
     assert_int_equal(status, 0);
     assert_true(gnutls_x509_crt_check_hostname(crts[0], hostname));
     gnutls_x509_crt_deinit(cas[0]);
@@ -1014,13 +1008,11 @@ static void test_dir(void **state)
         assert_non_null(client);
         crt = parse_cert(client);
         assert_dn(crt, GNUTLS_OID_X520_COMMON_NAME, "client1");
-        assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(crt, 0, buf,
-                                                             &size, NULL),
-                         0);
+        assert_int_equal(
+            gnutls_x509_crt_get_key_purpose_oid(crt, 0, buf, &size, NULL), 0);
         assert_string_equal(buf, GNUTLS_KP_TLS_WWW_CLIENT);
-        assert_true(llabs((long long)(gnutls_x509_crt_get_expiration_time(
-                                          crt) - time(NULL) - 30 * 86400))
-                    <= TOLERANCE);
+        assert_true(llabs((long long)(gnutls_x509_crt_get_expiration_time(crt) -
+                                      time(NULL) - 30 * 86400)) <= TOLERANCE);
         gnutls_x509_crt_deinit(crt);
     }
 
@@ -1063,8 +1055,7 @@ static void test_dir(void **state)
     opts.client_dir = clidir;
     assert_true(qcrypto_pki_dir_add_client(&opts, &err));
     {
-        g_autofree char *c = g_build_filename(clidir, "client-cert.pem",
-                                              NULL);
+        g_autofree char *c = g_build_filename(clidir, "client-cert.pem", NULL);
         g_autofree char *k = g_build_filename(clidir, "client-key.pem", NULL);
         g_autofree char *ca = g_build_filename(clidir, "ca-cert.pem", NULL);
 

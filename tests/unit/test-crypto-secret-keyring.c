@@ -27,7 +27,7 @@
 #include "qom/object-cli.h"
 #include "qom/object.h"
 
-#define PAYLOAD "K3yr1ng-Pa55phrase"
+#define PAYLOAD     "K3yr1ng-Pa55phrase"
 #define PAYLOAD_B64 "SzN5cjFuZy1QYTU1cGhyYXNl"
 
 /* Possessor may view and change attributes, nobody may read. */
@@ -39,8 +39,8 @@ static int key_counter;
 
 static gint32 add_key(const void *payload, size_t len)
 {
-    g_autofree char *desc = g_strdup_printf("qio-test:%d:%d", (int)getpid(),
-                                            ++key_counter);
+    g_autofree char *desc =
+        g_strdup_printf("qio-test:%d:%d", (int)getpid(), ++key_counter);
     long serial = syscall(SYS_add_key, "user", desc, payload, len,
                           KEY_SPEC_PROCESS_KEYRING);
 
@@ -85,12 +85,12 @@ static int teardown(void **state)
     return 0;
 }
 
-#define NEED_KEYCTL() \
-    do { \
-        if (keyctl_unavailable) { \
-            print_message("%s; skipping\n", keyctl_unavailable); \
-            skip(); \
-        } \
+#define NEED_KEYCTL()                                                          \
+    do {                                                                       \
+        if (keyctl_unavailable) {                                              \
+            print_message("%s; skipping\n", keyctl_unavailable);               \
+            skip();                                                            \
+        }                                                                      \
     } while (0)
 
 static GObject *add_ok(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -118,8 +118,7 @@ static void keyring_fails(gint32 serial, int code, const char *needle)
     g_autofree char *arg = g_strdup_printf("secret_keyring,id=sec0,"
                                            "serial=%" G_GINT32_FORMAT,
                                            serial);
-    g_autofree char *serial_text = g_strdup_printf("%" G_GINT32_FORMAT,
-                                                   serial);
+    g_autofree char *serial_text = g_strdup_printf("%" G_GINT32_FORMAT, serial);
     g_autoptr(GError) err = NULL;
 
     assert_null(qom_object_add_from_cli(arg, &err));
@@ -163,8 +162,7 @@ static void test_read_raw(void **state)
     obj = add_ok("secret_keyring,id=sec0,serial=%" G_GINT32_FORMAT, serial);
     assert_true(QCRYPTO_IS_SECRET_KEYRING(obj));
     assert_int_equal(
-        qcrypto_secret_keyring_get_serial(QCRYPTO_SECRET_KEYRING(obj)),
-        serial);
+        qcrypto_secret_keyring_get_serial(QCRYPTO_SECRET_KEYRING(obj)), serial);
     assert_value("sec0", PAYLOAD, strlen(PAYLOAD));
     text = qcrypto_secret_lookup_as_utf8("sec0", NULL);
     assert_non_null(text);
@@ -180,8 +178,8 @@ static void test_read_base64_and_binary(void **state)
 
     NEED_KEYCTL();
     s1 = add_key(PAYLOAD_B64 "\n", strlen(PAYLOAD_B64) + 1);
-    add_ok("secret_keyring,id=sec0,serial=%" G_GINT32_FORMAT
-           ",format=base64", s1);
+    add_ok("secret_keyring,id=sec0,serial=%" G_GINT32_FORMAT ",format=base64",
+           s1);
     assert_value("sec0", PAYLOAD, strlen(PAYLOAD));
 
     /* Binary, with NUL bytes, larger than one page (within the quota). */
@@ -190,7 +188,8 @@ static void test_read_base64_and_binary(void **state)
     }
     s2 = add_key(big, sizeof(big));
     add_ok("{\"qom-type\":\"secret_keyring\",\"id\":\"sec1\","
-           "\"serial\":%" G_GINT32_FORMAT "}", s2);
+           "\"serial\":%" G_GINT32_FORMAT "}",
+           s2);
     assert_value("sec1", big, sizeof(big));
     drop_key(s1);
     drop_key(s2);
@@ -212,7 +211,7 @@ static void test_read_once(void **state)
 static void test_master_key_in_keyring(void **state)
 {
     static const guint8 key[32] = {
-        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+        1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
         17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
     };
     static const guint8 iv[16] = { 0xaa, 0xbb };
@@ -244,9 +243,9 @@ static void test_master_key_in_keyring(void **state)
     }
     iv_hex = g_string_free(hex, FALSE);
     proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err, openssl,
-                            "enc", "-aes-256-cbc", "-K", key_hex, "-iv",
-                            iv_hex, "-base64", "-A", NULL);
+                                G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                            &err, openssl, "enc", "-aes-256-cbc", "-K", key_hex,
+                            "-iv", iv_hex, "-base64", "-A", NULL);
     assert_non_null(proc);
     assert_true(g_subprocess_communicate(proc, in, NULL, &out, NULL, &err));
     assert_true(g_subprocess_get_if_exited(proc) &&
@@ -279,8 +278,9 @@ static void test_permission_denied(void **state)
 
     NEED_KEYCTL();
     serial = add_key(PAYLOAD, strlen(PAYLOAD));
-    assert_int_equal(syscall(SYS_keyctl, KEYCTL_SETPERM, (long)serial,
-                             (long)PERM_NO_READ), 0);
+    assert_int_equal(
+        syscall(SYS_keyctl, KEYCTL_SETPERM, (long)serial, (long)PERM_NO_READ),
+        0);
     keyring_fails(serial, QCRYPTO_ERROR_FILE, g_strerror(EACCES));
     drop_key(serial);
 }
@@ -291,8 +291,8 @@ static void test_not_found(void **state)
 
     NEED_KEYCTL();
     /* Serials are random: find one that names no key right now. */
-    while (syscall(SYS_keyctl, KEYCTL_DESCRIBE, (long)serial, NULL, 0L) >= 0
-           || errno != ENOKEY) {
+    while (syscall(SYS_keyctl, KEYCTL_DESCRIBE, (long)serial, NULL, 0L) >= 0 ||
+           errno != ENOKEY) {
         serial--;
     }
     keyring_fails(serial, QCRYPTO_ERROR_FILE, "check the serial");
@@ -304,23 +304,25 @@ static void test_bad_serial(void **state)
 
     /* No kernel needed: these fail before any keyctl. */
     assert_null(qom_object_add_from_cli("secret_keyring,id=sec0", &err));
-    assert_true(g_error_matches(err, QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, "'sec0'"));
     assert_non_null(strstr(err->message, "serial"));
     g_clear_error(&err);
     /* Negative serials name key rings, not keys. */
-    assert_null(qom_object_add_from_cli("secret_keyring,id=sec0,serial=-2",
-                                        &err));
+    assert_null(
+        qom_object_add_from_cli("secret_keyring,id=sec0,serial=-2", &err));
     assert_true(g_error_matches(err, QOM_ERROR, QOM_ERROR_INVALID_VALUE));
     g_clear_error(&err);
     assert_null(qom_object_add_from_cli("secret_keyring,id=sec0,"
-                                        "serial=4294967296", &err));
+                                        "serial=4294967296",
+                                        &err));
     assert_true(g_error_matches(err, QOM_ERROR, QOM_ERROR_INVALID_VALUE));
     g_clear_error(&err);
     /* No data or file here. */
     assert_null(qom_object_add_from_cli("secret_keyring,id=sec0,serial=1,"
-                                        "data=x", &err));
+                                        "data=x",
+                                        &err));
     assert_true(g_error_matches(err, QOM_ERROR, QOM_ERROR_UNKNOWN_PROPERTY));
 }
 

@@ -26,7 +26,7 @@
 
 /* Values tests pass as secrets: no message may ever contain them. */
 #define SECRET_TEXT "Sw0rdf1sh-Xyzzy"
-#define SECRET_B64 "U3cwcmRmMXNoLVh5enp5" /* base64 of SECRET_TEXT */
+#define SECRET_B64  "U3cwcmRmMXNoLVh5enp5" /* base64 of SECRET_TEXT */
 
 /* A fixed AES-256 key and iv; the wrong ones differ in one byte. */
 static const guint8 master_key[32] = {
@@ -35,8 +35,8 @@ static const guint8 master_key[32] = {
     0x08, 0xd7, 0x2d, 0x98, 0x10, 0xa3, 0x09, 0x14, 0xdf, 0xf4,
 };
 static const guint8 test_iv[16] = {
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-    0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
 };
 
 static char *tmpdir;
@@ -152,8 +152,7 @@ static void cli_fails(const char *arg, GQuark domain, int code,
                  g_quark_to_string(err->domain), err->code, err->message);
     }
     if (!strstr(err->message, "'sec0'")) {
-        fail_msg("'%s': message '%s' does not name 'sec0'", arg,
-                 err->message);
+        fail_msg("'%s': message '%s' does not name 'sec0'", arg, err->message);
     }
     if (needle && !strstr(err->message, needle)) {
         fail_msg("'%s': message '%s' lacks '%s'", arg, err->message, needle);
@@ -188,8 +187,8 @@ static void assert_value(const char *id, const void *want, size_t wantlen)
 static void add_master_key(void)
 {
     g_autofree char *b64 = g_base64_encode(master_key, sizeof(master_key));
-    g_autofree char *arg = g_strdup_printf(
-        "secret,id=master0,format=base64,data=%s", b64);
+    g_autofree char *arg =
+        g_strdup_printf("secret,id=master0,format=base64,data=%s", b64);
 
     cli_ok(arg);
 }
@@ -200,9 +199,8 @@ static void add_master_key(void)
  * when openssl is not installed.  @nopad leaves the padding to the
  * caller, to craft bad padding.
  */
-static char *openssl_encrypt(const void *plain, size_t len,
-                             const guint8 *key, const guint8 *iv,
-                             bool nopad)
+static char *openssl_encrypt(const void *plain, size_t len, const guint8 *key,
+                             const guint8 *iv, bool nopad)
 {
     g_autofree char *openssl = g_find_program_in_path("openssl");
     g_autofree char *key_hex = hex(key, 32);
@@ -212,16 +210,17 @@ static char *openssl_encrypt(const void *plain, size_t len,
     g_autoptr(GBytes) out = NULL;
     g_autoptr(GError) err = NULL;
     const char *argv[] = {
-        "openssl", "enc", "-aes-256-cbc", "-K", key_hex, "-iv", iv_hex,
-        "-base64", "-A", nopad ? "-nopad" : NULL, NULL,
+        "openssl", "enc", "-aes-256-cbc",          "-K", key_hex, "-iv", iv_hex,
+        "-base64", "-A",  nopad ? "-nopad" : NULL, NULL,
     };
 
     if (!openssl) {
         return NULL;
     }
     argv[0] = openssl;
-    proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                             G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
+    proc = g_subprocess_newv(
+        argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+        &err);
     if (!proc) {
         fail_msg("cannot run openssl: %s", err->message);
     }
@@ -235,12 +234,12 @@ static char *openssl_encrypt(const void *plain, size_t len,
     return g_strndup(g_bytes_get_data(out, NULL), g_bytes_get_size(out));
 }
 
-#define NEED_OPENSSL(var) \
-    do { \
-        if (!(var)) { \
-            print_message("openssl is not installed; skipping\n"); \
-            skip(); \
-        } \
+#define NEED_OPENSSL(var)                                                      \
+    do {                                                                       \
+        if (!(var)) {                                                          \
+            print_message("openssl is not installed; skipping\n");             \
+            skip();                                                            \
+        }                                                                      \
     } while (0)
 
 /* ---- Plain values -------------------------------------------------------- */
@@ -270,7 +269,8 @@ static void test_base64_data(void **state)
     g_autofree char *b64 = g_base64_encode(binary, sizeof(binary));
     g_autofree char *arg = g_strdup_printf(
         "{\"qom-type\":\"secret\",\"id\":\"sec1\",\"format\":\"base64\","
-        "\"data\":\"%s\"}", b64);
+        "\"data\":\"%s\"}",
+        b64);
 
     cli_ok("secret,id=sec0,format=base64,data=" SECRET_B64);
     assert_value("sec0", SECRET_TEXT, strlen(SECRET_TEXT));
@@ -302,8 +302,8 @@ static void test_raw_file(void **state)
 static void test_base64_file(void **state)
 {
     g_autofree char *path = write_file("b64", SECRET_B64 "\r\n", -1);
-    g_autofree char *arg = g_strdup_printf(
-        "secret,id=sec0,file=%s,format=base64", path);
+    g_autofree char *arg =
+        g_strdup_printf("secret,id=sec0,file=%s,format=base64", path);
 
     cli_ok(arg);
     /* Trailing whitespace after base64 text is ignored. */
@@ -399,8 +399,8 @@ static void test_copies_and_wipe(void **state)
 static void test_data_not_readable(void **state)
 {
     g_autoptr(GTypeClass) klass = g_type_class_ref(QCRYPTO_TYPE_SECRET);
-    GParamSpec *data = g_object_class_find_property(G_OBJECT_CLASS(klass),
-                                                    "data");
+    GParamSpec *data =
+        g_object_class_find_property(G_OBJECT_CLASS(klass), "data");
     g_autoptr(GString) help = g_string_new(NULL);
 
     assert_non_null(data);
@@ -417,13 +417,13 @@ static void test_data_not_readable(void **state)
 static void test_data_and_file(void **state)
 {
     g_autofree char *path = write_file("both", SECRET_TEXT, -1);
-    g_autofree char *arg = g_strdup_printf(
-        "secret,id=sec0,data=" SECRET_TEXT ",file=%s", path);
+    g_autofree char *arg =
+        g_strdup_printf("secret,id=sec0,data=" SECRET_TEXT ",file=%s", path);
 
-    cli_fails(arg, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
-              "exactly one", NO_SECRETS);
-    cli_fails("secret,id=sec0", QCRYPTO_ERROR,
-              QCRYPTO_ERROR_INVALID_ARGUMENT, "neither", NO_SECRETS);
+    cli_fails(arg, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT, "exactly one",
+              NO_SECRETS);
+    cli_fails("secret,id=sec0", QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+              "neither", NO_SECRETS);
     cli_fails("secret,id=sec0,format=base64", QCRYPTO_ERROR,
               QCRYPTO_ERROR_INVALID_ARGUMENT, "neither", NO_SECRETS);
 }
@@ -431,13 +431,11 @@ static void test_data_and_file(void **state)
 static void test_file_errors(void **state)
 {
     g_autofree char *missing = g_build_filename(tmpdir, "missing", NULL);
-    g_autofree char *arg = g_strdup_printf("secret,id=sec0,file=%s",
-                                           missing);
+    g_autofree char *arg = g_strdup_printf("secret,id=sec0,file=%s", missing);
     g_autofree char *cwd = g_get_current_dir();
-    g_autofree char *rel_full = g_build_filename(cwd, "no-such-secret-file",
-                                                 NULL);
-    g_autofree char *dirarg = g_strdup_printf("secret,id=sec0,file=%s",
-                                              tmpdir);
+    g_autofree char *rel_full =
+        g_build_filename(cwd, "no-such-secret-file", NULL);
+    g_autofree char *dirarg = g_strdup_printf("secret,id=sec0,file=%s", tmpdir);
     g_autofree char *reason = g_strdup(g_strerror(ENOENT));
 
     cli_fails(arg, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, missing, NULL);
@@ -446,8 +444,8 @@ static void test_file_errors(void **state)
     cli_fails("secret,id=sec0,file=no-such-secret-file", QCRYPTO_ERROR,
               QCRYPTO_ERROR_FILE, rel_full, NULL);
     /* Opens, but read() fails. */
-    cli_fails(dirarg, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
-              g_strerror(EISDIR), NULL);
+    cli_fails(dirarg, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, g_strerror(EISDIR),
+              NULL);
     /* Endless files are cut off instead of filling memory. */
     cli_fails("secret,id=sec0,file=/dev/zero", QCRYPTO_ERROR,
               QCRYPTO_ERROR_FILE, "limit", NULL);
@@ -469,7 +467,8 @@ static void test_bad_base64(void **state)
         g_autofree char *json = g_strescape(bad[i], NULL);
         g_autofree char *arg = g_strdup_printf(
             "{\"qom-type\":\"secret\",\"id\":\"sec0\",\"format\":\"base64\","
-            "\"data\":\"%s\"}", json);
+            "\"data\":\"%s\"}",
+            json);
         cli_fails(arg, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE, "base64",
                   (const char *const[]){ bad[i], "U3cw", NULL });
     }
@@ -477,9 +476,9 @@ static void test_bad_base64(void **state)
     {
         g_autoptr(GError) err = NULL;
         assert_null(qom_object_add_from_cli("secret,id=sec0,format=hex,"
-                                            "data=00", &err));
-        assert_true(g_error_matches(err, QOM_ERROR,
-                                    QOM_ERROR_INVALID_VALUE));
+                                            "data=00",
+                                            &err));
+        assert_true(g_error_matches(err, QOM_ERROR, QOM_ERROR_INVALID_VALUE));
     }
 }
 
@@ -491,8 +490,8 @@ static char *encrypted_arg(const char *id, const char *cipher_b64,
 {
     g_autofree char *iv = g_base64_encode(test_iv, sizeof(test_iv));
 
-    return g_strdup_printf("secret,id=%s,keyid=master0,iv=%s,data=%s%s",
-                           id, iv, cipher_b64, extra ? extra : "");
+    return g_strdup_printf("secret,id=%s,keyid=master0,iv=%s,data=%s%s", id, iv,
+                           cipher_b64, extra ? extra : "");
 }
 
 static void test_decrypt_openssl(void **state)
@@ -505,9 +504,8 @@ static void test_decrypt_openssl(void **state)
     }
     add_master_key();
     for (size_t i = 0; i < G_N_ELEMENTS(lengths); i++) {
-        g_autofree char *cipher = openssl_encrypt(plain, lengths[i],
-                                                  master_key, test_iv,
-                                                  false);
+        g_autofree char *cipher =
+            openssl_encrypt(plain, lengths[i], master_key, test_iv, false);
         g_autofree char *id = g_strdup_printf("enc%zu", lengths[i]);
         g_autofree char *arg = NULL;
 
@@ -522,8 +520,8 @@ static void test_decrypt_then_base64(void **state)
 {
     static const guint8 binary[] = { 0xde, 0xad, 0x00, 0xbe, 0xef };
     g_autofree char *inner = g_base64_encode(binary, sizeof(binary));
-    g_autofree char *cipher = openssl_encrypt(inner, strlen(inner),
-                                              master_key, test_iv, false);
+    g_autofree char *cipher =
+        openssl_encrypt(inner, strlen(inner), master_key, test_iv, false);
     g_autofree char *arg = NULL;
     g_autofree char *path = NULL;
     g_autofree char *filearg = NULL;
@@ -542,7 +540,8 @@ static void test_decrypt_then_base64(void **state)
     {
         g_autofree char *iv = g_base64_encode(test_iv, sizeof(test_iv));
         filearg = g_strdup_printf("secret,id=sec1,keyid=master0,iv=%s,"
-                                  "file=%s,format=base64", iv, path);
+                                  "file=%s,format=base64",
+                                  iv, path);
     }
     cli_ok(filearg);
     assert_value("sec1", binary, sizeof(binary));
@@ -552,12 +551,10 @@ static void test_decrypt_chain(void **state)
 {
     /* master0 decrypts master1, which decrypts the secret. */
     static const guint8 key2[32] = { 0x42, 0x13, 0x37 };
-    g_autofree char *key2_cipher = openssl_encrypt(key2, sizeof(key2),
-                                                   master_key, test_iv,
-                                                   false);
-    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT,
-                                              strlen(SECRET_TEXT), key2,
-                                              test_iv, false);
+    g_autofree char *key2_cipher =
+        openssl_encrypt(key2, sizeof(key2), master_key, test_iv, false);
+    g_autofree char *cipher =
+        openssl_encrypt(SECRET_TEXT, strlen(SECRET_TEXT), key2, test_iv, false);
     g_autofree char *iv = g_base64_encode(test_iv, sizeof(test_iv));
     g_autofree char *arg1 = NULL;
     g_autofree char *arg2 = NULL;
@@ -565,8 +562,8 @@ static void test_decrypt_chain(void **state)
 
     NEED_OPENSSL(cipher);
     add_master_key();
-    arg1 = g_strdup_printf("secret,id=master1,keyid=master0,iv=%s,data=%s",
-                           iv, key2_cipher);
+    arg1 = g_strdup_printf("secret,id=master1,keyid=master0,iv=%s,data=%s", iv,
+                           key2_cipher);
     cli_ok(arg1);
     arg2 = g_strdup_printf("secret,id=sec0,keyid=master1,iv=%s,data=%s", iv,
                            cipher);
@@ -590,8 +587,7 @@ static void test_decrypt_chain(void **state)
 
 static void test_master_in_use(void **state)
 {
-    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT,
-                                              strlen(SECRET_TEXT),
+    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT, strlen(SECRET_TEXT),
                                               master_key, test_iv, false);
     g_autofree char *arg = NULL;
     g_autoptr(GError) err = NULL;
@@ -619,8 +615,7 @@ static void test_master_in_use(void **state)
 
 static void test_failed_secret_releases_master(void **state)
 {
-    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT,
-                                              strlen(SECRET_TEXT),
+    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT, strlen(SECRET_TEXT),
                                               master_key, test_iv, false);
     g_autofree char *arg = NULL;
 
@@ -635,8 +630,7 @@ static void test_failed_secret_releases_master(void **state)
 
 static void test_wrong_key_or_iv(void **state)
 {
-    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT,
-                                              strlen(SECRET_TEXT),
+    g_autofree char *cipher = openssl_encrypt(SECRET_TEXT, strlen(SECRET_TEXT),
                                               master_key, test_iv, false);
     guint8 wrong_key[32];
     guint8 wrong_iv[16];
@@ -683,12 +677,9 @@ static void test_padding_every_byte(void **state)
         guint8 tail[3];
         bool valid;
     } cases[] = {
-        { { 0x03, 0x03, 0x03 }, true },
-        { { 0x02, 0x03, 0x03 }, false },
-        { { 0x03, 0x02, 0x03 }, false },
-        { { 0x41, 0x41, 0x00 }, false },
-        { { 0x41, 0x41, 0x11 }, false },
-        { { 0x41, 0x41, 0xff }, false },
+        { { 0x03, 0x03, 0x03 }, true },  { { 0x02, 0x03, 0x03 }, false },
+        { { 0x03, 0x02, 0x03 }, false }, { { 0x41, 0x41, 0x00 }, false },
+        { { 0x41, 0x41, 0x11 }, false }, { { 0x41, 0x41, 0xff }, false },
         { { 0x41, 0x41, 0x01 }, true },
     };
 
@@ -700,8 +691,8 @@ static void test_padding_every_byte(void **state)
 
         memset(block, 'A', sizeof(block));
         memcpy(block + 29, cases[i].tail, 3);
-        cipher = openssl_encrypt(block, sizeof(block), master_key, test_iv,
-                                 true);
+        cipher =
+            openssl_encrypt(block, sizeof(block), master_key, test_iv, true);
         NEED_OPENSSL(cipher);
         arg = encrypted_arg("sec0", cipher, NULL);
         if (cases[i].valid) {
@@ -721,8 +712,8 @@ static void test_padding_every_byte(void **state)
         g_autofree char *arg = NULL;
 
         memset(block, 0x10, sizeof(block));
-        cipher = openssl_encrypt(block, sizeof(block), master_key, test_iv,
-                                 true);
+        cipher =
+            openssl_encrypt(block, sizeof(block), master_key, test_iv, true);
         NEED_OPENSSL(cipher);
         arg = encrypted_arg("sec0", cipher, NULL);
         cli_ok(arg);
@@ -731,14 +722,14 @@ static void test_padding_every_byte(void **state)
         block[3] = 0x0f;
         g_free(cipher);
         g_free(arg);
-        cipher = openssl_encrypt(block, sizeof(block), master_key, test_iv,
-                                 true);
+        cipher =
+            openssl_encrypt(block, sizeof(block), master_key, test_iv, true);
         arg = encrypted_arg("sec1", cipher, NULL);
         {
             g_autoptr(GError) err = NULL;
             assert_null(qom_object_add_from_cli(arg, &err));
-            assert_true(g_error_matches(err, QCRYPTO_ERROR,
-                                        QCRYPTO_ERROR_DECRYPT));
+            assert_true(
+                g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_DECRYPT));
         }
     }
 }
@@ -751,11 +742,11 @@ static void test_encryption_errors(void **state)
     const char *cipher = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                          "AAAAAAAAAAAAAAAAAAAA";
 
-#define TRY(code, needle, ...) \
-    do { \
-        g_free(arg); \
-        arg = g_strdup_printf(__VA_ARGS__); \
-        cli_fails(arg, QCRYPTO_ERROR, (code), (needle), NO_SECRETS); \
+#define TRY(code, needle, ...)                                                 \
+    do {                                                                       \
+        g_free(arg);                                                           \
+        arg = g_strdup_printf(__VA_ARGS__);                                    \
+        cli_fails(arg, QCRYPTO_ERROR, (code), (needle), NO_SECRETS);           \
     } while (0)
 
     /* keyid naming nothing, or something that is not a secret. */
@@ -786,8 +777,7 @@ static void test_encryption_errors(void **state)
         "secret,id=sec0,keyid=master0,iv=AAAA*AAAAAAAAAAAAAAAAA==,data=%s",
         cipher);
     TRY(QCRYPTO_ERROR_INVALID_ARGUMENT, "15 bytes",
-        "secret,id=sec0,keyid=master0,iv=AAAAAAAAAAAAAAAAAAAA,data=%s",
-        cipher);
+        "secret,id=sec0,keyid=master0,iv=AAAAAAAAAAAAAAAAAAAA,data=%s", cipher);
     TRY(QCRYPTO_ERROR_INVALID_ARGUMENT, "17 bytes",
         "secret,id=sec0,keyid=master0,iv=AAAAAAAAAAAAAAAAAAAAAAA=,data=%s",
         cipher);
@@ -825,8 +815,7 @@ int main(void)
         cmocka_unit_test_teardown(test_decrypt_then_base64, teardown),
         cmocka_unit_test_teardown(test_decrypt_chain, teardown),
         cmocka_unit_test_teardown(test_master_in_use, teardown),
-        cmocka_unit_test_teardown(test_failed_secret_releases_master,
-                                  teardown),
+        cmocka_unit_test_teardown(test_failed_secret_releases_master, teardown),
         cmocka_unit_test_teardown(test_wrong_key_or_iv, teardown),
         cmocka_unit_test_teardown(test_padding_every_byte, teardown),
         cmocka_unit_test_teardown(test_encryption_errors, teardown),

@@ -30,19 +30,19 @@
 #define OK -1
 
 #define HOUR 3600
-#define DAY (24 * HOUR)
+#define DAY  (24 * HOUR)
 
-#define KU_SRV (GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT)
-#define KU_CLI GNUTLS_KEY_DIGITAL_SIGNATURE
-#define KU_CA (GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)
-#define CRIT QCRYPTO_PKI_EXT_CRITICAL
+#define KU_SRV  (GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT)
+#define KU_CLI  GNUTLS_KEY_DIGITAL_SIGNATURE
+#define KU_CA   (GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)
+#define CRIT    QCRYPTO_PKI_EXT_CRITICAL
 #define NONCRIT QCRYPTO_PKI_EXT_NONCRITICAL
-#define ABSENT QCRYPTO_PKI_EXT_ABSENT
+#define ABSENT  QCRYPTO_PKI_EXT_ABSENT
 
-#define F_CA QCRYPTO_TEST_FILE_CA
-#define F_SRV QCRYPTO_TEST_FILE_SERVER
+#define F_CA        QCRYPTO_TEST_FILE_CA
+#define F_SRV       QCRYPTO_TEST_FILE_SERVER
 #define F_SRV_CHAIN QCRYPTO_TEST_FILE_SERVER_CHAIN
-#define F_CLI QCRYPTO_TEST_FILE_CLIENT
+#define F_CLI       QCRYPTO_TEST_FILE_CLIENT
 #define F_CLI_CHAIN QCRYPTO_TEST_FILE_CLIENT_CHAIN
 
 static const char *const dns_db2[] = { "db2", "db2.example.org", NULL };
@@ -50,30 +50,41 @@ static const char *const ip_only[] = { "192.0.2.10", NULL };
 static const char *const dns_wild[] = { "*.example.org", NULL };
 
 /* Certificate requests with every knob a row turns. */
-#define CA_REQ(cn, isca) { \
-    .common_name = (cn), .basic_constraints = CRIT, .is_ca = (isca), \
-    .path_len = -1, .key_usage = CRIT, .key_usage_bits = KU_CA, \
-}
-#define LEAF(cn, org, dns, ips, ku, kubits, eku, ekus, start, expire) { \
-    .common_name = (cn), .organization = (org), .dns_names = (dns), \
-    .ip_addrs = (ips), .basic_constraints = CRIT, .is_ca = false, \
-    .path_len = -1, .key_usage = (ku), .key_usage_bits = (kubits), \
-    .key_purpose = (eku), .key_purpose_oids = (ekus), \
-    .start_offset = (start), .expire_offset = (expire), \
-}
-#define SRV_T(start, expire) \
-    LEAF("localhost", NULL, qcrypto_test_dns_localhost, \
-         qcrypto_test_ip_loopback, CRIT, KU_SRV, NONCRIT, \
+#define CA_REQ(cn, isca)                                                       \
+    {                                                                          \
+        .common_name = (cn), .basic_constraints = CRIT, .is_ca = (isca),       \
+        .path_len = -1, .key_usage = CRIT, .key_usage_bits = KU_CA,            \
+    }
+#define LEAF(cn, org, dns, ips, ku, kubits, eku, ekus, start, expire)          \
+    {                                                                          \
+        .common_name = (cn), .organization = (org), .dns_names = (dns),        \
+        .ip_addrs = (ips), .basic_constraints = CRIT, .is_ca = false,          \
+        .path_len = -1, .key_usage = (ku), .key_usage_bits = (kubits),         \
+        .key_purpose = (eku), .key_purpose_oids = (ekus),                      \
+        .start_offset = (start), .expire_offset = (expire),                    \
+    }
+#define SRV_T(start, expire)                                                   \
+    LEAF("localhost", NULL, qcrypto_test_dns_localhost,                        \
+         qcrypto_test_ip_loopback, CRIT, KU_SRV, NONCRIT,                      \
          qcrypto_test_eku_server, start, expire)
 #define SRV_OK SRV_T(0, 0)
-#define CLI_T(start, expire) \
-    LEAF("client1", "qio test", NULL, NULL, CRIT, KU_CLI, NONCRIT, \
+#define CLI_T(start, expire)                                                   \
+    LEAF("client1", "qio test", NULL, NULL, CRIT, KU_CLI, NONCRIT,             \
          qcrypto_test_eku_client, start, expire)
 #define CLI_OK CLI_T(0, 0)
 
-#define E_CA { "ca", NULL, CA_REQ("qio test CA", true), F_CA }
-#define E_SRV(req) { "srv", "ca", req, F_SRV }
-#define E_CLI(req) { "cli", "ca", req, F_CLI }
+#define E_CA                                                                   \
+    {                                                                          \
+        "ca", NULL, CA_REQ("qio test CA", true), F_CA                          \
+    }
+#define E_SRV(req)                                                             \
+    {                                                                          \
+        "srv", "ca", req, F_SRV                                                \
+    }
+#define E_CLI(req)                                                             \
+    {                                                                          \
+        "cli", "ca", req, F_CLI                                                \
+    }
 
 /*
  * The client certificate's subject as the server reports it and authz
@@ -87,10 +98,13 @@ static const char *const dns_wild[] = { "*.example.org", NULL };
 /* ---- Certificate tables -------------------------------------------- */
 
 static const QCryptoTestCert t_good[] = {
-    E_CA, E_SRV(SRV_OK), E_CLI(CLI_OK),
+    E_CA,
+    E_SRV(SRV_OK),
+    E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_no_client[] = {
-    E_CA, E_SRV(SRV_OK),
+    E_CA,
+    E_SRV(SRV_OK),
 };
 static const QCryptoTestCert t_intermediate[] = {
     E_CA,
@@ -100,16 +114,24 @@ static const QCryptoTestCert t_intermediate[] = {
     { "cli", "int", CLI_OK, F_CLI },
 };
 static const QCryptoTestCert t_srv_expired[] = {
-    E_CA, E_SRV(SRV_T(-2 * DAY, -DAY)), E_CLI(CLI_OK),
+    E_CA,
+    E_SRV(SRV_T(-2 * DAY, -DAY)),
+    E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_srv_future[] = {
-    E_CA, E_SRV(SRV_T(DAY, 2 * DAY)), E_CLI(CLI_OK),
+    E_CA,
+    E_SRV(SRV_T(DAY, 2 * DAY)),
+    E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_cli_expired[] = {
-    E_CA, E_SRV(SRV_OK), E_CLI(CLI_T(-2 * DAY, -DAY)),
+    E_CA,
+    E_SRV(SRV_OK),
+    E_CLI(CLI_T(-2 * DAY, -DAY)),
 };
 static const QCryptoTestCert t_cli_future[] = {
-    E_CA, E_SRV(SRV_OK), E_CLI(CLI_T(DAY, 2 * DAY)),
+    E_CA,
+    E_SRV(SRV_OK),
+    E_CLI(CLI_T(DAY, 2 * DAY)),
 };
 /* ca-cert.pem holds only the CA of the client certificate. */
 static const QCryptoTestCert t_srv_wrong_ca[] = {
@@ -161,8 +183,9 @@ static const QCryptoTestCert t_srv_cn_and_san[] = {
  * must not count for this certificate either.
  */
 #define LABEL60 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
-#define LABEL600 LABEL60 LABEL60 LABEL60 LABEL60 LABEL60 \
-    LABEL60 LABEL60 LABEL60 LABEL60 LABEL60
+#define LABEL600                                                               \
+    LABEL60 LABEL60 LABEL60 LABEL60 LABEL60 LABEL60 LABEL60 LABEL60 LABEL60    \
+        LABEL60
 static const char *const dns_long[] = { LABEL600 "example.org", NULL };
 static const QCryptoTestCert t_srv_cn_and_long_san[] = {
     E_CA,
@@ -183,12 +206,14 @@ static const QCryptoTestCert t_srv_eku_client_noncrit[] = {
     E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_cli_eku_server_crit[] = {
-    E_CA, E_SRV(SRV_OK),
+    E_CA,
+    E_SRV(SRV_OK),
     E_CLI(LEAF("client1", "qio test", NULL, NULL, CRIT, KU_CLI, CRIT,
                qcrypto_test_eku_server, 0, 0)),
 };
 static const QCryptoTestCert t_cli_eku_server_noncrit[] = {
-    E_CA, E_SRV(SRV_OK),
+    E_CA,
+    E_SRV(SRV_OK),
     E_CLI(LEAF("client1", "qio test", NULL, NULL, CRIT, KU_CLI, NONCRIT,
                qcrypto_test_eku_server, 0, 0)),
 };
@@ -196,22 +221,23 @@ static const QCryptoTestCert t_cli_eku_server_noncrit[] = {
 static const QCryptoTestCert t_srv_ku_crit[] = {
     E_CA,
     E_SRV(LEAF("localhost", NULL, qcrypto_test_dns_localhost, NULL, CRIT,
-               GNUTLS_KEY_KEY_AGREEMENT, NONCRIT, qcrypto_test_eku_server,
-               0, 0)),
+               GNUTLS_KEY_KEY_AGREEMENT, NONCRIT, qcrypto_test_eku_server, 0,
+               0)),
     E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_srv_ku_noncrit[] = {
     E_CA,
     E_SRV(LEAF("localhost", NULL, qcrypto_test_dns_localhost, NULL, NONCRIT,
-               GNUTLS_KEY_KEY_AGREEMENT, NONCRIT, qcrypto_test_eku_server,
-               0, 0)),
+               GNUTLS_KEY_KEY_AGREEMENT, NONCRIT, qcrypto_test_eku_server, 0,
+               0)),
     E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_cli_ku_crit[] = {
-    E_CA, E_SRV(SRV_OK),
+    E_CA,
+    E_SRV(SRV_OK),
     E_CLI(LEAF("client1", "qio test", NULL, NULL, CRIT,
-               GNUTLS_KEY_KEY_AGREEMENT, NONCRIT, qcrypto_test_eku_client,
-               0, 0)),
+               GNUTLS_KEY_KEY_AGREEMENT, NONCRIT, qcrypto_test_eku_client, 0,
+               0)),
 };
 /* The server certificate's issuer is not a CA (sent as its chain). */
 static const QCryptoTestCert t_srv_issuer_not_ca[] = {
@@ -221,7 +247,8 @@ static const QCryptoTestCert t_srv_issuer_not_ca[] = {
     E_CLI(CLI_OK),
 };
 static const QCryptoTestCert t_cli_issuer_not_ca[] = {
-    E_CA, E_SRV(SRV_OK),
+    E_CA,
+    E_SRV(SRV_OK),
     { "notca", "ca", CA_REQ("not a CA", false), F_CLI_CHAIN },
     { "cli", "notca", CLI_OK, F_CLI },
 };
@@ -245,17 +272,17 @@ typedef struct {
     Kind kind;
     const QCryptoTestCert *certs;
     size_t ncerts;
-    const char *hostname;       /* client: expected name ("localhost") */
-    bool server_no_verify;      /* server verify-peer=off */
+    const char *hostname;  /* client: expected name ("localhost") */
+    bool server_no_verify; /* server verify-peer=off */
     /* PSK: the client's username and whether its key differs. */
     const char *psk_user;
     bool psk_wrong_key;
     /* authz-simple on the server allowing this identity; "" = none. */
     const char *authz_allow;
-    const char *authz_id;       /* authzid that names no object */
-    int expect;                 /* OK or a QCryptoErrorCode */
-    Side fails;                 /* which side reports @expect */
-    const char *peer_name;      /* OK rows: what the server sees */
+    const char *authz_id;  /* authzid that names no object */
+    int expect;            /* OK or a QCryptoErrorCode */
+    Side fails;            /* which side reports @expect */
+    const char *peer_name; /* OK rows: what the server sees */
 } Row;
 
 #define CERTS(t) .certs = (t), .ncerts = G_N_ELEMENTS(t)
@@ -290,11 +317,10 @@ static const Row rows[] = {
       .expect = QCRYPTO_ERROR_CERT_HOSTNAME, .fails = SIDE_CLIENT },
     { "x509-ip4-san", KIND_X509, CERTS(t_good), .hostname = "127.0.0.1",
       .expect = OK, .peer_name = CLIENT_DN },
-    { "x509-ip6-san", KIND_X509, CERTS(t_good), .hostname = "::1",
-      .expect = OK, .peer_name = CLIENT_DN },
-    { "x509-ip-not-in-san", KIND_X509, CERTS(t_good),
-      .hostname = "127.0.0.2", .expect = QCRYPTO_ERROR_CERT_HOSTNAME,
-      .fails = SIDE_CLIENT },
+    { "x509-ip6-san", KIND_X509, CERTS(t_good), .hostname = "::1", .expect = OK,
+      .peer_name = CLIENT_DN },
+    { "x509-ip-not-in-san", KIND_X509, CERTS(t_good), .hostname = "127.0.0.2",
+      .expect = QCRYPTO_ERROR_CERT_HOSTNAME, .fails = SIDE_CLIENT },
     { "x509-ip-only-cert-by-name", KIND_X509, CERTS(t_srv_ip_only),
       .hostname = "db-ip", .expect = OK, .peer_name = CLIENT_DN },
     { "x509-cn-only", KIND_X509, CERTS(t_srv_cn_only),
@@ -314,21 +340,19 @@ static const Row rows[] = {
     { "x509-cn-ignored-with-san", KIND_X509, CERTS(t_srv_cn_and_san),
       .hostname = "db1", .expect = QCRYPTO_ERROR_CERT_HOSTNAME,
       .fails = SIDE_CLIENT },
-    { "x509-cn-ignored-with-long-san", KIND_X509,
-      CERTS(t_srv_cn_and_long_san), .hostname = "db1",
-      .expect = QCRYPTO_ERROR_CERT_HOSTNAME, .fails = SIDE_CLIENT },
+    { "x509-cn-ignored-with-long-san", KIND_X509, CERTS(t_srv_cn_and_long_san),
+      .hostname = "db1", .expect = QCRYPTO_ERROR_CERT_HOSTNAME,
+      .fails = SIDE_CLIENT },
     { "x509-san-dns", KIND_X509, CERTS(t_srv_cn_and_san),
       .hostname = "db2.example.org", .expect = OK, .peer_name = CLIENT_DN },
     { "x509-server-eku-critical", KIND_X509, CERTS(t_srv_eku_client_crit),
       .expect = QCRYPTO_ERROR_CERT_USAGE, .fails = SIDE_CLIENT },
-    { "x509-server-eku-noncritical", KIND_X509,
-      CERTS(t_srv_eku_client_noncrit), .expect = OK,
-      .peer_name = CLIENT_DN },
+    { "x509-server-eku-noncritical", KIND_X509, CERTS(t_srv_eku_client_noncrit),
+      .expect = OK, .peer_name = CLIENT_DN },
     { "x509-client-eku-critical", KIND_X509, CERTS(t_cli_eku_server_crit),
       .expect = QCRYPTO_ERROR_CERT_USAGE, .fails = SIDE_SERVER },
-    { "x509-client-eku-noncritical", KIND_X509,
-      CERTS(t_cli_eku_server_noncrit), .expect = OK,
-      .peer_name = CLIENT_DN },
+    { "x509-client-eku-noncritical", KIND_X509, CERTS(t_cli_eku_server_noncrit),
+      .expect = OK, .peer_name = CLIENT_DN },
     /*
      * keyUsage without digitalSignature: gnutls will not sign with such a
      * key whether or not the extension is critical (every key exchange
@@ -346,15 +370,15 @@ static const Row rows[] = {
       .expect = QCRYPTO_ERROR_CERT_USAGE, .fails = SIDE_CLIENT },
     { "x509-client-issuer-not-ca", KIND_X509, CERTS(t_cli_issuer_not_ca),
       .expect = QCRYPTO_ERROR_CERT_USAGE, .fails = SIDE_SERVER },
-    { "x509-authz-allow", KIND_X509, CERTS(t_good),
-      .authz_allow = CLIENT_DN, .expect = OK, .peer_name = CLIENT_DN },
+    { "x509-authz-allow", KIND_X509, CERTS(t_good), .authz_allow = CLIENT_DN,
+      .expect = OK, .peer_name = CLIENT_DN },
     { "x509-authz-deny", KIND_X509, CERTS(t_good),
       .authz_allow = "O=qio test,CN=someone-else",
       .expect = QCRYPTO_ERROR_AUTHZ_DENIED, .fails = SIDE_SERVER },
     /* A rule in the other order names another identity. */
     { "x509-authz-deny-rfc4514-order", KIND_X509, CERTS(t_good),
-      .authz_allow = CLIENT_DN_RFC4514,
-      .expect = QCRYPTO_ERROR_AUTHZ_DENIED, .fails = SIDE_SERVER },
+      .authz_allow = CLIENT_DN_RFC4514, .expect = QCRYPTO_ERROR_AUTHZ_DENIED,
+      .fails = SIDE_SERVER },
     { "x509-authz-missing-object", KIND_X509, CERTS(t_good),
       .authz_id = "no-such-authz", .expect = QCRYPTO_ERROR_AUTHZ_DENIED,
       .fails = SIDE_SERVER },
@@ -368,8 +392,8 @@ static const Row rows[] = {
       .expect = QCRYPTO_ERROR_PSK, .fails = SIDE_SERVER },
     { "psk-unknown-user", KIND_PSK, .psk_user = "mallory",
       .expect = QCRYPTO_ERROR_PSK, .fails = SIDE_SERVER },
-    { "psk-authz-allow", KIND_PSK, .psk_user = "alice",
-      .authz_allow = "alice", .expect = OK, .peer_name = "alice" },
+    { "psk-authz-allow", KIND_PSK, .psk_user = "alice", .authz_allow = "alice",
+      .expect = OK, .peer_name = "alice" },
     { "psk-authz-deny", KIND_PSK, .psk_user = "bob", .authz_allow = "alice",
       .expect = QCRYPTO_ERROR_AUTHZ_DENIED, .fails = SIDE_SERVER },
     /* anonymous */
@@ -382,7 +406,7 @@ static const Row rows[] = {
 
 typedef struct {
     QCryptoTLSSession *sess;
-    bool done;      /* handshake and checks passed */
+    bool done; /* handshake and checks passed */
     GError *err;
 } Peer;
 
@@ -453,8 +477,8 @@ static void read_for_alert(Peer *p)
         return;
     }
     for (int i = 0; i < 100; i++) {
-        gssize ret = qcrypto_tls_session_read(p->sess, buf, sizeof(buf),
-                                              &p->err);
+        gssize ret =
+            qcrypto_tls_session_read(p->sess, buf, sizeof(buf), &p->err);
 
         if (ret != QCRYPTO_TLS_SESSION_ERR_BLOCK) {
             return;
@@ -534,20 +558,20 @@ static void row_creds_make(const Row *row, RowCreds *rc)
         static const guint8 other_key[32] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
         rc->psk_srv_dir = qcrypto_test_tmpdir_new(&err);
-        rc->psk_cli_dir = rc->psk_srv_dir
-                              ? qcrypto_test_tmpdir_new(&err) : NULL;
+        rc->psk_cli_dir =
+            rc->psk_srv_dir ? qcrypto_test_tmpdir_new(&err) : NULL;
         if (!rc->psk_cli_dir ||
             !qcrypto_test_psk_add(rc->psk_srv_dir, "alice", NULL, 0, &err) ||
             !qcrypto_test_psk_add(rc->psk_srv_dir, "bob", NULL, 0, &err) ||
             !qcrypto_test_psk_add(rc->psk_cli_dir, row->psk_user,
                                   row->psk_wrong_key ? other_key : NULL,
-                                  row->psk_wrong_key ? sizeof(other_key)
-                                                     : 0, &err)) {
+                                  row->psk_wrong_key ? sizeof(other_key) : 0,
+                                  &err)) {
             fail_msg("PSK files: %s", err->message);
         }
-        rc->server = qcrypto_test_creds_new("tls-creds-psk", &err,
-                                            "endpoint", "server", "dir",
-                                            rc->psk_srv_dir, NULL);
+        rc->server =
+            qcrypto_test_creds_new("tls-creds-psk", &err, "endpoint", "server",
+                                   "dir", rc->psk_srv_dir, NULL);
         if (rc->server) {
             rc->client = qcrypto_test_creds_new(
                 "tls-creds-psk", &err, "endpoint", "client", "dir",
@@ -556,8 +580,8 @@ static void row_creds_make(const Row *row, RowCreds *rc)
         break;
     }
     case KIND_ANON:
-        rc->server = qcrypto_test_creds_new("tls-creds-anon", &err,
-                                            "endpoint", "server", NULL);
+        rc->server = qcrypto_test_creds_new("tls-creds-anon", &err, "endpoint",
+                                            "server", NULL);
         if (rc->server) {
             rc->client = qcrypto_test_creds_new("tls-creds-anon", &err,
                                                 "endpoint", "client", NULL);
@@ -569,8 +593,7 @@ static void row_creds_make(const Row *row, RowCreds *rc)
     }
 }
 
-static void check_side(const char *row, const char *side, Peer *p,
-                       int expect)
+static void check_side(const char *row, const char *side, Peer *p, int expect)
 {
     if (expect == OK) {
         if (p->err) {
@@ -580,8 +603,8 @@ static void check_side(const char *row, const char *side, Peer *p,
         return;
     }
     if (!p->err) {
-        fail_msg("%s: %s expected error code %d, but it %s", row, side,
-                 expect, p->done ? "succeeded" : "stalled");
+        fail_msg("%s: %s expected error code %d, but it %s", row, side, expect,
+                 p->done ? "succeeded" : "stalled");
     }
     if (!g_error_matches(p->err, QCRYPTO_ERROR, expect)) {
         fail_msg("%s: %s expected code %d, got %s %d: %s", row, side, expect,
@@ -614,11 +637,9 @@ static void test_row(void **state)
     s.sess = qcrypto_tls_session_new(rc.server, NULL, authzid,
                                      QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, &err);
     assert_non_null(s.sess);
-    c.sess = qcrypto_tls_session_new(rc.client,
-                                     row->hostname ? row->hostname
-                                                   : "localhost",
-                                     NULL, QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT,
-                                     &err);
+    c.sess = qcrypto_tls_session_new(
+        rc.client, row->hostname ? row->hostname : "localhost", NULL,
+        QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &err);
     if (!c.sess) {
         fail_msg("client session: %s", err->message);
     }
@@ -641,8 +662,8 @@ static void test_row(void **state)
         check_side(row->name, "client", &c, OK);
         check_side(row->name, "server", &s, OK);
         if (row->peer_name) {
-            assert_string_equal(
-                qcrypto_tls_session_get_peer_name(s.sess), row->peer_name);
+            assert_string_equal(qcrypto_tls_session_get_peer_name(s.sess),
+                                row->peer_name);
         } else {
             assert_null(qcrypto_tls_session_get_peer_name(s.sess));
         }
@@ -661,10 +682,9 @@ static void test_row(void **state)
         if (!other->err) {
             char buf[8];
             g_autoptr(GError) rerr = NULL;
-            gssize ret = other->done
-                             ? qcrypto_tls_session_read(other->sess, buf,
-                                                        sizeof(buf), &rerr)
-                             : -1;
+            gssize ret = other->done ? qcrypto_tls_session_read(
+                                           other->sess, buf, sizeof(buf), &rerr)
+                                     : -1;
 
             assert_true(ret < 0);
         }
@@ -839,8 +859,8 @@ static void test_tls11_client(void **state)
                                  "priority", "NORMAL:-VERS-ALL:+VERS-TLS1.1",
                                  NULL);
     assert_null(bad);
-    assert_true(g_error_matches(err, QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT));
     g_clear_error(&err);
 
     s.sess = qcrypto_tls_session_new(st.server, NULL, NULL,
@@ -851,11 +871,13 @@ static void test_tls11_client(void **state)
 
     h = qcrypto_tls_creds_get_handle(st.client);
     assert_int_equal(gnutls_init(&raw, GNUTLS_CLIENT), 0);
-    assert_int_equal(gnutls_priority_set_direct(
-                         raw, "NORMAL:-VERS-ALL:+VERS-TLS1.1", NULL), 0);
-    assert_int_equal(gnutls_credentials_set(
-                         raw, GNUTLS_CRD_CERTIFICATE,
-                         qcrypto_tls_creds_handle_get_gnutls(h)), 0);
+    assert_int_equal(
+        gnutls_priority_set_direct(raw, "NORMAL:-VERS-ALL:+VERS-TLS1.1", NULL),
+        0);
+    assert_int_equal(
+        gnutls_credentials_set(raw, GNUTLS_CRD_CERTIFICATE,
+                               qcrypto_tls_creds_handle_get_gnutls(h)),
+        0);
     gnutls_transport_set_int(raw, fds[1]);
 
     for (int i = 0; i < 2000 && cret == GNUTLS_E_AGAIN; i++) {
@@ -864,11 +886,9 @@ static void test_tls11_client(void **state)
         g_usleep(500);
     }
     print_message("  server: %s\n  raw client: %s\n",
-                  s.err ? s.err->message : "(no error)",
-                  gnutls_strerror(cret));
+                  s.err ? s.err->message : "(no error)", gnutls_strerror(cret));
     assert_non_null(s.err);
-    assert_true(g_error_matches(s.err, QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_HANDSHAKE));
+    assert_true(g_error_matches(s.err, QCRYPTO_ERROR, QCRYPTO_ERROR_HANDSHAKE));
     assert_true(cret < 0 && cret != GNUTLS_E_AGAIN);
 
     gnutls_deinit(raw);
@@ -897,8 +917,8 @@ static void test_session_args(void **state)
     sess = qcrypto_tls_session_new(st.client, NULL, NULL,
                                    QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, &err);
     assert_null(sess);
-    assert_true(g_error_matches(err, QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, "tls-hostname"));
     g_clear_error(&err);
 
@@ -970,8 +990,8 @@ static void test_hostname_message_long_san(void **state)
     qcrypto_tls_session_set_fd(c.sess, fds[1]);
     run_handshakes(&c, &s);
     assert_non_null(c.err);
-    assert_true(g_error_matches(c.err, QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_CERT_HOSTNAME));
+    assert_true(
+        g_error_matches(c.err, QCRYPTO_ERROR, QCRYPTO_ERROR_CERT_HOSTNAME));
     assert_non_null(strstr(c.err->message, "it names 'aaaa"));
     assert_non_null(strstr(c.err->message, "...'"));
     assert_null(strstr(c.err->message, LABEL600));
@@ -1169,8 +1189,8 @@ static void test_large_records(void **state)
                 sent += w;
             }
         }
-        gssize r = qcrypto_tls_session_read(s.sess, in + got, 100000 - got,
-                                            &err);
+        gssize r =
+            qcrypto_tls_session_read(s.sess, in + got, 100000 - got, &err);
 
         assert_true(r > 0 || r == QCRYPTO_TLS_SESSION_ERR_BLOCK);
         if (r > 0) {
@@ -1205,33 +1225,51 @@ typedef struct {
 } DnCase;
 
 static const char *const dn_o_cn[] = {
-    GNUTLS_OID_X520_ORGANIZATION_NAME, "Org",
-    GNUTLS_OID_X520_COMMON_NAME, "client1", NULL,
+    GNUTLS_OID_X520_ORGANIZATION_NAME,
+    "Org",
+    GNUTLS_OID_X520_COMMON_NAME,
+    "client1",
+    NULL,
 };
 static const char *const dn_cn_o[] = {
-    GNUTLS_OID_X520_COMMON_NAME, "client1",
-    GNUTLS_OID_X520_ORGANIZATION_NAME, "Org", NULL,
+    GNUTLS_OID_X520_COMMON_NAME,
+    "client1",
+    GNUTLS_OID_X520_ORGANIZATION_NAME,
+    "Org",
+    NULL,
 };
 /* What a certtool template with country ... cn gives. */
 static const char *const dn_template[] = {
-    GNUTLS_OID_X520_COUNTRY_NAME, "GB",
-    GNUTLS_OID_X520_STATE_OR_PROVINCE_NAME, "London",
-    GNUTLS_OID_X520_LOCALITY_NAME, "London",
-    GNUTLS_OID_X520_ORGANIZATION_NAME, "Example Org",
-    GNUTLS_OID_X520_COMMON_NAME, "client1", NULL,
+    GNUTLS_OID_X520_COUNTRY_NAME,
+    "GB",
+    GNUTLS_OID_X520_STATE_OR_PROVINCE_NAME,
+    "London",
+    GNUTLS_OID_X520_LOCALITY_NAME,
+    "London",
+    GNUTLS_OID_X520_ORGANIZATION_NAME,
+    "Example Org",
+    GNUTLS_OID_X520_COMMON_NAME,
+    "client1",
+    NULL,
 };
 static const char *const dn_special[] = {
-    GNUTLS_OID_X520_ORGANIZATION_NAME, "Example, Inc.",
-    GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, "R+D",
-    GNUTLS_OID_X520_COMMON_NAME, "client=1;x", NULL,
+    GNUTLS_OID_X520_ORGANIZATION_NAME,
+    "Example, Inc.",
+    GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME,
+    "R+D",
+    GNUTLS_OID_X520_COMMON_NAME,
+    "client=1;x",
+    NULL,
 };
 static const char *const dn_none[] = { NULL };
 static const char *const dn_o[] = {
-    GNUTLS_OID_X520_ORGANIZATION_NAME, "Org", NULL,
+    GNUTLS_OID_X520_ORGANIZATION_NAME,
+    "Org",
+    NULL,
 };
 
 /* "O=Org,CN=" + a CN this long + NUL is exactly 64 KiB, the most taken. */
-#define DN_LONG_OK (64 * 1024 - 10)
+#define DN_LONG_OK  (64 * 1024 - 10)
 #define DN_LONG_BAD (DN_LONG_OK + 1)
 
 static const DnCase dn_cases[] = {
@@ -1261,8 +1299,8 @@ static void import_pem(QCryptoPKICert *cert, gnutls_x509_crt_t *crt,
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *cpem = qcrypto_pki_cert_get_pem(cert, &err);
-    g_autofree char *kpem = cpem ? qcrypto_pki_key_get_pem(cert, NULL, &err)
-                                 : NULL;
+    g_autofree char *kpem =
+        cpem ? qcrypto_pki_key_get_pem(cert, NULL, &err) : NULL;
     gnutls_datum_t d;
 
     if (!kpem) {
@@ -1273,8 +1311,8 @@ static void import_pem(QCryptoPKICert *cert, gnutls_x509_crt_t *crt,
     d = (gnutls_datum_t){ (unsigned char *)cpem, strlen(cpem) };
     assert_int_equal(gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM), 0);
     d = (gnutls_datum_t){ (unsigned char *)kpem, strlen(kpem) };
-    assert_int_equal(
-        gnutls_x509_privkey_import(*key, &d, GNUTLS_X509_FMT_PEM), 0);
+    assert_int_equal(gnutls_x509_privkey_import(*key, &d, GNUTLS_X509_FMT_PEM),
+                     0);
 }
 
 /* client-cert.pem and client-key.pem in @d with the subject of @dc. */
@@ -1310,18 +1348,19 @@ static void write_client_with_dn(QCryptoTestCredsDir *d, const DnCase *dc)
         g_autofree char *cn = g_malloc(dc->long_cn);
 
         memset(cn, 'a', dc->long_cn);
-        assert_int_equal(gnutls_x509_crt_set_dn_by_oid(
-                             crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                             dc->long_cn),
-                         0);
+        assert_int_equal(
+            gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+                                          cn, dc->long_cn),
+            0);
     }
     assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), 0);
-    assert_int_equal(gnutls_x509_crt_set_key_usage(
-                         crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
-    assert_int_equal(gnutls_x509_crt_set_key_purpose_oid(
-                         crt, GNUTLS_KP_TLS_WWW_CLIENT, 0), 0);
-    assert_int_equal(gnutls_x509_crt_sign2(crt, ca_crt, ca_key,
-                                           GNUTLS_DIG_SHA256, 0), 0);
+    assert_int_equal(
+        gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), 0);
+    assert_int_equal(
+        gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0),
+        0);
+    assert_int_equal(
+        gnutls_x509_crt_sign2(crt, ca_crt, ca_key, GNUTLS_DIG_SHA256, 0), 0);
 
     cert_path = qcrypto_test_creds_dir_file(d, "client-cert.pem");
     key_path = qcrypto_test_creds_dir_file(d, "client-key.pem");
@@ -1329,9 +1368,10 @@ static void write_client_with_dn(QCryptoTestCredsDir *d, const DnCase *dc)
                      0);
     datum_write(&out, cert_path);
     gnutls_free(out.data);
-    assert_int_equal(gnutls_x509_privkey_export2_pkcs8(
-                         key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
-                         &out), 0);
+    assert_int_equal(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM,
+                                                       NULL, GNUTLS_PKCS_PLAIN,
+                                                       &out),
+                     0);
     datum_write(&out, key_path);
     gnutls_free(out.data);
 
@@ -1411,10 +1451,10 @@ static void test_identity_format(void **state)
         server = qcrypto_test_creds_new(
             "tls-creds-x509", &err, "endpoint", "server", "dir",
             qcrypto_test_creds_dir_path(d), "sanity-check", "off", NULL);
-        client = server ? qcrypto_test_creds_new(
-                              "tls-creds-x509", &err, "endpoint", "client",
-                              "dir", qcrypto_test_creds_dir_path(d),
-                              "sanity-check", "off", NULL)
+        client = server ? qcrypto_test_creds_new("tls-creds-x509", &err,
+                                                 "endpoint", "client", "dir",
+                                                 qcrypto_test_creds_dir_path(d),
+                                                 "sanity-check", "off", NULL)
                         : NULL;
         if (!client) {
             fail_msg("%s: credentials: %s", dc->name, err->message);
@@ -1423,8 +1463,8 @@ static void test_identity_format(void **state)
         if (dc->long_cn == DN_LONG_BAD) {
             peer = dn_handshake(server, client, NULL, &err);
             assert_null(peer);
-            assert_true(g_error_matches(err, QCRYPTO_ERROR,
-                                        QCRYPTO_ERROR_DECODE));
+            assert_true(
+                g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE));
             print_message("  [identity %s] server: %s\n", dc->name,
                           err->message);
             continue;
@@ -1449,8 +1489,7 @@ static void test_identity_format(void **state)
         g_free(peer);
         peer = dn_handshake(server, client, want, &err);
         if (!peer) {
-            fail_msg("%s: allowed identity denied: %s", dc->name,
-                     err->message);
+            fail_msg("%s: allowed identity denied: %s", dc->name, err->message);
         }
         assert_string_equal(peer, want);
 
@@ -1465,8 +1504,8 @@ static void test_identity_format(void **state)
                                         QCRYPTO_ERROR_AUTHZ_DENIED));
             /* The message shows the exact string a rule must match. */
             if (!strstr(err->message, expect_msg)) {
-                fail_msg("%s: message lacks \"%s\": %s", dc->name,
-                         expect_msg, err->message);
+                fail_msg("%s: message lacks \"%s\": %s", dc->name, expect_msg,
+                         err->message);
             }
         }
     }

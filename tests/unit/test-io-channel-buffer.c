@@ -14,7 +14,7 @@
 #include "io/channel-buffer.h"
 #include "io-channel-helpers.h"
 
-#define PAYLOAD (64 * 1024 * 1024)
+#define PAYLOAD   (64 * 1024 * 1024)
 #define PIECE_MAX (300 * 1024)
 
 /* Write PAYLOAD bytes as 1 to 3 iovecs of random uneven sizes. */
@@ -100,8 +100,7 @@ static void test_buffer_interleaved(void **state)
     assert_int_equal(qio_channel_write_all(ioc, " world", 6, NULL), 0);
     assert_int_equal(qio_channel_read(ioc, buf, sizeof(buf), NULL), 8);
     assert_memory_equal(buf, "lo world", 8);
-    assert_memory_equal(qio_channel_buffer_get_data(bioc), "hello world",
-                        11);
+    assert_memory_equal(qio_channel_buffer_get_data(bioc), "hello world", 11);
 }
 
 static void test_buffer_with_data_and_peek(void **state)
@@ -115,8 +114,8 @@ static void test_buffer_with_data_and_peek(void **state)
     iov.iov_base = buf;
     iov.iov_len = 4;
     assert_int_equal(qio_channel_readv_full(ioc, &iov, 1, NULL, NULL,
-                                            QIO_CHANNEL_READ_FLAG_PEEK,
-                                            NULL), 4);
+                                            QIO_CHANNEL_READ_FLAG_PEEK, NULL),
+                     4);
     assert_memory_equal(buf, "abcd", 4);
     assert_int_equal(qio_channel_buffer_get_offset(bioc), 0);
     assert_int_equal(qio_channel_read_all(ioc, buf, 6, NULL), 0);
@@ -147,16 +146,13 @@ static void test_buffer_seek(void **state)
 
     /* Outside the data, or absurdly far, is refused and moves nothing. */
     assert_int_equal(qio_channel_io_seek(ioc, 11, SEEK_SET, &err), -1);
-    assert_true(g_error_matches(err, QIO_ERROR,
-                                QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
     g_clear_error(&err);
     assert_int_equal(qio_channel_io_seek(ioc, -11, SEEK_END, &err), -1);
     g_clear_error(&err);
-    assert_int_equal(qio_channel_io_seek(ioc, INT64_MIN, SEEK_CUR, &err),
-                     -1);
+    assert_int_equal(qio_channel_io_seek(ioc, INT64_MIN, SEEK_CUR, &err), -1);
     g_clear_error(&err);
-    assert_int_equal(qio_channel_io_seek(ioc, INT64_MAX, SEEK_CUR, &err),
-                     -1);
+    assert_int_equal(qio_channel_io_seek(ioc, INT64_MAX, SEEK_CUR, &err), -1);
     g_clear_error(&err);
     assert_int_equal(qio_channel_buffer_get_offset(bioc), 10);
 }
@@ -196,8 +192,7 @@ static void test_buffer_max_size(void **state)
     assert_int_equal(qio_channel_buffer_get_length(bioc), 150);
 }
 
-static gboolean watch_cb(QIOChannel *ioc, GIOCondition cond,
-                         gpointer opaque)
+static gboolean watch_cb(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     GIOCondition *got = opaque;
 

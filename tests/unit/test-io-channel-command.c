@@ -21,7 +21,7 @@
 #include "io/channel-command.h"
 #include "io-channel-helpers.h"
 
-#define PAYLOAD (64 * 1024 * 1024)
+#define PAYLOAD   (64 * 1024 * 1024)
 #define CHUNK_MAX (200 * 1024)
 
 /* A hang is a failure: SIGALRM's default action ends the program. */
@@ -37,8 +37,8 @@ static int disarm_alarm(void **state)
     return 0;
 }
 
-static QIOChannelCommand *spawn(int flags, const char *arg0, ...)
-    G_GNUC_NULL_TERMINATED;
+static QIOChannelCommand *spawn(int flags, const char *arg0,
+                                ...) G_GNUC_NULL_TERMINATED;
 
 static QIOChannelCommand *spawn(int flags, const char *arg0, ...)
 {
@@ -55,8 +55,8 @@ static QIOChannelCommand *spawn(int flags, const char *arg0, ...)
     }
     va_end(ap);
     g_ptr_array_add(argv, NULL);
-    cmd = qio_channel_command_new_spawn((const char *const *)argv->pdata,
-                                        flags, &err);
+    cmd = qio_channel_command_new_spawn((const char *const *)argv->pdata, flags,
+                                        &err);
     if (!cmd) {
         fail_msg("spawn %s: %s", arg0, err->message);
     }
@@ -155,7 +155,8 @@ static void cat_round_trip(bool blocking, size_t len)
     g_autoptr(GRand) rand = g_rand_new_with_seed(4);
     g_autofree guint8 *buf = g_malloc(CHUNK_MAX);
     g_autoptr(GError) err = NULL;
-    CatWriter w = { .ioc = ioc, .len = len,
+    CatWriter w = { .ioc = ioc,
+                    .len = len,
                     .sum = g_checksum_new(G_CHECKSUM_SHA256) };
     GThread *thread;
     size_t got = 0;
@@ -237,8 +238,8 @@ static void test_command_killed_by_signal(void **state)
     g_autoptr(QIOChannelCommand) cmd =
         spawn(O_RDONLY, "sh", "-c", "kill -9 $$", NULL);
     g_autoptr(GError) err = NULL;
-    g_autofree char *expect = g_strdup_printf("was killed by signal 9 (%s)",
-                                              g_strsignal(SIGKILL));
+    g_autofree char *expect =
+        g_strdup_printf("was killed by signal 9 (%s)", g_strsignal(SIGKILL));
     g_autofree char *out = read_to_eof(QIO_CHANNEL(cmd));
 
     assert_int_equal(qio_channel_close(QIO_CHANNEL(cmd), &err), -1);
@@ -253,7 +254,8 @@ static void test_command_stderr_flood(void **state)
     g_autoptr(QIOChannelCommand) cmd =
         spawn(O_RDONLY, "sh", "-c",
               "i=0; while [ $i -lt 20000 ]; do echo \"line $i\" >&2; "
-              "i=$((i+1)); done; echo finished; exit 1", NULL);
+              "i=$((i+1)); done; echo finished; exit 1",
+              NULL);
     g_autoptr(GError) err = NULL;
     g_autofree char *out = read_to_eof(QIO_CHANNEL(cmd));
     const char *tail;
@@ -284,8 +286,8 @@ static void test_command_write_after_exit(void **state)
     assert_true(sa.sa_handler == SIG_DFL);
 
     wait_exited(qio_channel_command_get_pid(cmd));
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(cmd), big,
-                                           256 * 1024, &err), -1);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(cmd), big, 256 * 1024, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE));
     assert_non_null(strstr(err->message, "command 'true'"));
     assert_false(sigpipe_pending());
@@ -301,22 +303,21 @@ static void test_command_not_found(void **state)
 
     assert_null(qio_channel_command_new_spawn(argv, O_RDWR, &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_FOUND));
-    assert_true(g_str_has_prefix(err->message, "cannot run command "
+    assert_true(g_str_has_prefix(err->message,
+                                 "cannot run command "
                                  "'qio-no-such-command --flag': "));
     g_clear_error(&err);
     assert_null(qio_channel_command_new_spawn(argv_path, O_RDONLY, &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_FOUND));
     assert_non_null(strstr(err->message, "/nonexistent/qio/tool"));
     g_clear_error(&err);
-    assert_null(qio_channel_command_new_spawn(argv, O_RDWR | O_ACCMODE,
-                                              &err));
+    assert_null(qio_channel_command_new_spawn(argv, O_RDWR | O_ACCMODE, &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
 }
 
 static void test_command_read_only(void **state)
 {
-    g_autoptr(QIOChannelCommand) cmd =
-        spawn(O_RDONLY, "printf", "hello", NULL);
+    g_autoptr(QIOChannelCommand) cmd = spawn(O_RDONLY, "printf", "hello", NULL);
     g_autoptr(GError) err = NULL;
     g_autofree char *out = read_to_eof(QIO_CHANNEL(cmd));
 
@@ -332,19 +333,18 @@ static void test_command_write_only(void **state)
     const char *check = "test \"$(cat)\" = ping && echo ignored";
     g_autoptr(QIOChannelCommand) good =
         spawn(O_WRONLY, "sh", "-c", check, NULL);
-    g_autoptr(QIOChannelCommand) bad =
-        spawn(O_WRONLY, "sh", "-c", check, NULL);
+    g_autoptr(QIOChannelCommand) bad = spawn(O_WRONLY, "sh", "-c", check, NULL);
     g_autoptr(GError) err = NULL;
     char c;
 
     assert_int_equal(qio_channel_read(QIO_CHANNEL(good), &c, 1, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(good), "ping", 4,
-                                           NULL), 0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(good), "ping", 4, NULL),
+                     0);
     assert_int_equal(qio_channel_close(QIO_CHANNEL(good), NULL), 0);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(bad), "pong", 4,
-                                           NULL), 0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(bad), "pong", 4, NULL),
+                     0);
     assert_int_equal(qio_channel_close(QIO_CHANNEL(bad), &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_COMMAND_FAILED));
     assert_non_null(strstr(err->message, "exited with status 1"));
@@ -354,8 +354,8 @@ static void test_command_close_escalates(void **state)
 {
     g_autoptr(QIOChannelCommand) cmd = spawn(O_RDWR, "sleep", "60", NULL);
     g_autoptr(GError) err = NULL;
-    g_autofree char *expect = g_strdup_printf("killed by signal 15 (%s)",
-                                              g_strsignal(SIGTERM));
+    g_autofree char *expect =
+        g_strdup_printf("killed by signal 15 (%s)", g_strsignal(SIGTERM));
     pid_t pid = qio_channel_command_get_pid(cmd);
     gint64 start;
     gint64 elapsed;
@@ -366,7 +366,7 @@ static void test_command_close_escalates(void **state)
     elapsed = g_get_monotonic_time() - start;
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_TIMED_OUT));
     assert_non_null(strstr(err->message, "command 'sleep 60' did not exit "
-                           "within 200 ms"));
+                                         "within 200 ms"));
     assert_non_null(strstr(err->message, expect));
     assert_true(elapsed >= 200 * 1000);
     assert_true(elapsed < 3 * G_USEC_PER_SEC);
@@ -393,9 +393,8 @@ static bool process_dead(pid_t pid)
 static void test_command_close_sigkill_group(void **state)
 {
     /* The shell and its background child both ignore SIGTERM. */
-    g_autoptr(QIOChannelCommand) cmd =
-        spawn(O_RDONLY, "sh", "-c",
-              "trap '' TERM; sleep 60 & echo $!; wait", NULL);
+    g_autoptr(QIOChannelCommand) cmd = spawn(
+        O_RDONLY, "sh", "-c", "trap '' TERM; sleep 60 & echo $!; wait", NULL);
     g_autoptr(GError) err = NULL;
     char line[32] = { 0 };
     gint64 deadline;
@@ -446,14 +445,14 @@ static void test_command_shutdown(void **state)
     assert_int_equal(qio_channel_write_all(ioc, "abc", 3, NULL), 0);
     assert_int_equal(qio_channel_read_all(ioc, buf, 3, NULL), 0);
     assert_memory_equal(buf, "abc", 3);
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE,
-                                          NULL), 0);
+    assert_int_equal(
+        qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, NULL), 0);
     assert_int_equal(qio_channel_write(ioc, "x", 1, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE));
     /* cat saw EOF, so its output ends too. */
     assert_int_equal(qio_channel_read(ioc, buf, sizeof(buf), NULL), 0);
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH,
-                                          NULL), 0);
+    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL),
+                     0);
     assert_int_equal(qio_channel_read(ioc, buf, sizeof(buf), NULL), 0);
     assert_int_equal(qio_channel_close(ioc, NULL), 0);
 }
@@ -473,8 +472,8 @@ static void test_command_closed(void **state)
     assert_int_equal(qio_channel_write(ioc, "x", 1, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_CLOSED));
     g_clear_error(&err);
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE,
-                                          &err), -1);
+    assert_int_equal(
+        qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_CLOSED));
     g_clear_error(&err);
     assert_int_equal(qio_channel_set_blocking(ioc, false, &err), -1);
@@ -486,8 +485,7 @@ typedef struct {
     bool timed_out;
 } WatchResult;
 
-static gboolean watch_cb(QIOChannel *ioc, GIOCondition cond,
-                         gpointer opaque)
+static gboolean watch_cb(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     ((WatchResult *)opaque)->got |= cond;
     return G_SOURCE_REMOVE;
@@ -500,8 +498,7 @@ static gboolean watch_timeout(gpointer opaque)
 }
 
 /* As in the file tests: until it fires (5 s at most), or briefly. */
-static GIOCondition run_watch(QIOChannel *ioc, GIOCondition cond,
-                              bool expect)
+static GIOCondition run_watch(QIOChannel *ioc, GIOCondition cond, bool expect)
 {
     g_autoptr(GMainContext) ctx = g_main_context_new();
     WatchResult res = { 0 };
@@ -534,8 +531,8 @@ static void test_command_watch(void **state)
     assert_true(run_watch(ioc, G_IO_IN, true) & G_IO_IN);
     assert_int_equal(qio_channel_read_all(ioc, buf, 2, NULL), 0);
     assert_memory_equal(buf, "hi", 2);
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE,
-                                          NULL), 0);
+    assert_int_equal(
+        qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, NULL), 0);
     assert_true(run_watch(ioc, G_IO_IN, true) & (G_IO_IN | G_IO_HUP));
     assert_int_equal(qio_channel_read(ioc, buf, sizeof(buf), NULL), 0);
     assert_int_equal(qio_channel_close(ioc, NULL), 0);

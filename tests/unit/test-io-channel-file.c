@@ -92,39 +92,38 @@ static void test_file_path_roundtrip(void **state)
     int fd;
 
     qio_test_fill(data, 1024 * 1024, 5);
-    wr = qio_channel_file_new_path(t->path, O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600, &err);
+    wr = qio_channel_file_new_path(t->path, O_WRONLY | O_CREAT | O_TRUNC, 0600,
+                                   &err);
     assert_non_null(wr);
     assert_null(err);
     assert_string_equal(qio_channel_get_name(QIO_CHANNEL(wr)), t->path);
     fd = qio_channel_file_get_fd(wr);
     assert_true(fd >= 0);
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), data,
-                                           1024 * 1024, NULL), 0);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(wr), data, 1024 * 1024, NULL), 0);
     assert_int_equal(qio_channel_close(QIO_CHANNEL(wr), NULL), 0);
 
     rd = qio_channel_file_new_path(t->path, O_RDONLY, 0, &err);
     assert_non_null(rd);
-    assert_true(qio_channel_has_feature(QIO_CHANNEL(rd),
-                                        QIO_CHANNEL_FEATURE_SEEKABLE));
-    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(rd), back,
-                                          1024 * 1024, NULL), 0);
+    assert_true(
+        qio_channel_has_feature(QIO_CHANNEL(rd), QIO_CHANNEL_FEATURE_SEEKABLE));
+    assert_int_equal(
+        qio_channel_read_all(QIO_CHANNEL(rd), back, 1024 * 1024, NULL), 0);
     assert_memory_equal(data, back, 1024 * 1024);
     assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), &c, 1, NULL), 0);
 
     /* Seek back into the middle and re-read a slice. */
-    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), 4096, SEEK_SET,
-                                         NULL), 4096);
-    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(rd), back, 100, NULL),
-                     0);
+    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), 4096, SEEK_SET, NULL),
+                     4096);
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(rd), back, 100, NULL), 0);
     assert_memory_equal(data + 4096, back, 100);
-    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), -10, SEEK_END,
-                                         NULL), 1024 * 1024 - 10);
+    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), -10, SEEK_END, NULL),
+                     1024 * 1024 - 10);
     assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), back, 100, NULL), 10);
     assert_memory_equal(data + 1024 * 1024 - 10, back, 10);
-    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), -1, SEEK_SET,
-                                         &err), -1);
+    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), -1, SEEK_SET, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, t->path));
 }
@@ -136,12 +135,12 @@ static void test_file_pipe_not_seekable(void **state)
     g_autoptr(GError) err = NULL;
 
     make_pipe_channels(&rd, &wr);
-    assert_false(qio_channel_has_feature(QIO_CHANNEL(rd),
-                                         QIO_CHANNEL_FEATURE_SEEKABLE));
-    assert_false(qio_channel_has_feature(QIO_CHANNEL(wr),
-                                         QIO_CHANNEL_FEATURE_SEEKABLE));
-    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), 0, SEEK_SET,
-                                         &err), -1);
+    assert_false(
+        qio_channel_has_feature(QIO_CHANNEL(rd), QIO_CHANNEL_FEATURE_SEEKABLE));
+    assert_false(
+        qio_channel_has_feature(QIO_CHANNEL(wr), QIO_CHANNEL_FEATURE_SEEKABLE));
+    assert_int_equal(qio_channel_io_seek(QIO_CHANNEL(rd), 0, SEEK_SET, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
 }
 
@@ -149,8 +148,8 @@ static void test_file_open_error(void **state)
 {
     TmpFile *t = *state;
     g_autofree char *missing = g_build_filename(t->dir, "no", "such", NULL);
-    g_autofree char *expect = g_strdup_printf("cannot open %s: %s", missing,
-                                              g_strerror(ENOENT));
+    g_autofree char *expect =
+        g_strdup_printf("cannot open %s: %s", missing, g_strerror(ENOENT));
     g_autoptr(GError) err = NULL;
     QIOChannelFile *ioc;
 
@@ -163,8 +162,8 @@ static void test_file_open_error(void **state)
     /* O_EXCL on an existing file maps to QIO_ERROR_EXISTS. */
     g_clear_error(&err);
     assert_true(g_file_set_contents(t->path, "x", 1, NULL));
-    ioc = qio_channel_file_new_path(t->path, O_WRONLY | O_CREAT | O_EXCL,
-                                    0600, &err);
+    ioc = qio_channel_file_new_path(t->path, O_WRONLY | O_CREAT | O_EXCL, 0600,
+                                    &err);
     assert_null(ioc);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_EXISTS));
 }
@@ -176,19 +175,18 @@ static void test_file_eof_and_short_read(void **state)
     char buf[100];
 
     make_pipe_channels(&rd, &wr);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), "hello", 5,
-                                           NULL), 0);
-    /* A short write, then a read of a larger buffer: the short count. */
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), 5);
-    assert_memory_equal(buf, "hello", 5);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), "abc", 3, NULL),
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), "hello", 5, NULL),
                      0);
+    /* A short write, then a read of a larger buffer: the short count. */
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     5);
+    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), "abc", 3, NULL), 0);
     assert_int_equal(qio_channel_close(QIO_CHANNEL(wr), NULL), 0);
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), 3);
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), 0);
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     3);
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     0);
     assert_int_equal(qio_channel_read_all_eof(QIO_CHANNEL(rd), buf, 4, NULL),
                      0);
 }
@@ -235,8 +233,7 @@ static void test_file_epipe(void **state)
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     assert_int_equal(pthread_sigmask(SIG_BLOCK, &pipe_set, NULL), 0);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), "x", 1, &err),
-                     -1);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(wr), "x", 1, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE));
     assert_true(sigpipe_blocked());
     assert_false(sigpipe_pending());
@@ -248,8 +245,7 @@ typedef struct {
     bool timed_out;
 } WatchResult;
 
-static gboolean watch_cb(QIOChannel *ioc, GIOCondition cond,
-                         gpointer opaque)
+static gboolean watch_cb(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     ((WatchResult *)opaque)->got |= cond;
     return G_SOURCE_REMOVE;
@@ -265,8 +261,7 @@ static gboolean watch_timeout(gpointer opaque)
  * Run a watch for @cond on a private context: with @expect, until it fires
  * (failing after 5 s); without, for a few non-blocking iterations.
  */
-static GIOCondition run_watch(QIOChannel *ioc, GIOCondition cond,
-                              bool expect)
+static GIOCondition run_watch(QIOChannel *ioc, GIOCondition cond, bool expect)
 {
     g_autoptr(GMainContext) ctx = g_main_context_new();
     WatchResult res = { 0 };
@@ -301,34 +296,31 @@ static void test_file_pipe_watch(void **state)
     char buf[8];
 
     make_pipe_channels(&rd, &wr);
-    assert_int_equal(qio_channel_set_blocking(QIO_CHANNEL(rd), false, NULL),
-                     0);
-    assert_int_equal(qio_channel_set_blocking(QIO_CHANNEL(wr), false, NULL),
-                     0);
+    assert_int_equal(qio_channel_set_blocking(QIO_CHANNEL(rd), false, NULL), 0);
+    assert_int_equal(qio_channel_set_blocking(QIO_CHANNEL(wr), false, NULL), 0);
     assert_true(fcntl(qio_channel_file_get_fd(rd), F_GETFL) & O_NONBLOCK);
 
     /* Nothing to read yet. */
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), QIO_CHANNEL_ERR_BLOCK);
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     QIO_CHANNEL_ERR_BLOCK);
     assert_int_equal(run_watch(QIO_CHANNEL(rd), G_IO_IN, false), 0);
     assert_int_equal(run_watch(QIO_CHANNEL(wr), G_IO_OUT, true), G_IO_OUT);
 
     assert_int_equal(qio_channel_write(QIO_CHANNEL(wr), "ab", 2, NULL), 2);
     assert_int_equal(run_watch(QIO_CHANNEL(rd), G_IO_IN, true), G_IO_IN);
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), 2);
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), QIO_CHANNEL_ERR_BLOCK);
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     2);
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     QIO_CHANNEL_ERR_BLOCK);
 
     /* The writer going away wakes the reader with G_IO_HUP. */
     assert_int_equal(qio_channel_close(QIO_CHANNEL(wr), NULL), 0);
     assert_true(run_watch(QIO_CHANNEL(rd), G_IO_IN, true) & G_IO_HUP);
-    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf),
-                                      NULL), 0);
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(rd), buf, sizeof(buf), NULL),
+                     0);
 
     /* And back to blocking mode. */
-    assert_int_equal(qio_channel_set_blocking(QIO_CHANNEL(rd), true, NULL),
-                     0);
+    assert_int_equal(qio_channel_set_blocking(QIO_CHANNEL(rd), true, NULL), 0);
     assert_false(fcntl(qio_channel_file_get_fd(rd), F_GETFL) & O_NONBLOCK);
 }
 
@@ -386,16 +378,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_pipe_blocking),
         cmocka_unit_test(test_file_pipe_nonblocking),
-        cmocka_unit_test_setup_teardown(test_file_path_roundtrip,
-                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_path_roundtrip, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test(test_file_pipe_not_seekable),
-        cmocka_unit_test_setup_teardown(test_file_open_error,
-                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_open_error, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test(test_file_eof_and_short_read),
         cmocka_unit_test(test_file_epipe),
         cmocka_unit_test(test_file_pipe_watch),
-        cmocka_unit_test_setup_teardown(test_file_regular_watch,
-                                        tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_file_regular_watch, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test(test_file_closed),
         cmocka_unit_test(test_file_fd_name),
     };

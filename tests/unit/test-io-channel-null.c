@@ -21,13 +21,11 @@ static void test_null_eof(void **state)
     assert_int_equal(qio_channel_read(ioc, buf, sizeof(buf), &err), 0);
     assert_null(err);
     assert_string_equal(buf, "unchanged");
-    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err),
-                     0);
+    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err), 0);
     assert_int_equal(qio_channel_read_all(ioc, buf, 1, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_UNEXPECTED_EOF));
     assert_string_equal(qio_channel_get_name(ioc), "null");
-    assert_false(qio_channel_has_feature(ioc,
-                                         QIO_CHANNEL_FEATURE_SEEKABLE));
+    assert_false(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SEEKABLE));
 }
 
 static void test_null_discard(void **state)
@@ -41,8 +39,7 @@ static void test_null_discard(void **state)
         { .iov_base = big, .iov_len = 1024 * 1024 },
     };
 
-    assert_int_equal(qio_channel_writev(ioc, iov, 3, NULL),
-                     10 + 1024 * 1024);
+    assert_int_equal(qio_channel_writev(ioc, iov, 3, NULL), 10 + 1024 * 1024);
     assert_int_equal(qio_channel_write_all(ioc, big, 12345, NULL), 0);
     assert_int_equal(qio_channel_set_blocking(ioc, false, NULL), 0);
     assert_int_equal(qio_channel_write(ioc, "x", 1, NULL), 1);

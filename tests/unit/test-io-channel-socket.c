@@ -1014,9 +1014,8 @@ int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags)
  */
 static void test_accept_pending_error(void **state)
 {
-    static const int errs[] = { EPROTO, ENETUNREACH, EHOSTUNREACH,
-                                ENETDOWN, EHOSTDOWN, ENONET, ENOPROTOOPT,
-                                0 };
+    static const int errs[] = { EPROTO,    ENETUNREACH, EHOSTUNREACH, ENETDOWN,
+                                EHOSTDOWN, ENONET,      ENOPROTOOPT,  0 };
     g_autoptr(QIOChannelSocket) lsn = listen_on("127.0.0.1:0");
     g_autoptr(QIOSocketAddress) local = NULL;
     g_autoptr(QIOChannelSocket) client = qio_channel_socket_new();

@@ -34,7 +34,7 @@
 #include "io/channel-tls.h"
 #include "qom/object.h"
 
-#define PAYLOAD (64 * 1024 * 1024)
+#define PAYLOAD         (64 * 1024 * 1024)
 #define LOOP_TIMEOUT_MS 10000
 
 static QCryptoTestCredsDir *creds_dir;
@@ -77,8 +77,8 @@ static int group_teardown(void **state)
 }
 
 typedef enum {
-    MASTER_SOCKET,  /* QIOChannelSocket: gnutls uses the descriptor */
-    MASTER_FILE,    /* QIOChannelFile: push/pull callbacks */
+    MASTER_SOCKET, /* QIOChannelSocket: gnutls uses the descriptor */
+    MASTER_FILE,   /* QIOChannelFile: push/pull callbacks */
 } MasterKind;
 
 static void raw_pair(int fds[2])
@@ -270,8 +270,7 @@ static void test_async_handshake(void **state)
 
 /* ---- Watches and pending data ------------------------------------------ */
 
-static gboolean watch_fired(QIOChannel *ioc, GIOCondition cond,
-                            gpointer opaque)
+static gboolean watch_fired(QIOChannel *ioc, GIOCondition cond, gpointer opaque)
 {
     *(GIOCondition *)opaque = cond;
     return G_SOURCE_REMOVE;
@@ -284,8 +283,8 @@ static GIOCondition wait_for_input(QIOChannel *ioc, GMainContext *ctx)
     gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
     GIOCondition fired = 0;
 
-    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired,
-                          &fired, NULL);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired, &fired,
+                          NULL);
     g_source_attach(src, ctx);
     while (!fired && g_get_monotonic_time() < deadline) {
         g_main_context_iteration(ctx, FALSE);
@@ -312,10 +311,8 @@ static void pending_watch(MasterKind kind)
     tls_pair(kind, &c, &s);
 
     /* Two records in the socket. */
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err),
-                     0);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec2, 100, &err),
-                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err), 0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec2, 100, &err), 0);
     g_usleep(50 * 1000);
 
     /*
@@ -348,8 +345,8 @@ static void pending_watch(MasterKind kind)
     /* With nothing pending and nothing sent, a watch must not fire. */
     fired = 0;
     src = qio_channel_create_watch(QIO_CHANNEL(s), G_IO_IN);
-    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired,
-                          &fired, NULL);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))watch_fired, &fired,
+                          NULL);
     g_source_attach(src, ctx);
     for (int i = 0; i < 20; i++) {
         g_main_context_iteration(ctx, FALSE);
@@ -386,16 +383,14 @@ static void test_pending_watch_read_ahead(void **state)
     memset(rec1, 'c', sizeof(rec1));
     memset(rec2, 'd', sizeof(rec2));
     tls_pair(MASTER_SOCKET, &c, &s);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err),
-                     0);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec2, 100, &err),
-                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err), 0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec2, 100, &err), 0);
     g_usleep(50 * 1000);
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in, 100, &err), 0);
 
     assert_true(wait_for_input(QIO_CHANNEL(s), ctx) & G_IO_IN);
-    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in + 100, 100,
-                                          &err), 0);
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in + 100, 100, &err),
+                     0);
     assert_memory_equal(in, rec1, 100);
     assert_memory_equal(in + 100, rec2, 100);
     g_object_unref(c);
@@ -421,11 +416,10 @@ static void test_shutdown_eof(void **state)
     char buf[8];
 
     tls_pair(MASTER_SOCKET, &c, &s);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), "bye", 3, &err),
-                     0);
-    assert_int_equal(qio_channel_shutdown(QIO_CHANNEL(c),
-                                          QIO_CHANNEL_SHUTDOWN_WRITE, &err),
-                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), "bye", 3, &err), 0);
+    assert_int_equal(
+        qio_channel_shutdown(QIO_CHANNEL(c), QIO_CHANNEL_SHUTDOWN_WRITE, &err),
+        0);
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), buf, 3, &err), 0);
     assert_memory_equal(buf, "bye", 3);
     /* close_notify: a clean end of stream. */
@@ -435,8 +429,7 @@ static void test_shutdown_eof(void **state)
     assert_int_equal(qio_channel_read(QIO_CHANNEL(s), buf, sizeof(buf), &err),
                      0);
     /* Half-close: the other direction still works. */
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(s), "ack", 3, &err),
-                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(s), "ack", 3, &err), 0);
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(c), buf, 3, &err), 0);
     assert_memory_equal(buf, "ack", 3);
     g_object_unref(c);
@@ -450,11 +443,9 @@ static void test_abrupt_close(void **state)
     char buf[8];
 
     tls_pair(MASTER_SOCKET, &c, &s);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), "cut", 3, &err),
-                     0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), "cut", 3, &err), 0);
     /* The transport ends without a TLS close_notify. */
-    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(c), &err),
-                     0);
+    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(c), &err), 0);
     assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), buf, 3, &err), 0);
     assert_int_equal(qio_channel_read(QIO_CHANNEL(s), buf, sizeof(buf), &err),
                      -1);
@@ -543,8 +534,8 @@ static void test_timeout_async(void **state)
     assert_non_null(st.err[0]);
     print_message("  after %" G_GINT64_FORMAT " ms: %s\n", elapsed,
                   st.err[0]->message);
-    assert_true(g_error_matches(st.err[0], QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_TIMED_OUT));
+    assert_true(
+        g_error_matches(st.err[0], QCRYPTO_ERROR, QCRYPTO_ERROR_TIMED_OUT));
     assert_true(elapsed >= 280 && elapsed < 3000);
     assert_int_equal(read(fds[0], &c, 1), 0);
     close(fds[0]);
@@ -562,8 +553,7 @@ static void test_garbage_client(void **state)
     int fds[2];
 
     raw_pair(fds);
-    assert_int_equal(write(fds[0], junk, sizeof(junk) - 1),
-                     sizeof(junk) - 1);
+    assert_int_equal(write(fds[0], junk, sizeof(junk) - 1), sizeof(junk) - 1);
     ms = wrap_fd(fds[1], MASTER_SOCKET);
     s = qio_channel_tls_new_server(ms, server_creds, NULL, &err);
     start = g_get_monotonic_time();
@@ -612,12 +602,11 @@ static void test_channel_hostname_error(void **state)
     g_thread_join(thread);
     assert_non_null(c.err);
     print_message("  client: %s\n", c.err->message);
-    assert_true(g_error_matches(c.err, QCRYPTO_ERROR,
-                                QCRYPTO_ERROR_CERT_HOSTNAME));
+    assert_true(
+        g_error_matches(c.err, QCRYPTO_ERROR, QCRYPTO_ERROR_CERT_HOSTNAME));
     assert_non_null(strstr(c.err->message, "'db9'"));
     /* Data calls on a channel whose handshake failed are refused. */
-    assert_int_equal(qio_channel_write(QIO_CHANNEL(c.tioc), "x", 1, &err),
-                     -1);
+    assert_int_equal(qio_channel_write(QIO_CHANNEL(c.tioc), "x", 1, &err), -1);
     g_clear_error(&c.err);
     g_clear_error(&s.err);
     g_object_unref(c.tioc);
@@ -683,8 +672,8 @@ static void refused_after_handshake(MasterKind kind)
     /* The server has sent its alert; now it goes away. */
     assert_int_equal(qio_channel_close(ms, NULL), 0);
 
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c.tioc), "hello", 5,
-                                           &err), -1);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(c.tioc), "hello", 5, &err), -1);
     print_message("  client: %s\n", err->message);
     assert_true(g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_NO_CERT));
     assert_non_null(strstr(err->message, "requires a client certificate"));
@@ -710,8 +699,7 @@ static void test_write_after_peer_closed(void **state)
     g_autoptr(GError) err = NULL;
 
     tls_pair(MASTER_SOCKET, &c, &s);
-    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(s), &err),
-                     0);
+    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(s), &err), 0);
     assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), "hello", 5, &err),
                      -1);
     print_message("  %s\n", err->message);
@@ -731,10 +719,9 @@ static void test_large_write_after_peer_closed(void **state)
     g_autofree char *buf = g_malloc0(200 * 1024);
 
     tls_pair(MASTER_SOCKET, &c, &s);
-    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(s), &err),
-                     0);
-    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), buf,
-                                           200 * 1024, &err), -1);
+    assert_int_equal(qio_channel_close(qio_channel_tls_get_master(s), &err), 0);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(c), buf, 200 * 1024, &err), -1);
     print_message("  %s\n", err->message);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE) ||
                 g_error_matches(err, QIO_ERROR, QIO_ERROR_CONNECTION_RESET));
@@ -806,10 +793,10 @@ static void test_names(void **state)
     assert_true(g_str_has_prefix(cn, "tls client "));
     assert_true(g_str_has_prefix(sn, "tls server "));
     assert_non_null(strstr(cn, mn));
-    assert_true(qio_channel_has_feature(QIO_CHANNEL(c),
-                                        QIO_CHANNEL_FEATURE_SHUTDOWN));
-    assert_false(qio_channel_has_feature(QIO_CHANNEL(c),
-                                         QIO_CHANNEL_FEATURE_FD_PASS));
+    assert_true(
+        qio_channel_has_feature(QIO_CHANNEL(c), QIO_CHANNEL_FEATURE_SHUTDOWN));
+    assert_false(
+        qio_channel_has_feature(QIO_CHANNEL(c), QIO_CHANNEL_FEATURE_FD_PASS));
     g_object_unref(c);
     g_object_unref(s);
 }
@@ -840,8 +827,8 @@ static void test_ktls_status(void **state)
     assert_non_null(ss);
     c.tioc = qio_channel_tls_new_client(QIO_CHANNEL(cs), client_creds,
                                         "127.0.0.1", &err);
-    s.tioc = qio_channel_tls_new_server(QIO_CHANNEL(ss), server_creds, NULL,
-                                        &err);
+    s.tioc =
+        qio_channel_tls_new_server(QIO_CHANNEL(ss), server_creds, NULL, &err);
     thread = g_thread_new("tls-server-handshake", handshake_thread, &s);
     handshake_thread(&c);
     g_thread_join(thread);
@@ -853,14 +840,16 @@ static void test_ktls_status(void **state)
                         NULL);
     print_message("  kernel TLS over TCP: %s%s (kernel ULPs: %s)\n",
                   k & QCRYPTO_TLS_KTLS_SEND ? "send " : "",
-                  k & QCRYPTO_TLS_KTLS_RECV ? "recv" : k ? "" : "off",
+                  k & QCRYPTO_TLS_KTLS_RECV ? "recv"
+                  : k                       ? ""
+                                            : "off",
                   ulp ? g_strstrip(ulp) : "unknown");
     if (!ulp || !strstr(ulp, "tls")) {
         /* Without the kernel module it cannot be on. */
         assert_int_equal(k, QCRYPTO_TLS_KTLS_NONE);
     }
-    qio_test_transfer(QIO_CHANNEL(c.tioc), QIO_CHANNEL(s.tioc),
-                      4 * 1024 * 1024, true, true);
+    qio_test_transfer(QIO_CHANNEL(c.tioc), QIO_CHANNEL(s.tioc), 4 * 1024 * 1024,
+                      true, true);
     g_object_unref(c.tioc);
     g_object_unref(s.tioc);
 }

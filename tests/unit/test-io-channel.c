@@ -26,8 +26,8 @@
 /* The scripted channel                                                   */
 
 #define QIO_TYPE_CHANNEL_SCRIPTED (qio_channel_scripted_get_type())
-G_DECLARE_DERIVABLE_TYPE(QIOChannelScripted, qio_channel_scripted,
-                         QIO, CHANNEL_SCRIPTED, QIOChannel)
+G_DECLARE_DERIVABLE_TYPE(QIOChannelScripted, qio_channel_scripted, QIO,
+                         CHANNEL_SCRIPTED, QIOChannel)
 
 struct _QIOChannelScriptedClass {
     QIOChannelClass parent_class;
@@ -96,8 +96,7 @@ static int scripted_finalized;
 
 static QIOChannelScriptedPrivate *spriv(gpointer ioc)
 {
-    return qio_channel_scripted_get_instance_private(
-        QIO_CHANNEL_SCRIPTED(ioc));
+    return qio_channel_scripted_get_instance_private(QIO_CHANNEL_SCRIPTED(ioc));
 }
 
 static bool sched_blocks(const char *sched, guint call)
@@ -116,8 +115,8 @@ static size_t iov_total(const struct iovec *iov, size_t niov)
 }
 
 static gssize scripted_readv(QIOChannel *ioc, const struct iovec *iov,
-                             size_t niov, int **fds, size_t *nfds,
-                             int flags, GError **errp)
+                             size_t niov, int **fds, size_t *nfds, int flags,
+                             GError **errp)
 {
     QIOChannelScriptedPrivate *s = spriv(ioc);
     guint call = s->rcalls++;
@@ -221,12 +220,11 @@ static GSource *scripted_create_watch(QIOChannel *ioc, GIOCondition cond)
     QIOChannelScriptedPrivate *s = spriv(ioc);
 
     s->watches++;
-    return qio_channel_create_fd_pair_watch(ioc, s->watch_rfd,
-                                            s->watch_wfd, cond);
+    return qio_channel_create_fd_pair_watch(ioc, s->watch_rfd, s->watch_wfd,
+                                            cond);
 }
 
-static int scripted_set_blocking(QIOChannel *ioc, bool enabled,
-                                 GError **errp)
+static int scripted_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
 {
     spriv(ioc)->blocking = enabled;
     return 0;
@@ -338,8 +336,8 @@ static int open_devnull(void)
  * the wrappers dispatch to them once the feature is present.
  */
 #define QIO_TYPE_CHANNEL_SCRIPTED_FULL (qio_channel_scripted_full_get_type())
-G_DECLARE_FINAL_TYPE(QIOChannelScriptedFull, qio_channel_scripted_full,
-                     QIO, CHANNEL_SCRIPTED_FULL, QIOChannelScripted)
+G_DECLARE_FINAL_TYPE(QIOChannelScriptedFull, qio_channel_scripted_full, QIO,
+                     CHANNEL_SCRIPTED_FULL, QIOChannelScripted)
 
 struct _QIOChannelScriptedFull {
     QIOChannelScripted parent;
@@ -353,8 +351,7 @@ struct _QIOChannelScriptedFull {
 G_DEFINE_TYPE(QIOChannelScriptedFull, qio_channel_scripted_full,
               QIO_TYPE_CHANNEL_SCRIPTED)
 
-static int full_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
-                         GError **errp)
+static int full_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **errp)
 {
     QIOChannelScriptedFull *f = QIO_CHANNEL_SCRIPTED_FULL(ioc);
 
@@ -373,8 +370,7 @@ static void full_set_delay(QIOChannel *ioc, bool enabled)
     QIO_CHANNEL_SCRIPTED_FULL(ioc)->delays++;
 }
 
-static off_t full_seek(QIOChannel *ioc, off_t offset, int whence,
-                       GError **errp)
+static off_t full_seek(QIOChannel *ioc, off_t offset, int whence, GError **errp)
 {
     QIO_CHANNEL_SCRIPTED_FULL(ioc)->seeks++;
     return offset;
@@ -514,8 +510,7 @@ static void test_read_all_eof_full(void **state)
     guint8 buf[10];
 
     spriv(ioc)->rmax = 3;
-    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err),
-                     1);
+    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err), 1);
     assert_null(err);
     check_pattern(buf, 0, sizeof(buf));
     /* 3 + 3 + 3 + 1 and no more: the helper must not read past the end. */
@@ -573,8 +568,8 @@ static void test_readv_full_all_plain(void **state)
     };
 
     spriv(ioc)->rmax = 2;
-    assert_int_equal(qio_channel_readv_full_all(ioc, iov, 2, NULL, NULL,
-                                                &err), 0);
+    assert_int_equal(qio_channel_readv_full_all(ioc, iov, 2, NULL, NULL, &err),
+                     0);
     assert_null(err);
     check_pattern(a, 0, 3);
     check_pattern(b, 3, 5);
@@ -666,8 +661,8 @@ static void test_writev_zero_length(void **state)
     assert_int_equal(qio_channel_writev_all(ioc, NULL, 0, &err), 0);
     assert_int_equal(qio_channel_writev_all(ioc, empty, 2, &err), 0);
     assert_int_equal(qio_channel_write_all(ioc, "", 0, &err), 0);
-    assert_int_equal(qio_channel_writev_full_all(ioc, empty, 2, NULL, 0,
-                                                 &err), 0);
+    assert_int_equal(qio_channel_writev_full_all(ioc, empty, 2, NULL, 0, &err),
+                     0);
     assert_null(err);
     assert_int_equal(spriv(ioc)->wcalls, 0);
 }
@@ -789,8 +784,7 @@ static void test_eof_before_any_byte(void **state)
     g_autoptr(GError) err = NULL;
     guint8 buf[8];
 
-    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err),
-                     0);
+    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err), 0);
     assert_null(err);
     assert_int_equal(qio_channel_read_all(ioc, buf, sizeof(buf), &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_UNEXPECTED_EOF));
@@ -804,8 +798,7 @@ static void test_eof_after_partial(void **state)
     guint8 buf[8];
 
     spriv(ioc)->rmax = 1;
-    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err),
-                     -1);
+    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_UNEXPECTED_EOF));
     assert_non_null(strstr(err->message, "QIOChannelScripted"));
     check_pattern(buf, 0, 3);
@@ -825,8 +818,7 @@ static void test_eof_after_block(void **state)
     qio_channel_set_blocking(ioc, false, NULL);
     scripted_signal(ioc);
     spriv(ioc)->rsched = "BB";
-    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err),
-                     0);
+    assert_int_equal(qio_channel_read_all_eof(ioc, buf, sizeof(buf), &err), 0);
     assert_null(err);
     assert_int_equal(spriv(ioc)->rcalls, 3);
 }
@@ -855,8 +847,7 @@ static void test_error_propagation(void **state)
         spriv(ioc)->rmax = 1;
         spriv(ioc)->rerrno = cases[i].errnum;
         spriv(ioc)->rfail_at = 3;
-        assert_int_equal(qio_channel_read_all(ioc, buf, sizeof(buf), &err),
-                         -1);
+        assert_int_equal(qio_channel_read_all(ioc, buf, sizeof(buf), &err), -1);
         assert_true(g_error_matches(err, QIO_ERROR, cases[i].code));
         assert_non_null(strstr(err->message, "peer-x"));
         check_pattern(buf, 0, 3);
@@ -871,8 +862,7 @@ static void test_error_propagation(void **state)
         spriv(ioc)->wmax = 2;
         spriv(ioc)->werrno = cases[i].errnum;
         spriv(ioc)->wfail_at = 4;
-        assert_int_equal(qio_channel_write_all(ioc, "abcdefgh", 8, &err),
-                         -1);
+        assert_int_equal(qio_channel_write_all(ioc, "abcdefgh", 8, &err), -1);
         assert_true(g_error_matches(err, QIO_ERROR, cases[i].code));
         assert_int_equal(spriv(ioc)->wdata->len, 4);
     }
@@ -901,8 +891,8 @@ static void test_fds_accumulated(void **state)
     spriv(ioc)->rmax = 1;
     spriv(ioc)->rsched = ".B.B";
     struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-    assert_int_equal(qio_channel_readv_full_all(ioc, &iov, 1, &fds, &nfds,
-                                                &err), 0);
+    assert_int_equal(
+        qio_channel_readv_full_all(ioc, &iov, 1, &fds, &nfds, &err), 0);
     assert_null(err);
     check_pattern(buf, 0, sizeof(buf));
     assert_int_equal(nfds, 3);
@@ -932,17 +922,15 @@ static void check_fds_closed_on(int how)
     if (how == 0) {
         /* EOF after two bytes and two descriptors. */
         spriv(ioc)->rlen = 2;
-        ret = qio_channel_readv_full_all_eof(ioc, &iov, 1, &fds, &nfds,
-                                             &err);
-        assert_true(g_error_matches(err, QIO_ERROR,
-                                    QIO_ERROR_UNEXPECTED_EOF));
+        ret = qio_channel_readv_full_all_eof(ioc, &iov, 1, &fds, &nfds, &err);
+        assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_UNEXPECTED_EOF));
     } else {
         /* A subclass error after two bytes and two descriptors. */
         spriv(ioc)->rerrno = ECONNRESET;
         spriv(ioc)->rfail_at = 2;
         ret = qio_channel_readv_full_all(ioc, &iov, 1, &fds, &nfds, &err);
-        assert_true(g_error_matches(err, QIO_ERROR,
-                                    QIO_ERROR_CONNECTION_RESET));
+        assert_true(
+            g_error_matches(err, QIO_ERROR, QIO_ERROR_CONNECTION_RESET));
     }
     assert_int_equal(ret, -1);
     assert_null(fds);
@@ -972,8 +960,8 @@ static void test_fds_eof_before_any_byte(void **state)
     struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS);
-    assert_int_equal(qio_channel_readv_full_all_eof(ioc, &iov, 1, &fds,
-                                                    &nfds, &err), 0);
+    assert_int_equal(
+        qio_channel_readv_full_all_eof(ioc, &iov, 1, &fds, &nfds, &err), 0);
     assert_null(err);
     assert_null(fds);
     assert_int_equal(nfds, 0);
@@ -990,8 +978,8 @@ static void test_fds_write(void **state)
     qio_channel_set_blocking(ioc, false, NULL);
     spriv(ioc)->wmax = 1;
     spriv(ioc)->wsched = "B.B";
-    assert_int_equal(qio_channel_writev_full_all(ioc, &iov, 1, mine, 2,
-                                                 &err), 0);
+    assert_int_equal(qio_channel_writev_full_all(ioc, &iov, 1, mine, 2, &err),
+                     0);
     assert_null(err);
     assert_int_equal(spriv(ioc)->wdata->len, 4);
     /* Sent once, with the first byte accepted, and never again. */
@@ -1017,35 +1005,35 @@ static void test_fds_not_supported(void **state)
     struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 
     assert_false(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS));
-    assert_int_equal(qio_channel_readv_full(ioc, &iov, 1, &fds, &nfds, 0,
-                                            &err), -1);
+    assert_int_equal(qio_channel_readv_full(ioc, &iov, 1, &fds, &nfds, 0, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
-    assert_int_equal(qio_channel_readv_full_all(ioc, &iov, 1, &fds, &nfds,
-                                                &err), -1);
+    assert_int_equal(
+        qio_channel_readv_full_all(ioc, &iov, 1, &fds, &nfds, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
-    assert_int_equal(qio_channel_readv_full_all_eof(ioc, &iov, 1, &fds,
-                                                    &nfds, &err), -1);
+    assert_int_equal(
+        qio_channel_readv_full_all_eof(ioc, &iov, 1, &fds, &nfds, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
     /* Refused even when there is nothing to read. */
-    assert_int_equal(qio_channel_readv_full_all(ioc, NULL, 0, &fds, &nfds,
-                                                &err), -1);
+    assert_int_equal(
+        qio_channel_readv_full_all(ioc, NULL, 0, &fds, &nfds, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
     assert_int_equal(spriv(ioc)->rcalls, 0);
 
-    assert_int_equal(qio_channel_writev_full(ioc, &iov, 1, &mine, 1, 0,
-                                             &err), -1);
+    assert_int_equal(qio_channel_writev_full(ioc, &iov, 1, &mine, 1, 0, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
-    assert_int_equal(qio_channel_writev_full_all(ioc, &iov, 1, &mine, 1,
-                                                 &err), -1);
+    assert_int_equal(qio_channel_writev_full_all(ioc, &iov, 1, &mine, 1, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
-    assert_int_equal(qio_channel_writev_full_all(ioc, NULL, 0, &mine, 1,
-                                                 &err), -1);
+    assert_int_equal(qio_channel_writev_full_all(ioc, NULL, 0, &mine, 1, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     assert_int_equal(spriv(ioc)->wcalls, 0);
     assert_true(fd_is_open(mine));
@@ -1069,15 +1057,13 @@ static void test_features_and_name(void **state)
     assert_string_equal(qio_channel_get_name(ioc), "QIOChannelScripted");
 
     assert_false(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS));
-    assert_false(qio_channel_has_feature(ioc,
-                                         QIO_CHANNEL_FEATURE_SHUTDOWN));
+    assert_false(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN));
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN);
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_LISTEN);
     assert_true(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN));
     assert_true(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_LISTEN));
     assert_false(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS));
-    assert_false(qio_channel_has_feature(ioc,
-                                         QIO_CHANNEL_FEATURE_SEEKABLE));
+    assert_false(qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SEEKABLE));
 }
 
 static void test_optional_methods_missing(void **state)
@@ -1088,8 +1074,8 @@ static void test_optional_methods_missing(void **state)
     /* Missing even though the feature is (wrongly) claimed. */
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN);
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SEEKABLE);
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH,
-                                          &err), -1);
+    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
     assert_int_equal(qio_channel_io_seek(ioc, 0, SEEK_SET, &err), -1);
@@ -1109,11 +1095,10 @@ static void test_optional_methods_present(void **state)
     QIOChannelScriptedFull *f = QIO_CHANNEL_SCRIPTED_FULL(ioc);
     g_autoptr(GError) err = NULL;
 
-    assert_string_equal(qio_channel_get_name(ioc),
-                        "QIOChannelScriptedFull");
+    assert_string_equal(qio_channel_get_name(ioc), "QIOChannelScriptedFull");
     /* Implemented but the instance lacks the feature: still refused. */
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_READ,
-                                          &err), -1);
+    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_READ, &err),
+                     -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED));
     g_clear_error(&err);
     assert_int_equal(qio_channel_io_seek(ioc, 5, SEEK_SET, &err), -1);
@@ -1123,8 +1108,8 @@ static void test_optional_methods_present(void **state)
 
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN);
     qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SEEKABLE);
-    assert_int_equal(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE,
-                                          &err), 0);
+    assert_int_equal(
+        qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, &err), 0);
     assert_int_equal(f->shutdowns, 1);
     assert_int_equal(f->last_how, QIO_CHANNEL_SHUTDOWN_WRITE);
     assert_int_equal(qio_channel_io_seek(ioc, 42, SEEK_SET, &err), 42);
@@ -1365,8 +1350,8 @@ static void test_watch_other_context(void **state)
     guint id;
 
     scripted_signal(ioc);
-    id = qio_channel_add_watch_full(ioc, G_IO_IN, watch_cb, &rec,
-                                    watch_notify, ctx);
+    id = qio_channel_add_watch_full(ioc, G_IO_IN, watch_cb, &rec, watch_notify,
+                                    ctx);
     assert_true(id > 0);
     assert_non_null(g_main_context_find_source_by_id(ctx, id));
     /* The default context knows nothing of it. */

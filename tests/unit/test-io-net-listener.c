@@ -378,7 +378,7 @@ static void test_wait_client(void **state)
 typedef struct {
     QIONetListener *lst;
     QIOChannelSocket *got;
-    gint returned;  /* atomic */
+    gint returned; /* atomic */
 } Waiter;
 
 static gpointer waiter_thread(gpointer opaque)
@@ -411,7 +411,7 @@ static void test_wait_client_limit(void **state)
     check_echo(c1, s1);
 
     w.lst = lst;
-    c2 = connect_to(local->pdata[0]);  /* queued in the backlog */
+    c2 = connect_to(local->pdata[0]); /* queued in the backlog */
     thread = g_thread_new("waiter", waiter_thread, &w);
     g_usleep(200 * 1000);
     assert_int_equal(g_atomic_int_get(&w.returned), 0);

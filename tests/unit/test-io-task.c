@@ -131,14 +131,12 @@ static void worker(QIOTask *task, gpointer opaque)
     st->saw_cancelled =
         g_cancellable_is_cancelled(qio_task_get_cancellable(task));
     if (st->set_result) {
-        qio_task_set_result_pointer(task, g_strdup("forty-two"),
-                                    result_free);
+        qio_task_set_result_pointer(task, g_strdup("forty-two"), result_free);
     }
     if (st->set_error) {
-        qio_task_set_error(task, g_error_new(QIO_ERROR,
-                                             QIO_ERROR_CONNECTION_REFUSED,
-                                             "connect to %s refused",
-                                             "127.0.0.1:1"));
+        qio_task_set_error(task,
+                           g_error_new(QIO_ERROR, QIO_ERROR_CONNECTION_REFUSED,
+                                       "connect to %s refused", "127.0.0.1:1"));
     }
 }
 
@@ -283,8 +281,8 @@ static void test_error(void **state)
     qio_task_run_in_thread(task, worker, &st, NULL, ctx);
     assert_true(run_until(ctx, &st.done, LOOP_TIMEOUT_MS));
     assert_true(st.had_error);
-    assert_true(g_error_matches(st.err, QIO_ERROR,
-                                QIO_ERROR_CONNECTION_REFUSED));
+    assert_true(
+        g_error_matches(st.err, QIO_ERROR, QIO_ERROR_CONNECTION_REFUSED));
     assert_string_equal(st.err->message, "connect to 127.0.0.1:1 refused");
     state_clear(&st);
 }
@@ -299,10 +297,10 @@ static void test_first_error_wins(void **state)
     task = qio_task_new(NULL, completed, &st, NULL);
     qio_task_set_error(task, NULL);
     assert_false(qio_task_had_error(task));
-    qio_task_set_error(task, g_error_new_literal(QIO_ERROR,
-                                                 QIO_ERROR_TIMED_OUT, "a"));
-    qio_task_set_error(task, g_error_new_literal(QIO_ERROR,
-                                                 QIO_ERROR_PROTOCOL, "b"));
+    qio_task_set_error(
+        task, g_error_new_literal(QIO_ERROR, QIO_ERROR_TIMED_OUT, "a"));
+    qio_task_set_error(task,
+                       g_error_new_literal(QIO_ERROR, QIO_ERROR_PROTOCOL, "b"));
     qio_task_complete(task);
     assert_true(g_error_matches(st.err, QIO_ERROR, QIO_ERROR_TIMED_OUT));
     state_clear(&st);
@@ -428,8 +426,8 @@ static void test_no_callback(void **state)
     task = qio_task_new(NULL, NULL, NULL, NULL);
     qio_task_run_in_thread(task, worker, &st, worker_destroy, ctx);
     /* Nothing observable but the frees; wait for them. */
-    for (int i = 0; i < 1000 &&
-         g_atomic_int_get(&st.worker_destroyed) == 0; i++) {
+    for (int i = 0; i < 1000 && g_atomic_int_get(&st.worker_destroyed) == 0;
+         i++) {
         run_until(ctx, &never, 10);
     }
     assert_int_equal(g_atomic_int_get(&st.worker_destroyed), 1);
@@ -508,8 +506,7 @@ static void many_worker(QIOTask *task, gpointer opaque)
 {
     ManyJob *job = opaque;
 
-    qio_task_set_result_pointer(task, GINT_TO_POINTER(job->index + 1),
-                                NULL);
+    qio_task_set_result_pointer(task, GINT_TO_POINTER(job->index + 1), NULL);
     if (job->index % 3 == 0) {
         qio_task_set_error(task, g_error_new(QIO_ERROR, QIO_ERROR_FAILED,
                                              "job %d", job->index));
@@ -522,8 +519,8 @@ static void many_done(QIOTask *task, gpointer opaque)
     g_autoptr(GError) err = NULL;
     bool failed = qio_task_propagate_error(task, &err);
 
-    if (GPOINTER_TO_INT(qio_task_get_result_pointer(task)) !=
-        job->index + 1 || failed != (job->index % 3 == 0)) {
+    if (GPOINTER_TO_INT(qio_task_get_result_pointer(task)) != job->index + 1 ||
+        failed != (job->index % 3 == 0)) {
         (*job->wrong)++;
     }
     (*job->completed)++;

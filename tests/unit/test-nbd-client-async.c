@@ -31,9 +31,9 @@
 #include "nbd/nbd-proto.h"
 #include "nbd-wire-helpers.h"
 
-#define PEER "127.0.0.1:10809"
+#define PEER      "127.0.0.1:10809"
 #define DISK_SIZE (4u * 1024 * 1024)
-#define META_ID 7
+#define META_ID   7
 
 /* ---- Wire helpers ------------------------------------------------------ */
 
@@ -91,19 +91,19 @@ struct FakeServer {
     bool with_block_size;
     uint32_t block_max;
     const char *description;
-    unsigned batch;          /* most requests collected before replying */
-    bool check_bound;        /* fail if more than @batch arrive at once */
-    bool over_bound;         /* ... which happened */
-    ScriptFunc script;       /* or NULL: serve the disk */
-    size_t script_after;     /* requests to collect before the script */
-    unsigned max_seen;       /* most requests collected at once */
-    unsigned requests;       /* requests served */
+    unsigned batch;      /* most requests collected before replying */
+    bool check_bound;    /* fail if more than @batch arrive at once */
+    bool over_bound;     /* ... which happened */
+    ScriptFunc script;   /* or NULL: serve the disk */
+    size_t script_after; /* requests to collect before the script */
+    unsigned max_seen;   /* most requests collected at once */
+    unsigned requests;   /* requests served */
     bool saw_disc;
     bool saw_flush;
-    bool extended;           /* ACK NBD_OPT_EXTENDED_HEADERS */
-    bool client_compact;     /* the client is told not to ask for them */
-    bool saw_ext_option;     /* the client asked for extended headers */
-    bool bad_request;        /* a request in the wrong header style */
+    bool extended;       /* ACK NBD_OPT_EXTENDED_HEADERS */
+    bool client_compact; /* the client is told not to ask for them */
+    bool saw_ext_option; /* the client asked for extended headers */
+    bool bad_request;    /* a request in the wrong header style */
 };
 
 /* A chunk header in whichever style was agreed. */
@@ -144,8 +144,7 @@ static void build_handshake(FakeServer *s, GByteArray *b)
     }
     put32(p, META_ID);
     g_byte_array_append(p, (const uint8_t *)NBD_META_BASE_ALLOCATION, 15);
-    put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data,
-            p->len);
+    put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data, p->len);
     put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK, NULL, 0);
     g_byte_array_set_size(p, 0);
     put16(p, NBD_INFO_EXPORT);
@@ -204,14 +203,15 @@ static bool read_request(FakeServer *s, NBDRequest *req)
 {
     uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
 
-    if (!read_full(s->fd, hdr, s->extended ? NBD_EXTENDED_REQUEST_SIZE
-                                           : NBD_REQUEST_SIZE)) {
+    if (!read_full(s->fd, hdr,
+                   s->extended ? NBD_EXTENDED_REQUEST_SIZE
+                               : NBD_REQUEST_SIZE)) {
         return false;
     }
     if (!(s->extended ? nbd_decode_extended_request(hdr, req)
                       : nbd_decode_request(hdr, req)) ||
         (s->extended && req->type == NBD_CMD_WRITE) !=
-        !!(req->flags & NBD_CMD_FLAG_PAYLOAD_LEN)) {
+            !!(req->flags & NBD_CMD_FLAG_PAYLOAD_LEN)) {
         /* The payload flag goes with extended writes, and only them. */
         s->bad_request = true;
         return false;
@@ -252,15 +252,14 @@ static void serve(FakeServer *s, const NBDRequest *req, GByteArray *out)
         uint32_t half = len / 2;
 
         if (all_zero(s->disk + off, len)) {
-            put_reply(s, out, NBD_REPLY_FLAG_DONE,
-                      NBD_REPLY_TYPE_OFFSET_HOLE, req, 12);
+            put_reply(s, out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
+                      req, 12);
             put64(out, off);
             put32(out, len);
             return;
         }
         /* Two data chunks, second half first. */
-        put_reply(s, out, 0, NBD_REPLY_TYPE_OFFSET_DATA, req,
-                  8 + len - half);
+        put_reply(s, out, 0, NBD_REPLY_TYPE_OFFSET_DATA, req, 8 + len - half);
         put64(out, off + half);
         g_byte_array_append(out, s->disk + off + half, len - half);
         if (half) {
@@ -285,7 +284,8 @@ static void serve(FakeServer *s, const NBDRequest *req, GByteArray *out)
         while (off < end) {
             uint32_t n = MIN(end - off, gran - off % gran);
             uint32_t st = all_zero(s->disk + off, n)
-                          ? NBD_STATE_HOLE | NBD_STATE_ZERO : 0;
+                              ? NBD_STATE_HOLE | NBD_STATE_ZERO
+                              : 0;
 
             if (s->extended) {
                 put64(ext, n);
@@ -417,9 +417,10 @@ static NBDClient *server_start(FakeServer *s, GError **errp)
     assert_non_null(sioc);
     s->thread = g_thread_new("fake-nbd", fake_server_run, s);
     c = nbd_client_new_channel_full(QIO_CHANNEL(sioc), PEER, NULL, NULL,
-                                    &(NBDClientOptions) {
+                                    &(NBDClientOptions){
                                         .compact_headers = s->client_compact,
-                                    }, errp);
+                                    },
+                                    errp);
     if (c && !nbd_client_go(c, "", errp)) {
         g_clear_pointer(&c, nbd_client_free);
     }
@@ -442,7 +443,7 @@ typedef struct {
     unsigned failed;
     int last_code;
     char *last_msg;
-    GString *order;          /* tags in completion order */
+    GString *order; /* tags in completion order */
 } Tally;
 
 typedef struct {
@@ -513,8 +514,7 @@ static int cmp_char(const void *a, const void *b)
     return *(const char *)a - *(const char *)b;
 }
 
-static void assert_batches(const char *order, size_t batch,
-                           const char *want)
+static void assert_batches(const char *order, size_t batch, const char *want)
 {
     g_autofree char *got = g_strdup(order);
 
@@ -555,11 +555,11 @@ static void test_out_of_order(void **state)
     assert_non_null(c);
     tally_init(&t);
     for (int i = 0; i < 8; i++) {
-        ops[i] = (Op) { .t = &t, .tag = 'a' + i };
+        ops[i] = (Op){ .t = &t, .tag = 'a' + i };
         tally_add(&t);
         assert_true(nbd_client_submit_pread(c, bufs[i], sizeof(bufs[i]),
-                                            i * 65536 + 3, tally_cb,
-                                            &ops[i], &err));
+                                            i * 65536 + 3, tally_cb, &ops[i],
+                                            &err));
     }
     tally_wait(&t);
     assert_int_equal(t.ok, 8);
@@ -598,10 +598,10 @@ static void test_in_flight_bound(void **state)
     nbd_client_set_max_requests(c, 4);
     tally_init(&t);
     for (int i = 0; i < 12; i++) {
-        ops[i] = (Op) { .t = &t, .tag = 'a' + i };
+        ops[i] = (Op){ .t = &t, .tag = 'a' + i };
         tally_add(&t);
-        assert_true(nbd_client_submit_pread(c, bufs[i], 512, i * 512,
-                                            tally_cb, &ops[i], &err));
+        assert_true(nbd_client_submit_pread(c, bufs[i], 512, i * 512, tally_cb,
+                                            &ops[i], &err));
     }
     tally_wait(&t);
     assert_int_equal(t.ok, 12);
@@ -637,16 +637,16 @@ static void test_close_timeout(void **state)
     c = server_start(&s, &err);
     assert_non_null(c);
     tally_init(&t);
-    op = (Op) { .t = &t, .tag = 'a' };
+    op = (Op){ .t = &t, .tag = 'a' };
     tally_add(&t);
-    assert_true(nbd_client_submit_pread(c, buf, sizeof(buf), 0, tally_cb,
-                                        &op, &err));
+    assert_true(
+        nbd_client_submit_pread(c, buf, sizeof(buf), 0, tally_cb, &op, &err));
     nbd_client_set_close_timeout(c, 300);
     start = g_get_monotonic_time();
     nbd_client_close(c);
     assert_true(g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC);
     tally_wait(&t);
-    assert_int_equal(t.ok, 0);  /* the read failed, it did not hang */
+    assert_int_equal(t.ok, 0); /* the read failed, it did not hang */
     nbd_client_free(c);
     server_finish(&s);
     tally_clear(&t);
@@ -694,7 +694,7 @@ static void test_threads(void **state)
     c = server_start(&s, &err);
     assert_non_null(c);
     for (int i = 0; i < 4; i++) {
-        w[i] = (Worker) { .c = c, .id = i };
+        w[i] = (Worker){ .c = c, .id = i };
         th[i] = g_thread_new("worker", worker_run, &w[i]);
     }
     for (int i = 0; i < 4; i++) {
@@ -713,8 +713,8 @@ static void test_threads(void **state)
 
 /* ---- Hostile replies ---------------------------------------------------- */
 
-static void script_unknown_cookie(FakeServer *s, const NBDRequest *r,
-                                  size_t n, GByteArray *out)
+static void script_unknown_cookie(FakeServer *s, const NBDRequest *r, size_t n,
+                                  GByteArray *out)
 {
     (void)s;
     (void)n;
@@ -740,30 +740,30 @@ static void script_after_done(FakeServer *s, const NBDRequest *r, size_t n,
     put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, r[1].cookie, 0);
 }
 
-static void script_data_outside(FakeServer *s, const NBDRequest *r,
-                                size_t n, GByteArray *out)
+static void script_data_outside(FakeServer *s, const NBDRequest *r, size_t n,
+                                GByteArray *out)
 {
     (void)s;
     (void)n;
     /* 16 bytes of data for a 512-byte read at 512, placed at 1020. */
-    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA,
-              r[0].cookie, 8 + 16);
+    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, r[0].cookie,
+              8 + 16);
     put64(out, r[0].offset + 508);
     g_byte_array_set_size(out, out->len + 16);
 }
 
-static void script_data_too_long(FakeServer *s, const NBDRequest *r,
-                                 size_t n, GByteArray *out)
+static void script_data_too_long(FakeServer *s, const NBDRequest *r, size_t n,
+                                 GByteArray *out)
 {
     (void)s;
     (void)n;
-    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA,
-              r[0].cookie, 0xfffffff0);
+    put_chunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, r[0].cookie,
+              0xfffffff0);
     put64(out, r[0].offset);
 }
 
-static void script_chunk_too_long(FakeServer *s, const NBDRequest *r,
-                                  size_t n, GByteArray *out)
+static void script_chunk_too_long(FakeServer *s, const NBDRequest *r, size_t n,
+                                  GByteArray *out)
 {
     (void)s;
     (void)n;
@@ -783,8 +783,8 @@ static void script_error_offset_outside(FakeServer *s, const NBDRequest *r,
     put64(out, r[0].offset + r[0].length);
 }
 
-static void script_simple_read(FakeServer *s, const NBDRequest *r,
-                               size_t n, GByteArray *out)
+static void script_simple_read(FakeServer *s, const NBDRequest *r, size_t n,
+                               GByteArray *out)
 {
     (void)s;
     (void)n;
@@ -814,12 +814,12 @@ static void check_hostile_mode(ScriptFunc script, bool extended, bool flushes,
     assert_non_null(c);
     tally_init(&t);
     for (int i = 0; i < 3; i++) {
-        ops[i] = (Op) { .t = &t, .tag = 'a' + i };
+        ops[i] = (Op){ .t = &t, .tag = 'a' + i };
         tally_add(&t);
         assert_true(flushes
-                    ? nbd_client_submit_flush(c, tally_cb, &ops[i], &err)
-                    : nbd_client_submit_pread(c, bufs[i], 512, i * 512,
-                                              tally_cb, &ops[i], &err));
+                        ? nbd_client_submit_flush(c, tally_cb, &ops[i], &err)
+                        : nbd_client_submit_pread(c, bufs[i], 512, i * 512,
+                                                  tally_cb, &ops[i], &err));
     }
     tally_wait(&t);
     if (t.ok != want_ok || t.failed != 3 - want_ok || t.last_code != code) {
@@ -860,8 +860,8 @@ static void script_ext_simple(FakeServer *s, const NBDRequest *r, size_t n,
 }
 
 /* A compact structured chunk header under extended headers. */
-static void script_ext_structured(FakeServer *s, const NBDRequest *r,
-                                  size_t n, GByteArray *out)
+static void script_ext_structured(FakeServer *s, const NBDRequest *r, size_t n,
+                                  GByteArray *out)
 {
     (void)s;
     (void)n;
@@ -895,8 +895,8 @@ static void script_ext_wrong_offset(FakeServer *s, const NBDRequest *r,
     g_byte_array_set_size(out, out->len + 512);
     /* Proper answers to the others: a client that took the bait passes. */
     for (size_t i = 0; i < 3; i += 2) {
-        put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
-                   &r[i], 12);
+        put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE, &r[i],
+                   12);
         put64(out, r[i].offset);
         put32(out, r[i].length);
     }
@@ -914,8 +914,8 @@ static void script_ext_huge(FakeServer *s, const NBDRequest *r, size_t n,
 }
 
 /* A length just over 4 GiB: would read as 8 + 512 if truncated. */
-static void script_ext_truncating(FakeServer *s, const NBDRequest *r,
-                                  size_t n, GByteArray *out)
+static void script_ext_truncating(FakeServer *s, const NBDRequest *r, size_t n,
+                                  GByteArray *out)
 {
     (void)s;
     (void)n;
@@ -965,8 +965,7 @@ static void test_hostile_extended_replies(void **state)
     (void)state;
     check_hostile_mode(script_ext_simple, true, true, 0, QIO_ERROR_PROTOCOL,
                        "simple reply under extended headers");
-    check_hostile_mode(script_ext_structured, true, true, 0,
-                       QIO_ERROR_PROTOCOL,
+    check_hostile_mode(script_ext_structured, true, true, 0, QIO_ERROR_PROTOCOL,
                        "structured chunk under extended headers");
     check_hostile_mode(script_ext_unknown_cookie, true, false, 0,
                        QIO_ERROR_PROTOCOL, "unknown cookie, extended");
@@ -978,23 +977,22 @@ static void test_hostile_extended_replies(void **state)
                        QIO_ERROR_TOO_LARGE, "length over 32 bits");
     check_hostile_mode(script_ext_data_mismatch, true, false, 0,
                        QIO_ERROR_PROTOCOL, "data longer than the read");
-    check_hostile_mode(script_ext_unasked, false, false, 0,
-                       QIO_ERROR_PROTOCOL, "extended reply, not agreed");
+    check_hostile_mode(script_ext_unasked, false, false, 0, QIO_ERROR_PROTOCOL,
+                       "extended reply, not agreed");
     check_hostile_mode(script_status_ext_unasked, false, false, 0,
-                       QIO_ERROR_PROTOCOL,
-                       "extended block status, not agreed");
+                       QIO_ERROR_PROTOCOL, "extended block status, not agreed");
 }
 
 /* Block status chunks a server with extended headers must not send. */
-static void script_status_count(FakeServer *s, const NBDRequest *r,
-                                size_t n, GByteArray *out)
+static void script_status_count(FakeServer *s, const NBDRequest *r, size_t n,
+                                GByteArray *out)
 {
     (void)s;
     (void)n;
-    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
-               &r[0], 8 + 2 * 16);
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT, &r[0],
+               8 + 2 * 16);
     put32(out, META_ID);
-    put32(out, 3);   /* but two follow */
+    put32(out, 3); /* but two follow */
     put64(out, 512);
     put64(out, 0);
     put64(out, 512);
@@ -1006,34 +1004,34 @@ static void script_status_high_flags(FakeServer *s, const NBDRequest *r,
 {
     (void)s;
     (void)n;
-    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
-               &r[0], 8 + 16);
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT, &r[0],
+               8 + 16);
     put32(out, META_ID);
     put32(out, 1);
     put64(out, 512);
     put64(out, UINT64_C(1) << 40);
 }
 
-static void script_status_empty(FakeServer *s, const NBDRequest *r,
-                                size_t n, GByteArray *out)
+static void script_status_empty(FakeServer *s, const NBDRequest *r, size_t n,
+                                GByteArray *out)
 {
     (void)s;
     (void)n;
-    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
-               &r[0], 8 + 16);
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT, &r[0],
+               8 + 16);
     put32(out, META_ID);
     put32(out, 0);
     put64(out, 0);
     put64(out, 0);
 }
 
-static void script_status_ragged(FakeServer *s, const NBDRequest *r,
-                                 size_t n, GByteArray *out)
+static void script_status_ragged(FakeServer *s, const NBDRequest *r, size_t n,
+                                 GByteArray *out)
 {
     (void)s;
     (void)n;
-    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT,
-               &r[0], 8 + 12);
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS_EXT, &r[0],
+               8 + 12);
     put32(out, META_ID);
     put32(out, 0);
     put64(out, 512);
@@ -1041,13 +1039,13 @@ static void script_status_ragged(FakeServer *s, const NBDRequest *r,
 }
 
 /* Compact BLOCK_STATUS is still allowed with extended headers. */
-static void script_status_compact(FakeServer *s, const NBDRequest *r,
-                                  size_t n, GByteArray *out)
+static void script_status_compact(FakeServer *s, const NBDRequest *r, size_t n,
+                                  GByteArray *out)
 {
     (void)s;
     (void)n;
-    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
-               &r[0], 4 + 8);
+    put_xchunk(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, &r[0],
+               4 + 8);
     put32(out, META_ID);
     put32(out, 4096);
     put32(out, NBD_STATE_HOLE);
@@ -1074,8 +1072,7 @@ static void check_status_ext(ScriptFunc script, int code, const char *what)
             fail_msg("%s: %s", what, err->message);
         }
         assert_int_equal(ext->len, 1);
-        assert_int_equal(g_array_index(ext, NBDClientExtent, 0).length,
-                         4096);
+        assert_int_equal(g_array_index(ext, NBDClientExtent, 0).length, 4096);
         assert_int_equal(g_array_index(ext, NBDClientExtent, 0).flags,
                          NBD_STATE_HOLE);
     } else if (ext || !g_error_matches(err, QIO_ERROR, code)) {
@@ -1140,8 +1137,7 @@ static void check_io_mode(bool extended, bool client_compact)
     assert_int_equal(g_array_index(ext, NBDClientExtent, 0).flags,
                      NBD_STATE_HOLE | NBD_STATE_ZERO);
     assert_int_equal(g_array_index(ext, NBDClientExtent, 1).flags, 0);
-    assert_int_equal(g_array_index(ext, NBDClientExtent, 3).length,
-                     65536);
+    assert_int_equal(g_array_index(ext, NBDClientExtent, 3).length, 65536);
     assert_true(nbd_client_trim(c, 65536, 65536, &err));
     assert_true(all_zero(s.disk + 65536, 65536));
     assert_true(nbd_client_flush(c, &err));
@@ -1193,8 +1189,8 @@ static void test_hostile_replies(void **state)
 }
 
 /* ERROR_OFFSET inside the request: that request fails, others go on. */
-static void script_error_offset(FakeServer *s, const NBDRequest *r,
-                                size_t n, GByteArray *out)
+static void script_error_offset(FakeServer *s, const NBDRequest *r, size_t n,
+                                GByteArray *out)
 {
     const char *msg = "bad sector";
 
@@ -1226,7 +1222,7 @@ static void test_error_offset(void **state)
     assert_non_null(c);
     tally_init(&t);
     for (int i = 0; i < 3; i++) {
-        ops[i] = (Op) { .t = &t, .tag = 'a' + i };
+        ops[i] = (Op){ .t = &t, .tag = 'a' + i };
         tally_add(&t);
         assert_true(nbd_client_submit_pread(c, bufs[i], 512, 4096 + i * 512,
                                             tally_cb, &ops[i], &err));
@@ -1312,7 +1308,7 @@ static void test_block_size_impossible(void **state)
     (void)state;
     server_init(&s);
     s.with_block_size = true;
-    s.block_max = 100;      /* below the minimum of 512 */
+    s.block_max = 100; /* below the minimum of 512 */
     assert_null(server_start(&s, &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_PROTOCOL));
     assert_non_null(strstr(err->message, "block sizes"));
@@ -1338,8 +1334,8 @@ static gpointer info_request_server(gpointer opaque)
     write_full(fd, b->data, b->len);
     if (read_full(fd, flags, 4) && read_full(fd, hdr, sizeof(hdr)) &&
         nbd_decode_option(hdr, &o) && o.option == NBD_OPT_EXTENDED_HEADERS &&
-        read_full(fd, hdr, sizeof(hdr)) &&
-        nbd_decode_option(hdr, &o) && o.option == NBD_OPT_STRUCTURED_REPLY &&
+        read_full(fd, hdr, sizeof(hdr)) && nbd_decode_option(hdr, &o) &&
+        o.option == NBD_OPT_STRUCTURED_REPLY &&
         read_full(fd, hdr, sizeof(hdr)) && nbd_decode_option(hdr, &o) &&
         o.option == NBD_OPT_INFO && o.length == 4 + 2 + 2 + 4 &&
         (p = g_malloc(o.length)) && read_full(fd, p, o.length) &&
@@ -1445,7 +1441,8 @@ static void copy_file_through(unsigned requests, uint32_t request_size)
     g_autofree char *back = NULL;
     gsize back_len;
     NBDCopyOptions opts = {
-        .connections = 1, .requests = requests,
+        .connections = 1,
+        .requests = requests,
         .request_size = request_size,
     };
     NBDClient *c;
@@ -1456,11 +1453,11 @@ static void copy_file_through(unsigned requests, uint32_t request_size)
     fill_pattern(data, DISK_SIZE / 2, 0);
     memset(data + 256 * 1024, 0, 128 * 1024);
     fill_pattern(data + DISK_SIZE - 4096, 1000, 99);
-    assert_true(g_file_set_contents(src, (const char *)data,
-                                    DISK_SIZE - 3096, &err));
+    assert_true(
+        g_file_set_contents(src, (const char *)data, DISK_SIZE - 3096, &err));
 
     server_init(&s);
-    memset(s.disk, 0xee, DISK_SIZE);    /* must be overwritten */
+    memset(s.disk, 0xee, DISK_SIZE); /* must be overwritten */
     c = server_start(&s, &err);
     assert_non_null(c);
     fd = open(src, O_RDONLY);

@@ -26,8 +26,8 @@
 
 typedef struct {
     int fd;
-    GByteArray *script;     /* bytes the server sends */
-    GByteArray *got;        /* bytes the client sent */
+    GByteArray *script; /* bytes the server sends */
+    GByteArray *got;    /* bytes the client sent */
 } FakeServer;
 
 static gpointer fake_server_run(gpointer opaque)
@@ -67,8 +67,7 @@ static void put_to_transmission(GByteArray *b)
     put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
     put32(p, 7);
     g_byte_array_append(p, (const uint8_t *)"base:allocation", 15);
-    put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data,
-            p->len);
+    put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data, p->len);
     put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK, NULL, 0);
     g_byte_array_set_size(p, 0);
     put16(p, NBD_INFO_EXPORT);
@@ -126,8 +125,8 @@ static QCryptoTLSCreds *anon_client_creds(void)
     g_autoptr(GError) err = NULL;
     QCryptoTLSCreds *creds;
 
-    creds = qcrypto_test_creds_new("tls-creds-anon", &err, "endpoint",
-                                   "client", NULL);
+    creds = qcrypto_test_creds_new("tls-creds-anon", &err, "endpoint", "client",
+                                   NULL);
     if (!creds) {
         fail_msg("creds: %s", err->message);
     }
@@ -172,8 +171,7 @@ static void test_cve_2019_14842_not_fixed(void **state)
     put64(script, NBD_OPTS_MAGIC);
     put16(script, 0);
     fixture_start(&f, script);
-    assert_null(nbd_client_new_channel(f.ioc, PEER, creds, "localhost",
-                                       &err));
+    assert_null(nbd_client_new_channel(f.ioc, PEER, creds, "localhost", &err));
     assert_non_null(strstr(err->message, "fixed-newstyle"));
     got = fixture_finish(&f);
     assert_int_equal(got->len, 0);
@@ -193,8 +191,7 @@ static void check_starttls_refused(uint32_t reply)
     /* Bait: a server pretending all is well afterwards. */
     put_rep(script, NBD_OPT_GO, NBD_REP_ACK, NULL, 0);
     fixture_start(&f, script);
-    assert_null(nbd_client_new_channel(f.ioc, PEER, creds, "localhost",
-                                       &err));
+    assert_null(nbd_client_new_channel(f.ioc, PEER, creds, "localhost", &err));
     assert_string_equal(err->message,
                         "server 127.0.0.1:10809 refused TLS "
                         "(NBD_OPT_STARTTLS); not continuing in clear text");
@@ -230,10 +227,9 @@ static void test_tls_required(void **state)
     put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_TLS_REQD, NULL, 0);
     fixture_start(&f, script);
     assert_null(nbd_client_new_channel(f.ioc, PEER, NULL, NULL, &err));
-    assert_true(g_error_matches(err, QIO_ERROR,
-                                QIO_ERROR_PERMISSION_DENIED));
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED));
     assert_non_null(strstr(err->message, "this NBD server requires TLS; "
-                           "use --tls-creds"));
+                                         "use --tls-creds"));
     got = fixture_finish(&f);
     assert_int_equal(sent_option(got, &pos), NBD_OPT_EXTENDED_HEADERS);
     assert_true(pos == got->len);
@@ -300,21 +296,18 @@ static void test_transmission(void **state)
     put_chunk(script, 0, NBD_REPLY_TYPE_OFFSET_DATA, 1, 16);
     put64(script, 0);
     g_byte_array_append(script, (const uint8_t *)"ABCDEFGH", 8);
-    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE,
-                  1, 12);
+    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE, 1, 12);
     put64(script, 8);
     put32(script, 8);
     /* cookie 2: block status. */
-    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
-                  2, 20);
+    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, 2, 20);
     put32(script, 7);
     put32(script, 4096);
     put32(script, 0);
     put32(script, 4096);
     put32(script, NBD_STATE_HOLE | NBD_STATE_ZERO);
     /* cookie 3: read failing with a message. */
-    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 3,
-                  6 + 12);
+    put_chunk(script, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 3, 6 + 12);
     put32(script, NBD_EIO);
     put16(script, 12);
     g_byte_array_append(script, (const uint8_t *)"disk on fire", 12);
@@ -398,15 +391,13 @@ static void test_bad_replies(void **state)
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1,
-                  8 + 16);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1, 8 + 16);
     put64(s, 4);
     check_bad_reply(s, "data beyond the request");
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1,
-                  0xffffffff);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 0xffffffff);
     check_bad_reply(s, "huge error chunk");
 
     s = g_byte_array_new();
@@ -419,8 +410,7 @@ static void test_bad_replies(void **state)
 
     s = g_byte_array_new();
     put_to_transmission(s);
-    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1,
-                  8 + 8);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, 1, 8 + 8);
     put64(s, 0);
     put64(s, 0);
     check_bad_reply(s, "read not fully covered");
@@ -450,26 +440,24 @@ static gpointer tls_server_run(gpointer opaque)
 
     sioc = qio_channel_socket_new_fd(t->fd, NULL);
     put_greeting(out);
-    if (qio_channel_write_all(QIO_CHANNEL(sioc), out->data, out->len,
-                              NULL) < 0 ||
+    if (qio_channel_write_all(QIO_CHANNEL(sioc), out->data, out->len, NULL) <
+            0 ||
         qio_channel_read_all(QIO_CHANNEL(sioc), in, sizeof(in), NULL) < 0) {
         return NULL;
     }
     t->first_opt = nbd_get_be32(in + 4 + 8);
     g_byte_array_set_size(out, 0);
     put_rep(out, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
-    if (qio_channel_write_all(QIO_CHANNEL(sioc), out->data, out->len,
-                              NULL) < 0) {
+    if (qio_channel_write_all(QIO_CHANNEL(sioc), out->data, out->len, NULL) <
+        0) {
         return NULL;
     }
-    tioc = qio_channel_tls_new_server(QIO_CHANNEL(sioc), t->creds, NULL,
-                                      NULL);
+    tioc = qio_channel_tls_new_server(QIO_CHANNEL(sioc), t->creds, NULL, NULL);
     if (!tioc || qio_channel_tls_handshake_sync(tioc, NULL) < 0) {
         return NULL;
     }
     t->tls_ok = true;
-    if (qio_channel_read_all(QIO_CHANNEL(tioc), opt, sizeof(opt),
-                             NULL) < 0) {
+    if (qio_channel_read_all(QIO_CHANNEL(tioc), opt, sizeof(opt), NULL) < 0) {
         return NULL;
     }
     t->tls_opt = nbd_get_be32(opt + 8);
@@ -477,8 +465,7 @@ static gpointer tls_server_run(gpointer opaque)
     put_rep(out, t->tls_opt, NBD_REP_ACK, NULL, 0);
     qio_channel_write_all(QIO_CHANNEL(tioc), out->data, out->len, NULL);
     /* Drain until the client hangs up (its NBD_OPT_ABORT). */
-    while (qio_channel_read(QIO_CHANNEL(tioc), opt, sizeof(opt),
-                            NULL) > 0) {
+    while (qio_channel_read(QIO_CHANNEL(tioc), opt, sizeof(opt), NULL) > 0) {
         continue;
     }
     return NULL;

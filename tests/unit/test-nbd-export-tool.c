@@ -28,8 +28,8 @@ static int parse(NBDExportToolOptions *opts, GString *out, GError **errp,
         g_ptr_array_add(argv, (char *)*args);
     }
     g_ptr_array_add(argv, NULL);
-    return nbd_export_tool_parse(argv->len - 1, (char **)argv->pdata, opts,
-                                 out, errp);
+    return nbd_export_tool_parse(argv->len - 1, (char **)argv->pdata, opts, out,
+                                 errp);
 }
 
 static void test_defaults(void **state)
@@ -66,11 +66,32 @@ static void test_defaults(void **state)
 static void test_all_options(void **state)
 {
     static const char *const args[] = {
-        "-b", "127.0.0.1", "--port=1234", "-x", "disk0", "-D", "a disk",
-        "-rt", "-e", "3", "-f", "raw", "-v",
-        "--object", "secret,id=sec0,data=x", "--tls-creds", "tls0",
-        "--tls-authz", "auth0", "--handshake-limit", "0", "--fork",
-        "--pid-file", "/run/x.pid", "disk.img", NULL,
+        "-b",
+        "127.0.0.1",
+        "--port=1234",
+        "-x",
+        "disk0",
+        "-D",
+        "a disk",
+        "-rt",
+        "-e",
+        "3",
+        "-f",
+        "raw",
+        "-v",
+        "--object",
+        "secret,id=sec0,data=x",
+        "--tls-creds",
+        "tls0",
+        "--tls-authz",
+        "auth0",
+        "--handshake-limit",
+        "0",
+        "--fork",
+        "--pid-file",
+        "/run/x.pid",
+        "disk.img",
+        NULL,
     };
     NBDExportToolOptions opts;
     g_autoptr(GString) out = g_string_new(NULL);
@@ -99,8 +120,8 @@ static void test_all_options(void **state)
 
 static void test_socket(void **state)
 {
-    static const char *const args[] = { "-e", "0", "-k", "/tmp/x.sock",
-                                        "disk.img", NULL };
+    static const char *const args[] = { "-e",          "0",        "-k",
+                                        "/tmp/x.sock", "disk.img", NULL };
     NBDExportToolOptions opts;
     g_autoptr(GString) out = g_string_new(NULL);
     g_autoptr(GError) err = NULL;
@@ -121,36 +142,63 @@ typedef struct {
 static void test_image_options(void **state)
 {
     static const ImageCase cases[] = {
-        { { "-n", "d", NULL }, NBD_CACHE_NONE, false,
+        { { "-n", "d", NULL }, NBD_CACHE_NONE, false, NBD_DETECT_ZEROES_OFF },
+        { { "--nocache", "d", NULL },
+          NBD_CACHE_NONE,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--nocache", "d", NULL }, NBD_CACHE_NONE, false,
+        { { "--cache=none", "d", NULL },
+          NBD_CACHE_NONE,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--cache=none", "d", NULL }, NBD_CACHE_NONE, false,
+        { { "--cache", "writeback", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--cache", "writeback", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+        { { "--cache=writethrough", "d", NULL },
+          NBD_CACHE_WRITETHROUGH,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--cache=writethrough", "d", NULL }, NBD_CACHE_WRITETHROUGH,
-          false, NBD_DETECT_ZEROES_OFF },
-        { { "--cache=directsync", "d", NULL }, NBD_CACHE_DIRECTSYNC, false,
+        { { "--cache=directsync", "d", NULL },
+          NBD_CACHE_DIRECTSYNC,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--cache=unsafe", "d", NULL }, NBD_CACHE_UNSAFE, false,
+        { { "--cache=unsafe", "d", NULL },
+          NBD_CACHE_UNSAFE,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--discard=ignore", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+        { { "--discard=ignore", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--discard=off", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+        { { "--discard=off", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--discard=unmap", "d", NULL }, NBD_CACHE_WRITEBACK, true,
+        { { "--discard=unmap", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          true,
           NBD_DETECT_ZEROES_OFF },
-        { { "--discard", "on", "d", NULL }, NBD_CACHE_WRITEBACK, true,
+        { { "--discard", "on", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          true,
           NBD_DETECT_ZEROES_OFF },
-        { { "--detect-zeroes=off", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+        { { "--detect-zeroes=off", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          false,
           NBD_DETECT_ZEROES_OFF },
-        { { "--detect-zeroes=on", "d", NULL }, NBD_CACHE_WRITEBACK, false,
+        { { "--detect-zeroes=on", "d", NULL },
+          NBD_CACHE_WRITEBACK,
+          false,
           NBD_DETECT_ZEROES_ON },
         { { "--detect-zeroes=unmap", "--discard=unmap", "d", NULL },
-          NBD_CACHE_WRITEBACK, true, NBD_DETECT_ZEROES_UNMAP },
+          NBD_CACHE_WRITEBACK,
+          true,
+          NBD_DETECT_ZEROES_UNMAP },
         { { "--discard=on", "--detect-zeroes=unmap", "d", NULL },
-          NBD_CACHE_WRITEBACK, true, NBD_DETECT_ZEROES_UNMAP },
+          NBD_CACHE_WRITEBACK,
+          true,
+          NBD_DETECT_ZEROES_UNMAP },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -171,12 +219,21 @@ static void test_image_options(void **state)
 static void test_list(void **state)
 {
     static const char *const tcp[] = {
-        "-L", "-b", "127.0.0.1", "-p", "10810", "--object",
-        "tls-creds-x509,id=tls0,endpoint=client,dir=/x", "--tls-creds",
-        "tls0", "--tls-hostname", "nbd.example.com", "-v", NULL,
+        "-L",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        "10810",
+        "--object",
+        "tls-creds-x509,id=tls0,endpoint=client,dir=/x",
+        "--tls-creds",
+        "tls0",
+        "--tls-hostname",
+        "nbd.example.com",
+        "-v",
+        NULL,
     };
-    static const char *const unix_socket[] = { "--list", "-k", "/tmp/s",
-                                               NULL };
+    static const char *const unix_socket[] = { "--list", "-k", "/tmp/s", NULL };
     NBDExportToolOptions opts;
     g_autoptr(GString) out = g_string_new(NULL);
     g_autoptr(GError) err = NULL;
@@ -317,12 +374,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_all_options),
-        cmocka_unit_test(test_socket),
-        cmocka_unit_test(test_image_options),
-        cmocka_unit_test(test_list),
-        cmocka_unit_test(test_answered),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_all_options),
+        cmocka_unit_test(test_socket),   cmocka_unit_test(test_image_options),
+        cmocka_unit_test(test_list),     cmocka_unit_test(test_answered),
         cmocka_unit_test(test_errors),
     };
 

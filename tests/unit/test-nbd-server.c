@@ -41,8 +41,8 @@
 #include "qom/object.h"
 
 #define EXPORT_SIZE (1024 * 1024)
-#define DATA_OFF (64 * 1024)
-#define DATA_LEN (64 * 1024)
+#define DATA_OFF    (64 * 1024)
+#define DATA_LEN    (64 * 1024)
 
 static QCryptoTestCredsDir *creds_dir;
 static QCryptoTLSCreds *server_creds;
@@ -100,8 +100,8 @@ static NBDServer *make_server(bool tls)
     assert_non_null(server);
     assert_true(nbd_server_add_export(server, "disk", "the test disk",
                                       export_path, false, &err));
-    assert_true(nbd_server_add_export(server, "ro", NULL, export_path, true,
-                                      &err));
+    assert_true(
+        nbd_server_add_export(server, "ro", NULL, export_path, true, &err));
     return server;
 }
 
@@ -201,7 +201,7 @@ static void expect_rep(QIOChannel *c, uint32_t option, uint32_t type)
                  nbd_rep_name(got), msg, nbd_rep_name(type));
     }
     if (NBD_REP_IS_ERR(type)) {
-        assert_true(strlen((char *)msg) > 0);  /* a message for the user */
+        assert_true(strlen((char *)msg) > 0); /* a message for the user */
     }
 }
 
@@ -251,7 +251,10 @@ static void send_req(QIOChannel *c, uint16_t type, uint16_t flags,
                      uint64_t cookie, uint64_t off, uint32_t len)
 {
     NBDRequest req = {
-        .type = type, .flags = flags, .cookie = cookie, .offset = off,
+        .type = type,
+        .flags = flags,
+        .cookie = cookie,
+        .offset = off,
         .length = len,
     };
     uint8_t hdr[NBD_REQUEST_SIZE];
@@ -390,9 +393,14 @@ static void test_bad_client_flags(void **state)
 static void test_tls_required(void **state)
 {
     static const uint32_t opts[] = {
-        NBD_OPT_LIST, NBD_OPT_INFO, NBD_OPT_GO, NBD_OPT_STRUCTURED_REPLY,
-        NBD_OPT_LIST_META_CONTEXT, NBD_OPT_SET_META_CONTEXT,
-        NBD_OPT_EXTENDED_HEADERS, 200,
+        NBD_OPT_LIST,
+        NBD_OPT_INFO,
+        NBD_OPT_GO,
+        NBD_OPT_STRUCTURED_REPLY,
+        NBD_OPT_LIST_META_CONTEXT,
+        NBD_OPT_SET_META_CONTEXT,
+        NBD_OPT_EXTENDED_HEADERS,
+        200,
     };
     NBDServer *server = make_server(true);
     QIOChannel *c = connect_client(server);
@@ -416,7 +424,7 @@ static void test_export_name_in_clear(void **state)
     QIOChannel *c = connect_client(server);
 
     send_opt(c, NBD_OPT_EXPORT_NAME, "disk", 4);
-    expect_eof(c);  /* not a byte of export data or size */
+    expect_eof(c); /* not a byte of export data or size */
     finish(server, c);
 }
 
@@ -474,13 +482,12 @@ static void test_tls_authz_denied(void **state)
     NBDServer *server;
     QIOChannel *c;
 
-    assert_non_null(qom_object_add_props("authz-simple", "nbd-authz-deny",
-                                         &err, "identity", "CN=nobody",
-                                         NULL));
+    assert_non_null(qom_object_add_props("authz-simple", "nbd-authz-deny", &err,
+                                         "identity", "CN=nobody", NULL));
     server = nbd_server_new(server_creds, "nbd-authz-deny", &err);
     assert_non_null(server);
-    assert_true(nbd_server_add_export(server, "disk", NULL, export_path,
-                                      false, &err));
+    assert_true(
+        nbd_server_add_export(server, "disk", NULL, export_path, false, &err));
     c = connect_client(server);
     send_opt(c, NBD_OPT_STARTTLS, NULL, 0);
     expect_rep(c, NBD_OPT_STARTTLS, NBD_REP_ACK);
@@ -498,10 +505,10 @@ static void test_tls_authz_denied(void **state)
 
         /* The server may already have hung up: the write may fail too. */
         nbd_encode_option(hdr, &opt);
-        if (qio_channel_write_all(QIO_CHANNEL(tioc), hdr, sizeof(hdr),
-                                  &err) == 0) {
-            assert_true(qio_channel_read_all(QIO_CHANNEL(tioc), &b, 1,
-                                             &err) < 0);
+        if (qio_channel_write_all(QIO_CHANNEL(tioc), hdr, sizeof(hdr), &err) ==
+            0) {
+            assert_true(qio_channel_read_all(QIO_CHANNEL(tioc), &b, 1, &err) <
+                        0);
         }
     }
     assert_non_null(err);
@@ -519,7 +526,7 @@ static void test_handshake_timeout(void **state)
 
     nbd_server_set_handshake_timeout(server, 200);
     c = connect_client(server);
-    expect_eof(c);  /* we never send an option */
+    expect_eof(c); /* we never send an option */
     assert_true(g_get_monotonic_time() - start < 5 * G_TIME_SPAN_SECOND);
     finish(server, c);
 }
@@ -606,7 +613,7 @@ static void test_readonly_export_name(void **state)
     uint16_t flags;
 
     send_opt(c, NBD_OPT_EXPORT_NAME, "ro", 2);
-    rd(c, reply, sizeof(reply));  /* no zeroes: we asked for NO_ZEROES */
+    rd(c, reply, sizeof(reply)); /* no zeroes: we asked for NO_ZEROES */
     assert_true(nbd_get_be64(reply) == EXPORT_SIZE);
     flags = nbd_get_be16(reply + 8);
     assert_true(flags & NBD_FLAG_READ_ONLY);
@@ -632,7 +639,7 @@ static void test_export_name_default(void **state)
     send_opt(c, NBD_OPT_EXPORT_NAME, NULL, 0);
     rd(c, reply, sizeof(reply));
     assert_true(nbd_get_be64(reply) == EXPORT_SIZE);
-    assert_false(nbd_get_be16(reply + 8) & NBD_FLAG_READ_ONLY);  /* "disk" */
+    assert_false(nbd_get_be16(reply + 8) & NBD_FLAG_READ_ONLY); /* "disk" */
     send_req(c, NBD_CMD_FLUSH, 0, 1, 0, 0);
     assert_int_equal(read_simple(c, 1), 0);
     finish(server, c);
@@ -725,8 +732,8 @@ static void test_api_errors(void **state)
     assert_null(nbd_server_new(client_creds, NULL, &err));
     g_clear_error(&err);
     server = make_server(false);
-    assert_false(nbd_server_add_export(server, "disk", NULL, export_path,
-                                       false, &err));
+    assert_false(
+        nbd_server_add_export(server, "disk", NULL, export_path, false, &err));
     assert_non_null(strstr(err->message, "disk"));
     g_clear_error(&err);
     assert_false(nbd_server_add_export(server, "x", NULL, "/nonexistent/f",
@@ -735,7 +742,8 @@ static void test_api_errors(void **state)
     g_object_unref(server);
 }
 
-/* ---- Requests in flight ---------------------------------------------------- */
+/* ---- Requests in flight ----------------------------------------------------
+ */
 
 #define PIPE_N 48
 
@@ -751,8 +759,7 @@ static void test_pipelined(void **state)
     go(c, "disk", &size);
     for (uint64_t i = 0; i < PIPE_N; i++) {
         memset(block, (int)(i + 1), sizeof(block));
-        send_req(c, NBD_CMD_WRITE, 0, i, 256 * 1024 + i * 4096,
-                 sizeof(block));
+        send_req(c, NBD_CMD_WRITE, 0, i, 256 * 1024 + i * 4096, sizeof(block));
         wr(c, block, sizeof(block));
     }
     for (uint64_t i = 0; i < PIPE_N; i++) {
@@ -832,7 +839,8 @@ static void test_bad_client_isolated(void **state)
     finish(server, good);
 }
 
-/* ---- Export options -------------------------------------------------------- */
+/* ---- Export options --------------------------------------------------------
+ */
 
 static char *make_file(uint8_t fill)
 {
@@ -858,7 +866,6 @@ static uint64_t allocated(const char *path)
     return (uint64_t)st.st_blocks * 512;
 }
 
-
 /* Does the file system of @path punch holes? */
 static bool can_punch(const char *path)
 {
@@ -872,9 +879,8 @@ static bool can_punch(const char *path)
     return ok && allocated(path) < EXPORT_SIZE;
 }
 
-static uint16_t add_and_go(NBDServer *server, QIOChannel **c,
-                           const char *name, const char *path,
-                           const NBDExportOptions *opts)
+static uint16_t add_and_go(NBDServer *server, QIOChannel **c, const char *name,
+                           const char *path, const NBDExportOptions *opts)
 {
     g_autoptr(GError) err = NULL;
     uint64_t size;
@@ -917,7 +923,7 @@ static void check_reply_batching(const char *path, bool scratch)
 
     add_and_go(server, &c, "b", path, NULL);
     if (scratch) {
-        unlink(path);  /* nothing left behind if an assertion fails */
+        unlink(path); /* nothing left behind if an assertion fails */
     }
     /*
      * What the read in the burst will find: requests in flight have no
@@ -930,8 +936,9 @@ static void check_reply_batching(const char *path, bool scratch)
     assert_int_equal(read_simple(c, 99), 0);
     for (uint64_t i = 0; i < 42; i++) {
         NBDRequest req = {
-            .type = i == 40 ? NBD_CMD_FLUSH :
-                    i == 41 ? NBD_CMD_READ : NBD_CMD_WRITE,
+            .type = i == 40   ? NBD_CMD_FLUSH
+                    : i == 41 ? NBD_CMD_READ
+                              : NBD_CMD_WRITE,
             .cookie = i,
             .offset = i == 41 ? 256 * 1024 : 512 * 1024 + i * 512,
             .length = i == 40 ? 0 : sizeof(block),
@@ -971,8 +978,10 @@ static void check_reply_batching(const char *path, bool scratch)
     g_byte_array_set_size(burst, 0);
     for (uint64_t i = 0; i < 2; i++) {
         NBDRequest req = {
-            .type = NBD_CMD_WRITE, .cookie = 300 + i,
-            .offset = 512 * 1024, .length = sizeof(block),
+            .type = NBD_CMD_WRITE,
+            .cookie = 300 + i,
+            .offset = 512 * 1024,
+            .length = sizeof(block),
         };
 
         nbd_encode_request(hdr, &req);
@@ -989,8 +998,10 @@ static void check_reply_batching(const char *path, bool scratch)
     g_byte_array_set_size(burst, 0);
     for (uint64_t i = 0; i < 20; i++) {
         NBDRequest req = {
-            .type = NBD_CMD_WRITE, .cookie = 200 + i,
-            .offset = 512 * 1024 + i * 512, .length = sizeof(block),
+            .type = NBD_CMD_WRITE,
+            .cookie = 200 + i,
+            .offset = 512 * 1024 + i * 512,
+            .length = sizeof(block),
         };
 
         nbd_encode_request(hdr, &req);
@@ -1044,7 +1055,8 @@ static void test_discard_and_detect_zeroes(void **state)
     NBDExportOptions o_keep = { 0 };
     NBDExportOptions o_punch = { .discard = true, .multi_conn = true };
     NBDExportOptions o_detect = {
-        .discard = true, .detect_zeroes = NBD_DETECT_ZEROES_UNMAP,
+        .discard = true,
+        .detect_zeroes = NBD_DETECT_ZEROES_UNMAP,
     };
     NBDExportOptions o_bad = { .detect_zeroes = NBD_DETECT_ZEROES_UNMAP };
     NBDServer *server = nbd_server_new(NULL, NULL, &err);
@@ -1057,8 +1069,7 @@ static void test_discard_and_detect_zeroes(void **state)
 
     assert_non_null(server);
     /* detect-zeroes=unmap without discard is refused by name. */
-    assert_false(nbd_server_add_export_full(server, "bad", keep, &o_bad,
-                                            &err));
+    assert_false(nbd_server_add_export_full(server, "bad", keep, &o_bad, &err));
     assert_non_null(strstr(err->message, "detect-zeroes=unmap"));
     g_clear_error(&err);
 
@@ -1072,14 +1083,14 @@ static void test_discard_and_detect_zeroes(void **state)
     send_req(ck, NBD_CMD_READ, 0, 2, 0, sizeof(back));
     assert_int_equal(read_simple(ck, 2), 0);
     rd(ck, back, sizeof(back));
-    assert_int_equal(back[0], 0x11);     /* discard=ignore: untouched */
+    assert_int_equal(back[0], 0x11); /* discard=ignore: untouched */
     send_req(ck, NBD_CMD_WRITE_ZEROES, 0, 3, 65536, 65536);
     assert_int_equal(read_simple(ck, 3), 0);
     send_req(ck, NBD_CMD_READ, 0, 4, 65536, sizeof(back));
     assert_int_equal(read_simple(ck, 4), 0);
     rd(ck, back, sizeof(back));
-    assert_int_equal(back[0], 0);        /* zeroed ... */
-    assert_true(allocated(keep) >= before - 65536 * 0);  /* ... not punched */
+    assert_int_equal(back[0], 0);                       /* zeroed ... */
+    assert_true(allocated(keep) >= before - 65536 * 0); /* ... not punched */
     send_req(ck, NBD_CMD_FLUSH, 0, 5, 0, 0);
     assert_int_equal(read_simple(ck, 5), 0);
 
@@ -1091,8 +1102,7 @@ static void test_discard_and_detect_zeroes(void **state)
     assert_int_equal(read_simple(cp, 1), 0);
     send_req(cp, NBD_CMD_WRITE_ZEROES, 0, 2, 65536, 65536);
     assert_int_equal(read_simple(cp, 2), 0);
-    send_req(cp, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_NO_HOLE, 3, 131072,
-             65536);
+    send_req(cp, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_NO_HOLE, 3, 131072, 65536);
     assert_int_equal(read_simple(cp, 3), 0);
     send_req(cp, NBD_CMD_READ, 0, 4, 65536, sizeof(back));
     assert_int_equal(read_simple(cp, 4), 0);
@@ -1142,8 +1152,7 @@ static void test_cache_modes(void **state)
     assert_int_equal(read_simple(c, 1), 0);
     g_object_unref(c);
 
-    if (!nbd_server_add_export_full(server, "direct", path, &o_direct,
-                                    &err)) {
+    if (!nbd_server_add_export_full(server, "direct", path, &o_direct, &err)) {
         /* tmpfs and some overlays refuse O_DIRECT: the error says so. */
         assert_int_equal(err->code, QIO_ERROR_NOT_SUPPORTED);
         assert_non_null(strstr(err->message, "O_DIRECT"));
@@ -1183,7 +1192,8 @@ static void test_cache_modes(void **state)
     unlink(path);
 }
 
-/* ---- Serving API ------------------------------------------------------------ */
+/* ---- Serving API ------------------------------------------------------------
+ */
 
 typedef struct {
     gint calls;
@@ -1254,7 +1264,10 @@ static void send_xreq(QIOChannel *c, uint16_t type, uint16_t flags,
                       uint64_t cookie, uint64_t off, uint64_t len)
 {
     NBDRequest req = {
-        .type = type, .flags = flags, .cookie = cookie, .offset = off,
+        .type = type,
+        .flags = flags,
+        .cookie = cookie,
+        .offset = off,
         .length = len,
     };
     uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
@@ -1449,8 +1462,7 @@ static QIOChannel *extended_client(NBDServer **server, char **path,
     *path = make_sparse(size);
     *server = nbd_server_new(NULL, NULL, &err);
     assert_non_null(*server);
-    assert_true(nbd_server_add_export(*server, "x", NULL, *path, false,
-                                      &err));
+    assert_true(nbd_server_add_export(*server, "x", NULL, *path, false, &err));
     c = connect_client(*server);
     send_opt(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0);
     expect_rep(c, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK);
@@ -1496,8 +1508,8 @@ static void test_extended_io(void **state)
 
     /* A write carries NBD_CMD_FLAG_PAYLOAD_LEN; the file has the bytes. */
     memset(wbuf, 0x5c, sizeof(wbuf));
-    send_xreq(c, NBD_CMD_WRITE, NBD_CMD_FLAG_PAYLOAD_LEN | NBD_CMD_FLAG_FUA,
-              3, 8192, sizeof(wbuf));
+    send_xreq(c, NBD_CMD_WRITE, NBD_CMD_FLAG_PAYLOAD_LEN | NBD_CMD_FLAG_FUA, 3,
+              8192, sizeof(wbuf));
     wr(c, wbuf, sizeof(wbuf));
     expect_xdone(c, 3, 8192);
     fd = open(path, O_RDONLY);
@@ -1510,8 +1522,7 @@ static void test_extended_io(void **state)
     send_xreq(c, NBD_CMD_WRITE, 0, 4, 8192, 512);
     expect_xerror(c, 4, 8192, NBD_EINVAL);
     /* A payload on a command that takes none is read and refused. */
-    send_xreq(c, NBD_CMD_FLUSH, NBD_CMD_FLAG_PAYLOAD_LEN, 5, 0,
-              sizeof(junk));
+    send_xreq(c, NBD_CMD_FLUSH, NBD_CMD_FLAG_PAYLOAD_LEN, 5, 0, sizeof(junk));
     wr(c, junk, sizeof(junk));
     expect_xerror(c, 5, 0, NBD_EINVAL);
     /* The connection is still in step. */
@@ -1617,8 +1628,7 @@ static void test_extended_block_status_64(void **state)
 
     /* 64-bit effect lengths inside the export (punching, not writing). */
     if (can_punch(path)) {
-        send_xreq(c, NBD_CMD_TRIM, 0, 2, UINT64_C(1) << 30,
-                  UINT64_C(5) << 30);
+        send_xreq(c, NBD_CMD_TRIM, 0, 2, UINT64_C(1) << 30, UINT64_C(5) << 30);
         expect_xdone(c, 2, UINT64_C(1) << 30);
         send_xreq(c, NBD_CMD_WRITE_ZEROES, 0, 3, 0, size);
         expect_xdone(c, 3, 0);
@@ -1650,8 +1660,7 @@ static NBDClient *library_client(uint64_t size, bool compact,
     *path = make_sparse(size);
     *server = nbd_server_new(NULL, NULL, &err);
     assert_non_null(*server);
-    assert_true(nbd_server_add_export(*server, "x", NULL, *path, false,
-                                      &err));
+    assert_true(nbd_server_add_export(*server, "x", NULL, *path, false, &err));
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
                      0);
     sioc = qio_channel_socket_new_fd(fds[0], NULL);
@@ -1671,8 +1680,7 @@ static NBDClient *library_client(uint64_t size, bool compact,
     return cl;
 }
 
-static void library_client_done(NBDClient *cl, NBDServer *server,
-                                char *path)
+static void library_client_done(NBDClient *cl, NBDServer *server, char *path)
 {
     nbd_client_free(cl);
     nbd_server_shutdown(server);
@@ -1696,8 +1704,7 @@ static void check_client_roundtrip(bool compact)
     for (size_t i = 0; i < 256 * 1024; i++) {
         wbuf[i] = (uint8_t)(i * 13 + (i >> 9));
     }
-    assert_true(nbd_client_pwrite(cl, wbuf, 256 * 1024, 256 * 1024, 0,
-                                  &err));
+    assert_true(nbd_client_pwrite(cl, wbuf, 256 * 1024, 256 * 1024, 0, &err));
     assert_true(nbd_client_zero(cl, 4096, 256 * 1024 + 8192, 0, &err));
     memset(wbuf + 8192, 0, 4096);
     assert_true(nbd_client_pread(cl, rbuf, 256 * 1024, 256 * 1024, &err));
@@ -1747,12 +1754,12 @@ static void check_client_64(bool compact)
     ext = nbd_client_block_status(cl, size, 0, &err);
     if (compact) {
         assert_null(ext);
-        assert_true(g_error_matches(err, QIO_ERROR,
-                                    QIO_ERROR_INVALID_ARGUMENT));
+        assert_true(
+            g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
         g_clear_error(&err);
         assert_false(nbd_client_trim(cl, UINT64_C(1) << 32, 0, &err));
-        assert_true(g_error_matches(err, QIO_ERROR,
-                                    QIO_ERROR_INVALID_ARGUMENT));
+        assert_true(
+            g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
         g_clear_error(&err);
         assert_true(nbd_client_flush(cl, &err));
         library_client_done(cl, server, path);

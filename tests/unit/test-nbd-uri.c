@@ -68,11 +68,11 @@ static void test_plain_tcp(void **state)
 
 static void test_tls_and_query(void **state)
 {
-    g_autoptr(NBDUri) a = parse_ok(
-        "nbds://alice@localhost:10810/disk%20one"
-        "?tls-certificates=/etc/pki/q%26io&tls-verify-peer=false");
-    g_autoptr(NBDUri) b = parse_ok(
-        "nbds://b%40ob@[::1]/?tls-psk-file=/tmp/k.psk");
+    g_autoptr(NBDUri) a =
+        parse_ok("nbds://alice@localhost:10810/disk%20one"
+                 "?tls-certificates=/etc/pki/q%26io&tls-verify-peer=false");
+    g_autoptr(NBDUri) b =
+        parse_ok("nbds://b%40ob@[::1]/?tls-psk-file=/tmp/k.psk");
 
     (void)state;
     assert_true(a->tls);
@@ -89,9 +89,9 @@ static void test_tls_and_query(void **state)
 static void test_unix(void **state)
 {
     g_autoptr(NBDUri) a = parse_ok("nbd+unix:///?socket=/tmp/nbd.sock");
-    g_autoptr(NBDUri) b = parse_ok(
-        "nbds+unix://alice@/exp%2Fort?socket=/run/a%20b.sock&"
-        "tls-psk-file=/tmp/keys.psk");
+    g_autoptr(NBDUri) b =
+        parse_ok("nbds+unix://alice@/exp%2Fort?socket=/run/a%20b.sock&"
+                 "tls-psk-file=/tmp/keys.psk");
     g_autoptr(NBDUri) c = parse_ok("nbd+unix://?socket=/s");
 
     (void)state;
@@ -107,7 +107,7 @@ static void test_unix(void **state)
 
 static const struct {
     const char *uri;
-    const char *part;        /* must appear in the message */
+    const char *part; /* must appear in the message */
 } bad_uris[] = {
     { "http://localhost/", "unknown scheme" },
     { "nbd:/localhost/", "unknown scheme" },
@@ -149,7 +149,7 @@ static const struct {
     { "nbd+unix:///", "missing query parameter socket" },
     { "nbd+unix://host/?socket=/s", "UNIX socket URI has no host" },
     { "nbd+unix:///?socket=/s%", "percent escape in the query parameter "
-      "value" },
+                                 "value" },
 };
 
 static void test_bad(void **state)
@@ -162,12 +162,12 @@ static void test_bad(void **state)
         if (uri) {
             fail_msg("'%s' was accepted", bad_uris[i].uri);
         }
-        assert_true(g_error_matches(err, QIO_ERROR,
-                                    QIO_ERROR_INVALID_ARGUMENT));
+        assert_true(
+            g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
         if (!strstr(err->message, bad_uris[i].part) ||
             !strstr(err->message, bad_uris[i].uri)) {
-            fail_msg("'%s': message '%s' does not name '%s'",
-                     bad_uris[i].uri, err->message, bad_uris[i].part);
+            fail_msg("'%s': message '%s' does not name '%s'", bad_uris[i].uri,
+                     err->message, bad_uris[i].part);
         }
     }
 }
@@ -205,8 +205,8 @@ static void test_psk_file(void **state)
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("test-nbd-uri.XXXXXX", NULL);
     g_autofree char *file = g_build_filename(dir, "alice.keys", NULL);
-    g_autofree char *str = g_strdup_printf(
-        "nbds://alice@localhost/?tls-psk-file=%s", file);
+    g_autofree char *str =
+        g_strdup_printf("nbds://alice@localhost/?tls-psk-file=%s", file);
     g_autoptr(NBDUri) uri = parse_ok(str);
     g_autoptr(NBDUri) nocreds = parse_ok("nbds://localhost/");
     QCryptoTLSCreds *creds;
@@ -225,8 +225,8 @@ static void test_psk_file(void **state)
         qcrypto_tls_creds_psk_get_username(QCRYPTO_TLS_CREDS_PSK(creds)),
         "alice");
     /* The temporary keys.psk link is gone once the file is loaded. */
-    assert_false(g_file_test(qcrypto_tls_creds_get_dir(creds),
-                             G_FILE_TEST_EXISTS));
+    assert_false(
+        g_file_test(qcrypto_tls_creds_get_dir(creds), G_FILE_TEST_EXISTS));
     g_object_unref(creds);
 
     assert_null(nbd_uri_make_tls_creds(nocreds, "uri-none", &err));
@@ -239,12 +239,9 @@ static void test_psk_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_tcp),
-        cmocka_unit_test(test_tls_and_query),
-        cmocka_unit_test(test_unix),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_long),
-        cmocka_unit_test(test_has_scheme),
+        cmocka_unit_test(test_plain_tcp), cmocka_unit_test(test_tls_and_query),
+        cmocka_unit_test(test_unix),      cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_long),      cmocka_unit_test(test_has_scheme),
         cmocka_unit_test(test_psk_file),
     };
 

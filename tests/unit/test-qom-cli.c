@@ -76,8 +76,7 @@ G_DEFINE_TYPE_WITH_CODE(CliGadget, cli_gadget, G_TYPE_OBJECT,
                                               cli_gadget_initable_iface_init))
 
 static gboolean cli_gadget_init_check(GInitable *initable,
-                                      GCancellable *cancellable,
-                                      GError **errp)
+                                      GCancellable *cancellable, GError **errp)
 {
     CliGadget *g = CLI_GADGET(initable);
 
@@ -94,8 +93,8 @@ static void cli_gadget_initable_iface_init(GInitableIface *iface)
     iface->init = cli_gadget_init_check;
 }
 
-static void cli_gadget_set_property(GObject *obj, guint id,
-                                    const GValue *value, GParamSpec *pspec)
+static void cli_gadget_set_property(GObject *obj, guint id, const GValue *value,
+                                    GParamSpec *pspec)
 {
     CliGadget *g = CLI_GADGET(obj);
 
@@ -165,27 +164,27 @@ static void cli_gadget_class_init(CliGadgetClass *klass)
     oc->get_property = cli_gadget_get_property;
     oc->finalize = cli_gadget_finalize;
 
-    props[G_PROP_VERBOSE] = g_param_spec_boolean(
-        "verbose", "Verbose", "Say more", FALSE, w);
-    props[G_PROP_COUNT] = g_param_spec_int(
-        "count", "Count", "How many", 0, 100, 10, w);
-    props[G_PROP_PORT] = g_param_spec_uint(
-        "port", "Port", "TCP port", 0, 65535, 0, w);
+    props[G_PROP_VERBOSE] =
+        g_param_spec_boolean("verbose", "Verbose", "Say more", FALSE, w);
+    props[G_PROP_COUNT] =
+        g_param_spec_int("count", "Count", "How many", 0, 100, 10, w);
+    props[G_PROP_PORT] =
+        g_param_spec_uint("port", "Port", "TCP port", 0, 65535, 0, w);
     props[G_PROP_LIMIT] = qom_param_spec_mark_size(g_param_spec_uint64(
         "limit", "Limit", "Bytes at most", 0, G_MAXUINT64, 0, w));
-    props[G_PROP_RATIO] = g_param_spec_double(
-        "ratio", "Ratio", "A fraction", 0.0, 1.0, 0.5, w);
-    props[G_PROP_NAME] = g_param_spec_string(
-        "name", "Name", "What to call it", "gadget", w);
-    props[G_PROP_DATA] = g_param_spec_string(
-        "data", "Data", "Secret bytes", NULL, w);
-    props[G_PROP_MODE] = g_param_spec_enum(
-        "mode", "Mode", "Which end", cli_mode_get_type(), 0, w);
-    props[G_PROP_HIDDEN] = qom_param_spec_mark_hidden(g_param_spec_string(
-        "backdoor", "Hidden", "Internal", NULL, w));
-    props[G_PROP_STATE] = g_param_spec_string(
-        "state", "State", "Read only", NULL,
-        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    props[G_PROP_RATIO] =
+        g_param_spec_double("ratio", "Ratio", "A fraction", 0.0, 1.0, 0.5, w);
+    props[G_PROP_NAME] =
+        g_param_spec_string("name", "Name", "What to call it", "gadget", w);
+    props[G_PROP_DATA] =
+        g_param_spec_string("data", "Data", "Secret bytes", NULL, w);
+    props[G_PROP_MODE] = g_param_spec_enum("mode", "Mode", "Which end",
+                                           cli_mode_get_type(), 0, w);
+    props[G_PROP_HIDDEN] = qom_param_spec_mark_hidden(
+        g_param_spec_string("backdoor", "Hidden", "Internal", NULL, w));
+    props[G_PROP_STATE] =
+        g_param_spec_string("state", "State", "Read only", NULL,
+                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oc, G_N_PROPS, props);
 }
 
@@ -254,8 +253,8 @@ enum {
 
 G_DEFINE_TYPE(CliLister, cli_lister, G_TYPE_OBJECT)
 
-static void cli_lister_set_property(GObject *obj, guint id,
-                                    const GValue *value, GParamSpec *pspec)
+static void cli_lister_set_property(GObject *obj, guint id, const GValue *value,
+                                    GParamSpec *pspec)
 {
     CliLister *l = CLI_LISTER(obj);
 
@@ -295,12 +294,12 @@ static void cli_lister_class_init(CliListerClass *klass)
 
     oc->set_property = cli_lister_set_property;
     oc->finalize = cli_lister_finalize;
-    props[L_PROP_ITEMS] = g_param_spec_boxed(
-        "items", "Items", "A list", JSON_TYPE_NODE, w);
-    props[L_PROP_TAGS] = g_param_spec_boxed(
-        "tags", "Tags", "Another list", JSON_TYPE_NODE, w);
-    props[L_PROP_LABEL] = g_param_spec_string(
-        "label", "Label", "Plain text", NULL, w);
+    props[L_PROP_ITEMS] =
+        g_param_spec_boxed("items", "Items", "A list", JSON_TYPE_NODE, w);
+    props[L_PROP_TAGS] =
+        g_param_spec_boxed("tags", "Tags", "Another list", JSON_TYPE_NODE, w);
+    props[L_PROP_LABEL] =
+        g_param_spec_string("label", "Label", "Plain text", NULL, w);
     g_object_class_install_properties(oc, L_N_PROPS, props);
 }
 
@@ -377,9 +376,9 @@ static GObject *cli_ok(const char *arg)
 
 static void test_keyval_add(void **state)
 {
-    CliGadget *g = CLI_GADGET(cli_ok(
-        "cli-gadget,id=g0,verbose=on,count=5,port=0x50,limit=1.5M,"
-        "ratio=0.125,name=a,,b,mode=server,data="));
+    CliGadget *g = CLI_GADGET(
+        cli_ok("cli-gadget,id=g0,verbose=on,count=5,port=0x50,limit=1.5M,"
+               "ratio=0.125,name=a,,b,mode=server,data="));
 
     assert_true(g->verbose);
     assert_int_equal(g->count, 5);
@@ -446,10 +445,10 @@ static void test_keyval_errors(void **state)
     err = cli_fails("cli-gadget,id=g0,dat=x", QOM_ERROR_UNKNOWN_PROPERTY);
     check_error(err, QOM_ERROR_UNKNOWN_PROPERTY,
                 NEEDLES("object 'g0' of type 'cli-gadget' has no property "
-                        "'dat'", "did you mean 'data'"));
+                        "'dat'",
+                        "did you mean 'data'"));
     g_clear_error(&err);
-    err = cli_fails("cli-gadget,id=g0,backdoor=x",
-                    QOM_ERROR_UNKNOWN_PROPERTY);
+    err = cli_fails("cli-gadget,id=g0,backdoor=x", QOM_ERROR_UNKNOWN_PROPERTY);
     g_clear_error(&err);
     err = cli_fails("cli-gadget,id=g0,state=x", QOM_ERROR_NOT_SETTABLE);
     g_clear_error(&err);
@@ -474,12 +473,9 @@ static void test_keyval_errors(void **state)
     g_clear_error(&err);
 
     /* GInitable errors keep their domain and gain the id. */
-    assert_null(qom_object_add_from_cli("cli-gadget,id=g0,mode=server",
-                                        &err));
-    assert_true(g_error_matches(err, G_IO_ERROR,
-                                G_IO_ERROR_INVALID_ARGUMENT));
-    assert_string_equal(err->message,
-                        "object 'g0': a server needs a 'port'");
+    assert_null(qom_object_add_from_cli("cli-gadget,id=g0,mode=server", &err));
+    assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT));
+    assert_string_equal(err->message, "object 'g0': a server needs a 'port'");
     assert_null(qom_object_find("g0"));
     g_clear_error(&err);
 
@@ -493,11 +489,11 @@ static void test_keyval_errors(void **state)
 
 static void test_json_add(void **state)
 {
-    CliGadget *g = CLI_GADGET(cli_ok(
-        "{\"qom-type\": \"cli-gadget\", \"id\": \"j0\", "
-        "\"verbose\": true, \"count\": 7, \"port\": \"80\", "
-        "\"limit\": \"4k\", \"ratio\": 0.25, "
-        "\"name\": \"a,b\", \"mode\": \"server\"}"));
+    CliGadget *g =
+        CLI_GADGET(cli_ok("{\"qom-type\": \"cli-gadget\", \"id\": \"j0\", "
+                          "\"verbose\": true, \"count\": 7, \"port\": \"80\", "
+                          "\"limit\": \"4k\", \"ratio\": 0.25, "
+                          "\"name\": \"a,b\", \"mode\": \"server\"}"));
 
     assert_true(g->verbose);
     assert_int_equal(g->count, 7);
@@ -560,8 +556,7 @@ static void test_json_wrong_types(void **state)
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *arg = g_strdup_printf(
-            "{\"qom-type\":\"cli-gadget\",\"id\":\"g0\",%s}",
-            cases[i].member);
+            "{\"qom-type\":\"cli-gadget\",\"id\":\"g0\",%s}", cases[i].member);
         g_autoptr(GError) err = cli_fails(arg, QOM_ERROR_INVALID_VALUE);
         check_error(err, QOM_ERROR_INVALID_VALUE,
                     NEEDLES("of object 'g0'", cases[i].needle));
@@ -597,8 +592,7 @@ static void test_json_structure(void **state)
     check_error(err, QOM_ERROR_PARSE, NEEDLES("'data'"));
     assert_null(strstr(err->message, "hunter"));
     g_clear_error(&err);
-    err = cli_fails("{\"qom-type\":1,\"id\":\"g0\"}",
-                    QOM_ERROR_INVALID_VALUE);
+    err = cli_fails("{\"qom-type\":1,\"id\":\"g0\"}", QOM_ERROR_INVALID_VALUE);
     check_error(err, QOM_ERROR_INVALID_VALUE, NEEDLES("'qom-type'"));
     g_clear_error(&err);
     err = cli_fails("{\"qom-type\":\"cli-gadget\",\"id\":[]}",
@@ -611,7 +605,8 @@ static void test_json_structure(void **state)
     check_error(err, QOM_ERROR_MISSING_ID, NEEDLES("'cli-gadget'"));
     g_clear_error(&err);
     err = cli_fails("{\"qom-type\":\"cli-gadget\",\"id\":\"g0\","
-                    "\"colour\":1}", QOM_ERROR_UNKNOWN_PROPERTY);
+                    "\"colour\":1}",
+                    QOM_ERROR_UNKNOWN_PROPERTY);
     check_error(err, QOM_ERROR_UNKNOWN_PROPERTY, NEEDLES("'colour'"));
 }
 
@@ -659,8 +654,7 @@ static void test_help_properties(void **state)
 
     /* help anywhere after the type; other keys are ignored. */
     g_string_truncate(out, 0);
-    assert_int_equal(qom_object_cli_help("cli-gadget,id=x,help", out, &err),
-                     1);
+    assert_int_equal(qom_object_cli_help("cli-gadget,id=x,help", out, &err), 1);
     assert_non_null(strstr(out->str, "verbose=<bool>"));
 
     g_string_truncate(out, 0);
@@ -676,19 +670,17 @@ static void test_help_not_requested(void **state)
     g_autoptr(GError) err = NULL;
 
     assert_int_equal(qom_object_cli_help("cli-gadget,id=g0", out, &err), 0);
-    assert_int_equal(qom_object_cli_help("{\"qom-type\":\"help\"}", out,
-                                         &err), 0);
+    assert_int_equal(qom_object_cli_help("{\"qom-type\":\"help\"}", out, &err),
+                     0);
     /* Syntax errors without help are left for the add call. */
     assert_int_equal(qom_object_cli_help("cli-gadget,bad", out, &err), 0);
     assert_int_equal(out->len, 0);
     assert_null(err);
 
     assert_int_equal(qom_object_cli_help("nosuch,help", out, &err), -1);
-    check_error(err, QOM_ERROR_UNKNOWN_TYPE, NEEDLES("'nosuch'",
-                                                     "cli-gadget"));
+    check_error(err, QOM_ERROR_UNKNOWN_TYPE, NEEDLES("'nosuch'", "cli-gadget"));
     g_clear_error(&err);
-    assert_int_equal(qom_object_cli_help("cli-gadget,help,bad", out, &err),
-                     -1);
+    assert_int_equal(qom_object_cli_help("cli-gadget,help,bad", out, &err), -1);
     check_error(err, QOM_ERROR_PARSE, NEEDLES("after 'qom-type'"));
     assert_int_equal(out->len, 0);
 }
@@ -801,8 +793,8 @@ static void test_list_keyval(void **state)
     l = CLI_LISTER(qom_object_add_table("cli-lister", "l3", table, &err));
     assert_non_null(l);
     assert_int_equal(list_length(l->items), 2);
-    l = CLI_LISTER(qom_object_add_props("cli-lister", "l4", &err,
-                                        "items.0.a", "p0", NULL));
+    l = CLI_LISTER(qom_object_add_props("cli-lister", "l4", &err, "items.0.a",
+                                        "p0", NULL));
     assert_non_null(l);
     assert_string_equal(list_member(l->items, 0, "a"), "p0");
 }
@@ -844,23 +836,22 @@ static void test_list_errors(void **state)
           "'items.01.a'" },
         { "cli-lister,id=l0,items.-1.a=x", QOM_ERROR_INVALID_VALUE,
           "'items.-1.a'" },
-        { "cli-lister,id=l0,items.0=x", QOM_ERROR_INVALID_VALUE,
-          "'items.0'" },
+        { "cli-lister,id=l0,items.0=x", QOM_ERROR_INVALID_VALUE, "'items.0'" },
         { "cli-lister,id=l0,items.0.a.b=x", QOM_ERROR_INVALID_VALUE,
           "'items.0.a.b'" },
-        { "cli-lister,id=l0,items=x", QOM_ERROR_INVALID_VALUE,
-          "JSON form" },
+        { "cli-lister,id=l0,items=x", QOM_ERROR_INVALID_VALUE, "JSON form" },
         { "cli-lister,id=l0,label.0.a=x", QOM_ERROR_UNKNOWN_PROPERTY,
           "'label.0.a'" },
         { "cli-lister,id=l0,nosuch.0.a=x", QOM_ERROR_UNKNOWN_PROPERTY,
           "'nosuch.0.a'" },
         /* Dotted keys are a keyval notion; JSON has arrays. */
         { "{\"qom-type\":\"cli-lister\",\"id\":\"l0\","
-          "\"items.0.a\":\"x\"}", QOM_ERROR_UNKNOWN_PROPERTY,
-          "'items.0.a'" },
+          "\"items.0.a\":\"x\"}",
+          QOM_ERROR_UNKNOWN_PROPERTY, "'items.0.a'" },
         /* Other properties still refuse structured JSON. */
         { "{\"qom-type\":\"cli-lister\",\"id\":\"l0\","
-          "\"label\":[\"x\"]}", QOM_ERROR_INVALID_VALUE, "array" },
+          "\"label\":[\"x\"]}",
+          QOM_ERROR_INVALID_VALUE, "array" },
     };
     g_autoptr(GError) err = NULL;
 
@@ -869,13 +860,13 @@ static void test_list_errors(void **state)
         check_error(e, cases[i].code, NEEDLES(cases[i].needle));
     }
     /* A field given twice (keyval itself refuses repeated keys). */
-    assert_null(qom_object_add_props("cli-lister", "l0", &err, "items.0.a",
-                                     "x", "items.0.a", "y", NULL));
+    assert_null(qom_object_add_props("cli-lister", "l0", &err, "items.0.a", "x",
+                                     "items.0.a", "y", NULL));
     check_error(err, QOM_ERROR_DUPLICATE_PROPERTY, NEEDLES("'items.0.a'"));
     g_clear_error(&err);
     /* Both forms of one property. */
-    assert_null(qom_object_add_props("cli-lister", "l0", &err, "items.0.a",
-                                     "x", "items", "y", NULL));
+    assert_null(qom_object_add_props("cli-lister", "l0", &err, "items.0.a", "x",
+                                     "items", "y", NULL));
     assert_non_null(err);
 }
 

@@ -47,8 +47,7 @@ static GType test_color_get_type(void)
     };
 
     if (g_once_init_enter(&type)) {
-        g_once_init_leave(&type, g_enum_register_static("TestColor",
-                                                        values));
+        g_once_init_leave(&type, g_enum_register_static("TestColor", values));
     }
     return type;
 }
@@ -106,8 +105,7 @@ G_DEFINE_TYPE_WITH_CODE(TestWidget, test_widget, G_TYPE_OBJECT,
                                               test_widget_initable_iface_init))
 
 static gboolean test_widget_init_check(GInitable *initable,
-                                       GCancellable *cancellable,
-                                       GError **errp)
+                                       GCancellable *cancellable, GError **errp)
 {
     TestWidget *w = TEST_WIDGET(initable);
 
@@ -230,45 +228,42 @@ static void test_widget_class_init(TestWidgetClass *klass)
     oc->get_property = test_widget_get_property;
     oc->finalize = test_widget_finalize;
 
-    props[W_PROP_FLAG] = g_param_spec_boolean("flag", "Flag", "A switch",
-                                              FALSE, rw);
-    props[W_PROP_COUNT] = g_param_spec_int("count", "Count", "How many",
-                                           -100, 100, 0, rw);
-    props[W_PROP_PORT] = g_param_spec_uint("port", "Port", "A TCP port",
-                                           0, 65535, 0, rw);
+    props[W_PROP_FLAG] =
+        g_param_spec_boolean("flag", "Flag", "A switch", FALSE, rw);
+    props[W_PROP_COUNT] =
+        g_param_spec_int("count", "Count", "How many", -100, 100, 0, rw);
+    props[W_PROP_PORT] =
+        g_param_spec_uint("port", "Port", "A TCP port", 0, 65535, 0, rw);
     props[W_PROP_OFFSET] = g_param_spec_int64("offset", "Offset", "Anywhere",
                                               G_MININT64, G_MAXINT64, 0, rw);
-    props[W_PROP_SIZE_LIMIT] = qom_param_spec_mark_size(
-        g_param_spec_uint64("size-limit", "Size limit", "Bytes at most",
-                            0, G_MAXUINT64, 0, rw));
-    props[W_PROP_RATIO] = g_param_spec_double("ratio", "Ratio", "A fraction",
-                                              0.0, 1.0, 0.5, rw);
-    props[W_PROP_WEIGHT] = g_param_spec_float("weight", "Weight", "Kilos",
-                                              0.0f, 10.0f, 1.0f, rw);
-    props[W_PROP_LEVEL] = g_param_spec_char("level", "Level", "Small",
-                                            -5, 5, 0, rw);
-    props[W_PROP_TTL] = g_param_spec_uchar("ttl", "TTL", "Hops",
-                                           1, 255, 64, rw);
+    props[W_PROP_SIZE_LIMIT] = qom_param_spec_mark_size(g_param_spec_uint64(
+        "size-limit", "Size limit", "Bytes at most", 0, G_MAXUINT64, 0, rw));
+    props[W_PROP_RATIO] =
+        g_param_spec_double("ratio", "Ratio", "A fraction", 0.0, 1.0, 0.5, rw);
+    props[W_PROP_WEIGHT] =
+        g_param_spec_float("weight", "Weight", "Kilos", 0.0f, 10.0f, 1.0f, rw);
+    props[W_PROP_LEVEL] =
+        g_param_spec_char("level", "Level", "Small", -5, 5, 0, rw);
+    props[W_PROP_TTL] =
+        g_param_spec_uchar("ttl", "TTL", "Hops", 1, 255, 64, rw);
     props[W_PROP_ALONG] = g_param_spec_long("along", "A long", "Long",
                                             G_MINLONG, G_MAXLONG, 0, rw);
-    props[W_PROP_AULONG] = g_param_spec_ulong("aulong", "A ulong", "Ulong",
-                                              0, G_MAXULONG, 0, rw);
-    props[W_PROP_NAME] = g_param_spec_string("name", "Name", "What to call it",
-                                             NULL, rw);
+    props[W_PROP_AULONG] =
+        g_param_spec_ulong("aulong", "A ulong", "Ulong", 0, G_MAXULONG, 0, rw);
+    props[W_PROP_NAME] =
+        g_param_spec_string("name", "Name", "What to call it", NULL, rw);
     props[W_PROP_LABEL] = g_param_spec_string(
         "label", "Label", "Set once", NULL,
         G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
     props[W_PROP_HIDDEN] = qom_param_spec_mark_hidden(
-        g_param_spec_string("internal", "Internal", "Not for users", NULL,
-                            rw));
-    props[W_PROP_COLOR] = g_param_spec_enum("color", "Color", "Paint",
-                                            test_color_get_type(),
-                                            TEST_COLOR_RED, rw);
-    props[W_PROP_STATUS] = g_param_spec_string("status", "Status", "Output",
-                                               NULL, G_PARAM_READABLE |
-                                               G_PARAM_STATIC_STRINGS);
-    props[W_PROP_TAGS] = g_param_spec_boxed("tags", "Tags", "A list",
-                                            G_TYPE_STRV, rw);
+        g_param_spec_string("internal", "Internal", "Not for users", NULL, rw));
+    props[W_PROP_COLOR] = g_param_spec_enum(
+        "color", "Color", "Paint", test_color_get_type(), TEST_COLOR_RED, rw);
+    props[W_PROP_STATUS] =
+        g_param_spec_string("status", "Status", "Output", NULL,
+                            G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    props[W_PROP_TAGS] =
+        g_param_spec_boxed("tags", "Tags", "A list", G_TYPE_STRV, rw);
     g_object_class_install_properties(oc, W_N_PROPS, props);
 }
 
@@ -370,8 +365,7 @@ G_DEFINE_TYPE_WITH_CODE(TestUser, test_user, G_TYPE_OBJECT,
                                               test_user_initable_iface_init))
 
 static gboolean test_user_init_check(GInitable *initable,
-                                     GCancellable *cancellable,
-                                     GError **errp)
+                                     GCancellable *cancellable, GError **errp)
 {
     TestUser *u = TEST_USER(initable);
 
@@ -393,8 +387,8 @@ static void test_user_initable_iface_init(GInitableIface *iface)
     iface->init = test_user_init_check;
 }
 
-static void test_user_set_property(GObject *obj, guint id,
-                                   const GValue *value, GParamSpec *pspec)
+static void test_user_set_property(GObject *obj, guint id, const GValue *value,
+                                   GParamSpec *pspec)
 {
     TestUser *u = TEST_USER(obj);
 
@@ -423,9 +417,9 @@ static void test_user_class_init(TestUserClass *klass)
     oc->set_property = test_user_set_property;
     oc->finalize = test_user_finalize;
     g_object_class_install_property(
-        oc, 1, g_param_spec_string("target", "Target", "Object used", NULL,
-                                   G_PARAM_WRITABLE |
-                                   G_PARAM_STATIC_STRINGS));
+        oc, 1,
+        g_param_spec_string("target", "Target", "Object used", NULL,
+                            G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
 }
 
 static void test_user_init(TestUser *u)
@@ -481,8 +475,8 @@ static void check_error(GError *err, int code, const char *const *needles)
 static GError *widget_fails(const char *name, const char *value, int code)
 {
     GError *err = NULL;
-    GObject *obj = qom_object_add_props("test-widget", "w0", &err,
-                                        name, value, NULL);
+    GObject *obj =
+        qom_object_add_props("test-widget", "w0", &err, name, value, NULL);
 
     if (obj) {
         fail_msg("%s=%s accepted", name, value);
@@ -513,16 +507,14 @@ static void test_types(void **state)
     assert_string_equal(joined,
                         "test-derived test-other test-user test-widget");
     assert_string_equal(joined_all, "test-base test-derived test-other "
-                        "test-user test-widget");
+                                    "test-user test-widget");
     assert_string_equal(joined_bases, "test-base test-derived");
     assert_true(qom_type_lookup("test-widget") == TEST_TYPE_WIDGET);
     assert_true(qom_type_lookup("nope") == G_TYPE_INVALID);
-    assert_string_equal(qom_type_get_name(TEST_TYPE_DERIVED),
-                        "test-derived");
+    assert_string_equal(qom_type_get_name(TEST_TYPE_DERIVED), "test-derived");
     assert_string_equal(qom_type_get_name(TEST_TYPE_UNNAMED), "test-base");
     assert_null(qom_type_get_name(G_TYPE_OBJECT));
-    assert_string_equal(qom_type_get_description(TEST_TYPE_BASE),
-                        "test bases");
+    assert_string_equal(qom_type_get_description(TEST_TYPE_BASE), "test bases");
     assert_null(qom_type_get_description(TEST_TYPE_DERIVED));
     assert_string_equal(d1, "test bases");
     assert_string_equal(d2, "'test-widget'");
@@ -535,14 +527,11 @@ static void test_add_all_kinds(void **state)
     GObject *obj;
     TestWidget *w;
 
-    obj = qom_object_add_props("test-widget", "w0", &err,
-                               "flag", "on", "count", "-42", "port", "443",
-                               "offset", "-9223372036854775808",
-                               "size-limit", "4k", "ratio", "0.25",
-                               "weight", "2.5", "level", "-5", "ttl", "255",
-                               "along", "-7", "aulong", "0x10",
-                               "name", "a,b=c", "label", "fixed",
-                               "color", "blue", NULL);
+    obj = qom_object_add_props(
+        "test-widget", "w0", &err, "flag", "on", "count", "-42", "port", "443",
+        "offset", "-9223372036854775808", "size-limit", "4k", "ratio", "0.25",
+        "weight", "2.5", "level", "-5", "ttl", "255", "along", "-7", "aulong",
+        "0x10", "name", "a,b=c", "label", "fixed", "color", "blue", NULL);
     if (!obj) {
         fail_msg("%s", err->message);
     }
@@ -570,9 +559,8 @@ static void test_add_all_kinds(void **state)
 static void test_add_from_pairs_and_table(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs =
-        keyval_parse("test-widget,id=w0,count=5,name=x", "qom-type", NULL,
-                     &err);
+    g_autoptr(GPtrArray) pairs = keyval_parse(
+        "test-widget,id=w0,count=5,name=x", "qom-type", NULL, &err);
     g_autoptr(GHashTable) table = g_hash_table_new(g_str_hash, g_str_equal);
     g_auto(GStrv) ids = NULL;
     GObject *obj;
@@ -626,8 +614,7 @@ static void test_find_typed(void **state)
                         "'test-widget'"));
     g_clear_error(&err);
     assert_null(qom_object_find_typed("nope", TEST_TYPE_WIDGET, &err));
-    check_error(err, QOM_ERROR_NOT_FOUND,
-                NEEDLES("no object with id 'nope'"));
+    check_error(err, QOM_ERROR_NOT_FOUND, NEEDLES("no object with id 'nope'"));
 }
 
 static void test_delete_finalizes(void **state)
@@ -673,8 +660,8 @@ static void test_users_object(void **state)
     int before = users_finalized;
 
     assert_non_null(qom_object_add("test-other", "s0", NULL, &err));
-    assert_non_null(qom_object_add_props("test-user", "u0", &err,
-                                         "target", "s0", NULL));
+    assert_non_null(
+        qom_object_add_props("test-user", "u0", &err, "target", "s0", NULL));
     users = qom_object_get_users("s0");
     assert_int_equal(g_strv_length(users), 1);
     assert_string_equal(users[0], "u0");
@@ -692,8 +679,8 @@ static void test_users_object(void **state)
 
     /* A user whose target is of the wrong type fails in init. */
     assert_non_null(qom_object_add("test-widget", "w0", NULL, &err));
-    assert_null(qom_object_add_props("test-user", "u1", &err,
-                                     "target", "w0", NULL));
+    assert_null(
+        qom_object_add_props("test-user", "u1", &err, "target", "w0", NULL));
     check_error(err, QOM_ERROR_WRONG_TYPE,
                 NEEDLES("object 'u1': ", "'w0' is a 'test-widget'"));
     assert_null(qom_object_find("u1"));
@@ -710,8 +697,7 @@ static void test_users_free_form(void **state)
     assert_true(qom_object_add_user("s0", "chardev0", &err));
 
     assert_false(qom_object_del("s0", &err));
-    check_error(err, QOM_ERROR_IN_USE,
-                NEEDLES("'chardev0', 'nbd-server'"));
+    check_error(err, QOM_ERROR_IN_USE, NEEDLES("'chardev0', 'nbd-server'"));
     g_clear_error(&err);
 
     assert_true(qom_object_remove_user("s0", "chardev0"));
@@ -743,12 +729,11 @@ static void test_duplicate_id(void **state)
     GObject *first;
     int before;
 
-    first = qom_object_add_props("test-widget", "w0", &err,
-                                 "count", "1", NULL);
+    first = qom_object_add_props("test-widget", "w0", &err, "count", "1", NULL);
     assert_non_null(first);
     before = widgets_finalized;
-    assert_null(qom_object_add_props("test-widget", "w0", &err,
-                                     "count", "2", NULL));
+    assert_null(
+        qom_object_add_props("test-widget", "w0", &err, "count", "2", NULL));
     check_error(err, QOM_ERROR_DUPLICATE_ID,
                 NEEDLES("an object with id 'w0' already exists"));
     g_clear_error(&err);
@@ -764,8 +749,8 @@ static void test_missing_id(void **state)
 {
     g_autoptr(GError) err = NULL;
 
-    assert_null(qom_object_add_props("test-widget", NULL, &err,
-                                     "count", "1", NULL));
+    assert_null(
+        qom_object_add_props("test-widget", NULL, &err, "count", "1", NULL));
     check_error(err, QOM_ERROR_MISSING_ID,
                 NEEDLES("object type 'test-widget' needs an 'id'"));
 }
@@ -773,8 +758,8 @@ static void test_missing_id(void **state)
 static void test_bad_ids(void **state)
 {
     static const char *const bad[] = {
-        "", "1abc", "-a", "_a", ".a", "a b", "a/b", "a,b", "a=b", "\xc3\xa9",
-        "a\xc3\xa9",
+        "",    "1abc", "-a",  "_a",       ".a",        "a b",
+        "a/b", "a,b",  "a=b", "\xc3\xa9", "a\xc3\xa9",
     };
     static const char *const good[] = { "a", "Z", "a-b.c_d9", "tls0" };
 
@@ -821,7 +806,8 @@ static void test_unknown_property(void **state)
     err = widget_fails("nmae", "x", QOM_ERROR_UNKNOWN_PROPERTY);
     check_error(err, QOM_ERROR_UNKNOWN_PROPERTY,
                 NEEDLES("object 'w0' of type 'test-widget' has no property "
-                        "'nmae'", "did you mean 'name'"));
+                        "'nmae'",
+                        "did you mean 'name'"));
     g_clear_error(&err);
     err = widget_fails("qqqqqq", "x", QOM_ERROR_UNKNOWN_PROPERTY);
     /* No close match: the valid names are listed; hidden ones are not. */
@@ -845,16 +831,11 @@ static void test_wrong_value_type(void **state)
     static const struct {
         const char *name, *value, *kind;
     } cases[] = {
-        { "count", "abc", "integer" },
-        { "count", "1.5", "integer" },
-        { "count", "", "integer" },
-        { "port", "1k", "integer" },
-        { "port", "-1", "negative" },
-        { "flag", "maybe", "boolean" },
-        { "flag", "1", "boolean" },
-        { "ratio", "half", "number" },
-        { "size-limit", "lots", "size" },
-        { "size-limit", "-1", "negative" },
+        { "count", "abc", "integer" },    { "count", "1.5", "integer" },
+        { "count", "", "integer" },       { "port", "1k", "integer" },
+        { "port", "-1", "negative" },     { "flag", "maybe", "boolean" },
+        { "flag", "1", "boolean" },       { "ratio", "half", "number" },
+        { "size-limit", "lots", "size" }, { "size-limit", "-1", "negative" },
         { "offset", "1e3", "integer" },
     };
 
@@ -862,9 +843,9 @@ static void test_wrong_value_type(void **state)
         g_autoptr(GError) err = widget_fails(cases[i].name, cases[i].value,
                                              QOM_ERROR_INVALID_VALUE);
         g_autofree char *prop = g_strdup_printf("property '%s' of object "
-                                                "'w0'", cases[i].name);
-        check_error(err, QOM_ERROR_INVALID_VALUE,
-                    NEEDLES(prop, cases[i].kind));
+                                                "'w0'",
+                                                cases[i].name);
+        check_error(err, QOM_ERROR_INVALID_VALUE, NEEDLES(prop, cases[i].kind));
     }
 }
 
@@ -890,15 +871,14 @@ static void test_out_of_range(void **state)
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(GError) err = widget_fails(cases[i].name, cases[i].value,
                                              QOM_ERROR_INVALID_VALUE);
-        check_error(err, QOM_ERROR_INVALID_VALUE,
-                    NEEDLES(cases[i].message));
+        check_error(err, QOM_ERROR_INVALID_VALUE, NEEDLES(cases[i].message));
     }
 }
 
 static void test_enum_bad_name(void **state)
 {
-    g_autoptr(GError) err = widget_fails("color", "purple",
-                                         QOM_ERROR_INVALID_VALUE);
+    g_autoptr(GError) err =
+        widget_fails("color", "purple", QOM_ERROR_INVALID_VALUE);
 
     check_error(err, QOM_ERROR_INVALID_VALUE,
                 NEEDLES("property 'color' of object 'w0'",
@@ -914,21 +894,15 @@ static void test_size_suffixes(void **state)
         const char *value;
         guint64 bytes;
     } cases[] = {
-        { "0", 0 },
-        { "512", 512 },
-        { "4k", 4096 },
-        { "4K", 4096 },
-        { "1M", 1 << 20 },
-        { "1.5G", 3ULL << 29 },
-        { "2T", 2ULL << 40 },
-        { "15E", 15ULL << 60 },
+        { "0", 0 },           { "512", 512 },         { "4k", 4096 },
+        { "4K", 4096 },       { "1M", 1 << 20 },      { "1.5G", 3ULL << 29 },
+        { "2T", 2ULL << 40 }, { "15E", 15ULL << 60 },
     };
     g_autoptr(GError) err = NULL;
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         GObject *obj = qom_object_add_props("test-widget", "w0", &err,
-                                            "size-limit", cases[i].value,
-                                            NULL);
+                                            "size-limit", cases[i].value, NULL);
         if (!obj) {
             fail_msg("%s: %s", cases[i].value, err->message);
         }
@@ -947,17 +921,15 @@ static void test_duplicate_property(void **state)
 {
     g_autoptr(GError) err = NULL;
 
-    assert_null(qom_object_add_props("test-widget", "w0", &err,
-                                     "count", "1", "count", "2", NULL));
+    assert_null(qom_object_add_props("test-widget", "w0", &err, "count", "1",
+                                     "count", "2", NULL));
     check_error(err, QOM_ERROR_DUPLICATE_PROPERTY,
                 NEEDLES("property 'count' of object 'w0'"));
     g_clear_error(&err);
     /* '_' and '-' name the same GObject property. */
-    assert_null(qom_object_add_props("test-widget", "w0", &err,
-                                     "size_limit", "1", "size-limit", "2",
-                                     NULL));
-    check_error(err, QOM_ERROR_DUPLICATE_PROPERTY,
-                NEEDLES("'size-limit'"));
+    assert_null(qom_object_add_props("test-widget", "w0", &err, "size_limit",
+                                     "1", "size-limit", "2", NULL));
+    check_error(err, QOM_ERROR_DUPLICATE_PROPERTY, NEEDLES("'size-limit'"));
     assert_null(qom_object_find("w0"));
 }
 
@@ -966,11 +938,10 @@ static void test_init_failure(void **state)
     g_autoptr(GError) err = NULL;
     int before = widgets_finalized;
 
-    assert_null(qom_object_add_props("test-widget", "w0", &err,
-                                     "flag", "on", NULL));
+    assert_null(
+        qom_object_add_props("test-widget", "w0", &err, "flag", "on", NULL));
     /* The class's own domain and code pass through, prefixed with the id. */
-    assert_true(g_error_matches(err, G_IO_ERROR,
-                                G_IO_ERROR_INVALID_ARGUMENT));
+    assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT));
     assert_string_equal(err->message, "object 'w0': 'flag' needs a 'name'");
     assert_string_equal(widget_id_in_init, "w0");
     assert_null(qom_object_find("w0"));
@@ -978,16 +949,16 @@ static void test_init_failure(void **state)
     g_clear_error(&err);
 
     /* An init that fails without an error still fails cleanly. */
-    assert_null(qom_object_add_props("test-widget", "w0", &err,
-                                     "name", "silent", NULL));
+    assert_null(qom_object_add_props("test-widget", "w0", &err, "name",
+                                     "silent", NULL));
     check_error(err, QOM_ERROR_INIT_FAILED, NEEDLES("object 'w0'"));
     assert_null(qom_object_find("w0"));
     assert_int_equal(widgets_finalized, before + 2);
     g_clear_error(&err);
 
     /* Fixing the options makes the same id work. */
-    assert_non_null(qom_object_add_props("test-widget", "w0", &err,
-                                         "flag", "on", "name", "n", NULL));
+    assert_non_null(qom_object_add_props("test-widget", "w0", &err, "flag",
+                                         "on", "name", "n", NULL));
 }
 
 static void test_table_clear(void **state)
@@ -998,8 +969,8 @@ static void test_table_clear(void **state)
     g_auto(GStrv) ids = NULL;
 
     assert_non_null(qom_object_add("test-other", "s0", NULL, &err));
-    assert_non_null(qom_object_add_props("test-user", "u0", &err,
-                                         "target", "s0", NULL));
+    assert_non_null(
+        qom_object_add_props("test-user", "u0", &err, "target", "s0", NULL));
     assert_non_null(qom_object_add("test-widget", "w0", NULL, &err));
     assert_true(qom_object_add_user("w0", "somebody", &err));
 
@@ -1015,7 +986,7 @@ static void test_table_clear(void **state)
 
 /* Worker threads add, look up and delete their own ids, and race for one. */
 #define THREADS 4
-#define ROUNDS 200
+#define ROUNDS  200
 
 static gint shared_wins;
 
@@ -1027,15 +998,14 @@ static gpointer thread_body(gpointer opaque)
         g_autofree char *id = g_strdup_printf("t%d-%d", n, i);
         g_autoptr(GError) err = NULL;
 
-        if (!qom_object_add_props("test-widget", id, &err,
-                                  "count", "3", NULL)) {
+        if (!qom_object_add_props("test-widget", id, &err, "count", "3",
+                                  NULL)) {
             g_error("add %s: %s", id, err->message);
         }
         g_autoptr(GObject) ref =
             qom_object_ref_typed(id, TEST_TYPE_WIDGET, &err);
         if (!ref || !qom_object_del(id, &err)) {
-            g_error("find/del %s: %s", id,
-                    err ? err->message : "no object");
+            g_error("find/del %s: %s", id, err ? err->message : "no object");
         }
         if (qom_object_add("test-other", "shared", NULL, NULL)) {
             g_atomic_int_inc(&shared_wins);
@@ -1052,8 +1022,7 @@ static void test_threads(void **state)
 
     shared_wins = 0;
     for (int i = 0; i < THREADS; i++) {
-        threads[i] = g_thread_new("qom-test", thread_body,
-                                  GINT_TO_POINTER(i));
+        threads[i] = g_thread_new("qom-test", thread_body, GINT_TO_POINTER(i));
     }
     for (int i = 0; i < THREADS; i++) {
         g_thread_join(threads[i]);

@@ -86,15 +86,15 @@ static void test_size_rejected(void **state)
     check_size_bad("1x");
     check_size_bad("1Z");
     check_size_bad("abc");
-    check_size_bad("1.5");     /* a fraction of a byte */
+    check_size_bad("1.5"); /* a fraction of a byte */
     check_size_bad("1.5B");
     check_size_bad("1.k");
     check_size_bad(".5k");
     check_size_bad("0x");
     check_size_bad("0x1.5k");
     check_size_bad("+1");
-    check_size_bad("16E");     /* 2^64 */
-    check_size_bad("16384P");  /* 2^64 */
+    check_size_bad("16E");    /* 2^64 */
+    check_size_bad("16384P"); /* 2^64 */
     check_size_bad("18446744073709551616");
     check_size_bad("99999999999999999999999");
     check_size_bad("17179869184G");
@@ -217,8 +217,8 @@ static void test_bool_words(void **state)
         if (qio_parse_bool(bad[i], &b, &err)) {
             fail_msg("'%s' accepted as a boolean", bad[i]);
         }
-        assert_true(g_error_matches(err, QIO_ERROR,
-                                    QIO_ERROR_INVALID_ARGUMENT));
+        assert_true(
+            g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
         assert_true(b);
     }
 }

@@ -59,8 +59,7 @@ static void test_code_from_errno(void **state)
     for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
         if (qio_error_code_from_errno(table[i].errnum) != table[i].code) {
             fail_msg("errno %d maps to %d, expected %d", table[i].errnum,
-                     qio_error_code_from_errno(table[i].errnum),
-                     table[i].code);
+                     qio_error_code_from_errno(table[i].errnum), table[i].code);
         }
     }
 }
@@ -90,9 +89,9 @@ static void test_codes_stable(void **state)
 static void test_setg_errno_format(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *expect = g_strdup_printf(
-        "cannot open '/etc/pki/qio/ca-cert.pem' for 'tls0': %s",
-        g_strerror(ENOENT));
+    g_autofree char *expect =
+        g_strdup_printf("cannot open '/etc/pki/qio/ca-cert.pem' for 'tls0': %s",
+                        g_strerror(ENOENT));
 
     qio_error_setg_errno(&err, ENOENT, "cannot open '%s' for '%s'",
                          "/etc/pki/qio/ca-cert.pem", "tls0");
@@ -107,8 +106,8 @@ static void test_setg_errno_codes(void **state)
 
     for (size_t i = 0; i < G_N_ELEMENTS(errs); i++) {
         g_autoptr(GError) err = NULL;
-        g_autofree char *expect = g_strdup_printf("write to peer: %s",
-                                                  g_strerror(errs[i]));
+        g_autofree char *expect =
+            g_strdup_printf("write to peer: %s", g_strerror(errs[i]));
 
         qio_error_setg_errno(&err, errs[i], "write to %s", "peer");
         assert_int_equal(err->domain, QIO_ERROR);
@@ -136,8 +135,7 @@ static void test_setg_errno_preserves_errno(void **state)
     errno = EACCES;
     qio_error_setg_errno(&err2, errno, "bind");
     assert_int_equal(errno, EACCES);
-    assert_true(g_error_matches(err2, QIO_ERROR,
-                                QIO_ERROR_PERMISSION_DENIED));
+    assert_true(g_error_matches(err2, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED));
 }
 
 static void test_setg(void **state)

@@ -30,8 +30,7 @@ static void check_parse(const char *params, const char *implied,
     assert_int_equal(pairs->len, n);
     for (size_t i = 0; i < n; i++) {
         KeyvalPair *pair = g_ptr_array_index(pairs, i);
-        g_autofree char *got = g_strdup_printf("%s=%s", pair->key,
-                                               pair->value);
+        g_autofree char *got = g_strdup_printf("%s=%s", pair->key, pair->value);
         assert_string_equal(got, expected[i]);
     }
 }
@@ -48,16 +47,15 @@ static void check_error(const char *params, const char *implied,
     }
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
     if (needle && !strstr(err->message, needle)) {
-        fail_msg("'%s': message '%s' lacks '%s'", params, err->message,
-                 needle);
+        fail_msg("'%s': message '%s' lacks '%s'", params, err->message, needle);
     }
 }
 
 static void test_implied_type(void **state)
 {
-    check_parse("secret,id=s0,data=x", "qom-type",
-                (const char *const[]){ "qom-type=secret", "id=s0", "data=x",
-                                       NULL });
+    check_parse(
+        "secret,id=s0,data=x", "qom-type",
+        (const char *const[]){ "qom-type=secret", "id=s0", "data=x", NULL });
     check_parse("secret", "qom-type",
                 (const char *const[]){ "qom-type=secret", NULL });
     /* Only the first element can be implied. */
@@ -73,16 +71,13 @@ static void test_implied_type(void **state)
 
 static void test_escaping(void **state)
 {
-    check_parse("data=a,,b", NULL,
-                (const char *const[]){ "data=a,b", NULL });
+    check_parse("data=a,,b", NULL, (const char *const[]){ "data=a,b", NULL });
     check_parse("data=a,,,,b,id=x", NULL,
                 (const char *const[]){ "data=a,,b", "id=x", NULL });
-    check_parse("data=a,,", NULL,
-                (const char *const[]){ "data=a,", NULL });
+    check_parse("data=a,,", NULL, (const char *const[]){ "data=a,", NULL });
     check_parse("data=a,,,id=x", NULL,
                 (const char *const[]){ "data=a,", "id=x", NULL });
-    check_parse("data=,,", NULL,
-                (const char *const[]){ "data=,", NULL });
+    check_parse("data=,,", NULL, (const char *const[]){ "data=,", NULL });
     /* '=' in a value is plain text. */
     check_parse("data=a=b,x=c==", NULL,
                 (const char *const[]){ "data=a=b", "x=c==", NULL });
@@ -126,9 +121,8 @@ static void test_empty_key(void **state)
 static void test_duplicate_key(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs =
-        keyval_parse("secret,id=s0,data=TOPSECRET,data=x", "qom-type", NULL,
-                     &err);
+    g_autoptr(GPtrArray) pairs = keyval_parse(
+        "secret,id=s0,data=TOPSECRET,data=x", "qom-type", NULL, &err);
 
     assert_null(pairs);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
@@ -149,9 +143,9 @@ static void test_bad_key_chars(void **state)
     /* Allowed characters, and dotted keys passed through flat. */
     check_parse("A-b_c.0.d=1", NULL,
                 (const char *const[]){ "A-b_c.0.d=1", NULL });
-    check_parse("rules.0.match=x,rules.1.match=y", NULL,
-                (const char *const[]){ "rules.0.match=x", "rules.1.match=y",
-                                       NULL });
+    check_parse(
+        "rules.0.match=x,rules.1.match=y", NULL,
+        (const char *const[]){ "rules.0.match=x", "rules.1.match=y", NULL });
 }
 
 static void test_trailing_comma(void **state)
