@@ -70,7 +70,7 @@ static int parse_enum(GType type, JsonNode *node, const char *where,
     if (ev) {
         return ev->value;
     }
-    shown = qio_str_abbrev(json_node_get_string(node), ECHO_MAX);
+    shown = qutil_str_abbrev(json_node_get_string(node), ECHO_MAX);
     nicks = g_string_new(NULL);
     for (guint i = 0; i < klass->n_values; i++) {
         g_string_append_printf(nicks, "%s%s", i ? ", " : "",
@@ -147,7 +147,7 @@ static bool parse_rule(JsonNode *node, guint index, Rule *rule, GError **errp)
     for (GList *l = members; l; l = l->next) {
         const char *name = l->data;
         JsonNode *member = json_object_get_member(obj, name);
-        g_autofree char *shown = qio_str_abbrev(name, ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(name, ECHO_MAX);
 
         if (g_str_equal(name, "match")) {
             match = member;
@@ -253,7 +253,7 @@ QAuthZListRules *qauthz_list_rules_from_document(JsonNode *root, GError **errp)
         } else if (g_str_equal(name, "rules")) {
             rules_node = json_object_get_member(obj, name);
         } else {
-            g_autofree char *shown = qio_str_abbrev(name, ECHO_MAX);
+            g_autofree char *shown = qutil_str_abbrev(name, ECHO_MAX);
             g_set_error(errp, QAUTHZ_ERROR, QAUTHZ_ERROR_INVALID_ARGUMENT,
                         "unknown member '%s' (expected 'policy' and "
                         "'rules')",

@@ -952,7 +952,7 @@ static char *crt_names(gnutls_x509_crt_t crt)
             break;
         }
         if (type == GNUTLS_SAN_DNSNAME) {
-            g_autofree char *shown = qio_str_abbrev(buf, NAME_ECHO_MAX);
+            g_autofree char *shown = qutil_str_abbrev(buf, NAME_ECHO_MAX);
 
             g_string_append_printf(str, "%s'%s'", str->len ? ", " : "", shown);
             have_dns = true;

@@ -347,7 +347,7 @@ QIOChannelCommand *qio_channel_command_new_spawn(const char *const argv[],
     }
     if ((want_write && !make_pipe(in, errp)) ||
         (want_read && !make_pipe(out, errp)) || !make_pipe(err, errp)) {
-        qio_error_prepend(errp, "cannot run command '%s'", cmdline);
+        qutil_error_prepend(errp, "cannot run command '%s'", cmdline);
         close_pipe(in);
         close_pipe(out);
         close_pipe(err);
@@ -364,7 +364,7 @@ QIOChannelCommand *qio_channel_command_new_spawn(const char *const argv[],
     /* Started first so that a spawn failure only needs err[1] closed. */
     tail = stderr_tail_start(err[0], errp);
     if (!tail) {
-        qio_error_prepend(errp, "cannot run command '%s'", cmdline);
+        qutil_error_prepend(errp, "cannot run command '%s'", cmdline);
         close_pipe(in);
         close_pipe(out);
         close_pipe(err);

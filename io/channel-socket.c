@@ -324,7 +324,7 @@ static int connect_one(const QIOSocketAddress *addr, const char *name,
                ? g_strdup_printf("%s (%s)", name, desc)
                : g_strdup(desc);
     if (!qio_socket_address_to_sockaddr(addr, &ss, &sslen, errp)) {
-        qio_error_prepend(errp, "cannot connect to %s", what);
+        qutil_error_prepend(errp, "cannot connect to %s", what);
         return -1;
     }
     fd = open_socket(ss.ss_family, "connect to", what, errp);
@@ -427,7 +427,7 @@ static int listen_one(QIOChannelSocket *sioc, const QIOSocketAddress *addr,
     int ret;
 
     if (!qio_socket_address_to_sockaddr(addr, &ss, &sslen, errp)) {
-        qio_error_prepend(errp, "cannot listen on %s", desc);
+        qutil_error_prepend(errp, "cannot listen on %s", desc);
         return -1;
     }
     if (addr->type == QIO_SOCKET_ADDRESS_TYPE_UNIX &&

@@ -70,7 +70,7 @@ static GPtrArray *lookup_inet(const QIOInetSocketAddress *inet,
     int ret;
 
     if (!qio_socket_address_inet_families(inet, &v4, &v6, errp)) {
-        qio_error_prepend(errp, "cannot resolve '%s'", inet->host);
+        qutil_error_prepend(errp, "cannot resolve '%s'", inet->host);
         return NULL;
     }
     if (!*host) {

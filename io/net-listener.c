@@ -312,7 +312,7 @@ static GPtrArray *bind_all(QIONetListener *listener, GPtrArray *addrs,
         if (qio_channel_socket_listen_sync(sioc, addr, backlog, &err) < 0) {
             *retry = chosen_port &&
                      g_error_matches(err, QIO_ERROR, QIO_ERROR_EXISTS);
-            qio_error_prepend(&err, "%s", listener_name(listener));
+            qutil_error_prepend(&err, "%s", listener_name(listener));
             g_propagate_error(errp, err);
             return NULL;
         }
@@ -348,7 +348,7 @@ int qio_net_listener_open_sync_list(QIONetListener *listener,
             QIO_DNS_RESOLVER_FLAG_PASSIVE, errp);
 
         if (!res) {
-            qio_error_prepend(errp, "%s", listener_name(listener));
+            qutil_error_prepend(errp, "%s", listener_name(listener));
             return -1;
         }
         for (guint j = 0; j < res->len; j++) {

@@ -278,8 +278,8 @@ bool qio_socket_address_validate(const QIOSocketAddress *addr, GError **errp)
     switch (addr->type) {
     case QIO_SOCKET_ADDRESS_TYPE_INET:
         if (!check_inet(&addr->u.inet, errp)) {
-            qio_error_prepend(errp, "address host '%s'",
-                              addr->u.inet.host ? addr->u.inet.host : "");
+            qutil_error_prepend(errp, "address host '%s'",
+                                addr->u.inet.host ? addr->u.inet.host : "");
             return false;
         }
         return true;
@@ -430,11 +430,11 @@ static QIOSocketAddress *parse_inet(const char *str, GError **errp)
 
     addr = qio_socket_address_new_inet(host, port);
     if (comma && !parse_inet_options(&addr->u.inet, comma + 1, errp)) {
-        qio_error_prepend(errp, "address '%s'", str);
+        qutil_error_prepend(errp, "address '%s'", str);
         return NULL;
     }
     if (!check_inet(&addr->u.inet, errp)) {
-        qio_error_prepend(errp, "address '%s'", str);
+        qutil_error_prepend(errp, "address '%s'", str);
         return NULL;
     }
     return g_steal_pointer(&addr);
@@ -455,7 +455,7 @@ static QIOSocketAddress *parse_vsock(const char *str, GError **errp)
     cid = g_strndup(rest, colon - rest);
     addr = qio_socket_address_new_vsock(cid, colon + 1);
     if (!check_vsock(&addr->u.vsock, errp)) {
-        qio_error_prepend(errp, "address '%s'", str);
+        qutil_error_prepend(errp, "address '%s'", str);
         return NULL;
     }
     return g_steal_pointer(&addr);
@@ -484,7 +484,7 @@ QIOSocketAddress *qio_socket_address_parse(const char *str, GError **errp)
         return parse_inet(str, errp);
     }
     if (!qio_socket_address_validate(addr, errp)) {
-        qio_error_prepend(errp, "address '%s'", str);
+        qutil_error_prepend(errp, "address '%s'", str);
         return NULL;
     }
     return g_steal_pointer(&addr);

@@ -127,7 +127,7 @@ static GObject *add_from_json(const char *optarg, GError **errp)
         return NULL;
     }
     if (duplicate) {
-        g_autofree char *shown = qio_str_abbrev(duplicate, 64);
+        g_autofree char *shown = qutil_str_abbrev(duplicate, 64);
         g_set_error(errp, QOM_ERROR, QOM_ERROR_PARSE,
                     "member '%s' is given more than once", shown);
         return NULL;
@@ -408,7 +408,7 @@ int qom_object_cli_help(const char *optarg, GString *out, GError **errp)
     if (gtype == G_TYPE_INVALID) {
         g_auto(GStrv) names = qom_type_list(G_TYPE_OBJECT, false);
         g_autofree char *list = g_strjoinv(", ", names);
-        g_autofree char *shown = qio_str_abbrev(type, 64);
+        g_autofree char *shown = qutil_str_abbrev(type, 64);
         g_set_error(errp, QOM_ERROR, QOM_ERROR_UNKNOWN_TYPE,
                     "unknown object type '%s' (types: %s)", shown,
                     names[0] ? list : "none");
@@ -462,8 +462,8 @@ char *qom_object_cli_describe(const char *optarg)
         }
     }
 
-    g_autofree char *type_shown = type ? qio_str_abbrev(type, 64) : NULL;
-    g_autofree char *id_shown = id ? qio_str_abbrev(id, 64) : NULL;
+    g_autofree char *type_shown = type ? qutil_str_abbrev(type, 64) : NULL;
+    g_autofree char *id_shown = id ? qutil_str_abbrev(id, 64) : NULL;
     if (id_shown) {
         return g_strdup_printf("%s,id=%s", type_shown ? type_shown : "?",
                                id_shown);

@@ -469,7 +469,7 @@ static bool set_enum(const PropContext *ctx, GParamSpec *pspec, const char *str,
     GEnumValue *ev = g_enum_get_value_by_nick(klass, str);
 
     if (!ev) {
-        g_autofree char *shown = qio_str_abbrev(str, VALUE_ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(str, VALUE_ECHO_MAX);
         g_autofree char *nicks = enum_nicks(klass);
         prop_error(errp, ctx, pspec, "'%s' is not one of: %s", shown, nicks);
         return false;
@@ -498,7 +498,7 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
     }
     if (G_IS_PARAM_SPEC_BOOLEAN(pspec)) {
         bool b;
-        if (!qio_parse_bool(str, &b, &cause)) {
+        if (!qutil_parse_bool(str, &b, &cause)) {
             prop_error_from(errp, ctx, pspec, cause);
             return false;
         }
@@ -508,7 +508,7 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
     }
     if (pspec_is_signed_int(pspec)) {
         int64_t v;
-        if (!qio_strtoi64(str, &v, &cause)) {
+        if (!qutil_strtoi64(str, &v, &cause)) {
             prop_error_from(errp, ctx, pspec, cause);
             return false;
         }
@@ -518,8 +518,8 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
     if (pspec_is_unsigned_int(pspec)) {
         uint64_t v;
         bool ok = qom_param_spec_is_size(pspec)
-                      ? qio_parse_size(str, &v, &cause)
-                      : qio_strtou64(str, &v, &cause);
+                      ? qutil_parse_size(str, &v, &cause)
+                      : qutil_strtou64(str, &v, &cause);
         if (!ok) {
             prop_error_from(errp, ctx, pspec, cause);
             return false;
@@ -528,7 +528,7 @@ static bool convert_string(const PropContext *ctx, GParamSpec *pspec,
     }
     if (G_IS_PARAM_SPEC_DOUBLE(pspec) || G_IS_PARAM_SPEC_FLOAT(pspec)) {
         double d;
-        if (!qio_strtod(str, &d, &cause)) {
+        if (!qutil_strtod(str, &d, &cause)) {
             prop_error_from(errp, ctx, pspec, cause);
             return false;
         }
@@ -703,7 +703,7 @@ static bool parse_list_index(const char *text, size_t len, guint64 *index)
 static bool dotted_list_add(const PropContext *ctx, DottedList *list,
                             const char *key, const char *value, GError **errp)
 {
-    g_autofree char *shown = qio_str_abbrev(key, VALUE_ECHO_MAX);
+    g_autofree char *shown = qutil_str_abbrev(key, VALUE_ECHO_MAX);
     const char *rest = key + strlen(list->pspec->name) + 1;
     const char *dot = strchr(rest, '.');
     const char *field;
@@ -770,7 +770,7 @@ static bool dotted_list_finish(const PropContext *ctx, DottedList *list,
         /* Some key uses an index beyond the gap: name the first one. */
         for (guint k = 0; k < list->indices->len; k++) {
             if (g_array_index(list->indices, guint64, k) > i) {
-                g_autofree char *shown = qio_str_abbrev(
+                g_autofree char *shown = qutil_str_abbrev(
                     g_ptr_array_index(list->keys, k), VALUE_ECHO_MAX);
                 prop_error(errp, ctx, list->pspec,
                            "key '%s': list indices "
@@ -919,7 +919,7 @@ bool qom_id_is_valid(const char *id, GError **errp)
     g_return_val_if_fail(id != NULL, false);
 
     if (!g_ascii_isalpha(id[0])) {
-        g_autofree char *shown = qio_str_abbrev(id, VALUE_ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(id, VALUE_ECHO_MAX);
         g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
                     "invalid object id '%s': it must start with a letter",
                     shown);
@@ -927,7 +927,7 @@ bool qom_id_is_valid(const char *id, GError **errp)
     }
     for (const char *p = id; *p; p++) {
         if (!g_ascii_isalnum(*p) && *p != '-' && *p != '.' && *p != '_') {
-            g_autofree char *shown = qio_str_abbrev(id, VALUE_ECHO_MAX);
+            g_autofree char *shown = qutil_str_abbrev(id, VALUE_ECHO_MAX);
             g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
                         "invalid object id '%s': use only letters, digits, "
                         "'-', '.' and '_'",
@@ -951,7 +951,7 @@ static GType resolve_type(const char *type, GError **errp)
     gtype = qom_type_lookup(type);
     if (gtype == G_TYPE_INVALID) {
         g_auto(GStrv) names = qom_type_list(G_TYPE_OBJECT, false);
-        g_autofree char *shown = qio_str_abbrev(type, VALUE_ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(type, VALUE_ECHO_MAX);
         g_autofree char *hint = name_hint(type, names, "types");
         g_set_error(errp, QOM_ERROR, QOM_ERROR_UNKNOWN_TYPE,
                     "unknown object type '%s'%s", shown, hint);
@@ -1036,7 +1036,7 @@ static GObject *object_add_internal(const char *type, const char *id,
         if (!pspec || qom_param_spec_is_hidden(pspec)) {
             g_auto(GStrv) valid =
                 settable_property_names(G_OBJECT_CLASS(klass));
-            g_autofree char *shown = qio_str_abbrev(key, VALUE_ECHO_MAX);
+            g_autofree char *shown = qutil_str_abbrev(key, VALUE_ECHO_MAX);
             g_autofree char *hint = name_hint(key, valid, "properties");
             g_set_error(errp, QOM_ERROR, QOM_ERROR_UNKNOWN_PROPERTY,
                         "object '%s' of type '%s' has no property '%s'%s", id,

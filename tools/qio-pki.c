@@ -209,7 +209,7 @@ static unsigned int parse_uint_option(const char *name, const char *value,
     g_autoptr(GError) err = NULL;
     uint64_t v;
 
-    if (!qio_strtou64(value, &v, &err)) {
+    if (!qutil_strtou64(value, &v, &err)) {
         usage_error("%s: %s", name, err->message);
     }
     if (v < min || v > max) {

@@ -15,7 +15,7 @@
 /* Echoed values are shortened so a pasted megabyte stays out of logs. */
 #define ECHO_MAX 64
 
-char *qio_str_abbrev(const char *str, size_t max)
+char *qutil_str_abbrev(const char *str, size_t max)
 {
     g_autofree char *valid = g_utf8_make_valid(str, -1);
     size_t len = strlen(valid);
@@ -33,7 +33,7 @@ char *qio_str_abbrev(const char *str, size_t max)
 
 static void set_invalid(GError **errp, const char *str, const char *what)
 {
-    g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
+    g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
 
     qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "'%s' is not %s", shown,
                    what);
@@ -93,7 +93,7 @@ static int scan_unsigned(const char **pos, uint64_t *value, bool *hex)
     return overflow ? -1 : 1;
 }
 
-bool qio_strtou64(const char *str, uint64_t *result, GError **errp)
+bool qutil_strtou64(const char *str, uint64_t *result, GError **errp)
 {
     const char *p = str;
     uint64_t value;
@@ -103,7 +103,7 @@ bool qio_strtou64(const char *str, uint64_t *result, GError **errp)
     g_return_val_if_fail(str != NULL, false);
 
     if (*p == '-') {
-        g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "'%s' is negative, a non-negative integer is "
                        "expected",
@@ -123,7 +123,7 @@ bool qio_strtou64(const char *str, uint64_t *result, GError **errp)
     return true;
 }
 
-bool qio_strtoi64(const char *str, int64_t *result, GError **errp)
+bool qutil_strtoi64(const char *str, int64_t *result, GError **errp)
 {
     const char *p = str;
     bool negative = false;
@@ -156,7 +156,7 @@ bool qio_strtoi64(const char *str, int64_t *result, GError **errp)
     return true;
 }
 
-bool qio_strtod(const char *str, double *result, GError **errp)
+bool qutil_strtod(const char *str, double *result, GError **errp)
 {
     char *end = NULL;
     double value;
@@ -205,7 +205,7 @@ static int suffix_shift(char c)
     }
 }
 
-bool qio_parse_size(const char *str, uint64_t *result, GError **errp)
+bool qutil_parse_size(const char *str, uint64_t *result, GError **errp)
 {
     static const char expected[] =
         "a size (a number with an optional B, K, M, G, T, P or E suffix)";
@@ -221,7 +221,7 @@ bool qio_parse_size(const char *str, uint64_t *result, GError **errp)
     g_return_val_if_fail(str != NULL, false);
 
     if (*p == '-') {
-        g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "'%s' is negative, a size is expected", shown);
         return false;
@@ -251,7 +251,7 @@ bool qio_parse_size(const char *str, uint64_t *result, GError **errp)
         }
     }
     if (frac_start && shift == 0) {
-        g_autofree char *shown = qio_str_abbrev(str, ECHO_MAX);
+        g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                        "'%s' is not a whole number of bytes (a fraction "
                        "needs a K, M, G, T, P or E suffix)",
@@ -285,7 +285,7 @@ bool qio_parse_size(const char *str, uint64_t *result, GError **errp)
     return true;
 }
 
-bool qio_parse_bool(const char *str, bool *result, GError **errp)
+bool qutil_parse_bool(const char *str, bool *result, GError **errp)
 {
     g_return_val_if_fail(str != NULL, false);
 

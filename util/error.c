@@ -80,7 +80,7 @@ void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
     errno = saved;
 }
 
-void qio_error_prepend(GError **errp, const char *fmt, ...)
+void qutil_error_prepend(GError **errp, const char *fmt, ...)
 {
     va_list ap;
 

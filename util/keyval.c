@@ -36,7 +36,7 @@ static bool key_char_ok(char c)
 static bool validate_key(const char *key, size_t len, GError **errp)
 {
     g_autofree char *copy = g_strndup(key, len);
-    g_autofree char *shown = qio_str_abbrev(copy, KEY_ECHO_MAX);
+    g_autofree char *shown = qutil_str_abbrev(copy, KEY_ECHO_MAX);
 
     if (len == 0) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
@@ -157,7 +157,7 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
             if (pairs->len > 0) {
                 KeyvalPair *prev = pairs->pdata[pairs->len - 1];
                 g_autofree char *shown =
-                    qio_str_abbrev(prev->key, KEY_ECHO_MAX);
+                    qutil_str_abbrev(prev->key, KEY_ECHO_MAX);
 
                 qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                                "the parameter after '%s' has no '=': write "
@@ -174,7 +174,7 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
         first = false;
 
         if (g_hash_table_contains(seen, key)) {
-            g_autofree char *shown = qio_str_abbrev(key, KEY_ECHO_MAX);
+            g_autofree char *shown = qutil_str_abbrev(key, KEY_ECHO_MAX);
             g_free(value);
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
                            "parameter '%s' is given more than once", shown);

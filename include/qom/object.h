@@ -108,7 +108,7 @@ char **qom_type_list(GType base, bool include_abstract);
 
 /*
  * Mark an unsigned integer property (guint, gulong, guint64) as a size in
- * bytes: its value is then parsed with qio_parse_size() and accepts the
+ * bytes: its value is then parsed with qutil_parse_size() and accepts the
  * K/M/G/T suffixes.  Returns @pspec so that it can wrap the constructor:
  *
  *   props[PROP_LIMIT] = qom_param_spec_mark_size(

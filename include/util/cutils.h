@@ -27,25 +27,25 @@ G_BEGIN_DECLS
  * "0x"/"0X" and hex digits.  No blanks, no '+', no octal (a leading 0 is
  * just decimal), nothing after the number.
  *
- *   qio_strtoi64("-42", &v, errp)     -> true, v = -42
- *   qio_strtoi64("0x10", &v, errp)    -> true, v = 16
- *   qio_strtoi64("9223372036854775808", &v, errp) -> false (out of range)
+ *   qutil_strtoi64("-42", &v, errp)     -> true, v = -42
+ *   qutil_strtoi64("0x10", &v, errp)    -> true, v = 16
+ *   qutil_strtoi64("9223372036854775808", &v, errp) -> false (out of range)
  *
  * On failure *result is left untouched.
  */
-bool qio_strtoi64(const char *str, int64_t *result, GError **errp);
+bool qutil_strtoi64(const char *str, int64_t *result, GError **errp);
 
 /*
- * As qio_strtoi64() for an unsigned 64-bit integer.  A minus sign is an
+ * As qutil_strtoi64() for an unsigned 64-bit integer.  A minus sign is an
  * error, never a wrap-around.
  */
-bool qio_strtou64(const char *str, uint64_t *result, GError **errp);
+bool qutil_strtou64(const char *str, uint64_t *result, GError **errp);
 
 /*
  * Parse a finite floating-point number in the C locale ("0.5", "1e-3",
  * "-2").  Infinity, NaN, blanks and trailing text are rejected.
  */
-bool qio_strtod(const char *str, double *result, GError **errp);
+bool qutil_strtod(const char *str, double *result, GError **errp);
 
 /*
  * Parse a size in bytes: a number followed by an optional unit suffix,
@@ -59,20 +59,20 @@ bool qio_strtod(const char *str, double *result, GError **errp);
  * Hex numbers cannot have a fraction.  Negative numbers, blanks, unknown
  * suffixes ("1KiB", "1x") and values of 2^64 or more ("16E") are rejected.
  */
-bool qio_parse_size(const char *str, uint64_t *result, GError **errp);
+bool qutil_parse_size(const char *str, uint64_t *result, GError **errp);
 
 /*
  * Parse a boolean: "on", "yes", "true" are true; "off", "no", "false" are
  * false.  The words are lower case, as QEMU accepts them; anything else is
  * an error.
  */
-bool qio_parse_bool(const char *str, bool *result, GError **errp);
+bool qutil_parse_bool(const char *str, bool *result, GError **errp);
 
 /*
  * Return a copy of @str fit for an error message: strings longer than
  * @max bytes are cut (on a UTF-8 character boundary) and end in "...".
  * Invalid UTF-8 is replaced, so the result is always printable text.
  */
-char *qio_str_abbrev(const char *str, size_t max);
+char *qutil_str_abbrev(const char *str, size_t max);
 
 G_END_DECLS

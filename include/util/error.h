@@ -54,6 +54,7 @@ void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
  * Prefix an existing error's message: "<prefix>: <old message>".  Does
  * nothing when @errp or *errp is NULL.
  */
-void qio_error_prepend(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qutil_error_prepend(GError **errp, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
 
 G_END_DECLS

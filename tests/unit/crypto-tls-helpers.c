@@ -352,7 +352,7 @@ static bool value_from_string(GParamSpec *pspec, const char *text,
     }
     if (type == G_TYPE_BOOLEAN) {
         bool b;
-        if (!qio_parse_bool(text, &b, errp)) {
+        if (!qutil_parse_bool(text, &b, errp)) {
             return false;
         }
         g_value_set_boolean(value, b);

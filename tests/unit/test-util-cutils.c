@@ -18,7 +18,7 @@ static void check_size(const char *str, uint64_t expected)
     g_autoptr(GError) err = NULL;
     uint64_t v = 0;
 
-    if (!qio_parse_size(str, &v, &err)) {
+    if (!qutil_parse_size(str, &v, &err)) {
         fail_msg("'%s' rejected: %s", str, err->message);
     }
     if (v != expected) {
@@ -32,7 +32,7 @@ static void check_size_bad(const char *str)
     g_autoptr(GError) err = NULL;
     uint64_t v = 12345;
 
-    if (qio_parse_size(str, &v, &err)) {
+    if (qutil_parse_size(str, &v, &err)) {
         fail_msg("'%s' accepted as %" G_GUINT64_FORMAT, str, v);
     }
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
@@ -105,7 +105,7 @@ static void test_size_message(void **state)
     g_autoptr(GError) err = NULL;
     uint64_t v;
 
-    assert_false(qio_parse_size("12Q", &v, &err));
+    assert_false(qutil_parse_size("12Q", &v, &err));
     assert_non_null(strstr(err->message, "'12Q'"));
     assert_non_null(strstr(err->message, "size"));
 }
@@ -115,31 +115,31 @@ static void test_strtou64(void **state)
     g_autoptr(GError) err = NULL;
     uint64_t v = 0;
 
-    assert_true(qio_strtou64("0", &v, NULL));
+    assert_true(qutil_strtou64("0", &v, NULL));
     assert_int_equal(v, 0);
-    assert_true(qio_strtou64("18446744073709551615", &v, NULL));
+    assert_true(qutil_strtou64("18446744073709551615", &v, NULL));
     assert_true(v == UINT64_MAX);
-    assert_true(qio_strtou64("0xffffffffffffffff", &v, NULL));
+    assert_true(qutil_strtou64("0xffffffffffffffff", &v, NULL));
     assert_true(v == UINT64_MAX);
-    assert_true(qio_strtou64("010", &v, NULL));
+    assert_true(qutil_strtou64("010", &v, NULL));
     assert_int_equal(v, 10); /* decimal, not octal */
 
-    assert_false(qio_strtou64("18446744073709551616", &v, &err));
+    assert_false(qutil_strtou64("18446744073709551616", &v, &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
     g_clear_error(&err);
-    assert_false(qio_strtou64("0x10000000000000000", &v, &err));
+    assert_false(qutil_strtou64("0x10000000000000000", &v, &err));
     g_clear_error(&err);
-    assert_false(qio_strtou64("-1", &v, &err));
+    assert_false(qutil_strtou64("-1", &v, &err));
     assert_non_null(strstr(err->message, "negative"));
     g_clear_error(&err);
-    assert_false(qio_strtou64("-0", &v, NULL));
-    assert_false(qio_strtou64("", &v, NULL));
-    assert_false(qio_strtou64(" 1", &v, NULL));
-    assert_false(qio_strtou64("1 ", &v, NULL));
-    assert_false(qio_strtou64("1k", &v, NULL));
-    assert_false(qio_strtou64("+1", &v, NULL));
-    assert_false(qio_strtou64("0x", &v, NULL));
-    assert_false(qio_strtou64("1.0", &v, NULL));
+    assert_false(qutil_strtou64("-0", &v, NULL));
+    assert_false(qutil_strtou64("", &v, NULL));
+    assert_false(qutil_strtou64(" 1", &v, NULL));
+    assert_false(qutil_strtou64("1 ", &v, NULL));
+    assert_false(qutil_strtou64("1k", &v, NULL));
+    assert_false(qutil_strtou64("+1", &v, NULL));
+    assert_false(qutil_strtou64("0x", &v, NULL));
+    assert_false(qutil_strtou64("1.0", &v, NULL));
 }
 
 static void test_strtoi64(void **state)
@@ -147,49 +147,49 @@ static void test_strtoi64(void **state)
     g_autoptr(GError) err = NULL;
     int64_t v = 0;
 
-    assert_true(qio_strtoi64("-42", &v, NULL));
+    assert_true(qutil_strtoi64("-42", &v, NULL));
     assert_int_equal(v, -42);
-    assert_true(qio_strtoi64("9223372036854775807", &v, NULL));
+    assert_true(qutil_strtoi64("9223372036854775807", &v, NULL));
     assert_true(v == INT64_MAX);
-    assert_true(qio_strtoi64("-9223372036854775808", &v, NULL));
+    assert_true(qutil_strtoi64("-9223372036854775808", &v, NULL));
     assert_true(v == INT64_MIN);
-    assert_true(qio_strtoi64("-0x10", &v, NULL));
+    assert_true(qutil_strtoi64("-0x10", &v, NULL));
     assert_int_equal(v, -16);
 
     v = 7;
-    assert_false(qio_strtoi64("9223372036854775808", &v, &err));
+    assert_false(qutil_strtoi64("9223372036854775808", &v, &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
     assert_int_equal(v, 7);
     g_clear_error(&err);
-    assert_false(qio_strtoi64("-9223372036854775809", &v, &err));
+    assert_false(qutil_strtoi64("-9223372036854775809", &v, &err));
     g_clear_error(&err);
-    assert_false(qio_strtoi64("99999999999999999999999999", &v, &err));
+    assert_false(qutil_strtoi64("99999999999999999999999999", &v, &err));
     g_clear_error(&err);
-    assert_false(qio_strtoi64("12abc", &v, &err));
+    assert_false(qutil_strtoi64("12abc", &v, &err));
     assert_non_null(strstr(err->message, "'12abc'"));
     assert_non_null(strstr(err->message, "integer"));
-    assert_false(qio_strtoi64("-", &v, NULL));
-    assert_false(qio_strtoi64("--1", &v, NULL));
-    assert_false(qio_strtoi64("", &v, NULL));
-    assert_false(qio_strtoi64("\t5", &v, NULL));
+    assert_false(qutil_strtoi64("-", &v, NULL));
+    assert_false(qutil_strtoi64("--1", &v, NULL));
+    assert_false(qutil_strtoi64("", &v, NULL));
+    assert_false(qutil_strtoi64("\t5", &v, NULL));
 }
 
 static void test_strtod(void **state)
 {
     double d = 0;
 
-    assert_true(qio_strtod("0.5", &d, NULL));
+    assert_true(qutil_strtod("0.5", &d, NULL));
     assert_true(d == 0.5);
-    assert_true(qio_strtod("-2", &d, NULL));
+    assert_true(qutil_strtod("-2", &d, NULL));
     assert_true(d == -2.0);
-    assert_true(qio_strtod("1e-3", &d, NULL));
+    assert_true(qutil_strtod("1e-3", &d, NULL));
     assert_true(d == 1e-3);
-    assert_false(qio_strtod("", &d, NULL));
-    assert_false(qio_strtod(" 1", &d, NULL));
-    assert_false(qio_strtod("1.5x", &d, NULL));
-    assert_false(qio_strtod("inf", &d, NULL));
-    assert_false(qio_strtod("nan", &d, NULL));
-    assert_false(qio_strtod("1e999", &d, NULL));
+    assert_false(qutil_strtod("", &d, NULL));
+    assert_false(qutil_strtod(" 1", &d, NULL));
+    assert_false(qutil_strtod("1.5x", &d, NULL));
+    assert_false(qutil_strtod("inf", &d, NULL));
+    assert_false(qutil_strtod("nan", &d, NULL));
+    assert_false(qutil_strtod("1e999", &d, NULL));
 }
 
 static void test_bool_words(void **state)
@@ -203,18 +203,18 @@ static void test_bool_words(void **state)
 
     for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
         b = false;
-        assert_true(qio_parse_bool(yes[i], &b, NULL));
+        assert_true(qutil_parse_bool(yes[i], &b, NULL));
         assert_true(b);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(no); i++) {
         b = true;
-        assert_true(qio_parse_bool(no[i], &b, NULL));
+        assert_true(qutil_parse_bool(no[i], &b, NULL));
         assert_false(b);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
         b = true;
-        if (qio_parse_bool(bad[i], &b, &err)) {
+        if (qutil_parse_bool(bad[i], &b, &err)) {
             fail_msg("'%s' accepted as a boolean", bad[i]);
         }
         assert_true(
@@ -225,13 +225,13 @@ static void test_bool_words(void **state)
 
 static void test_abbrev(void **state)
 {
-    g_autofree char *short_copy = qio_str_abbrev("abc", 10);
-    g_autofree char *cut = qio_str_abbrev("abcdefghij", 4);
+    g_autofree char *short_copy = qutil_str_abbrev("abc", 10);
+    g_autofree char *cut = qutil_str_abbrev("abcdefghij", 4);
     /* "é" is two bytes; cutting inside it must back off to "a". */
-    g_autofree char *utf8 = qio_str_abbrev("a\xc3\xa9z", 2);
-    g_autofree char *invalid = qio_str_abbrev("a\xff", 10);
+    g_autofree char *utf8 = qutil_str_abbrev("a\xc3\xa9z", 2);
+    g_autofree char *invalid = qutil_str_abbrev("a\xff", 10);
     g_autofree char *huge_in = g_strnfill(100000, 'x');
-    g_autofree char *huge = qio_str_abbrev(huge_in, 64);
+    g_autofree char *huge = qutil_str_abbrev(huge_in, 64);
 
     assert_string_equal(short_copy, "abc");
     assert_string_equal(cut, "abcd...");

@@ -2,7 +2,7 @@
  * Unit tests for the QIO_ERROR domain helpers: the errno to code table
  * that every channel relies on when it reports a system call failure, the
  * "<message>: <strerror>" format of qio_error_setg_errno() and its promise
- * to leave errno alone, and qio_error_prepend().
+ * to leave errno alone, and qutil_error_prepend().
  */
 #include "util/error.h"
 
@@ -156,17 +156,17 @@ static void test_prepend(void **state)
     GError *none = NULL;
 
     qio_error_setg(&err, QIO_ERROR_CONNECTION_RESET, "connection reset");
-    qio_error_prepend(&err, "NBD export '%s'", "disk0");
+    qutil_error_prepend(&err, "NBD export '%s'", "disk0");
     assert_string_equal(err->message, "NBD export 'disk0': connection reset");
-    qio_error_prepend(&err, "client %d", 3);
+    qutil_error_prepend(&err, "client %d", 3);
     assert_string_equal(err->message,
                         "client 3: NBD export 'disk0': connection reset");
     /* Domain and code untouched. */
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_CONNECTION_RESET));
 
     /* Nothing to prefix: no-ops. */
-    qio_error_prepend(NULL, "x");
-    qio_error_prepend(&none, "x");
+    qutil_error_prepend(NULL, "x");
+    qutil_error_prepend(&none, "x");
     assert_null(none);
 }
 
@@ -176,7 +176,7 @@ static void test_prepend_foreign(void **state)
     GQuark other = g_quark_from_static_string("test-other-domain");
     g_autoptr(GError) err = g_error_new_literal(other, 7, "inner");
 
-    qio_error_prepend(&err, "outer");
+    qutil_error_prepend(&err, "outer");
     assert_string_equal(err->message, "outer: inner");
     assert_true(g_error_matches(err, other, 7));
 }
