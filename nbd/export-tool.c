@@ -747,14 +747,13 @@ static bool export_tool_listen(ExportTool *t, GError **errp)
     if (!qio_socket_address_validate(addr, &err) ||
         qio_net_listener_open_sync(t->listener, addr, EXPORT_TOOL_BACKLOG,
                                    &err) < 0) {
-        g_autofree char *where = qio_socket_address_to_string(addr);
-
+        /* The listener's message names the address and the reason. */
         qio_error_setg(
             errp,
             err->code == QIO_ERROR_INVALID_ARGUMENT ? QIO_ERROR_INVALID_ARGUMENT
                                                     : QIO_ERROR_FAILED,
-            "cannot listen on %s (option --%s): %s", where,
-            opts->socket_path ? "socket" : "bind/--port", err->message);
+            "option --%s: %s", opts->socket_path ? "socket" : "bind/--port",
+            err->message);
         return false;
     }
     return true;
@@ -872,7 +871,8 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
     }
     t.loop = g_main_loop_new(NULL, FALSE);
     t.listener = qio_net_listener_new();
-    qio_net_listener_set_name(t.listener, "qio-nbd");
+    /* Not the program's name, which starts every message already. */
+    qio_net_listener_set_name(t.listener, "NBD server");
     if (!export_tool_listen(&t, errp)) {
         goto out;
     }
