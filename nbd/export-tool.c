@@ -831,9 +831,9 @@ static void export_tool_detach(int ready_fd, bool verbose)
         return;
     }
     dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
     if (!verbose) {
-        /* With -v the debug messages (GLib prints them on stdout) stay. */
-        dup2(null_fd, STDOUT_FILENO);
+        /* With -v the messages (all on stderr) stay. */
         dup2(null_fd, STDERR_FILENO);
     }
     if (null_fd > STDERR_FILENO) {

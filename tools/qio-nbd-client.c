@@ -32,6 +32,7 @@
 #include "qom/object.h"
 #include "qom/object-cli.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #define URI_CREDS_ID "nbd-uri-tls-creds"
 
@@ -42,6 +43,7 @@ static gint opt_connections = 4;
 static gint opt_requests = NBD_COPY_DEFAULT_REQUESTS;
 static char *opt_request_size;
 static gboolean opt_progress;
+static gboolean opt_verbose;
 
 static const GOptionEntry entries[] = {
     { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_objects,
@@ -65,7 +67,9 @@ static const GOptionEntry entries[] = {
       "bytes per read or write request, e.g. 256K or 1M (default 256K)",
       "SIZE" },
     { "progress", 'p', 0, G_OPTION_ARG_NONE, &opt_progress,
-      "show a progress bar even when stdout is not a terminal", NULL },
+      "show a progress bar even when stderr is not a terminal", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
+      "print debugging messages (on stderr)", NULL },
     { NULL },
 };
 
@@ -251,7 +255,10 @@ static int cmd_list(Target *t)
     return 0;
 }
 
-/* Redrawn on every whole percent, on stdout (a terminal, or -p). */
+/*
+ * Redrawn on every whole percent, on stderr (a terminal, or -p): stdout
+ * may be the copy's destination.
+ */
 static void show_progress(uint64_t done, uint64_t total, gpointer opaque)
 {
     int *last = opaque;
@@ -265,8 +272,7 @@ static void show_progress(uint64_t done, uint64_t total, gpointer opaque)
     memset(bar, '#', pct / 2);
     memset(bar + pct / 2, ' ', 50 - pct / 2);
     bar[50] = '\0';
-    printf("\r[%s] %3d%%%s", bar, pct, pct == 100 ? "\n" : "");
-    fflush(stdout);
+    fprintf(stderr, "\r[%s] %3d%%%s", bar, pct, pct == 100 ? "\n" : "");
 }
 
 /* SIZE with an optional K or M suffix (powers of 1024), 512 .. 32M. */
@@ -332,7 +338,7 @@ static int cmd_copy(const char *src, const char *dst)
                             opt_request_size);
         return usage_error(msg);
     }
-    if (opt_progress || isatty(STDOUT_FILENO)) {
+    if (opt_progress || isatty(STDERR_FILENO)) {
         opts.progress = show_progress;
         opts.progress_opaque = &last_pct;
     }
@@ -373,6 +379,7 @@ int main(int argc, char **argv)
     const char *cmd;
     int rc;
 
+    qutil_log_init(as_nbdcopy ? "nbdcopy" : prog);
     ctx = g_option_context_new(as_nbdcopy ? "SRC DST"
                                           : "info URI | list URI | "
                                             "copy SRC DST");
@@ -381,9 +388,13 @@ int main(int argc, char **argv)
              "nbd+unix:// and\nnbds+unix:// URIs.  One side of a copy is a "
              "local file.");
     g_option_context_add_main_entries(ctx, entries, NULL);
+    if (as_nbdcopy) {
+        prog = "nbdcopy";
+    }
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         return die(err);
     }
+    qutil_log_set_verbose(opt_verbose);
     if (!qcrypto_init(&err)) {
         return die(err);
     }
@@ -393,7 +404,6 @@ int main(int argc, char **argv)
         }
     }
     if (as_nbdcopy) {
-        prog = "nbdcopy";
         if (argc != 3) {
             return usage_error("expected SRC DST");
         }

@@ -1,6 +1,9 @@
 #!/bin/bash
-# How qio-nbd's messages read: a port already in use gives one line
-# that names the address and the option, with the program's name once.
+# Where qio-nbd's messages go and how they read: every message, debug
+# output with -v included, goes to standard error with the program's
+# name in front, and standard output stays empty; a port already in use
+# gives one line that names the address and the option, with the
+# program's name once.
 #
 #   test-qio-nbd-messages.sh BUILD_ROOT
 #
@@ -13,7 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 build=$1
 qnbd=$build/tools/qio-nbd
-require_built "$qnbd"
+qclient=$build/tools/qio-nbd-client
+require_built "$qnbd" "$qclient"
 require_progs timeout python3
 
 tmp=$(mktemp -d)
@@ -73,6 +77,42 @@ else
     fi
 fi
 stop_pid "$holder"
+
+# --- -v: debug lines on standard error -----------------------------------
+pidf=$tmp/v.pid
+sock=$tmp/v.sock
+timeout --preserve-status 60 "$qnbd" -v -t -k "$sock" --pid-file "$pidf" \
+    "$tmp/disk.raw" >"$tmp/v.out" 2>"$tmp/v.err" &
+srv=$!
+pids+=("$srv")
+for _ in $(seq 100); do
+    [ -e "$pidf" ] && break
+    sleep 0.05
+done
+if [ ! -e "$pidf" ]; then
+    fail "-v: the server did not start: $(cat "$tmp/v.err" "$tmp/v.out")"
+else
+    # A client that connects and leaves, and one that talks nonsense.
+    timeout 10 "$qclient" info "nbd+unix:///?socket=$sock" >/dev/null 2>&1
+    python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.recv(18)
+s.sendall(b"\xff" * 64)
+s.close()' "$sock" 2>/dev/null
+    sleep 0.3
+    stop_pid "$srv" 50
+    wait "$srv" 2>/dev/null
+    if [ -s "$tmp/v.out" ]; then
+        fail "-v: standard output is not empty: $(head -c 400 "$tmp/v.out")"
+    elif ! [ -s "$tmp/v.err" ]; then
+        fail "-v: no debug output on standard error"
+    elif grep -qv "^qio-nbd: " "$tmp/v.err"; then
+        fail "-v: a line without the program name: $(cat "$tmp/v.err")"
+    else
+        pass "-v: $(wc -l <"$tmp/v.err") lines on standard error, none on stdout"
+    fi
+fi
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"
