@@ -12,7 +12,6 @@
  * file only glues them to the command line (docs/qio-nbd-client.md).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,7 +315,6 @@ static int cmd_copy(const char *src, const char *dst)
         .connect_opaque = &t,
     };
     bool ok;
-    int fd;
 
     if (from_nbd == to_nbd) {
         return usage_error("copy needs one NBD URI and one local file");
@@ -347,21 +345,7 @@ static int cmd_copy(const char *src, const char *dst)
         target_clear(&t);
         return die(err);
     }
-    fd = from_nbd ? open(local, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)
-                  : open(local, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", prog, local,
-                g_strerror(errno));
-        target_clear(&t);
-        return 1;
-    }
-    ok = from_nbd ? nbd_copy_to_file(c, fd, local, &opts, &err)
-                  : nbd_copy_from_file(fd, local, c, &opts, &err);
-    if (close(fd) < 0 && ok) {
-        g_set_error(&err, QIO_ERROR, QIO_ERROR_FAILED, "cannot close %s: %s",
-                    local, g_strerror(errno));
-        ok = false;
-    }
+    ok = nbd_copy_local(c, local, from_nbd, &opts, &err);
     if (ok) {
         nbd_client_close(c);
     }
@@ -386,7 +370,8 @@ int main(int argc, char **argv)
     g_option_context_set_summary(
         ctx, "Show, list and copy NBD exports named by nbd://, nbds://, "
              "nbd+unix:// and\nnbds+unix:// URIs.  One side of a copy is a "
-             "local file.");
+             "local file,\n"
+             "- (standard input or output) or, as the destination, null:.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (as_nbdcopy) {
         prog = "nbdcopy";
