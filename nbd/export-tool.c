@@ -44,6 +44,7 @@
 #include "io/socket-address.h"
 #include "nbd/client.h"
 #include "nbd/export-tool.h"
+#include "nbd/image-probe.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
@@ -369,6 +370,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
                                optarg);
                 return -1;
             }
+            opts->format_raw = true;
             break;
         case 'v':
             opts->verbose = true;
@@ -841,6 +843,28 @@ static void export_tool_detach(int ready_fd, bool verbose)
     }
 }
 
+/*
+ * An image whose format we do not read: exporting it raw would give the
+ * client the container, not the disk (qemu-nbd would serve the disk).
+ */
+static bool export_tool_check_format(const NBDExportToolOptions *opts,
+                                     GError **errp)
+{
+    const char *fmt =
+        opts->format_raw ? NULL : nbd_image_probe_file(opts->filename);
+
+    if (fmt) {
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "%s is a %s image, which qio-nbd cannot serve as a "
+                       "disk; give -f raw to export its bytes as they are, "
+                       "or convert it with 'qemu-img convert -f %s -O raw "
+                       "%s DISK.raw' and export that",
+                       opts->filename, fmt, fmt, opts->filename);
+        return false;
+    }
+    return true;
+}
+
 bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
 {
     ExportTool t = { .opts = opts };
@@ -852,6 +876,9 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
 
     if (opts->verbose) {
         g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    }
+    if (!export_tool_check_format(opts, errp)) {
+        return false;
     }
     /* A client vanishing mid-reply must not end the server. */
     signal(SIGPIPE, SIG_IGN);
