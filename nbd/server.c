@@ -37,6 +37,7 @@
 #include <linux/fs.h>
 #include <unistd.h>
 
+#include "crypto/error.h"
 #include "crypto/tls-creds.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
@@ -101,12 +102,8 @@ typedef struct NBDServerConn {
     bool meta_base_allocation;
     char *meta_export;
     NBDExport *exp;
-    /* Handshake watchdog. */
-    GMutex lock;
-    GCond cond;
-    bool negotiated;
-    guint timeout_ms;
-    GThread *watchdog;
+    /* The connection service's view (deadlines, refusals), or NULL. */
+    QIOConn *conn;
     /* Transmission: replies are sent whole under send_lock. */
     GMutex send_lock;
     gint failed; /* atomic: the channel is being torn down */
@@ -130,7 +127,6 @@ struct _NBDServer {
     GObject parent;
     QCryptoTLSCreds *tls_creds;
     char *tls_authz;
-    guint handshake_timeout_ms;
     GPtrArray *exports;
     GMutex lock; /* clients, nclients, shut_down, exports */
     GCond cond;  /* nclients went down */
@@ -512,8 +508,19 @@ static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
     tioc = qio_channel_tls_new_server(client->master, server->tls_creds,
                                       server->tls_authz, &err);
     if (!tioc || qio_channel_tls_handshake_sync(tioc, &err) < 0) {
-        g_info("NBD client %s: TLS handshake failed: %s",
-               qio_channel_get_name(client->master), err->message);
+        /* A security event: the service logs it without -v. */
+        if (client->conn) {
+            bool denied =
+                g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_AUTHZ_DENIED);
+
+            qio_conn_report_refusal(client->conn, "%s: %s",
+                                    denied ? "tls-authz denied access"
+                                           : "TLS handshake failed",
+                                    err->message);
+        } else {
+            g_info("NBD client %s: TLS handshake failed: %s",
+                   qio_channel_get_name(client->master), err->message);
+        }
         nbd_linger(client);
         return NBD_NEG_DISCONNECT;
     }
@@ -1966,6 +1973,9 @@ static void nbd_transmission(NBDServerConn *client)
                    nbd_get_be32(hdr));
             break;
         }
+        if (client->conn) {
+            qio_conn_touch(client->conn); /* restarts the idle limit */
+        }
         if (req.type == NBD_CMD_DISC) {
             break;
         }
@@ -2016,39 +2026,6 @@ static void nbd_transmission(NBDServerConn *client)
 
 /* ---- Client threads ------------------------------------------------------ */
 
-/* Drops a client that has not finished negotiating in time. */
-static gpointer nbd_conn_watchdog(gpointer opaque)
-{
-    NBDServerConn *client = opaque;
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)client->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    bool expired = false;
-
-    g_mutex_lock(&client->lock);
-    while (!client->negotiated && !expired) {
-        expired = !g_cond_wait_until(&client->cond, &client->lock, deadline);
-    }
-    if (!client->negotiated) {
-        g_info("NBD client %s: negotiation not finished after %u ms; "
-               "disconnecting",
-               qio_channel_get_name(client->master), client->timeout_ms);
-        qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
-    }
-    g_mutex_unlock(&client->lock);
-    return NULL;
-}
-
-static void nbd_conn_negotiation_over(NBDServerConn *client)
-{
-    g_mutex_lock(&client->lock);
-    client->negotiated = true;
-    g_cond_signal(&client->cond);
-    g_mutex_unlock(&client->lock);
-    if (client->watchdog) {
-        g_thread_join(g_steal_pointer(&client->watchdog));
-    }
-}
-
 static void nbd_conn_free(NBDServerConn *client)
 {
     if (client->ioc != client->master) {
@@ -2056,8 +2033,6 @@ static void nbd_conn_free(NBDServerConn *client)
     }
     g_object_unref(client->master);
     g_free(client->meta_export);
-    g_mutex_clear(&client->lock);
-    g_cond_clear(&client->cond);
     g_mutex_clear(&client->send_lock);
     nbd_pool_clear(client);
     g_mutex_clear(&client->pool_lock);
@@ -2067,22 +2042,20 @@ static void nbd_conn_free(NBDServerConn *client)
 }
 
 /*
- * Client threads are detached and free themselves, so a finished client
- * releases its socket at once; the server only counts them, and
- * nbd_server_shutdown() waits for the count to reach zero.
+ * Runs a client in the calling thread, which frees it; the server only
+ * counts clients, and nbd_server_shutdown() waits for the count to reach
+ * zero.  The handshake deadline and the idle limit are the connection
+ * service's (client->conn): no thread here waits for them.
  */
-static gpointer nbd_conn_run(gpointer opaque)
+static void nbd_conn_run(NBDServerConn *client)
 {
-    NBDServerConn *client = opaque;
     NBDServer *server = client->server;
     bool ok;
 
-    if (client->timeout_ms) {
-        client->watchdog =
-            g_thread_new("nbd-watchdog", nbd_conn_watchdog, client);
-    }
     ok = nbd_negotiate(client);
-    nbd_conn_negotiation_over(client);
+    if (ok && client->conn) {
+        qio_conn_set_negotiated(client->conn);
+    }
     if (ok) {
         nbd_transmission(client);
     }
@@ -2108,6 +2081,11 @@ static gpointer nbd_conn_run(gpointer opaque)
     server->gone_callbacks--;
     g_cond_broadcast(&server->cond);
     g_mutex_unlock(&server->lock);
+}
+
+static gpointer nbd_conn_thread(gpointer opaque)
+{
+    nbd_conn_run(opaque);
     return NULL;
 }
 
@@ -2123,9 +2101,11 @@ void nbd_server_set_client_gone_func(NBDServer *server,
 }
 
 static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
-                                            bool threaded, GError **errp)
+                                            QIOConn *conn, bool threaded,
+                                            GError **errp)
 {
     NBDServerConn *client;
+    GThread *thread = NULL;
 
     if (qio_channel_set_blocking(ioc, true, errp) < 0) {
         return NULL;
@@ -2136,9 +2116,7 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
     client->server = server;
     client->master = g_object_ref(ioc);
     client->ioc = client->master;
-    client->timeout_ms = server->handshake_timeout_ms;
-    g_mutex_init(&client->lock);
-    g_cond_init(&client->cond);
+    client->conn = conn;
     g_mutex_init(&client->send_lock);
     g_mutex_init(&client->pool_lock);
     client->pool = g_array_new(FALSE, FALSE, sizeof(NBDBuf));
@@ -2154,11 +2132,20 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
         nbd_conn_free(client);
         return NULL;
     }
+    if (threaded) {
+        /* Out of threads (ulimit -u, a pids cgroup): refuse this one. */
+        thread = g_thread_try_new("nbd-client", nbd_conn_thread, client, errp);
+        if (!thread) {
+            g_mutex_unlock(&server->lock);
+            qutil_error_prepend(errp, "NBD server: cannot serve %s",
+                                qio_channel_get_name(ioc));
+            nbd_conn_free(client);
+            return NULL;
+        }
+        g_thread_unref(thread);
+    }
     server->clients = g_list_prepend(server->clients, client);
     server->nclients++;
-    if (threaded) {
-        g_thread_unref(g_thread_new("nbd-client", nbd_conn_run, client));
-    }
     g_mutex_unlock(&server->lock);
     return client;
 }
@@ -2170,7 +2157,23 @@ void nbd_server_run_client(NBDServer *server, QIOChannel *ioc)
 
     g_return_if_fail(NBD_IS_SERVER(server));
     g_return_if_fail(QIO_IS_CHANNEL(ioc));
-    client = nbd_server_add_client(server, ioc, false, &err);
+    client = nbd_server_add_client(server, ioc, NULL, false, &err);
+    if (!client) {
+        g_info("%s", err->message);
+        return;
+    }
+    nbd_conn_run(client);
+}
+
+void nbd_server_handle_conn(QIOConn *conn, gpointer opaque)
+{
+    NBDServer *server = opaque;
+    g_autoptr(GError) err = NULL;
+    NBDServerConn *client;
+
+    g_return_if_fail(NBD_IS_SERVER(server));
+    client = nbd_server_add_client(server, qio_conn_get_channel(conn), conn,
+                                   false, &err);
     if (!client) {
         g_info("%s", err->message);
         return;
@@ -2182,7 +2185,7 @@ bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp)
 {
     g_return_val_if_fail(NBD_IS_SERVER(server), false);
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
-    return nbd_server_add_client(server, ioc, true, errp) != NULL;
+    return nbd_server_add_client(server, ioc, NULL, true, errp) != NULL;
 }
 
 guint nbd_server_get_client_count(NBDServer *server)
@@ -2210,12 +2213,6 @@ void nbd_server_shutdown(NBDServer *server)
         g_cond_wait(&server->cond, &server->lock);
     }
     g_mutex_unlock(&server->lock);
-}
-
-void nbd_server_set_handshake_timeout(NBDServer *server, guint timeout_ms)
-{
-    g_return_if_fail(NBD_IS_SERVER(server));
-    server->handshake_timeout_ms = timeout_ms;
 }
 
 NBDServer *nbd_server_new(QCryptoTLSCreds *tls_creds, const char *tls_authz,
@@ -2256,7 +2253,6 @@ static void nbd_server_finalize(GObject *obj)
 static void nbd_server_init(NBDServer *server)
 {
     server->exports = g_ptr_array_new_with_free_func(nbd_export_free);
-    server->handshake_timeout_ms = NBD_SERVER_HANDSHAKE_TIMEOUT_MS;
     g_mutex_init(&server->lock);
     g_cond_init(&server->cond);
 }
