@@ -199,6 +199,8 @@ def case_nproc(build, tmp):
         # Refused connections were reported, rate limited.
         assert 1 <= len(refusals) <= 10, log
         assert "127.0.0.1" in refusals[0], log
+        print("# %d refusal lines, the first: %s" % (len(refusals),
+                                                    refusals[0]))
     finally:
         for s in silent:
             s.close()
@@ -328,6 +330,7 @@ def case_tls_refusal(build, tmp):
         lines = refusal_lines(deny.output())
         assert len(lines) == 1, deny.output()
         assert "127.0.0.1" in lines[0] and "authoriz" in lines[0], lines
+        print("# " + lines[0])
     finally:
         deny.stop()
     hs = Server(build, tmp, "handshake", [
@@ -339,6 +342,7 @@ def case_tls_refusal(build, tmp):
         lines = refusal_lines(hs.output())
         assert len(lines) == 1, hs.output()
         assert "127.0.0.1" in lines[0] and "TLS" in lines[0], lines
+        print("# " + lines[0])
     finally:
         hs.stop()
     return 0
