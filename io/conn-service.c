@@ -360,6 +360,8 @@ static bool serve(QIOConnService *service, QIOChannel *ioc, bool from_listener,
     }
     service->conns = g_list_prepend(service->conns, conn);
     service->n_conns++;
+    g_debug("%s: client %s connected, %u now", service->name, conn->peer,
+            service->n_conns);
     g_mutex_unlock(&service->lock);
 
     if (service->mode == QIO_CONN_SERVICE_CONTEXT) {

@@ -43,19 +43,25 @@ static GLogWriterOutput capture_writer(GLogLevelFlags level,
     return G_LOG_WRITER_HANDLED;
 }
 
-/* Captured lines containing @needle. */
-static guint log_count(const char *needle)
+/* Captured lines containing @needle and (unless NULL) @also. */
+static guint log_count2(const char *needle, const char *also)
 {
     guint n = 0;
 
     g_mutex_lock(&log_lock);
     for (guint i = 0; i < log_lines->len; i++) {
-        if (strstr(log_lines->pdata[i], needle)) {
+        if (strstr(log_lines->pdata[i], needle) &&
+            (!also || strstr(log_lines->pdata[i], also))) {
             n++;
         }
     }
     g_mutex_unlock(&log_lock);
     return n;
+}
+
+static guint log_count(const char *needle)
+{
+    return log_count2(needle, NULL);
 }
 
 static void log_reset(void)
@@ -392,7 +398,7 @@ static void test_handshake_expiry_no_threads(void **state)
     assert_true(wait_count(&ts.handled, MANY, 5000));
     /* One thread per connection, none per deadline. */
     if (ts.finished == 0) {
-        assert_int_equal(task_count(), base + MANY);
+        assert_true(task_count() <= base + MANY);
     }
     for (int i = 0; i < MANY; i++) {
         assert_int_equal(read_byte(fds[i], 5000), 'G');
@@ -483,7 +489,7 @@ static void test_thread_failure_refuses_one(void **state)
     a = connect_port(service_port(svc));
     assert_int_equal(read_byte(a, 5000), -1); /* refused: closed */
     assert_int_equal(log_count("refused: cannot create a thread"), 1);
-    assert_int_equal(log_count("test: client 127.0.0.1:"), 1);
+    assert_int_equal(log_count2("test: client 127.0.0.1:", "refused"), 1);
     /* Its slot was given back: the next client is served. */
     b = connect_port(service_port(svc));
     assert_int_equal(read_byte(b, 5000), 'G');
@@ -554,7 +560,7 @@ static void test_refusal_log_rate_limited(void **state)
     assert_int_equal(read_byte(fds[0], 5000), 'G');
     assert_int_equal(log_count("refused: test reason 0"), 1);
     assert_int_equal(log_count("refused: test reason 1"), 0);
-    assert_int_equal(log_count("test-svc: client 127.0.0.1:"), 1);
+    assert_int_equal(log_count2("test-svc: client 127.0.0.1:", "refused"), 1);
     for (int i = 1; i < 15; i++) {
         fds[i] = connect_port(service_port(svc));
         assert_int_equal(read_byte(fds[i], 5000), 'G');
