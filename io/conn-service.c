@@ -192,9 +192,14 @@ static void conn_done(QIOConn *conn)
     if (atomic_exchange(&conn->finished, 1)) {
         return;
     }
+    /*
+     * Closed under the lock that the timer and the drain hold while they
+     * shut channels down, so neither can reach a descriptor number that
+     * a new connection already reuses.
+     */
+    g_mutex_lock(&service->lock);
     qio_channel_shutdown(conn->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     qio_channel_close(conn->ioc, NULL);
-    g_mutex_lock(&service->lock);
     g_queue_push_tail(&service->done, conn);
     if (service->reap) {
         g_source_set_ready_time(service->reap, 0);
@@ -597,7 +602,9 @@ void qio_conn_service_shutdown(QIOConnService *service)
     for (GList *l = service->conns; l; l = l->next) {
         QIOConn *conn = l->data;
 
-        qio_channel_shutdown(conn->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+        if (!atomic_load(&conn->finished)) {
+            qio_channel_shutdown(conn->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+        }
     }
     g_mutex_unlock(&service->lock);
 
