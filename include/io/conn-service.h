@@ -160,7 +160,8 @@ void qio_conn_service_add_listener(QIOConnService *service,
  * a monitor), as if it had been accepted now.  It is in the registry and
  * timed, but does not count against the client limit.  False with @errp
  * set if the service is shut down or the handler cannot be started (the
- * channel is then closed).
+ * channel is then closed).  In QIO_CONN_SERVICE_CONTEXT mode the handler
+ * runs at once, so call this on the thread that runs the context.
  */
 bool qio_conn_service_add_client(QIOConnService *service, QIOChannel *ioc,
                                  GError **errp);
