@@ -158,13 +158,18 @@ static void send_opt(QIOChannel *c, uint32_t option, const void *payload,
                      uint32_t len)
 {
     NBDOption opt = { .option = option, .length = len };
-    uint8_t hdr[NBD_OPTION_HEADER_SIZE];
+    g_autofree uint8_t *msg = g_malloc(NBD_OPTION_HEADER_SIZE + len);
 
-    nbd_encode_option(hdr, &opt);
-    wr(c, hdr, sizeof(hdr));
+    /*
+     * One write: a server that refuses the option after its header (an
+     * option in the clear when TLS is required) may hang up before a
+     * second write, which would then fail with EPIPE.
+     */
+    nbd_encode_option(msg, &opt);
     if (len) {
-        wr(c, payload, len);
+        memcpy(msg + NBD_OPTION_HEADER_SIZE, payload, len);
     }
+    wr(c, msg, NBD_OPTION_HEADER_SIZE + len);
 }
 
 /* Read one option reply for @option; its payload NUL-terminated. */
