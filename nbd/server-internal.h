@@ -142,12 +142,8 @@ typedef struct NBDServerConn {
     bool meta_base_allocation;
     char *meta_export;
     NBDExport *exp;
-    /* Handshake watchdog. */
-    GMutex lock;
-    GCond cond;
-    bool negotiated;
-    guint timeout_ms;
-    GThread *watchdog;
+    /* The connection service's view (deadlines, refusals), or NULL. */
+    QIOConn *conn;
     /* Transmission: replies are sent whole under send_lock. */
     GMutex send_lock;
     gint failed; /* atomic: the channel is being torn down */
@@ -167,7 +163,6 @@ struct _NBDServer {
     GObject parent;
     QCryptoTLSCreds *tls_creds;
     char *tls_authz;
-    guint handshake_timeout_ms;
     GPtrArray *exports;
     GMutex lock; /* clients, nclients, shut_down, exports */
     GCond cond;  /* nclients went down */

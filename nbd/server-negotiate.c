@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "crypto/error.h"
 #include "crypto/tls-creds.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
@@ -208,8 +209,14 @@ static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
     tioc = qio_channel_tls_new_server(client->master, server->tls_creds,
                                       server->tls_authz, &err);
     if (!tioc || qio_channel_tls_handshake_sync(tioc, &err) < 0) {
-        g_info("NBD client %s: TLS handshake failed: %s",
-               qio_channel_get_name(client->master), err->message);
+        /* A security event: the service logs it without -v. */
+        if (client->conn) {
+            /* The message already says handshake or authz, and why. */
+            qio_conn_report_refusal(client->conn, "%s", err->message);
+        } else {
+            g_info("NBD client %s: TLS handshake failed: %s",
+                   qio_channel_get_name(client->master), err->message);
+        }
         nbd_linger(client);
         return NBD_NEG_DISCONNECT;
     }

@@ -1,6 +1,6 @@
 /*
  * The qio-nbd program as a library: a qemu-nbd compatible command line
- * turned into an NBDServer behind a QIONetListener.
+ * turned into an NBDServer behind a QIOConnService.
  *
  * tools/qio-nbd.c is only
  *
@@ -44,6 +44,7 @@ typedef struct NBDExportToolOptions {
     char *tls_creds;               /* --tls-creds id */
     char *tls_authz;               /* --tls-authz id */
     guint handshake_limit;         /* seconds, 0 = no limit */
+    guint idle_limit;              /* seconds, 0 = no limit (default) */
     bool verbose;                  /* -v */
     bool daemonize;                /* --fork */
     char *pid_file;                /* --pid-file */
