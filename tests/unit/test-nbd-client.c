@@ -523,6 +523,7 @@ static void test_starttls_cleartext_injection(void **state)
     g_autoptr(GByteArray) got = NULL;
     g_autoptr(QCryptoTLSCreds) creds = anon_client_creds();
     size_t pos = 4;
+    gint64 start;
 
     (void)state;
     put_greeting(script);
@@ -530,9 +531,15 @@ static void test_starttls_cleartext_injection(void **state)
     put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK, NULL, 0);
     put_rep(script, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
     fixture_start(&f, script);
+    start = g_get_monotonic_time();
     assert_null(nbd_client_new_channel(f.ioc, PEER, creds, "localhost", &err));
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED));
     assert_non_null(strstr(err->message, "TLS handshake"));
+    /*
+     * At once, on the injected bytes: a client that had read them with
+     * the ACK would wait for a ServerHello until its 10 s limit.
+     */
+    assert_true(g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC);
     got = fixture_finish(&f);
     assert_int_equal(sent_option(got, &pos), NBD_OPT_STARTTLS);
     /* Whatever follows is the TLS ClientHello record, not an option. */
