@@ -27,11 +27,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
 #include <linux/magic.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
@@ -120,7 +118,7 @@ typedef struct NBDServerConn {
     size_t inflight_bytes;
     guint req_waiters; /* threads in g_cond_wait(&req_cond) */
     /* Small replies held back by the reader (see nbd_batch_add()). */
-    int batch_fd; /* the socket to poll, or -1: no batching */
+    int batch_fd; /* >= 0: a socket master, replies are batched */
     size_t batch_len;
     guint batch_count;
     uint8_t batch[NBD_BATCH_REPLIES * NBD_BATCH_REPLY_MAX];
@@ -450,36 +448,13 @@ static NBDNegState nbd_opt_abort(NBDServerConn *client, uint32_t len)
  */
 static void nbd_linger(NBDServerConn *client)
 {
-    gint64 deadline =
-        g_get_monotonic_time() + NBD_LINGER_MS * G_TIME_SPAN_MILLISECOND;
-    size_t total = 0;
-    uint8_t scratch[4096];
-    int fd;
-
-    if (!QIO_IS_CHANNEL_SOCKET(client->master)) {
+    if (!qio_channel_has_feature(client->master,
+                                 QIO_CHANNEL_FEATURE_SHUTDOWN) ||
+        qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_WRITE, NULL) <
+            0) {
         return;
     }
-    fd = qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master));
-    if (fd < 0 || shutdown(fd, SHUT_WR) < 0) {
-        return;
-    }
-    while (total < 1024 * 1024) {
-        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        ssize_t n;
-
-        if (left <= 0 || poll(&pfd, 1, left) <= 0) {
-            return;
-        }
-        n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            continue;
-        }
-        if (n <= 0) {
-            return;
-        }
-        total += n;
-    }
+    qio_channel_discard(client->master, 1024 * 1024, NBD_LINGER_MS, NULL);
 }
 
 static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
@@ -1052,24 +1027,13 @@ static bool nbd_batch_add(NBDServerConn *client, struct iovec *iov, size_t niov)
 
 /*
  * Bytes the reader can have without waiting: the socket's queue, plus
- * what the TLS session holds (read ahead, or decrypted).  Ciphertext
- * counts as data, a little more than it will be: good enough to tell a
- * stream of requests from a pause.
+ * what TLS holds (read ahead, or decrypted).  Ciphertext counts as data,
+ * a little more than it will be: good enough to tell a stream of
+ * requests from a pause.
  */
 static size_t nbd_input_ready(NBDServerConn *client)
 {
-    int avail = 0;
-    size_t n;
-
-    if (ioctl(client->batch_fd, FIONREAD, &avail) < 0 || avail < 0) {
-        avail = 0;
-    }
-    n = avail;
-    if (client->tls) {
-        n += qcrypto_tls_session_check_pending(
-            qio_channel_tls_get_session(QIO_CHANNEL_TLS(client->ioc)));
-    }
-    return n;
+    return qio_channel_input_pending(client->ioc);
 }
 
 /*
