@@ -156,7 +156,7 @@ typedef struct NBDServerConn {
     guint inflight;
     size_t inflight_bytes;
     guint req_waiters; /* threads in g_cond_wait(&req_cond) */
-    int batch_fd;      /* the socket to poll for input, or -1 */
+    int batch_fd;      /* >= 0: a socket master, replies are batched */
 } NBDServerConn;
 
 struct _NBDServer {

@@ -15,10 +15,8 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 
-#include "crypto/tls-session.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
 #include "server-internal.h"
@@ -120,24 +118,13 @@ static bool nbd_batch_add(NBDReplyBatch *batch, struct iovec *iov, size_t niov)
 
 /*
  * Bytes the reader can have without waiting: the socket's queue, plus
- * what the TLS session holds (read ahead, or decrypted).  Ciphertext
- * counts as data, a little more than it will be: good enough to tell a
- * stream of requests from a pause.
+ * what TLS holds (read ahead, or decrypted).  Ciphertext counts as data,
+ * a little more than it will be: good enough to tell a stream of
+ * requests from a pause.
  */
 static size_t nbd_input_ready(NBDServerConn *client)
 {
-    int avail = 0;
-    size_t n;
-
-    if (ioctl(client->batch_fd, FIONREAD, &avail) < 0 || avail < 0) {
-        avail = 0;
-    }
-    n = avail;
-    if (client->tls) {
-        n += qcrypto_tls_session_check_pending(
-            qio_channel_tls_get_session(QIO_CHANNEL_TLS(client->ioc)));
-    }
-    return n;
+    return qio_channel_input_pending(client->ioc);
 }
 
 /*
