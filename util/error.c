@@ -80,6 +80,21 @@ void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
     errno = saved;
 }
 
+void qutil_error_setg_errno(GError **errp, GQuark domain, int code, int errnum,
+                            const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+
+    if (errp) {
+        va_start(ap, fmt);
+        g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        g_set_error(errp, domain, code, "%s: %s", msg, g_strerror(errnum));
+    }
+    errno = saved;
+}
+
 void qutil_error_prepend(GError **errp, const char *fmt, ...)
 {
     va_list ap;

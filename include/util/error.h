@@ -46,6 +46,19 @@ QIOErrorCode qio_error_code_from_errno(int errnum);
 void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
+/*
+ * Set @errp to "<message>: <strerror(errnum)>" in @domain with @code, for
+ * the layers below io/ that report a failed system call in their own
+ * vocabulary:
+ *
+ *     qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+ *                            "cannot create %s", path);
+ *
+ * errno is preserved across the call.
+ */
+void qutil_error_setg_errno(GError **errp, GQuark domain, int code, int errnum,
+                            const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
 /* Set @errp with QIO_ERROR and @code; shorthand for g_set_error. */
 #define qio_error_setg(errp, code, ...)                                        \
     g_set_error((errp), QIO_ERROR, (code), __VA_ARGS__)

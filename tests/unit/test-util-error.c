@@ -138,6 +138,25 @@ static void test_setg_errno_preserves_errno(void **state)
     assert_true(g_error_matches(err2, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED));
 }
 
+/* The domain-neutral form: the caller's domain and code, errno kept. */
+static void test_qutil_setg_errno(void **state)
+{
+    GQuark other = g_quark_from_static_string("test-other-domain");
+    g_autoptr(GError) err = NULL;
+    g_autofree char *expect =
+        g_strdup_printf("cannot create /x/y: %s", g_strerror(ENOENT));
+
+    errno = EAGAIN;
+    qutil_error_setg_errno(&err, other, 5, ENOENT, "cannot create %s", "/x/y");
+    assert_int_equal(errno, EAGAIN);
+    assert_true(g_error_matches(err, other, 5));
+    assert_string_equal(err->message, expect);
+
+    errno = EINTR;
+    qutil_error_setg_errno(NULL, other, 5, ENOENT, "ignored");
+    assert_int_equal(errno, EINTR);
+}
+
 static void test_setg(void **state)
 {
     g_autoptr(GError) err = NULL;
@@ -197,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_setg_errno_codes),
         cmocka_unit_test(test_setg_errno_preserves_errno),
         cmocka_unit_test(test_setg),
+        cmocka_unit_test(test_qutil_setg_errno),
         cmocka_unit_test(test_prepend),
         cmocka_unit_test(test_prepend_foreign),
     };
