@@ -35,6 +35,7 @@ typedef enum {
     QCRYPTO_ERROR_TIMED_OUT,        /* handshake took too long */
     QCRYPTO_ERROR_TRUNCATED,        /* peer closed without a TLS bye */
     QCRYPTO_ERROR_ENDPOINT,         /* client creds used for a server... */
+    QCRYPTO_ERROR_EXISTS,           /* a file or PSK user already exists */
 } QCryptoErrorCode;
 
 G_END_DECLS
