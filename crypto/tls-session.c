@@ -49,6 +49,8 @@ struct QCryptoTLSSession {
     /* errno of the last failed push / pull, for messages. */
     int push_errno;
     int pull_errno;
+    /* errno of the last QCRYPTO_ERROR_TRANSPORT failure reported. */
+    int transport_errno;
 
     bool handshake_done;
     /*
@@ -331,6 +333,11 @@ static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
     return n;
 }
 
+int qcrypto_tls_session_get_transport_errno(QCryptoTLSSession *sess)
+{
+    return g_atomic_int_get(&sess->transport_errno);
+}
+
 void qcrypto_tls_session_gather_begin(QCryptoTLSSession *sess)
 {
     if (sess->wb_buf) {
@@ -345,9 +352,12 @@ bool qcrypto_tls_session_gather_end(QCryptoTLSSession *sess, GError **errp)
         g_autofree char *prefix = describe(sess);
 
         /* As a record's own push failing would have said. */
-        qio_error_setg_errno(errp, sess->push_errno ? sess->push_errno : EIO,
-                             "%s: cannot write to the %s", prefix,
-                             peer_role_name(sess));
+        g_atomic_int_set(&sess->transport_errno,
+                         sess->push_errno ? sess->push_errno : EIO);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_TRANSPORT,
+                               sess->push_errno ? sess->push_errno : EIO,
+                               "%s: cannot write to the %s", prefix,
+                               peer_role_name(sess));
         return false;
     }
     return true;
@@ -659,10 +669,15 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
             err = saved_errno;
         }
         if (sess->handshake_done) {
-            /* A transport failure keeps the transport's error code. */
-            qio_error_setg_errno(errp, err ? err : EIO, "%s: cannot %s the %s",
-                                 prefix, pull ? "read from" : "write to",
-                                 peer_role_name(sess));
+            /*
+             * A transport failure keeps the transport's errno, which the
+             * channel above turns into its own error code.
+             */
+            g_atomic_int_set(&sess->transport_errno, err ? err : EIO);
+            qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_TRANSPORT,
+                                   err ? err : EIO, "%s: cannot %s the %s",
+                                   prefix, pull ? "read from" : "write to",
+                                   peer_role_name(sess));
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                           "%s: cannot %s the %s: %s", what,
