@@ -23,7 +23,7 @@
 #include <glib.h>
 
 #include "nbd/nbd-proto.h"
-#include "util/error.h"
+#include "io/error.h"
 
 /* Block status is asked for this much at a time. */
 #define COPY_STATUS_SPAN (1024u * 1024 * 1024)

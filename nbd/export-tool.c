@@ -47,7 +47,7 @@
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
-#include "util/error.h"
+#include "io/error.h"
 
 /* Pending connections the kernel may queue for us. */
 #define EXPORT_TOOL_BACKLOG 16

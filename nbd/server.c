@@ -42,7 +42,7 @@
 #include "io/channel-tls.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
-#include "util/error.h"
+#include "io/error.h"
 
 /* Context id handed out for base:allocation. */
 #define NBD_META_ID_BASE_ALLOCATION 1

@@ -31,7 +31,7 @@
 #include "nbd/uri.h"
 #include "qom/object.h"
 #include "qom/object-cli.h"
-#include "util/error.h"
+#include "io/error.h"
 
 #define URI_CREDS_ID "nbd-uri-tls-creds"
 

@@ -35,8 +35,8 @@ static void set_invalid(GError **errp, const char *str, const char *what)
 {
     g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
 
-    qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "'%s' is not %s", shown,
-                   what);
+    g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                "'%s' is not %s", shown, what);
 }
 
 static int digit_value(char c)
@@ -104,10 +104,10 @@ bool qutil_strtou64(const char *str, uint64_t *result, GError **errp)
 
     if (*p == '-') {
         g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'%s' is negative, a non-negative integer is "
-                       "expected",
-                       shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "'%s' is negative, a non-negative integer is "
+                    "expected",
+                    shown);
         return false;
     }
     r = scan_unsigned(&p, &value, &hex);
@@ -222,8 +222,8 @@ bool qutil_parse_size(const char *str, uint64_t *result, GError **errp)
 
     if (*p == '-') {
         g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'%s' is negative, a size is expected", shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "'%s' is negative, a size is expected", shown);
         return false;
     }
     r = scan_unsigned(&p, &whole, &hex);
@@ -252,10 +252,10 @@ bool qutil_parse_size(const char *str, uint64_t *result, GError **errp)
     }
     if (frac_start && shift == 0) {
         g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'%s' is not a whole number of bytes (a fraction "
-                       "needs a K, M, G, T, P or E suffix)",
-                       shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "'%s' is not a whole number of bytes (a fraction "
+                    "needs a K, M, G, T, P or E suffix)",
+                    shown);
         return false;
     }
 

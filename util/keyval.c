@@ -39,31 +39,31 @@ static bool validate_key(const char *key, size_t len, GError **errp)
     g_autofree char *shown = qutil_str_abbrev(copy, KEY_ECHO_MAX);
 
     if (len == 0) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "empty parameter name");
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "empty parameter name");
         return false;
     }
     if (len > KEYVAL_KEY_MAX) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "parameter name '%s' is too long (at most %d "
-                       "characters)",
-                       shown, KEYVAL_KEY_MAX);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "parameter name '%s' is too long (at most %d "
+                    "characters)",
+                    shown, KEYVAL_KEY_MAX);
         return false;
     }
     for (size_t i = 0; i < len; i++) {
         if (!key_char_ok(key[i])) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "invalid parameter name '%s' (use letters, "
-                           "digits, '-', '_' and '.')",
-                           shown);
+            g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                        "invalid parameter name '%s' (use letters, "
+                        "digits, '-', '_' and '.')",
+                        shown);
             return false;
         }
     }
     if (key[0] == '.' || key[len - 1] == '.' || strstr(copy, "..")) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "invalid parameter name '%s' (empty component "
-                       "between dots)",
-                       shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "invalid parameter name '%s' (empty component "
+                    "between dots)",
+                    shown);
         return false;
     }
     return true;
@@ -144,9 +144,9 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
             key = g_strdup(implied_key);
             value = read_value(start, &pos);
         } else if (span == 0) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "empty parameter name (an element starts "
-                           "with ',')");
+            g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                        "empty parameter name (an element starts "
+                        "with ',')");
             return NULL;
         } else {
             /*
@@ -159,15 +159,15 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
                 g_autofree char *shown =
                     qutil_str_abbrev(prev->key, KEY_ECHO_MAX);
 
-                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "the parameter after '%s' has no '=': write "
-                               "KEY=VALUE, and a comma inside a value as "
-                               "',,'",
-                               shown);
+                g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                            "the parameter after '%s' has no '=': write "
+                            "KEY=VALUE, and a comma inside a value as "
+                            "',,'",
+                            shown);
             } else {
-                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "the first parameter has no '=': write "
-                               "KEY=VALUE");
+                g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                            "the first parameter has no '=': write "
+                            "KEY=VALUE");
             }
             return NULL;
         }
@@ -176,8 +176,8 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
         if (g_hash_table_contains(seen, key)) {
             g_autofree char *shown = qutil_str_abbrev(key, KEY_ECHO_MAX);
             g_free(value);
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "parameter '%s' is given more than once", shown);
+            g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                        "parameter '%s' is given more than once", shown);
             return NULL;
         }
 

@@ -22,7 +22,7 @@
  *    as QEMU does; an empty element anywhere else (",a=1", "a=1,,,,") is
  *    an error or part of a value by the escaping rule above.
  *
- * Errors are QIO_ERROR_INVALID_ARGUMENT.  Messages name the offending key
+ * Errors are QUTIL_ERROR_INVALID_ARGUMENT.  Messages name the offending key
  * but never echo a value: values may be secrets.  Callers in higher layers
  * (qom's --object front end) may re-code them into their own domain.
  */

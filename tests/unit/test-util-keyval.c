@@ -45,7 +45,8 @@ static void check_error(const char *params, const char *implied,
     if (pairs) {
         fail_msg("'%s' accepted", params);
     }
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     if (needle && !strstr(err->message, needle)) {
         fail_msg("'%s': message '%s' lacks '%s'", params, err->message, needle);
     }
@@ -125,7 +126,8 @@ static void test_duplicate_key(void **state)
         "secret,id=s0,data=TOPSECRET,data=x", "qom-type", NULL, &err);
 
     assert_null(pairs);
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, "'data'"));
     /* Values may be secrets: they never appear in messages. */
     assert_null(strstr(err->message, "TOPSECRET"));
@@ -249,7 +251,8 @@ static void test_long_input(void **state)
     good_pairs = keyval_parse(good, NULL, NULL, NULL);
     assert_non_null(good_pairs);
     assert_null(keyval_parse(bad, NULL, NULL, &err));
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, "too long"));
 }
 
