@@ -101,8 +101,10 @@ static bool nbd_client_read(NBDClient *c, void *buf, size_t len,
     g_autoptr(GError) err = NULL;
 
     if (qio_channel_read_all(c->ioc, buf, len, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: reading %s: %s",
-                    c->peer, what, err->message);
+        /* The channel's own domain and code: QIO_ERROR, TLS's, ... */
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "NBD server %s: reading %s: ", c->peer,
+                                   what);
         nbd_client_fail(c);
         return false;
     }
@@ -115,8 +117,9 @@ static bool nbd_client_write(NBDClient *c, const void *buf, size_t len,
     g_autoptr(GError) err = NULL;
 
     if (qio_channel_write_all(c->ioc, buf, len, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: sending %s: %s",
-                    c->peer, what, err->message);
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "NBD server %s: sending %s: ", c->peer,
+                                   what);
         nbd_client_fail(c);
         return false;
     }
@@ -1425,8 +1428,9 @@ static bool nbd_client_send_request(NBDClient *c, const NBDClientRequest *r,
         nbd_encode_request(buf, &req);
     }
     if (qio_channel_writev_all(c->ioc, iov, payload ? 2 : 1, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: sending %s: %s",
-                    c->peer, nbd_cmd_name(r->type), err->message);
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "NBD server %s: sending %s: ", c->peer,
+                                   nbd_cmd_name(r->type));
         return false;
     }
     return true;
