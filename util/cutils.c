@@ -39,20 +39,6 @@ static void set_invalid(GError **errp, const char *str, const char *what)
                 "'%s' is not %s", shown, what);
 }
 
-static int digit_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /*
  * Consume the digits of an unsigned number at *@pos (decimal, or hex after
  * "0x").  Returns 1 on success, 0 when there are no digits, -1 on
@@ -67,13 +53,14 @@ static int scan_unsigned(const char **pos, uint64_t *value, bool *hex)
     bool overflow = false;
     const char *digits;
 
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && digit_value(p[2]) >= 0) {
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
+        g_ascii_xdigit_value(p[2]) >= 0) {
         base = 16;
         p += 2;
     }
     digits = p;
     for (;;) {
-        int d = digit_value(*p);
+        int d = g_ascii_xdigit_value(*p);
         if (d < 0 || (unsigned)d >= base) {
             break;
         }

@@ -124,6 +124,12 @@ static void test_strtou64(void **state)
     assert_true(v == UINT64_MAX);
     assert_true(qutil_strtou64("010", &v, NULL));
     assert_int_equal(v, 10); /* decimal, not octal */
+    /* Hex digits in either case; the first non-digit ends the number. */
+    assert_true(qutil_strtou64("0XaBcDeF09", &v, NULL));
+    assert_true(v == 0xabcdef09);
+    assert_false(qutil_strtou64("0x1g", &v, NULL));
+    assert_false(qutil_strtou64("0x:", &v, NULL));
+    assert_false(qutil_strtou64("12a", &v, NULL));
 
     assert_false(qutil_strtou64("18446744073709551616", &v, &err));
     assert_true(
