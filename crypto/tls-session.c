@@ -1613,9 +1613,3 @@ QCryptoTLSSessionKTLS qcrypto_tls_session_get_ktls(QCryptoTLSSession *sess)
     }
     return ret;
 }
-
-QCryptoTLSCredsEndpoint
-qcrypto_tls_session_get_endpoint(QCryptoTLSSession *sess)
-{
-    return sess->endpoint;
-}

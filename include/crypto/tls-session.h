@@ -250,7 +250,4 @@ const char *qcrypto_tls_session_get_kx(QCryptoTLSSession *sess);
  */
 QCryptoTLSSessionKTLS qcrypto_tls_session_get_ktls(QCryptoTLSSession *sess);
 
-QCryptoTLSCredsEndpoint
-qcrypto_tls_session_get_endpoint(QCryptoTLSSession *sess);
-
 G_END_DECLS
