@@ -1147,7 +1147,7 @@ GObject *qom_object_add(const char *type, const char *id, GPtrArray *props,
     g_autofree PropInput *in = g_new0(PropInput, n + 1);
 
     for (guint i = 0; i < n; i++) {
-        KeyvalPair *pair = g_ptr_array_index(props, i);
+        QUtilKeyvalPair *pair = g_ptr_array_index(props, i);
         in[i].name = pair->key;
         in[i].str = pair->value;
     }

@@ -18,7 +18,7 @@
 /* How much of a bad key is quoted back; keys are short by rule anyway. */
 #define KEY_ECHO_MAX 64
 
-void keyval_pair_free(KeyvalPair *pair)
+void qutil_keyval_pair_free(QUtilKeyvalPair *pair)
 {
     if (!pair) {
         return;
@@ -105,11 +105,11 @@ static bool is_help_word(const char *start, size_t len)
            (len == 1 && start[0] == '?');
 }
 
-GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
-                        GError **errp)
+GPtrArray *qutil_keyval_parse(const char *params, const char *implied_key,
+                              bool *help, GError **errp)
 {
     g_autoptr(GPtrArray) pairs =
-        g_ptr_array_new_with_free_func((GDestroyNotify)keyval_pair_free);
+        g_ptr_array_new_with_free_func((GDestroyNotify)qutil_keyval_pair_free);
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     const char *pos = params;
     bool first = true;
@@ -155,7 +155,7 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
              * the key before it instead.
              */
             if (pairs->len > 0) {
-                KeyvalPair *prev = pairs->pdata[pairs->len - 1];
+                QUtilKeyvalPair *prev = pairs->pdata[pairs->len - 1];
                 g_autofree char *shown =
                     qutil_str_abbrev(prev->key, KEY_ECHO_MAX);
 
@@ -181,7 +181,7 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
             return NULL;
         }
 
-        KeyvalPair *pair = g_new0(KeyvalPair, 1);
+        QUtilKeyvalPair *pair = g_new0(QUtilKeyvalPair, 1);
         pair->key = g_steal_pointer(&key);
         pair->value = value;
         g_ptr_array_add(pairs, pair);
@@ -190,12 +190,12 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
     return g_steal_pointer(&pairs);
 }
 
-const char *keyval_lookup(GPtrArray *pairs, const char *key)
+const char *qutil_keyval_lookup(GPtrArray *pairs, const char *key)
 {
     g_return_val_if_fail(pairs != NULL && key != NULL, NULL);
 
     for (guint i = 0; i < pairs->len; i++) {
-        KeyvalPair *pair = g_ptr_array_index(pairs, i);
+        QUtilKeyvalPair *pair = g_ptr_array_index(pairs, i);
         if (g_str_equal(pair->key, key)) {
             return pair->value;
         }

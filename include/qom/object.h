@@ -170,7 +170,7 @@ bool qom_id_is_valid(const char *id, GError **errp);
 
 /*
  * Create an object of registered type @type named @id, set its properties
- * from @props (a GPtrArray of KeyvalPair from util/keyval.h, in order;
+ * from @props (a GPtrArray of QUtilKeyvalPair from util/keyval.h, in order;
  * NULL for none), run its GInitable init if it has one and add it to the
  * object table.  Each value is converted according to the property's
  * GParamSpec:

@@ -594,7 +594,7 @@ static void test_add_all_kinds(void **state)
 static void test_add_from_pairs_and_table(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs = keyval_parse(
+    g_autoptr(GPtrArray) pairs = qutil_keyval_parse(
         "test-widget,id=w0,count=5,name=x", "qom-type", NULL, &err);
     g_autoptr(GHashTable) table = g_hash_table_new(g_str_hash, g_str_equal);
     g_auto(GStrv) ids = NULL;
