@@ -1,0 +1,843 @@
+/*
+ * NBD server: the transmission phase.
+ *
+ * The client's thread (the reader) reads requests and hands them to a few
+ * worker threads of the client's own, so many requests are in flight and
+ * replies come back in completion order.  After NBD_OPT_EXTENDED_HEADERS
+ * every request and reply of the connection uses the 32-byte extended
+ * headers, with 64-bit effect lengths; payloads stay bounded by the
+ * maximum block size.  The export is reached only through its
+ * NBDExportOps.
+ *
+ * Copyright (c) qio contributors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+#include "crypto/tls-session.h"
+#include "io/channel-socket.h"
+#include "io/channel-tls.h"
+#include "server-internal.h"
+
+/* Most extents one BLOCK_STATUS reply carries. */
+#define NBD_MAX_EXTENTS 1024
+
+/*
+ * The client's thread reads requests (and WRITE payloads) and queues them
+ * for the client's workers, which do the file I/O and send the replies;
+ * replies leave in completion order, each one whole under send_lock.
+ * Memory is bounded per client: the reader waits while the payloads in
+ * flight exceed NBD_SERVER_INFLIGHT_BYTES or NBD_SERVER_INFLIGHT_REQUESTS
+ * requests are queued, which back-pressures the client through TCP.
+ */
+
+/* Worker threads per client. */
+#define NBD_SERVER_WORKERS 4
+/* Payload bytes (reads and writes) in flight per client. */
+#define NBD_SERVER_INFLIGHT_BYTES (64u * 1024 * 1024)
+/* Requests in flight per client. */
+#define NBD_SERVER_INFLIGHT_REQUESTS 256
+
+typedef struct NBDServerReq {
+    NBDRequest req;
+    NBDBuf buf;    /* WRITE payload, or none */
+    size_t charge; /* bytes counted against the in-flight budget */
+} NBDServerReq;
+
+/* Marks the connection dead; the reader notices at its next read. */
+static void nbd_conn_fail(NBDServerConn *client)
+{
+    if (!g_atomic_int_exchange(&client->failed, 1)) {
+        qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    }
+}
+
+/*
+ * One reply, all of its pieces in one go so replies never interleave;
+ * replies held back in @batch (the reader's, or NULL) go first, in the
+ * same call.
+ */
+static bool nbd_send_iov(NBDServerConn *client, NBDReplyBatch *batch,
+                         struct iovec *iov, size_t niov)
+{
+    struct iovec all[4];
+    size_t n = 0;
+    bool ok;
+
+    g_assert(niov < G_N_ELEMENTS(all));
+    if (g_atomic_int_get(&client->failed)) {
+        return false;
+    }
+    if (batch && batch->len) {
+        all[n++] = (struct iovec){ batch->buf, batch->len };
+    }
+    memcpy(all + n, iov, niov * sizeof(*iov));
+    n += niov;
+    g_mutex_lock(&client->send_lock);
+    ok = qio_channel_writev_all(client->ioc, all, n, NULL) == 0;
+    g_mutex_unlock(&client->send_lock);
+    if (batch) {
+        batch->len = 0;
+        batch->count = 0;
+    }
+    if (!ok) {
+        nbd_conn_fail(client);
+    }
+    return ok;
+}
+
+/*
+ * On the reader, a short reply is held back while more requests wait:
+ * one send (and one wakeup of the client) for several replies, which is
+ * most of what a stream of writes costs besides the copies.  Sent by
+ * nbd_batch_flush() before the reader would wait for input, or when
+ * full, or with the next reply the reader sends.
+ */
+static bool nbd_batch_add(NBDReplyBatch *batch, struct iovec *iov, size_t niov)
+{
+    size_t total = 0;
+
+    if (!batch || !batch->enabled) {
+        return false;
+    }
+    for (size_t i = 0; i < niov; i++) {
+        total += iov[i].iov_len;
+    }
+    if (total > NBD_BATCH_REPLY_MAX || batch->count + 1 >= NBD_BATCH_REPLIES) {
+        return false; /* goes out now, with what is held */
+    }
+    for (size_t i = 0; i < niov; i++) {
+        memcpy(batch->buf + batch->len, iov[i].iov_base, iov[i].iov_len);
+        batch->len += iov[i].iov_len;
+    }
+    batch->count++;
+    return true;
+}
+
+/*
+ * Bytes the reader can have without waiting: the socket's queue, plus
+ * what the TLS session holds (read ahead, or decrypted).  Ciphertext
+ * counts as data, a little more than it will be: good enough to tell a
+ * stream of requests from a pause.
+ */
+static size_t nbd_input_ready(NBDServerConn *client)
+{
+    int avail = 0;
+    size_t n;
+
+    if (ioctl(client->batch_fd, FIONREAD, &avail) < 0 || avail < 0) {
+        avail = 0;
+    }
+    n = avail;
+    if (client->tls) {
+        n += qcrypto_tls_session_check_pending(
+            qio_channel_tls_get_session(QIO_CHANNEL_TLS(client->ioc)));
+    }
+    return n;
+}
+
+/*
+ * Sends held-back replies unless the next @need bytes the reader wants
+ * are already there (0: send them now).  Called before every read that
+ * could wait: a request header, or a write's payload, which may take
+ * long to arrive behind a slow link.
+ */
+static bool nbd_batch_flush(NBDServerConn *client, NBDReplyBatch *batch,
+                            size_t need)
+{
+    struct iovec none[1] = { { NULL, 0 } };
+
+    if (!batch->len || (need && nbd_input_ready(client) >= need)) {
+        return true;
+    }
+    return nbd_send_iov(client, batch, none, 0);
+}
+
+static bool nbd_send_reply(NBDServerConn *client, NBDReplyBatch *batch,
+                           struct iovec *iov, size_t niov)
+{
+    return nbd_batch_add(batch, iov, niov) ||
+           nbd_send_iov(client, batch, iov, niov);
+}
+
+static bool nbd_send_simple(NBDServerConn *client, NBDReplyBatch *batch,
+                            uint64_t cookie, uint32_t err, const void *data,
+                            size_t len)
+{
+    NBDSimpleReply rep = { .error = err, .cookie = cookie };
+    uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
+    struct iovec iov[2] = {
+        { hdr, sizeof(hdr) },
+        { (void *)data, len },
+    };
+
+    nbd_encode_simple_reply(hdr, &rep);
+    return nbd_send_reply(client, batch, iov, len ? 2 : 1);
+}
+
+/*
+ * One reply chunk to @req: a structured one, or with extended headers
+ * an extended one, which also echoes the request's offset.
+ */
+static bool nbd_send_chunk(NBDServerConn *client, NBDReplyBatch *batch,
+                           const NBDRequest *req, uint16_t flags, uint16_t type,
+                           const void *pre, size_t prelen, const void *data,
+                           size_t len)
+{
+    uint8_t hdr[NBD_EXTENDED_REPLY_SIZE];
+    struct iovec iov[3] = {
+        { hdr, 0 },
+        { (void *)pre, prelen },
+        { (void *)data, len },
+    };
+
+    if (client->extended) {
+        NBDExtendedReply rep = {
+            .flags = flags,
+            .type = type,
+            .cookie = req->cookie,
+            .offset = req->offset,
+            .length = prelen + len,
+        };
+
+        nbd_encode_extended_reply(hdr, &rep);
+        iov[0].iov_len = NBD_EXTENDED_REPLY_SIZE;
+    } else {
+        NBDStructuredReply rep = {
+            .flags = flags,
+            .type = type,
+            .cookie = req->cookie,
+            .length = prelen + len,
+        };
+
+        nbd_encode_structured_reply(hdr, &rep);
+        iov[0].iov_len = NBD_STRUCTURED_REPLY_SIZE;
+    }
+    return nbd_send_reply(client, batch, iov, len ? 3 : prelen ? 2 : 1);
+}
+
+static void nbd_log_error(NBDServerConn *client, const NBDRequest *req,
+                          uint32_t err, const char *msg)
+{
+    g_info("NBD client %s: %s at %" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
+           ": %s: %s",
+           qio_channel_get_name(client->master), nbd_cmd_name(req->type),
+           req->offset, req->length, nbd_err_name(err), msg);
+}
+
+/* A reply without data: success, or an error with a message. */
+static bool nbd_send_status(NBDServerConn *client, NBDReplyBatch *batch,
+                            const NBDRequest *req, uint32_t err,
+                            const char *msg)
+{
+    uint8_t pre[6];
+    size_t mlen;
+
+    if (err) {
+        nbd_log_error(client, req, err, msg);
+    }
+    if (!client->structured) {
+        return nbd_send_simple(client, batch, req->cookie, err, NULL, 0);
+    }
+    if (!err) {
+        return nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                              NBD_REPLY_TYPE_NONE, NULL, 0, NULL, 0);
+    }
+    mlen = MIN(strlen(msg), NBD_MAX_STRING_LENGTH);
+    nbd_put_be32(pre, err);
+    nbd_put_be16(pre + 4, mlen);
+    return nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                          NBD_REPLY_TYPE_ERROR, pre, 6, msg, mlen);
+}
+
+/* Errno-style result (0 or -errno) as a reply. */
+static bool nbd_send_result(NBDServerConn *client, NBDReplyBatch *batch,
+                            const NBDRequest *req, int ret)
+{
+    return nbd_send_status(client, batch, req,
+                           ret ? nbd_errno_to_wire(-ret) : 0,
+                           ret ? g_strerror(-ret) : NULL);
+}
+
+static bool nbd_range_ok(NBDExport *exp, const NBDRequest *req)
+{
+    return req->offset <= exp->size && req->length <= exp->size - req->offset;
+}
+
+/*
+ * Payload buffers come from a small per-client pool: fresh memory for
+ * every request costs a page fault per page, more than the data copy.
+ * Buffers are 4 KiB aligned (what O_DIRECT needs) and at least
+ * NBD_BUF_MIN bytes, so the usual request sizes share them; the pool
+ * keeps at most NBD_POOL_BYTES.
+ */
+#define NBD_BUF_MIN    (256u * 1024)
+#define NBD_POOL_BYTES (16u * 1024 * 1024)
+
+static bool nbd_buf_get(NBDServerConn *client, size_t len, NBDBuf *out)
+{
+    void *p = NULL;
+
+    g_mutex_lock(&client->pool_lock);
+    for (guint i = 0; i < client->pool->len; i++) {
+        NBDBuf *b = &g_array_index(client->pool, NBDBuf, i);
+
+        if (b->cap >= len) {
+            *out = *b;
+            client->pool_bytes -= b->cap;
+            g_array_remove_index_fast(client->pool, i);
+            g_mutex_unlock(&client->pool_lock);
+            return true;
+        }
+    }
+    g_mutex_unlock(&client->pool_lock);
+    out->cap = MAX(len, NBD_BUF_MIN);
+    if (posix_memalign(&p, NBD_DIRECT_ALIGN, out->cap)) {
+        out->p = NULL;
+        return false;
+    }
+    out->p = p;
+    return true;
+}
+
+static void nbd_buf_put(NBDServerConn *client, NBDBuf *b)
+{
+    if (!b->p) {
+        return;
+    }
+    g_mutex_lock(&client->pool_lock);
+    if (client->pool_bytes + b->cap <= NBD_POOL_BYTES) {
+        g_array_append_val(client->pool, *b);
+        client->pool_bytes += b->cap;
+        b->p = NULL;
+    }
+    g_mutex_unlock(&client->pool_lock);
+    free(b->p);
+    b->p = NULL;
+}
+
+void nbd_pool_clear(NBDServerConn *client)
+{
+    for (guint i = 0; client->pool && i < client->pool->len; i++) {
+        free(g_array_index(client->pool, NBDBuf, i).p);
+    }
+    g_clear_pointer(&client->pool, g_array_unref);
+}
+
+/*
+ * With @nowait, a read that would wait for the disk is not done and not
+ * answered: *@would_block is set and the request goes to a worker.
+ */
+static bool nbd_do_read(NBDServerConn *client, NBDReplyBatch *batch,
+                        const NBDRequest *req, bool nowait, bool *would_block)
+{
+    NBDExport *exp = client->exp;
+    NBDBuf nb;
+    uint8_t *buf;
+    uint8_t pre[12];
+    size_t done;
+    bool ok;
+    int err;
+
+    if (client->structured && !(req->flags & NBD_CMD_FLAG_DF) && req->length &&
+        exp->ops->is_hole(exp, req->offset, req->length)) {
+        nbd_put_be64(pre, req->offset);
+        nbd_put_be32(pre + 8, req->length);
+        return nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                              NBD_REPLY_TYPE_OFFSET_HOLE, pre, 12, NULL, 0);
+    }
+    if (!nbd_buf_get(client, req->length, &nb)) {
+        return nbd_send_status(client, batch, req, NBD_ENOMEM, "out of memory");
+    }
+    buf = nb.p;
+    done = exp->ops->read(exp, buf, req->length, req->offset, nowait, &err);
+    if (err == EAGAIN && nowait) {
+        nbd_buf_put(client, &nb);
+        *would_block = true;
+        return true;
+    }
+    if (err &&
+        (!client->structured || !done || (req->flags & NBD_CMD_FLAG_DF))) {
+        nbd_buf_put(client, &nb);
+        return nbd_send_status(client, batch, req, nbd_errno_to_wire(err),
+                               g_strerror(err));
+    }
+    if (err) {
+        /* Hand over what was read, then say where it failed. */
+        const char *msg = g_strerror(err);
+        size_t mlen = MIN(strlen(msg), NBD_MAX_STRING_LENGTH);
+        g_autofree uint8_t *tail = g_malloc(mlen + 8);
+        uint8_t epre[6];
+
+        nbd_log_error(client, req, nbd_errno_to_wire(err), msg);
+        nbd_put_be64(pre, req->offset);
+        ok = nbd_send_chunk(client, batch, req, 0, NBD_REPLY_TYPE_OFFSET_DATA,
+                            pre, 8, buf, done);
+        nbd_buf_put(client, &nb);
+        /* Error, message length, message, then the failing offset. */
+        nbd_put_be32(epre, nbd_errno_to_wire(err));
+        nbd_put_be16(epre + 4, mlen);
+        memcpy(tail, msg, mlen);
+        nbd_put_be64(tail + mlen, req->offset + done);
+        return ok && nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                                    NBD_REPLY_TYPE_ERROR_OFFSET, epre, 6, tail,
+                                    mlen + 8);
+    }
+    if (!client->structured) {
+        ok = nbd_send_simple(client, batch, req->cookie, 0, buf, req->length);
+    } else if (!req->length) {
+        ok = nbd_send_status(client, batch, req, 0, NULL);
+    } else {
+        nbd_put_be64(pre, req->offset);
+        ok = nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                            NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf,
+                            req->length);
+    }
+    nbd_buf_put(client, &nb);
+    return ok;
+}
+
+/* @nowait and @would_block as for nbd_do_read(). */
+static bool nbd_do_write(NBDServerConn *client, NBDReplyBatch *batch,
+                         const NBDRequest *req, const uint8_t *buf, bool nowait,
+                         bool *would_block)
+{
+    NBDExport *exp = client->exp;
+    int ret;
+
+    if (exp->readonly) {
+        return nbd_send_status(client, batch, req, NBD_EPERM,
+                               "export is read-only");
+    }
+    if (!nbd_range_ok(exp, req)) {
+        return nbd_send_status(client, batch, req, NBD_ENOSPC,
+                               "write past the end of the export");
+    }
+    ret =
+        exp->ops->write(exp, buf, req->length, req->offset, req->flags, nowait);
+    if (ret == -EAGAIN && nowait) {
+        *would_block = true;
+        return true;
+    }
+    return nbd_send_result(client, batch, req, ret);
+}
+
+static bool nbd_do_write_zeroes(NBDServerConn *client, NBDReplyBatch *batch,
+                                const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+    int ret;
+
+    if (exp->readonly) {
+        return nbd_send_status(client, batch, req, NBD_EPERM,
+                               "export is read-only");
+    }
+    if (!nbd_range_ok(exp, req)) {
+        return nbd_send_status(client, batch, req, NBD_ENOSPC,
+                               "write past the end of the export");
+    }
+    ret = exp->ops->write_zeroes(exp, req->offset, req->length, req->flags);
+    if (ret == -ENOTSUP) {
+        return nbd_send_status(client, batch, req, NBD_ENOTSUP,
+                               "fast zeroing is not possible here");
+    }
+    return nbd_send_result(client, batch, req, ret);
+}
+
+static bool nbd_do_trim(NBDServerConn *client, NBDReplyBatch *batch,
+                        const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+
+    if (exp->readonly) {
+        return nbd_send_status(client, batch, req, NBD_EPERM,
+                               "export is read-only");
+    }
+    if (!nbd_range_ok(exp, req)) {
+        return nbd_send_status(client, batch, req, NBD_EINVAL,
+                               "trim past the end of the export");
+    }
+    return nbd_send_result(
+        client, batch, req,
+        exp->ops->trim(exp, req->offset, req->length, req->flags));
+}
+
+static bool nbd_do_flush(NBDServerConn *client, NBDReplyBatch *batch,
+                         const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+
+    return nbd_send_result(client, batch, req, exp->ops->flush(exp));
+}
+
+static bool nbd_do_cache(NBDServerConn *client, NBDReplyBatch *batch,
+                         const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+
+    if (!nbd_range_ok(exp, req)) {
+        return nbd_send_status(client, batch, req, NBD_EINVAL,
+                               "cache past the end of the export");
+    }
+    return nbd_send_result(client, batch, req,
+                           exp->ops->cache(exp, req->offset, req->length));
+}
+
+static bool nbd_do_block_status(NBDServerConn *client, NBDReplyBatch *batch,
+                                const NBDRequest *req)
+{
+    NBDExport *exp = client->exp;
+    g_autofree uint8_t *ext = NULL;
+    uint64_t off = req->offset, end;
+    uint32_t n = 0;
+    uint8_t pre[8];
+    /* Extended headers: 64-bit lengths and flags (BLOCK_STATUS_EXT). */
+    size_t dsize = client->extended ? 16 : 8;
+
+    if (!client->structured || !client->meta_base_allocation) {
+        return nbd_send_status(client, batch, req, NBD_EINVAL,
+                               "no meta context was selected; use "
+                               "NBD_OPT_SET_META_CONTEXT base:allocation");
+    }
+    if (!req->length || !nbd_range_ok(exp, req)) {
+        return nbd_send_status(client, batch, req, NBD_EINVAL,
+                               "block status range outside the export");
+    }
+    /* No overflow: the range is inside the export. */
+    end = req->offset + req->length;
+    ext = g_malloc(dsize * NBD_MAX_EXTENTS);
+    while (off < end && n < NBD_MAX_EXTENTS) {
+        uint64_t len;
+        uint32_t flags;
+        int ret = exp->ops->block_status(exp, off, end - off, &len, &flags);
+
+        if (ret < 0) {
+            if (!n) {
+                return nbd_send_result(client, batch, req, ret);
+            }
+            break; /* answer for what is known */
+        }
+        if (client->extended) {
+            nbd_put_be64(ext + dsize * n, len);
+            nbd_put_be64(ext + dsize * n + 8, flags);
+        } else {
+            /* A compact request is under 4 GiB, so is each extent. */
+            nbd_put_be32(ext + dsize * n, len);
+            nbd_put_be32(ext + dsize * n + 4, flags);
+        }
+        n++;
+        off += len;
+        if (req->flags & NBD_CMD_FLAG_REQ_ONE) {
+            break;
+        }
+    }
+    nbd_put_be32(pre, NBD_META_ID_BASE_ALLOCATION);
+    if (client->extended) {
+        /* The descriptor count is optional; giving it costs nothing. */
+        nbd_put_be32(pre + 4, n);
+        return nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                              NBD_REPLY_TYPE_BLOCK_STATUS_EXT, pre, 8, ext,
+                              dsize * n);
+    }
+    return nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
+                          NBD_REPLY_TYPE_BLOCK_STATUS, pre, 4, ext, dsize * n);
+}
+
+/* Flags each command accepts. */
+static uint16_t nbd_cmd_allowed_flags(NBDServerConn *client, uint16_t type)
+{
+    switch (type) {
+    case NBD_CMD_READ:
+        return client->structured ? NBD_CMD_FLAG_DF : 0;
+    case NBD_CMD_WRITE:
+    case NBD_CMD_TRIM:
+        return NBD_CMD_FLAG_FUA;
+    case NBD_CMD_WRITE_ZEROES:
+        return NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
+    case NBD_CMD_BLOCK_STATUS:
+        return NBD_CMD_FLAG_REQ_ONE;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Runs @r and answers it; false if the connection must end.  With
+ * @nowait (see NBDExportOps.inline_mode) *@would_block may come back set
+ * instead.  @batch: the reader's, or NULL on a worker.
+ */
+static bool nbd_handle(NBDServerConn *client, NBDReplyBatch *batch,
+                       NBDServerReq *r, bool nowait, bool *would_block)
+{
+    const NBDRequest *req = &r->req;
+    bool ok;
+
+    switch (req->type) {
+    case NBD_CMD_READ:
+        ok = nbd_do_read(client, batch, req, nowait, would_block);
+        break;
+    case NBD_CMD_WRITE:
+        ok = nbd_do_write(client, batch, req, r->buf.p, nowait, would_block);
+        break;
+    case NBD_CMD_FLUSH:
+        ok = nbd_do_flush(client, batch, req);
+        break;
+    case NBD_CMD_TRIM:
+        ok = nbd_do_trim(client, batch, req);
+        break;
+    case NBD_CMD_CACHE:
+        ok = nbd_do_cache(client, batch, req);
+        break;
+    case NBD_CMD_WRITE_ZEROES:
+        ok = nbd_do_write_zeroes(client, batch, req);
+        break;
+    case NBD_CMD_BLOCK_STATUS:
+        ok = nbd_do_block_status(client, batch, req);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    return ok;
+}
+
+/* A request is answered: release its buffer and its in-flight charge. */
+static void nbd_finish(NBDServerConn *client, NBDServerReq *r)
+{
+    nbd_buf_put(client, &r->buf);
+    g_mutex_lock(&client->req_lock);
+    client->inflight--;
+    client->inflight_bytes -= r->charge;
+    if (client->req_waiters) {
+        /* GLib's broadcast is a system call even with nobody waiting. */
+        g_cond_broadcast(&client->req_cond);
+    }
+    g_mutex_unlock(&client->req_lock);
+    g_free(r);
+}
+
+/* Runs on a worker: one request, start to reply. */
+static void nbd_worker(gpointer data, gpointer opaque)
+{
+    NBDServerReq *r = data;
+    NBDServerConn *client = opaque;
+    bool would_block = false;
+
+    if (!nbd_handle(client, NULL, r, false, &would_block)) {
+        nbd_conn_fail(client);
+    }
+    nbd_finish(client, r);
+}
+
+/* Waits for room for a request carrying @bytes of payload. */
+static void nbd_reserve(NBDServerConn *client, size_t bytes)
+{
+    g_mutex_lock(&client->req_lock);
+    while (client->inflight >= NBD_SERVER_INFLIGHT_REQUESTS ||
+           (client->inflight_bytes &&
+            client->inflight_bytes + bytes > NBD_SERVER_INFLIGHT_BYTES)) {
+        client->req_waiters++;
+        g_cond_wait(&client->req_cond, &client->req_lock);
+        client->req_waiters--;
+    }
+    client->inflight++;
+    client->inflight_bytes += bytes;
+    g_mutex_unlock(&client->req_lock);
+}
+
+/*
+ * Checks the reader makes before queueing: true if the request was
+ * answered here (or, with *@fatal, must end the connection).
+ */
+/*
+ * With extended headers NBD_CMD_FLAG_PAYLOAD_LEN says whether a payload
+ * follows the header: a WRITE must have it (it is taken off @req here),
+ * no other command takes one.  Payload lengths over the maximum block
+ * size end the connection; a shorter unexpected payload is read and
+ * thrown away, and the command fails.  True if answered, as below.
+ */
+static bool nbd_check_payload_flag(NBDServerConn *client, NBDRequest *req,
+                                   bool *fatal)
+{
+    bool payload = req->flags & NBD_CMD_FLAG_PAYLOAD_LEN;
+
+    if (!client->extended) {
+        return false; /* the flag is refused like any unknown one */
+    }
+    if (payload && req->length > NBD_SERVER_MAX_REQUEST) {
+        g_info("NBD client %s: %s with a payload of %" G_GUINT64_FORMAT
+               " bytes over the limit of %u; disconnecting",
+               qio_channel_get_name(client->master), nbd_cmd_name(req->type),
+               req->length, NBD_SERVER_MAX_REQUEST);
+        *fatal = true;
+        return true;
+    }
+    if (req->type == NBD_CMD_WRITE) {
+        if (!payload) {
+            /* No flag, no payload: the stream stays in step. */
+            *fatal = !nbd_send_status(client, NULL, req, NBD_EINVAL,
+                                      "a write needs NBD_CMD_FLAG_PAYLOAD_LEN "
+                                      "with extended headers");
+            return true;
+        }
+        req->flags &= ~NBD_CMD_FLAG_PAYLOAD_LEN;
+        return false;
+    }
+    if (payload) {
+        if (!nbd_drain(client, req->length, NULL)) {
+            *fatal = true;
+            return true;
+        }
+        *fatal = !nbd_send_status(client, NULL, req, NBD_EINVAL,
+                                  "this command takes no payload");
+        return true;
+    }
+    return false;
+}
+
+static bool nbd_check_request(NBDServerConn *client, NBDRequest *req,
+                              bool *fatal)
+{
+    *fatal = false;
+    if (req->type != NBD_CMD_DISC &&
+        nbd_check_payload_flag(client, req, fatal)) {
+        return true;
+    }
+    if (req->flags & ~nbd_cmd_allowed_flags(client, req->type)) {
+        if (req->type == NBD_CMD_WRITE) {
+            /* Keep in step: the payload follows regardless. */
+            if (req->length > NBD_SERVER_MAX_REQUEST ||
+                !nbd_drain(client, req->length, NULL)) {
+                *fatal = true;
+                return true;
+            }
+        }
+        *fatal = !nbd_send_status(client, NULL, req, NBD_EINVAL,
+                                  "unsupported command flags");
+        return true;
+    }
+    switch (req->type) {
+    case NBD_CMD_READ:
+        if (req->length > NBD_SERVER_MAX_REQUEST) {
+            *fatal = !nbd_send_status(client, NULL, req, NBD_EINVAL,
+                                      "read larger than the maximum block "
+                                      "size");
+            return true;
+        }
+        if (!nbd_range_ok(client->exp, req)) {
+            *fatal = !nbd_send_status(client, NULL, req, NBD_EINVAL,
+                                      "read past the end of the export");
+            return true;
+        }
+        return false;
+    case NBD_CMD_WRITE:
+        if (req->length > NBD_SERVER_MAX_REQUEST) {
+            /* The payload cannot be skipped safely: hang up. */
+            g_info("NBD client %s: write of %" G_GUINT64_FORMAT " bytes over "
+                   "the limit of %u",
+                   qio_channel_get_name(client->master), req->length,
+                   NBD_SERVER_MAX_REQUEST);
+            *fatal = true;
+            return true;
+        }
+        return false;
+    case NBD_CMD_FLUSH:
+    case NBD_CMD_TRIM:
+    case NBD_CMD_CACHE:
+    case NBD_CMD_WRITE_ZEROES:
+    case NBD_CMD_BLOCK_STATUS:
+        return false;
+    default:
+        *fatal =
+            !nbd_send_status(client, NULL, req, NBD_EINVAL, "unknown command");
+        return true;
+    }
+}
+
+void nbd_transmission(NBDServerConn *client)
+{
+    NBDReplyBatch batch = { 0 };
+    bool ok;
+
+    client->batch_fd =
+        QIO_IS_CHANNEL_SOCKET(client->master)
+            ? qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master))
+            : -1;
+    batch.enabled = client->batch_fd >= 0;
+    client->workers =
+        g_thread_pool_new(nbd_worker, client, NBD_SERVER_WORKERS, FALSE, NULL);
+    for (;;) {
+        /* One header style for the whole connection, fixed at GO. */
+        size_t hlen =
+            client->extended ? NBD_EXTENDED_REQUEST_SIZE : NBD_REQUEST_SIZE;
+        uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
+        NBDServerReq *r;
+        NBDRequest req;
+        NBDInlineMode mode;
+        bool fatal;
+        size_t charge = 0;
+
+        if (g_atomic_int_get(&client->failed) ||
+            !nbd_batch_flush(client, &batch, hlen) ||
+            !nbd_read(client, hdr, hlen, NULL)) {
+            break;
+        }
+        if (!(client->extended ? nbd_decode_extended_request(hdr, &req)
+                               : nbd_decode_request(hdr, &req))) {
+            /* Includes the other header style: the stream is lost. */
+            g_info("NBD client %s: bad %s request magic 0x%08x; "
+                   "disconnecting",
+                   qio_channel_get_name(client->master),
+                   client->extended ? "extended" : "compact",
+                   nbd_get_be32(hdr));
+            break;
+        }
+        if (req.type == NBD_CMD_DISC) {
+            break;
+        }
+        if (nbd_check_request(client, &req, &fatal)) {
+            if (fatal) {
+                break;
+            }
+            continue;
+        }
+        if (req.type == NBD_CMD_READ || req.type == NBD_CMD_WRITE) {
+            charge = req.length;
+        }
+        nbd_reserve(client, charge);
+        r = g_new0(NBDServerReq, 1);
+        r->req = req;
+        r->charge = charge;
+        if (req.type == NBD_CMD_WRITE) {
+            if (!nbd_batch_flush(client, &batch, req.length) ||
+                !nbd_buf_get(client, req.length, &r->buf) ||
+                !nbd_read(client, r->buf.p, req.length, NULL)) {
+                /* Out of memory for a bounded buffer, or the peer left. */
+                nbd_finish(client, r);
+                break;
+            }
+        }
+        mode = client->exp->ops->inline_mode(client->exp, req.type, req.flags);
+        if (mode != NBD_INLINE_NO) {
+            bool would_block = false;
+
+            ok = nbd_handle(client, &batch, r, mode == NBD_INLINE_NOWAIT,
+                            &would_block);
+            if (!ok) {
+                nbd_finish(client, r);
+                break;
+            }
+            if (!would_block) {
+                nbd_finish(client, r);
+                continue;
+            }
+        }
+        g_thread_pool_push(client->workers, r, NULL);
+    }
+    /* Replies still owed go out before the connection closes. */
+    nbd_batch_flush(client, &batch, 0);
+    g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
+}
