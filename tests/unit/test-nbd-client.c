@@ -546,6 +546,124 @@ static void test_bad_replies(void **state)
     put64(s, 0);
     put64(s, 0);
     check_bad_reply(s, "read not fully covered");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE, 1, 11);
+    put64(s, 0);
+    put16(s, 0);
+    g_byte_array_append(s, (const uint8_t *)"\x10", 1);
+    check_bad_reply(s, "hole chunk one byte short");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE, 1, 12);
+    put64(s, UINT64_MAX);
+    put32(s, 2);
+    check_bad_reply(s, "hole whose end wraps");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR_OFFSET, 1, 6);
+    put32(s, NBD_EIO);
+    put16(s, 0);
+    check_bad_reply(s, "error-offset chunk without the offset");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 7);
+    put32(s, NBD_EIO);
+    put16(s, 0);
+    g_byte_array_append(s, (const uint8_t *)"x", 1);
+    check_bad_reply(s, "error chunk with a byte after the message");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 5);
+    put32(s, NBD_EIO);
+    g_byte_array_append(s, (const uint8_t *)"\0", 1);
+    check_bad_reply(s, "error chunk cut inside the message length");
+}
+
+/*
+ * Option replies whose lengths do not add up: each fails negotiation with
+ * QIO_ERROR_PROTOCOL, nothing read past the payload.
+ */
+static void check_bad_option_reply(GByteArray *script, const char *what)
+{
+    Fixture f;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) got = NULL;
+    NBDClient *c;
+
+    fixture_start(&f, script);
+    c = nbd_client_new_channel(f.ioc, PEER, NULL, NULL, &err);
+    assert_non_null(c);
+    assert_false(nbd_client_go(c, "", &err));
+    if (!g_error_matches(err, QIO_ERROR, QIO_ERROR_PROTOCOL)) {
+        fail_msg("%s: unexpected error %s", what, err->message);
+    }
+    print_message("  %s: %s\n", what, err->message);
+    nbd_client_free(c);
+    got = fixture_finish(&f);
+}
+
+/* Greeting through the meta context, as put_to_transmission() has it. */
+static void put_to_go(GByteArray *b)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+
+    put_greeting(b);
+    put_rep(b, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
+    put_rep(b, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    put32(p, 7);
+    g_byte_array_append(p, (const uint8_t *)"base:allocation", 15);
+    put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data, p->len);
+    put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK, NULL, 0);
+}
+
+static void test_bad_option_replies(void **state)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    GByteArray *s;
+
+    (void)state;
+    /* A meta context reply shorter than its context id. */
+    s = g_byte_array_new();
+    put_greeting(s);
+    put_rep(s, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
+    put_rep(s, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    put_rep(s, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT,
+            (const uint8_t *)"\0\0\x07", 3);
+    check_bad_option_reply(s, "meta context reply of 3 bytes");
+
+    /* Export info one byte short, and one byte long. */
+    for (int extra = -1; extra <= 1; extra += 2) {
+        g_byte_array_set_size(p, 0);
+        put16(p, NBD_INFO_EXPORT);
+        put64(p, 1024 * 1024);
+        put16(p, NBD_FLAG_HAS_FLAGS);
+        if (extra > 0) {
+            g_byte_array_append(p, (const uint8_t *)"x", 1);
+        } else {
+            g_byte_array_set_size(p, p->len - 1);
+        }
+        s = g_byte_array_new();
+        put_to_go(s);
+        put_rep(s, NBD_OPT_GO, NBD_REP_INFO, p->data, p->len);
+        check_bad_option_reply(s, "export info of the wrong length");
+    }
+
+    /* Block sizes cut short. */
+    g_byte_array_set_size(p, 0);
+    put16(p, NBD_INFO_BLOCK_SIZE);
+    put32(p, 512);
+    put32(p, 4096);
+    put16(p, 0);
+    s = g_byte_array_new();
+    put_to_go(s);
+    put_rep(s, NBD_OPT_GO, NBD_REP_INFO, p->data, p->len);
+    check_bad_option_reply(s, "block size info of 12 bytes");
 }
 
 /*
@@ -755,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_option_error_message),
         cmocka_unit_test(test_transmission),
         cmocka_unit_test(test_bad_replies),
+        cmocka_unit_test(test_bad_option_replies),
         cmocka_unit_test(test_extended_headers_negotiation),
         cmocka_unit_test(test_transport_error_kept),
     };
