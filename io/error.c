@@ -67,15 +67,10 @@ QIOErrorCode qio_error_code_from_errno(int errnum)
 
 void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
 {
-    int saved = errno;
     va_list ap;
 
-    if (errp) {
-        va_start(ap, fmt);
-        g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-        g_set_error(errp, QIO_ERROR, qio_error_code_from_errno(errnum),
-                    "%s: %s", msg, g_strerror(errnum));
-    }
-    errno = saved;
+    va_start(ap, fmt);
+    qutil_error_vsetg_errno(errp, QIO_ERROR, qio_error_code_from_errno(errnum),
+                            errnum, fmt, ap);
+    va_end(ap);
 }

@@ -11,19 +11,27 @@ GQuark qutil_error_quark(void)
     return g_quark_from_static_string("qutil-error-quark");
 }
 
-void qutil_error_setg_errno(GError **errp, GQuark domain, int code, int errnum,
-                            const char *fmt, ...)
+void qutil_error_vsetg_errno(GError **errp, GQuark domain, int code, int errnum,
+                             const char *fmt, va_list ap)
 {
     int saved = errno;
-    va_list ap;
 
     if (errp) {
-        va_start(ap, fmt);
         g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
+
         g_set_error(errp, domain, code, "%s: %s", msg, g_strerror(errnum));
     }
     errno = saved;
+}
+
+void qutil_error_setg_errno(GError **errp, GQuark domain, int code, int errnum,
+                            const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    qutil_error_vsetg_errno(errp, domain, code, errnum, fmt, ap);
+    va_end(ap);
 }
 
 void qutil_error_prepend(GError **errp, const char *fmt, ...)

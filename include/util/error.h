@@ -10,6 +10,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdarg.h>
 #include <stdbool.h>
 
 G_BEGIN_DECLS
@@ -34,6 +35,10 @@ typedef enum {
  */
 void qutil_error_setg_errno(GError **errp, GQuark domain, int code, int errnum,
                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
+/* The same with a va_list, for wrappers such as qio_error_setg_errno(). */
+void qutil_error_vsetg_errno(GError **errp, GQuark domain, int code, int errnum,
+                             const char *fmt, va_list ap) G_GNUC_PRINTF(5, 0);
 
 /*
  * Prefix an existing error's message: "<prefix>: <old message>".  Does
