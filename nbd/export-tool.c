@@ -44,6 +44,7 @@
 #include "io/socket-address.h"
 #include "nbd/client.h"
 #include "nbd/export-tool.h"
+#include "nbd/image-probe.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
@@ -369,6 +370,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
                                optarg);
                 return -1;
             }
+            opts->format_raw = true;
             break;
         case 'v':
             opts->verbose = true;
@@ -747,14 +749,13 @@ static bool export_tool_listen(ExportTool *t, GError **errp)
     if (!qio_socket_address_validate(addr, &err) ||
         qio_net_listener_open_sync(t->listener, addr, EXPORT_TOOL_BACKLOG,
                                    &err) < 0) {
-        g_autofree char *where = qio_socket_address_to_string(addr);
-
+        /* The listener's message names the address and the reason. */
         qio_error_setg(
             errp,
             err->code == QIO_ERROR_INVALID_ARGUMENT ? QIO_ERROR_INVALID_ARGUMENT
                                                     : QIO_ERROR_FAILED,
-            "cannot listen on %s (option --%s): %s", where,
-            opts->socket_path ? "socket" : "bind/--port", err->message);
+            "option --%s: %s", opts->socket_path ? "socket" : "bind/--port",
+            err->message);
         return false;
     }
     return true;
@@ -832,14 +833,36 @@ static void export_tool_detach(int ready_fd, bool verbose)
         return;
     }
     dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
     if (!verbose) {
-        /* With -v the debug messages (GLib prints them on stdout) stay. */
-        dup2(null_fd, STDOUT_FILENO);
+        /* With -v the messages (all on stderr) stay. */
         dup2(null_fd, STDERR_FILENO);
     }
     if (null_fd > STDERR_FILENO) {
         close(null_fd);
     }
+}
+
+/*
+ * An image whose format we do not read: exporting it raw would give the
+ * client the container, not the disk (qemu-nbd would serve the disk).
+ */
+static bool export_tool_check_format(const NBDExportToolOptions *opts,
+                                     GError **errp)
+{
+    const char *fmt =
+        opts->format_raw ? NULL : nbd_image_probe_file(opts->filename);
+
+    if (fmt) {
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "%s is a %s image, which qio-nbd cannot serve as a "
+                       "disk; give -f raw to export its bytes as they are, "
+                       "or convert it with 'qemu-img convert -f %s -O raw "
+                       "%s DISK.raw' and export that",
+                       opts->filename, fmt, fmt, opts->filename);
+        return false;
+    }
+    return true;
 }
 
 bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
@@ -853,6 +876,9 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
 
     if (opts->verbose) {
         g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    }
+    if (!export_tool_check_format(opts, errp)) {
+        return false;
     }
     /* A client vanishing mid-reply must not end the server. */
     signal(SIGPIPE, SIG_IGN);
@@ -872,7 +898,8 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
     }
     t.loop = g_main_loop_new(NULL, FALSE);
     t.listener = qio_net_listener_new();
-    qio_net_listener_set_name(t.listener, "qio-nbd");
+    /* Not the program's name, which starts every message already. */
+    qio_net_listener_set_name(t.listener, "NBD server");
     if (!export_tool_listen(&t, errp)) {
         goto out;
     }

@@ -42,6 +42,7 @@ static void test_defaults(void **state)
     assert_int_equal(parse(&opts, out, &err, args), 1);
     assert_null(err);
     assert_string_equal(opts.filename, "disk.img");
+    assert_false(opts.format_raw);
     assert_string_equal(opts.bind, "0.0.0.0");
     assert_string_equal(opts.port, "10809");
     assert_null(opts.socket_path);
@@ -105,6 +106,7 @@ static void test_all_options(void **state)
     assert_true(opts.readonly);
     assert_true(opts.persistent);
     assert_int_equal(opts.shared, 3);
+    assert_true(opts.format_raw);
     assert_true(opts.verbose);
     assert_int_equal(opts.objects->len, 1);
     assert_string_equal(g_ptr_array_index(opts.objects, 0),
