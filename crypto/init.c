@@ -10,7 +10,6 @@
 #include "authz/base.h"
 #include "crypto/secret.h"
 #include "crypto/tls-creds.h"
-#include "util/error.h"
 
 static gsize init_done;
 static int init_status;
@@ -29,8 +28,9 @@ bool qcrypto_init(GError **errp)
         g_once_init_leave(&init_done, 1);
     }
     if (init_status != GNUTLS_E_SUCCESS) {
-        qio_error_setg(errp, QIO_ERROR_FAILED, "cannot initialise gnutls: %s",
-                       gnutls_strerror(init_status));
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FAILED,
+                    "cannot initialise gnutls: %s",
+                    gnutls_strerror(init_status));
         return false;
     }
     return true;

@@ -28,6 +28,7 @@
 #include <gnutls/x509.h>
 #include <gnutls/x509-ext.h>
 
+#include "crypto/error.h"
 #include "util/error.h"
 
 #define PKI_OID_BASIC_CONSTRAINTS "2.5.29.19"
@@ -61,8 +62,8 @@ static void pki_datum_free(gnutls_datum_t *d, bool secret)
 
 static void pki_set_gnutls_error(GError **errp, int ret, const char *what)
 {
-    qio_error_setg(errp, QIO_ERROR_FAILED, "%s: %s", what,
-                   gnutls_strerror(ret));
+    g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FAILED, "%s: %s", what,
+                gnutls_strerror(ret));
 }
 
 void qcrypto_pki_cert_free(QCryptoPKICert *cert)
@@ -120,58 +121,58 @@ static bool pki_req_check(const QCryptoPKICertReq *req, GError **errp)
     guint8 addr[16];
 
     if (!req->common_name || !*req->common_name) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "certificate request: common_name is required");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "certificate request: common_name is required");
         return false;
     }
     for (i = 0; req->dns_names && req->dns_names[i]; i++) {
         if (!*req->dns_names[i]) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "certificate request '%s': dns_names[%zu] is "
-                           "empty",
-                           req->common_name, i);
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                        "certificate request '%s': dns_names[%zu] is "
+                        "empty",
+                        req->common_name, i);
             return false;
         }
     }
     for (i = 0; req->ip_addrs && req->ip_addrs[i]; i++) {
         if (!pki_parse_ip(req->ip_addrs[i], addr)) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "certificate request '%s': ip_addrs[%zu] '%s' "
-                           "is not an IPv4 or IPv6 address",
-                           req->common_name, i, req->ip_addrs[i]);
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                        "certificate request '%s': ip_addrs[%zu] '%s' "
+                        "is not an IPv4 or IPv6 address",
+                        req->common_name, i, req->ip_addrs[i]);
             return false;
         }
     }
     if (req->basic_constraints > QCRYPTO_PKI_EXT_CRITICAL ||
         req->key_usage > QCRYPTO_PKI_EXT_CRITICAL ||
         req->key_purpose > QCRYPTO_PKI_EXT_CRITICAL) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "certificate request '%s': an extension state is "
-                       "out of range",
-                       req->common_name);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "certificate request '%s': an extension state is "
+                    "out of range",
+                    req->common_name);
         return false;
     }
     if (req->key_purpose != QCRYPTO_PKI_EXT_ABSENT &&
         (!req->key_purpose_oids || !req->key_purpose_oids[0])) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "certificate request '%s': key_purpose is set but "
-                       "key_purpose_oids is empty",
-                       req->common_name);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "certificate request '%s': key_purpose is set but "
+                    "key_purpose_oids is empty",
+                    req->common_name);
         return false;
     }
     if (req->key_type != QCRYPTO_PKI_KEY_ECDSA_P256 &&
         req->key_type != QCRYPTO_PKI_KEY_RSA) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "certificate request '%s': key_type %d is unknown",
-                       req->common_name, (int)req->key_type);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "certificate request '%s': key_type %d is unknown",
+                    req->common_name, (int)req->key_type);
         return false;
     }
     if (req->key_type == QCRYPTO_PKI_KEY_RSA && req->key_bits &&
         (req->key_bits < 2048 || req->key_bits > 16384)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "certificate request '%s': key_bits %u is outside "
-                       "2048..16384",
-                       req->common_name, req->key_bits);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "certificate request '%s': key_bits %u is outside "
+                    "2048..16384",
+                    req->common_name, req->key_bits);
         return false;
     }
     return true;
@@ -307,8 +308,8 @@ static bool pki_set_extensions(QCryptoPKICert *cert,
             g_autofree char *what = g_strdup_printf(
                 "certificate request '%s': cannot encode key_purpose_oids",
                 req->common_name);
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "%s: %s", what,
-                           gnutls_strerror(ret));
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                        "%s: %s", what, gnutls_strerror(ret));
             return false;
         }
         if (!pki_add_ext(cert, req, PKI_OID_EXT_KEY_USAGE, "extKeyUsage", &der,
@@ -418,9 +419,9 @@ QCryptoPKICert *qcrypto_pki_cert_new(const QCryptoPKICertReq *req,
         return NULL;
     }
     if (issuer && (!issuer->crt || !issuer->key)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "certificate '%s': the issuer has no private key",
-                       req->common_name);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "certificate '%s': the issuer has no private key",
+                    req->common_name);
         return NULL;
     }
     cert = pki_cert_alloc(errp);
@@ -512,13 +513,13 @@ char *qcrypto_pki_key_get_pem(QCryptoPKICert *cert, const char *password,
     int ret;
 
     if (!cert->key) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "the certificate has no private key");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "the certificate has no private key");
         return NULL;
     }
     if (password && !*password) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "the key password is empty");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "the key password is empty");
         return NULL;
     }
     ret = gnutls_x509_privkey_export2_pkcs8(
@@ -541,7 +542,8 @@ static bool pki_write_all(int fd, const char *data, size_t len,
             if (errno == EINTR) {
                 continue;
             }
-            qio_error_setg_errno(errp, errno, "cannot write %s", path);
+            qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
+                                   errno, "cannot write %s", path);
             return false;
         }
         data += n;
@@ -562,28 +564,33 @@ static bool pki_write_file(const char *path, const char *data, mode_t mode,
     int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
 
     if (fd < 0) {
-        qio_error_setg_errno(errp, errno, "cannot create %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot create %s", path);
         return false;
     }
     if (fchmod(fd, mode) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot set the mode of %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot set the mode of %s", path);
         goto fail;
     }
     if (!pki_write_all(fd, data, strlen(data), path, errp)) {
         goto fail;
     }
     if (fsync(fd) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot write %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot write %s", path);
         goto fail;
     }
     if (close(fd) < 0) {
         fd = -1;
-        qio_error_setg_errno(errp, errno, "cannot write %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot write %s", path);
         goto fail;
     }
     fd = -1;
     if (rename(tmp, path) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot create %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot create %s", path);
         goto fail;
     }
     return true;
@@ -608,22 +615,25 @@ static int pki_open_append(const char *path, mode_t mode, GError **errp)
         open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, mode);
 
     if (fd < 0) {
-        qio_error_setg_errno(errp, errno, "cannot open %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot open %s", path);
         return -1;
     }
     if (fstat(fd, &st) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot stat %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot stat %s", path);
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s is not a regular file", path);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s is not a regular file", path);
         close(fd);
         return -1;
     }
     if ((st.st_mode & 07777 & ~mode) && fchmod(fd, mode) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot set the mode of %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot set the mode of %s", path);
         close(fd);
         return -1;
     }
@@ -641,7 +651,8 @@ static bool pki_append_file(const char *path, const char *data, mode_t mode,
     }
     ok = pki_write_all(fd, data, strlen(data), path, errp);
     if (close(fd) < 0 && ok) {
-        qio_error_setg_errno(errp, errno, "cannot write %s", path);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot write %s", path);
         ok = false;
     }
     return ok;
@@ -705,8 +716,8 @@ bool qcrypto_pki_crl_write(QCryptoPKICert *issuer,
     bool ok;
 
     if (!issuer || !issuer->key) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s: the CRL issuer has no private key", path);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s: the CRL issuer has no private key", path);
         return false;
     }
     ret = gnutls_x509_crl_init(&crl);
@@ -763,20 +774,20 @@ bool qcrypto_pki_crl_write(QCryptoPKICert *issuer,
 static bool pki_psk_username_check(const char *username, GError **errp)
 {
     if (!username || !*username) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "PSK username is empty");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "PSK username is empty");
         return false;
     }
     if (strpbrk(username, ":\r\n")) {
         g_autofree char *shown = g_strescape(username, NULL);
 
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "PSK username '%s' contains ':' or a line break", shown);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "PSK username '%s' contains ':' or a line break", shown);
         return false;
     }
     if (!g_utf8_validate(username, -1, NULL)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "PSK username is not valid UTF-8");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "PSK username is not valid UTF-8");
         return false;
     }
     return true;
@@ -816,8 +827,8 @@ bool qcrypto_pki_psk_append(const char *path, const char *username,
         return false;
     }
     if (key && keylen == 0) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s: the PSK for '%s' is empty", path, username);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s: the PSK for '%s' is empty", path, username);
         return false;
     }
     if (g_file_get_contents(path, &contents, NULL, &local_err)) {
@@ -825,12 +836,13 @@ bool qcrypto_pki_psk_append(const char *path, const char *username,
 
         gnutls_memset(contents, 0, strlen(contents));
         if (dup) {
-            qio_error_setg(errp, QIO_ERROR_EXISTS,
-                           "%s already has a key for '%s'", path, username);
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_EXISTS,
+                        "%s already has a key for '%s'", path, username);
             return false;
         }
     } else if (!g_error_matches(local_err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-        qio_error_setg(errp, QIO_ERROR_FAILED, "%s", local_err->message);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, "%s",
+                    local_err->message);
         return false;
     }
     if (!key) {
@@ -872,11 +884,13 @@ QCryptoPKICert *qcrypto_pki_cert_load(const char *cert_path,
     int ret;
 
     if (!g_file_get_contents(cert_path, &crt_pem, &crt_len, &local_err)) {
-        qio_error_setg(errp, QIO_ERROR_NOT_FOUND, "%s", local_err->message);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, "%s",
+                    local_err->message);
         return NULL;
     }
     if (!g_file_get_contents(key_path, &key_pem, &key_len, &local_err)) {
-        qio_error_setg(errp, QIO_ERROR_NOT_FOUND, "%s", local_err->message);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, "%s",
+                    local_err->message);
         return NULL;
     }
     cert = pki_cert_alloc(errp);
@@ -891,9 +905,9 @@ QCryptoPKICert *qcrypto_pki_cert_load(const char *cert_path,
     if (ret < 0) {
         gnutls_memset(key_pem, 0, key_len);
         g_free(key_pem);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s: not a PEM certificate: %s", cert_path,
-                       gnutls_strerror(ret));
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s: not a PEM certificate: %s", cert_path,
+                    gnutls_strerror(ret));
         return NULL;
     }
     d.data = (unsigned char *)key_pem;
@@ -903,10 +917,9 @@ QCryptoPKICert *qcrypto_pki_cert_load(const char *cert_path,
     gnutls_memset(key_pem, 0, key_len);
     g_free(key_pem);
     if (ret < 0) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s: cannot load the private key%s: %s", key_path,
-                       password ? " (wrong password?)" : "",
-                       gnutls_strerror(ret));
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s: cannot load the private key%s: %s", key_path,
+                    password ? " (wrong password?)" : "", gnutls_strerror(ret));
         return NULL;
     }
     ret = gnutls_x509_crt_get_key_id(cert->crt, GNUTLS_KEYID_USE_SHA256, id1,
@@ -916,8 +929,8 @@ QCryptoPKICert *qcrypto_pki_cert_load(const char *cert_path,
                                              id2, &id2len);
     }
     if (ret < 0 || id1len != id2len || memcmp(id1, id2, id1len) != 0) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s does not hold the key of %s", key_path, cert_path);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s does not hold the key of %s", key_path, cert_path);
         return NULL;
     }
     return g_steal_pointer(&cert);
@@ -932,15 +945,16 @@ char *qcrypto_pki_read_password_file(const char *path, GError **errp)
     gsize len = 0;
 
     if (!g_file_get_contents(path, &data, &len, &local_err)) {
-        qio_error_setg(errp, QIO_ERROR_NOT_FOUND, "%s", local_err->message);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, "%s",
+                    local_err->message);
         return NULL;
     }
     if (len == 0 || len > PKI_PASSWORD_MAX || memchr(data, 0, len) ||
         !g_utf8_validate(data, len, NULL)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s: a password file must hold 1 to %d bytes of "
-                       "UTF-8 text without NUL bytes",
-                       path, PKI_PASSWORD_MAX);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s: a password file must hold 1 to %d bytes of "
+                    "UTF-8 text without NUL bytes",
+                    path, PKI_PASSWORD_MAX);
         gnutls_memset(data, 0, len);
         g_free(data);
         return NULL;
@@ -964,19 +978,20 @@ static bool pki_check_targets(GPtrArray *paths, bool force, GError **errp)
 
         if (lstat(path, &st) == 0) {
             if (!force) {
-                qio_error_setg(errp, QIO_ERROR_EXISTS,
-                               "refusing to overwrite %s: it exists (use "
-                               "--force to replace it)",
-                               path);
+                g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_EXISTS,
+                            "refusing to overwrite %s: it exists (use "
+                            "--force to replace it)",
+                            path);
                 return false;
             }
             if (!S_ISREG(st.st_mode)) {
-                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "cannot replace %s: not a regular file", path);
+                g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                            "cannot replace %s: not a regular file", path);
                 return false;
             }
         } else if (errno != ENOENT) {
-            qio_error_setg_errno(errp, errno, "cannot check %s", path);
+            qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
+                                   errno, "cannot check %s", path);
             return false;
         }
     }
@@ -986,7 +1001,8 @@ static bool pki_check_targets(GPtrArray *paths, bool force, GError **errp)
 static bool pki_make_dir(const char *dir, int mode, GError **errp)
 {
     if (g_mkdir_with_parents(dir, mode) < 0) {
-        qio_error_setg_errno(errp, errno, "cannot create directory %s", dir);
+        qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, errno,
+                               "cannot create directory %s", dir);
         return false;
     }
     return true;
@@ -995,13 +1011,13 @@ static bool pki_make_dir(const char *dir, int mode, GError **errp)
 static bool pki_opts_check(const QCryptoPKIDirOptions *opts, GError **errp)
 {
     if (!opts->dir || !*opts->dir) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "no credentials directory given");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "no credentials directory given");
         return false;
     }
     if (opts->days > PKI_MAX_DAYS) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "days %u is more than %d", opts->days, PKI_MAX_DAYS);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "days %u is more than %d", opts->days, PKI_MAX_DAYS);
         return false;
     }
     return true;
@@ -1088,9 +1104,9 @@ static QCryptoPKICert *pki_make_leaf(const QCryptoPKIDirOptions *opts,
     };
 
     if (req.expire_offset <= 0) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "the CA in %s has expired; make a new one",
-                       pki_ca_dir(opts));
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "the CA in %s has expired; make a new one",
+                    pki_ca_dir(opts));
         return NULL;
     }
     if (server) {
@@ -1101,9 +1117,9 @@ static QCryptoPKICert *pki_make_leaf(const QCryptoPKIDirOptions *opts,
         } else if (opts->ip_addrs && opts->ip_addrs[0]) {
             req.common_name = opts->ip_addrs[0];
         } else {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "a server certificate needs at least one host "
-                           "name or IP address");
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                        "a server certificate needs at least one host "
+                        "name or IP address");
             return NULL;
         }
     } else {
@@ -1115,12 +1131,13 @@ static QCryptoPKICert *pki_make_leaf(const QCryptoPKIDirOptions *opts,
 static bool pki_name_check(const char *what, const char *name, GError **errp)
 {
     if (!name || !*name) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "%s is empty", what);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s is empty", what);
         return false;
     }
     if (!g_utf8_validate(name, -1, NULL)) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "%s is not valid UTF-8", what);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "%s is not valid UTF-8", what);
         return false;
     }
     return true;
@@ -1137,8 +1154,8 @@ static bool pki_psk_users_check(const char *const *users, GError **errp)
         }
         for (j = 0; j < i; j++) {
             if (strcmp(users[i], users[j]) == 0) {
-                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "PSK user '%s' is given twice", users[i]);
+                g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                            "PSK user '%s' is given twice", users[i]);
                 return false;
             }
         }
@@ -1233,7 +1250,8 @@ bool qcrypto_pki_dir_init(const QCryptoPKIDirOptions *opts, GError **errp)
     }
     if (opts->psk_users && opts->psk_users[0]) {
         if (unlink(psk) < 0 && errno != ENOENT) {
-            qio_error_setg_errno(errp, errno, "cannot replace %s", psk);
+            qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE,
+                                   errno, "cannot replace %s", psk);
             return false;
         }
         for (i = 0; opts->psk_users[i]; i++) {
@@ -1317,11 +1335,11 @@ bool qcrypto_pki_dir_add_client(const QCryptoPKIDirOptions *opts, GError **errp)
 
         /* The name becomes a file name: keep it inside the directory. */
         if (strchr(opts->client_name, '/') || opts->client_name[0] == '.') {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "client name '%s' cannot be used as a file name "
-                           "in %s (it has '/' or starts with '.'); give an "
-                           "output directory instead",
-                           opts->client_name, opts->dir);
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                        "client name '%s' cannot be used as a file name "
+                        "in %s (it has '/' or starts with '.'); give an "
+                        "output directory instead",
+                        opts->client_name, opts->dir);
             return false;
         }
         base = g_strdup_printf("%s-cert.pem", opts->client_name);
@@ -1369,7 +1387,8 @@ static bool pki_psk_remove_users(const char *path, const char *const *users,
         if (g_error_matches(local_err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
             return true;
         }
-        qio_error_setg(errp, QIO_ERROR_FAILED, "%s", local_err->message);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, "%s",
+                    local_err->message);
         return false;
     }
     lines = g_strsplit(contents, "\n", -1);
@@ -1412,15 +1431,16 @@ static bool pki_psk_users_absent(const char *path, const char *const *users,
         if (g_error_matches(local_err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
             return true;
         }
-        qio_error_setg(errp, QIO_ERROR_FAILED, "%s", local_err->message);
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_FILE, "%s",
+                    local_err->message);
         return false;
     }
     for (i = 0; users[i] && ok; i++) {
         if (pki_psk_has_user(contents, users[i])) {
-            qio_error_setg(errp, QIO_ERROR_EXISTS,
-                           "%s already has a key for '%s' (use --force to "
-                           "replace it)",
-                           path, users[i]);
+            g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_EXISTS,
+                        "%s already has a key for '%s' (use --force to "
+                        "replace it)",
+                        path, users[i]);
             ok = false;
         }
     }
@@ -1438,7 +1458,8 @@ bool qcrypto_pki_dir_add_psk(const QCryptoPKIDirOptions *opts, GError **errp)
         return false;
     }
     if (!opts->psk_users || !opts->psk_users[0]) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "no PSK user given");
+        g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                    "no PSK user given");
         return false;
     }
     if (!pki_psk_users_check(opts->psk_users, errp)) {

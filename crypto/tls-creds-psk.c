@@ -45,20 +45,6 @@ static void psk_key_free(gpointer p)
     g_free(k);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /*
  * Parse keys.psk into username -> PskKey.  Messages name the file, the
  * line and the user but never print key material.
@@ -116,7 +102,7 @@ static GHashTable *parse_psk_file(const char *what, const char *path,
             return NULL;
         }
         for (size_t i = 0; i < hexlen; i++) {
-            if (hex_value(hex[i]) < 0) {
+            if (g_ascii_xdigit_value(hex[i]) < 0) {
                 g_set_error(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_DECODE,
                             "%s: the key of user '%s' on line %u of %s is "
                             "not hexadecimal (character %zu)",
@@ -149,8 +135,8 @@ static GHashTable *parse_psk_file(const char *what, const char *path,
         k->len = hexlen / 2;
         k->key = g_malloc(k->len);
         for (size_t i = 0; i < k->len; i++) {
-            k->key[i] = (guint8)(hex_value(hex[2 * i]) * 16 +
-                                 hex_value(hex[2 * i + 1]));
+            k->key[i] = (guint8)(g_ascii_xdigit_value(hex[2 * i]) * 16 +
+                                 g_ascii_xdigit_value(hex[2 * i + 1]));
         }
         g_hash_table_insert(keys, g_steal_pointer(&user), k);
     }

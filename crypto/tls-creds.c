@@ -844,6 +844,8 @@ void qcrypto_tls_creds_register_types(void)
 {
     qom_type_register("tls-creds", QCRYPTO_TYPE_TLS_CREDS);
     qom_type_set_description(QCRYPTO_TYPE_TLS_CREDS, "TLS credentials");
+    /* Every load error starts with qcrypto_tls_creds_describe(). */
+    qom_type_set_init_errors_named(QCRYPTO_TYPE_TLS_CREDS);
     qom_type_register("tls-creds-x509", QCRYPTO_TYPE_TLS_CREDS_X509);
     qom_type_register("tls-creds-psk", QCRYPTO_TYPE_TLS_CREDS_PSK);
     qom_type_register("tls-creds-anon", QCRYPTO_TYPE_TLS_CREDS_ANON);

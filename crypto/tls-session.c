@@ -49,6 +49,8 @@ struct QCryptoTLSSession {
     /* errno of the last failed push / pull, for messages. */
     int push_errno;
     int pull_errno;
+    /* errno of the last QCRYPTO_ERROR_TRANSPORT failure reported. */
+    int transport_errno;
 
     bool handshake_done;
     /*
@@ -224,6 +226,11 @@ static ssize_t session_data_pull(gnutls_transport_ptr_t ptr, void *buf,
         gnutls_transport_set_errno(sess->gs, err);
     }
     return ret;
+}
+
+int qcrypto_tls_session_get_transport_errno(QCryptoTLSSession *sess)
+{
+    return g_atomic_int_get(&sess->transport_errno);
 }
 
 static int session_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
@@ -551,10 +558,15 @@ static void gnutls_failure(QCryptoTLSSession *sess, int ret, const char *what,
             err = saved_errno;
         }
         if (sess->handshake_done) {
-            /* A transport failure keeps the transport's error code. */
-            qio_error_setg_errno(errp, err ? err : EIO, "%s: cannot %s the %s",
-                                 prefix, pull ? "read from" : "write to",
-                                 peer_role_name(sess));
+            /*
+             * A transport failure keeps the transport's errno, which the
+             * channel above turns into its own error code.
+             */
+            g_atomic_int_set(&sess->transport_errno, err ? err : EIO);
+            qutil_error_setg_errno(errp, QCRYPTO_ERROR, QCRYPTO_ERROR_TRANSPORT,
+                                   err ? err : EIO, "%s: cannot %s the %s",
+                                   prefix, pull ? "read from" : "write to",
+                                   peer_role_name(sess));
         } else {
             session_error(sess, errp, QCRYPTO_ERROR_HANDSHAKE,
                           "%s: cannot %s the %s: %s", what,
@@ -1486,10 +1498,4 @@ QCryptoTLSSessionKTLS qcrypto_tls_session_get_ktls(QCryptoTLSSession *sess)
         ret |= QCRYPTO_TLS_KTLS_SEND;
     }
     return ret;
-}
-
-QCryptoTLSCredsEndpoint
-qcrypto_tls_session_get_endpoint(QCryptoTLSSession *sess)
-{
-    return sess->endpoint;
 }

@@ -280,6 +280,27 @@ static ssize_t data_pushv(const struct iovec *iov, int niov, void *opaque)
  * says more ("Connection reset by peer" with its QIO_ERROR code) than
  * gnutls's "error in the pull function".
  */
+/*
+ * The session reports a failed transport under it as QCRYPTO_ERROR_TRANSPORT
+ * with the errno kept aside; a channel's caller expects the transport's own
+ * code (QIO_ERROR_BROKEN_PIPE, ...), as any other channel would give.
+ */
+static GError *session_error_to_channel(QIOChannelTLS *tioc, GError *err)
+{
+    GError *out;
+
+    if (!g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_TRANSPORT)) {
+        return err;
+    }
+    out = g_error_new_literal(
+        QIO_ERROR,
+        qio_error_code_from_errno(
+            qcrypto_tls_session_get_transport_errno(tioc->session)),
+        err->message);
+    g_error_free(err);
+    return out;
+}
+
 static void propagate_session_error(QIOChannelTLS *tioc, GError *err,
                                     GError **master_err, bool handshake,
                                     GError **errp)
@@ -297,7 +318,7 @@ static void propagate_session_error(QIOChannelTLS *tioc, GError *err,
         g_error_free(err);
         return;
     }
-    g_propagate_error(errp, err);
+    g_propagate_error(errp, session_error_to_channel(tioc, err));
 }
 
 /*

@@ -25,6 +25,8 @@
 #include "io/channel-tls.h"
 #include "io/negotiation.h"
 #include "nbd/nbd-proto.h"
+#include "util/checked.h"
+#include "util/wire.h"
 
 /* Bounds on what the server may make us allocate. */
 #define NBD_CLIENT_MAX_OPT_REPLY NBD_MAX_OPTION_LENGTH
@@ -103,8 +105,10 @@ static bool nbd_client_read(NBDClient *c, void *buf, size_t len,
     g_autoptr(GError) err = NULL;
 
     if (qio_channel_read_all(c->ioc, buf, len, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: reading %s: %s",
-                    c->peer, what, err->message);
+        /* The channel's own domain and code: QIO_ERROR, TLS's, ... */
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "NBD server %s: reading %s: ", c->peer,
+                                   what);
         nbd_client_fail(c);
         return false;
     }
@@ -117,8 +121,9 @@ static bool nbd_client_write(NBDClient *c, const void *buf, size_t len,
     g_autoptr(GError) err = NULL;
 
     if (qio_channel_write_all(c->ioc, buf, len, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: sending %s: %s",
-                    c->peer, what, err->message);
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "NBD server %s: sending %s: ", c->peer,
+                                   what);
         nbd_client_fail(c);
         return false;
     }
@@ -675,7 +680,9 @@ char **nbd_client_list_full(NBDClient *c, char ***descriptions, GError **errp)
     for (;;) {
         NBDOptionReply rep;
         g_autofree uint8_t *p = NULL;
-        const char *desc;
+        const uint8_t *np, *dp;
+        size_t dlen;
+        QUtilWire w;
         uint32_t nlen;
 
         if (!nbd_client_read_option_reply(c, NBD_OPT_LIST, &rep, &p, errp)) {
@@ -688,22 +695,25 @@ char **nbd_client_list_full(NBDClient *c, char ***descriptions, GError **errp)
             nbd_client_option_error(c, NBD_OPT_LIST, &rep, p, errp);
             return NULL;
         }
-        if (rep.type != NBD_REP_SERVER || rep.length < 4 ||
-            (nlen = nbd_get_be32(p)) > rep.length - 4) {
+        /* Name length, name, then the description to the end. */
+        qutil_wire_init(&w, p, rep.length);
+        if (rep.type != NBD_REP_SERVER || !qutil_wire_get_be32(&w, &nlen) ||
+            !qutil_wire_get_span(&w, &np, nlen)) {
             nbd_client_proto_error(c, errp, "malformed reply to list");
             return NULL;
         }
+        dlen = qutil_wire_remaining(&w);
+        qutil_wire_get_span(&w, &dp, dlen);
         if (names->len >= NBD_CLIENT_MAX_EXPORTS) {
             nbd_client_proto_error(c, errp, "more than %d exports listed",
                                    NBD_CLIENT_MAX_EXPORTS);
             return NULL;
         }
-        g_ptr_array_add(names, g_strndup((const char *)p + 4, nlen));
-        /* The rest of the reply, if anything, is the description. */
-        desc = (const char *)p + 4 + nlen;
-        g_ptr_array_add(descs, g_utf8_validate(desc, -1, NULL) &&
-                                       strlen(desc) == rep.length - 4 - nlen
-                                   ? g_strdup(desc)
+        g_ptr_array_add(names, g_strndup((const char *)np, nlen));
+        /* A description that is not text shows as none. */
+        g_ptr_array_add(descs, g_utf8_validate((const char *)dp, dlen, NULL) &&
+                                       !memchr(dp, 0, dlen)
+                                   ? g_strndup((const char *)dp, dlen)
                                    : g_strdup(""));
     }
     g_ptr_array_add(names, NULL);
@@ -738,6 +748,9 @@ static bool nbd_client_set_meta(NBDClient *c, const char *name, GError **errp)
     for (;;) {
         NBDOptionReply rep;
         g_autofree uint8_t *p = NULL;
+        const uint8_t *ctx;
+        uint32_t id;
+        QUtilWire w;
 
         if (!nbd_client_read_option_reply(c, NBD_OPT_SET_META_CONTEXT, &rep, &p,
                                           errp)) {
@@ -750,15 +763,17 @@ static bool nbd_client_set_meta(NBDClient *c, const char *name, GError **errp)
             /* Block status is optional; the export is still usable. */
             return true;
         }
-        if (rep.type != NBD_REP_META_CONTEXT || rep.length < 4) {
+        qutil_wire_init(&w, p, rep.length);
+        if (rep.type != NBD_REP_META_CONTEXT || !qutil_wire_get_be32(&w, &id)) {
             return nbd_client_proto_error(c, errp,
                                           "malformed reply to "
                                           "set-meta-context");
         }
-        if (rep.length - 4 == qlen &&
-            memcmp(p + 4, NBD_META_BASE_ALLOCATION, qlen) == 0) {
+        if (qutil_wire_remaining(&w) == qlen &&
+            qutil_wire_get_span(&w, &ctx, qlen) &&
+            memcmp(ctx, NBD_META_BASE_ALLOCATION, qlen) == 0) {
             c->have_meta = true;
-            c->meta_id = nbd_get_be32(p);
+            c->meta_id = id;
         }
     }
 }
@@ -773,41 +788,53 @@ static bool nbd_client_info_item(NBDClient *c, uint32_t opt, const uint8_t *p,
                                  uint32_t len, NBDClientExportInfo *info,
                                  bool *got_export, GError **errp)
 {
-    uint16_t type = nbd_get_be16(p);
+    QUtilWire w;
+    uint16_t type;
 
+    /* A short item reads as type 0 with the cursor failed: refused below. */
+    qutil_wire_init(&w, p, len);
+    qutil_wire_get_be16(&w, &type);
     switch (type) {
-    case NBD_INFO_EXPORT:
-        if (len != 12) {
+    case NBD_INFO_EXPORT: {
+        uint64_t size;
+        uint16_t eflags;
+
+        if (!qutil_wire_get_be64(&w, &size) ||
+            !qutil_wire_get_be16(&w, &eflags) || !qutil_wire_at_end(&w)) {
             return nbd_client_proto_error(
                 c, errp, "export info of %" PRIu32 " bytes", len);
         }
-        info->size = nbd_get_be64(p + 2);
-        info->eflags = nbd_get_be16(p + 10);
+        info->size = size;
+        info->eflags = eflags;
         *got_export = true;
         return true;
-    case NBD_INFO_DESCRIPTION:
-        if (len - 2 > NBD_MAX_STRING_LENGTH) {
-            return nbd_client_proto_error(
-                c, errp, "description of %" PRIu32 " bytes", len - 2);
+    }
+    case NBD_INFO_DESCRIPTION: {
+        size_t dlen = qutil_wire_remaining(&w);
+        const uint8_t *d;
+
+        if (dlen > NBD_MAX_STRING_LENGTH) {
+            return nbd_client_proto_error(c, errp, "description of %zu bytes",
+                                          dlen);
         }
+        qutil_wire_get_span(&w, &d, dlen);
         g_free(info->description);
-        info->description = g_strndup((const char *)p + 2, len - 2);
-        if (strlen(info->description) != len - 2 ||
+        info->description = g_strndup((const char *)d, dlen);
+        if (strlen(info->description) != dlen ||
             !g_utf8_validate(info->description, -1, NULL)) {
             /* Not text: show nothing rather than garbage. */
             g_clear_pointer(&info->description, g_free);
         }
         return true;
+    }
     case NBD_INFO_BLOCK_SIZE: {
         uint32_t min, pref, max;
 
-        if (len != 14) {
+        if (!qutil_wire_get_be32(&w, &min) || !qutil_wire_get_be32(&w, &pref) ||
+            !qutil_wire_get_be32(&w, &max) || !qutil_wire_at_end(&w)) {
             return nbd_client_proto_error(
                 c, errp, "block size info of %" PRIu32 " bytes", len);
         }
-        min = nbd_get_be32(p + 2);
-        pref = nbd_get_be32(p + 6);
-        max = nbd_get_be32(p + 10);
         /* The spec's rules; a server breaking them cannot be followed. */
         if (min == 0 || min > 65536 || (min & (min - 1)) || pref < min ||
             (pref & (pref - 1)) || max < min ||
@@ -1179,19 +1206,23 @@ static bool nbd_client_chunk_error(NBDClient *c, NBDClientRequest *r,
                                    const NBDStructuredReply *h,
                                    const uint8_t *p, GError **errp)
 {
-    uint32_t len = h->length;
+    const uint8_t *m;
+    uint32_t code;
     uint16_t mlen;
-    uint64_t eoff;
+    uint64_t eoff = 0;
     g_autofree char *msg = NULL;
+    QUtilWire w;
 
-    if (len < 6 || (mlen = nbd_get_be16(p + 4)) > len - 6) {
+    /* Error code, message length, message, [offset]: nothing more. */
+    qutil_wire_init(&w, p, h->length);
+    if (!qutil_wire_get_be32(&w, &code) || !qutil_wire_get_be16(&w, &mlen) ||
+        !qutil_wire_get_span(&w, &m, mlen)) {
         return nbd_client_proto_error(c, errp, "bad error chunk");
     }
     if (h->type == NBD_REPLY_TYPE_ERROR_OFFSET) {
-        if (len - 6 - mlen != 8) {
+        if (!qutil_wire_get_be64(&w, &eoff) || !qutil_wire_at_end(&w)) {
             return nbd_client_proto_error(c, errp, "bad error-offset chunk");
         }
-        eoff = nbd_get_be64(p + 6 + mlen);
         if (eoff < r->offset || eoff - r->offset >= r->len) {
             return nbd_client_proto_error(
                 c, errp, "error offset %" PRIu64 " outside the request", eoff);
@@ -1201,21 +1232,20 @@ static bool nbd_client_chunk_error(NBDClient *c, NBDClientRequest *r,
                                       "unknown error chunk type "
                                       "%u",
                                       h->type);
-    } else if (len - 6 != mlen) {
+    } else if (!qutil_wire_at_end(&w)) {
         return nbd_client_proto_error(c, errp, "bad error chunk");
     }
-    if (nbd_get_be32(p) == 0) {
+    if (code == 0) {
         return nbd_client_proto_error(c, errp,
                                       "error chunk without an "
                                       "error");
     }
-    msg = g_strndup((const char *)p + 6, mlen);
+    msg = g_strndup((const char *)m, mlen);
     if (strlen(msg) != mlen || !g_utf8_validate(msg, -1, NULL)) {
         g_clear_pointer(&msg, g_free);
     }
-    nbd_client_server_error(c, r, nbd_get_be32(p), msg,
-                            h->type == NBD_REPLY_TYPE_ERROR_OFFSET ? &eoff
-                                                                   : NULL);
+    nbd_client_server_error(
+        c, r, code, msg, h->type == NBD_REPLY_TYPE_ERROR_OFFSET ? &eoff : NULL);
     return true;
 }
 
@@ -1224,23 +1254,24 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
                                    const NBDStructuredReply *h,
                                    const uint8_t *p, GError **errp)
 {
-    uint32_t len = h->length;
+    QUtilWire w;
+    uint32_t ctx;
 
     if (NBD_REPLY_TYPE_IS_ERR(h->type)) {
         return nbd_client_chunk_error(c, r, h, p, errp);
     }
+    qutil_wire_init(&w, p, h->length);
     switch (h->type) {
     case NBD_REPLY_TYPE_OFFSET_HOLE: {
         uint64_t o;
         uint32_t hlen;
 
-        if (r->type != NBD_CMD_READ || len != 12) {
+        if (r->type != NBD_CMD_READ || !qutil_wire_get_be64(&w, &o) ||
+            !qutil_wire_get_be32(&w, &hlen) || !qutil_wire_at_end(&w)) {
             return nbd_client_proto_error(c, errp, "bad hole chunk");
         }
-        o = nbd_get_be64(p);
-        hlen = nbd_get_be32(p + 8);
-        if (hlen == 0 || hlen > r->len || o < r->offset ||
-            o - r->offset > r->len - hlen) {
+        if (hlen == 0 || o < r->offset ||
+            !qutil_range_within(o - r->offset, hlen, r->len)) {
             return nbd_client_proto_error(c, errp,
                                           "hole chunk outside "
                                           "the request");
@@ -1250,22 +1281,23 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
         return true;
     }
     case NBD_REPLY_TYPE_BLOCK_STATUS: {
-        uint32_t i, n;
-
-        if (r->type != NBD_CMD_BLOCK_STATUS || len < 12 || (len - 4) % 8 != 0) {
+        /* Context id, then one or more 8-byte descriptors. */
+        if (r->type != NBD_CMD_BLOCK_STATUS || !qutil_wire_get_be32(&w, &ctx) ||
+            qutil_wire_remaining(&w) == 0 || qutil_wire_remaining(&w) % 8) {
             return nbd_client_proto_error(c, errp, "bad block status chunk");
         }
-        if (nbd_get_be32(p) != c->meta_id || r->extents->len) {
+        if (ctx != c->meta_id || r->extents->len) {
             return nbd_client_proto_error(c, errp,
                                           "unexpected block status "
                                           "context");
         }
-        n = (len - 4) / 8;
-        for (i = 0; i < n; i++) {
-            NBDClientExtent e = {
-                .length = nbd_get_be32(p + 4 + i * 8),
-                .flags = nbd_get_be32(p + 8 + i * 8),
-            };
+        while (qutil_wire_remaining(&w)) {
+            uint32_t elen, eflags;
+            NBDClientExtent e;
+
+            qutil_wire_get_be32(&w, &elen);
+            qutil_wire_get_be32(&w, &eflags);
+            e = (NBDClientExtent){ .length = elen, .flags = eflags };
             if (e.length == 0) {
                 return nbd_client_proto_error(c, errp, "empty extent");
             }
@@ -1274,22 +1306,23 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
         return true;
     }
     case NBD_REPLY_TYPE_BLOCK_STATUS_EXT: {
-        uint32_t i, n, count;
+        uint32_t n, count;
 
         /* Context id, descriptor count, then 16-byte descriptors. */
-        if (!c->extended || r->type != NBD_CMD_BLOCK_STATUS || len < 24 ||
-            (len - 8) % 16 != 0) {
+        if (!c->extended || r->type != NBD_CMD_BLOCK_STATUS ||
+            !qutil_wire_get_be32(&w, &ctx) ||
+            !qutil_wire_get_be32(&w, &count) || qutil_wire_remaining(&w) == 0 ||
+            qutil_wire_remaining(&w) % 16) {
             return nbd_client_proto_error(c, errp,
                                           "bad extended block "
                                           "status chunk");
         }
-        if (nbd_get_be32(p) != c->meta_id || r->extents->len) {
+        if (ctx != c->meta_id || r->extents->len) {
             return nbd_client_proto_error(c, errp,
                                           "unexpected block status "
                                           "context");
         }
-        n = (len - 8) / 16;
-        count = nbd_get_be32(p + 4);
+        n = qutil_wire_remaining(&w) / 16;
         if (count != 0 && count != n) {
             return nbd_client_proto_error(c, errp,
                                           "block status chunk says "
@@ -1297,12 +1330,13 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
                                           " extents but holds %" PRIu32,
                                           count, n);
         }
-        for (i = 0; i < n; i++) {
-            uint64_t flags = nbd_get_be64(p + 16 + i * 16);
-            NBDClientExtent e = {
-                .length = nbd_get_be64(p + 8 + i * 16),
-                .flags = (uint32_t)flags,
-            };
+        while (qutil_wire_remaining(&w)) {
+            uint64_t elen, flags;
+            NBDClientExtent e;
+
+            qutil_wire_get_be64(&w, &elen);
+            qutil_wire_get_be64(&w, &flags);
+            e = (NBDClientExtent){ .length = elen, .flags = (uint32_t)flags };
             if (e.length == 0) {
                 return nbd_client_proto_error(c, errp, "empty extent");
             }
@@ -1317,7 +1351,7 @@ static bool nbd_client_chunk_small(NBDClient *c, NBDClientRequest *r,
         return true;
     }
     case NBD_REPLY_TYPE_NONE:
-        if (len != 0 || !(h->flags & NBD_REPLY_FLAG_DONE)) {
+        if (h->length != 0 || !(h->flags & NBD_REPLY_FLAG_DONE)) {
             return nbd_client_proto_error(c, errp, "bad none chunk");
         }
         return true;
@@ -1545,8 +1579,9 @@ static bool nbd_client_send_request(NBDClient *c, const NBDClientRequest *r,
         nbd_encode_request(buf, &req);
     }
     if (qio_channel_writev_all(c->ioc, iov, payload ? 2 : 1, &err) < 0) {
-        g_set_error(errp, QIO_ERROR, err->code, "NBD server %s: sending %s: %s",
-                    c->peer, nbd_cmd_name(r->type), err->message);
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "NBD server %s: sending %s: ", c->peer,
+                                   nbd_cmd_name(r->type));
         return false;
     }
     return true;

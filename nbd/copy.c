@@ -27,7 +27,7 @@
 #include <glib.h>
 
 #include "nbd/nbd-proto.h"
-#include "util/error.h"
+#include "io/error.h"
 
 /* The local names nbdcopy gives a meaning of their own. */
 #define COPY_STDIO_NAME "-"

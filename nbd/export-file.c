@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "server-internal.h"
-#include "util/error.h"
+#include "io/error.h"
 
 typedef struct NBDFileExport {
     NBDExport base;

@@ -46,7 +46,7 @@
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
-#include "util/error.h"
+#include "io/error.h"
 
 enum {
     OPT_OBJECT = 256,
@@ -948,28 +948,13 @@ static char *list_printable(const char *text)
 /* The transmission flags as qemu-nbd -L spells them. */
 static void list_append_flags(GString *out, uint16_t flags)
 {
-    static const struct {
-        uint16_t bit;
-        const char *name;
-    } names[] = {
-        { NBD_FLAG_READ_ONLY, "readonly" },
-        { NBD_FLAG_SEND_FLUSH, "flush" },
-        { NBD_FLAG_SEND_FUA, "fua" },
-        { NBD_FLAG_ROTATIONAL, "rotational" },
-        { NBD_FLAG_SEND_TRIM, "trim" },
-        { NBD_FLAG_SEND_WRITE_ZEROES, "zeroes" },
-        { NBD_FLAG_SEND_DF, "df" },
-        { NBD_FLAG_CAN_MULTI_CONN, "multi" },
-        { NBD_FLAG_SEND_RESIZE, "resize" },
-        { NBD_FLAG_SEND_CACHE, "cache" },
-        { NBD_FLAG_SEND_FAST_ZERO, "fast-zero" },
-        { NBD_FLAG_BLOCK_STAT_PAYLOAD, "block-status-payload" },
-    };
-
     g_string_append_printf(out, "  flags: 0x%x (", flags);
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (flags & names[i].bit) {
-            g_string_append_printf(out, " %s", names[i].name);
+    for (unsigned i = 0; i < 16; i++) {
+        const char *name =
+            nbd_flag_name(flags & (1u << i), NBD_FLAG_SPELLING_QEMU);
+
+        if (name) {
+            g_string_append_printf(out, " %s", name);
         }
     }
     g_string_append(out, " )\n");

@@ -399,3 +399,36 @@ const char *nbd_err_name(uint32_t err)
         return "unknown";
     }
 }
+
+static const struct {
+    uint16_t bit;
+    const char *qemu;
+    const char *spelled;
+} nbd_flag_names[] = {
+    { NBD_FLAG_READ_ONLY, "readonly", "read-only" },
+    { NBD_FLAG_SEND_FLUSH, "flush", "flush" },
+    { NBD_FLAG_SEND_FUA, "fua", "fua" },
+    { NBD_FLAG_ROTATIONAL, "rotational", "rotational" },
+    { NBD_FLAG_SEND_TRIM, "trim", "trim" },
+    { NBD_FLAG_SEND_WRITE_ZEROES, "zeroes", "write-zeroes" },
+    { NBD_FLAG_SEND_DF, "df", "df" },
+    { NBD_FLAG_CAN_MULTI_CONN, "multi", "multi-conn" },
+    { NBD_FLAG_SEND_RESIZE, "resize", "resize" },
+    { NBD_FLAG_SEND_CACHE, "cache", "cache" },
+    { NBD_FLAG_SEND_FAST_ZERO, "fast-zero", "fast-zero" },
+    { NBD_FLAG_BLOCK_STAT_PAYLOAD, "block-status-payload",
+      "block-status-payload" },
+};
+
+const char *nbd_flag_name(uint16_t bit, NBDFlagSpelling spelling)
+{
+    for (size_t i = 0; i < sizeof(nbd_flag_names) / sizeof(nbd_flag_names[0]);
+         i++) {
+        if (nbd_flag_names[i].bit == bit) {
+            return spelling == NBD_FLAG_SPELLING_QEMU
+                       ? nbd_flag_names[i].qemu
+                       : nbd_flag_names[i].spelled;
+        }
+    }
+    return NULL;
+}

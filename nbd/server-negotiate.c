@@ -23,6 +23,7 @@
 #include "io/channel-tls.h"
 #include "server-internal.h"
 #include "util/error.h"
+#include "util/wire.h"
 
 typedef enum NBDNegState {
     NBD_NEG_GREETING,
@@ -241,21 +242,26 @@ static NBDNegState nbd_opt_info_go(NBDServerConn *client, uint32_t option,
                                    const uint8_t *p, uint32_t len)
 {
     g_autofree char *name = NULL;
+    const uint8_t *namep, *reqs;
+    QUtilWire w;
     uint32_t namelen;
     uint16_t nreq;
     NBDExport *exp;
 
-    if (len < 6 || (namelen = nbd_get_be32(p)) > len - 6 ||
-        namelen > NBD_MAX_STRING_LENGTH ||
-        (nreq = nbd_get_be16(p + 4 + namelen),
-         len != 4 + namelen + 2 + 2 * (uint32_t)nreq)) {
+    /* Name length, name, request count, requests: nothing more. */
+    qutil_wire_init(&w, p, len);
+    if (!qutil_wire_get_be32(&w, &namelen) || namelen > NBD_MAX_STRING_LENGTH ||
+        !qutil_wire_get_span(&w, &namep, namelen) ||
+        !qutil_wire_get_be16(&w, &nreq) ||
+        !qutil_wire_get_span(&w, &reqs, 2 * (size_t)nreq) ||
+        !qutil_wire_at_end(&w)) {
         return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
                              "malformed %s request (length %u)",
                              nbd_opt_name(option), len)
                    ? NBD_NEG_OPTION
                    : NBD_NEG_DISCONNECT;
     }
-    name = nbd_name_dup(p + 4, namelen);
+    name = nbd_name_dup(namep, namelen);
     if (!name) {
         return nbd_opt_error(client, option, NBD_REP_ERR_INVALID,
                              "export name contains a NUL byte")
@@ -275,8 +281,11 @@ static NBDNegState nbd_opt_info_go(NBDServerConn *client, uint32_t option,
         !nbd_send_export_info(client, option, exp, NBD_INFO_BLOCK_SIZE)) {
         return NBD_NEG_DISCONNECT;
     }
+    qutil_wire_init(&w, reqs, 2 * (size_t)nreq);
     for (uint16_t i = 0; i < nreq; i++) {
-        uint16_t info = nbd_get_be16(p + 4 + namelen + 2 + 2 * i);
+        uint16_t info;
+
+        qutil_wire_get_be16(&w, &info);
         if (info != NBD_INFO_EXPORT && info != NBD_INFO_BLOCK_SIZE &&
             !nbd_send_export_info(client, option, exp, info)) {
             return NBD_NEG_DISCONNECT;
@@ -429,7 +438,9 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
 {
     bool list = option == NBD_OPT_LIST_META_CONTEXT;
     g_autofree char *name = NULL;
-    uint32_t namelen, nq, pos;
+    const uint8_t *namep, *q;
+    QUtilWire w, queries;
+    uint32_t namelen, nq, qlen;
     bool selected = false;
     uint8_t rep[4 + sizeof(NBD_META_BASE_ALLOCATION) - 1];
 
@@ -440,26 +451,28 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
                    ? NBD_NEG_OPTION
                    : NBD_NEG_DISCONNECT;
     }
-    if (len < 8 || (namelen = nbd_get_be32(p)) > len - 8 ||
-        namelen > NBD_MAX_STRING_LENGTH) {
+    qutil_wire_init(&w, p, len);
+    if (!qutil_wire_get_be32(&w, &namelen) || namelen > NBD_MAX_STRING_LENGTH ||
+        !qutil_wire_get_span(&w, &namep, namelen) ||
+        !qutil_wire_get_be32(&w, &nq)) {
         goto invalid;
     }
-    name = nbd_name_dup(p + 4, namelen);
+    name = nbd_name_dup(namep, namelen);
     if (!name) {
         goto invalid;
     }
-    nq = nbd_get_be32(p + 4 + namelen);
-    pos = 8 + namelen;
-    /* Validate every query before answering any. */
+    /*
+     * Validate every query before answering any; a count larger than the
+     * payload holds fails at the first short read.
+     */
+    queries = w;
     for (uint32_t i = 0; i < nq; i++) {
-        uint32_t qlen;
-        if (len - pos < 4 || (qlen = nbd_get_be32(p + pos)) > len - pos - 4 ||
-            qlen > NBD_MAX_STRING_LENGTH) {
+        if (!qutil_wire_get_be32(&w, &qlen) || qlen > NBD_MAX_STRING_LENGTH ||
+            !qutil_wire_skip(&w, qlen)) {
             goto invalid;
         }
-        pos += 4 + qlen;
     }
-    if (pos != len) {
+    if (!qutil_wire_at_end(&w)) {
         goto invalid;
     }
     if (!nbd_server_find_export(client->server, name)) {
@@ -468,12 +481,11 @@ static NBDNegState nbd_opt_meta_context(NBDServerConn *client, uint32_t option,
                    ? NBD_NEG_OPTION
                    : NBD_NEG_DISCONNECT;
     }
-    pos = 8 + namelen;
     selected = list && nq == 0;
     for (uint32_t i = 0; i < nq; i++) {
-        uint32_t qlen = nbd_get_be32(p + pos);
-        selected |= nbd_meta_matches(p + pos + 4, qlen, list);
-        pos += 4 + qlen;
+        qutil_wire_get_be32(&queries, &qlen);
+        qutil_wire_get_span(&queries, &q, qlen);
+        selected |= nbd_meta_matches(q, qlen, list);
     }
     if (!list) {
         client->meta_base_allocation = selected;

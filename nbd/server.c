@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "crypto/tls-creds.h"
+#include "io/error.h"
 #include "server-internal.h"
-#include "util/error.h"
 
 G_DEFINE_TYPE(NBDServer, nbd_server, G_TYPE_OBJECT)
 

@@ -16,7 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "qom/object.h"
-#include "util/error.h"
+#include "io/error.h"
 
 static const struct {
     const char *prefix;

@@ -141,7 +141,7 @@ static GObject *add_from_json(const char *optarg, GError **errp)
 static GPtrArray *parse_keyval(const char *optarg, bool *help, GError **errp)
 {
     g_autoptr(GError) local = NULL;
-    GPtrArray *pairs = keyval_parse(optarg, IMPLIED_KEY, help, &local);
+    GPtrArray *pairs = qutil_keyval_parse(optarg, IMPLIED_KEY, help, &local);
 
     if (!pairs) {
         g_set_error_literal(errp, QOM_ERROR, QOM_ERROR_PARSE, local->message);
@@ -169,8 +169,8 @@ GObject *qom_object_add_from_cli(const char *optarg, GError **errp)
                     "creating an object");
         return NULL;
     }
-    return qom_object_add(keyval_lookup(pairs, IMPLIED_KEY),
-                          keyval_lookup(pairs, "id"), pairs, errp);
+    return qom_object_add(qutil_keyval_lookup(pairs, IMPLIED_KEY),
+                          qutil_keyval_lookup(pairs, "id"), pairs, errp);
 }
 
 /* ---- Help ------------------------------------------------------------- */
@@ -382,10 +382,10 @@ int qom_object_cli_help(const char *optarg, GString *out, GError **errp)
     if (is_json(optarg)) {
         return 0;
     }
-    pairs = keyval_parse(optarg, IMPLIED_KEY, &help, &local);
+    pairs = qutil_keyval_parse(optarg, IMPLIED_KEY, &help, &local);
     if (!pairs) {
         /*
-         * keyval_parse() sets @help as it goes, so a "help" seen before
+         * qutil_keyval_parse() sets @help as it goes, so a "help" seen before
          * the syntax error makes this a help request that fails.  Any
          * other syntax error is left for qom_object_add_from_cli().
          */
@@ -399,7 +399,7 @@ int qom_object_cli_help(const char *optarg, GString *out, GError **errp)
     if (!help) {
         return 0;
     }
-    type = keyval_lookup(pairs, IMPLIED_KEY);
+    type = qutil_keyval_lookup(pairs, IMPLIED_KEY);
     if (!type) {
         help_types(out);
         return 1;
@@ -449,10 +449,10 @@ char *qom_object_cli_describe(const char *optarg)
     } else {
         bool help;
         g_autoptr(GPtrArray) pairs =
-            keyval_parse(optarg, IMPLIED_KEY, &help, NULL);
+            qutil_keyval_parse(optarg, IMPLIED_KEY, &help, NULL);
         if (pairs) {
-            type = g_strdup(keyval_lookup(pairs, IMPLIED_KEY));
-            id = g_strdup(keyval_lookup(pairs, "id"));
+            type = g_strdup(qutil_keyval_lookup(pairs, IMPLIED_KEY));
+            id = g_strdup(qutil_keyval_lookup(pairs, "id"));
         } else {
             /* Unparsable: only a leading bare word can be the type. */
             size_t span = strcspn(optarg, ",=");

@@ -93,6 +93,28 @@ GType qom_type_lookup(const char *name)
     return type;
 }
 
+static GQuark qom_type_errors_named_quark(void)
+{
+    return g_quark_from_static_string("qom-type-init-errors-named");
+}
+
+void qom_type_set_init_errors_named(GType type)
+{
+    g_return_if_fail(type != G_TYPE_INVALID);
+
+    g_type_set_qdata(type, qom_type_errors_named_quark(), GINT_TO_POINTER(1));
+}
+
+static bool qom_type_init_errors_named(GType type)
+{
+    for (GType t = type; t != 0; t = g_type_parent(t)) {
+        if (g_type_get_qdata(t, qom_type_errors_named_quark())) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void qom_type_set_description(GType type, const char *description)
 {
     g_return_if_fail(type != G_TYPE_INVALID && description != NULL);
@@ -1075,11 +1097,8 @@ static GObject *object_add_internal(const char *type, const char *id,
 
     if (G_IS_INITABLE(obj) && !g_initable_init(G_INITABLE(obj), NULL, &local)) {
         if (local) {
-            g_autofree char *quoted = g_strdup_printf("'%s'", id);
-
-            /* Classes usually name themselves ("TLS credentials 'tls0'");
-             * only messages that do not say which object get the prefix. */
-            if (strstr(local->message, quoted)) {
+            /* The class says whether its messages name the object. */
+            if (qom_type_init_errors_named(gtype)) {
                 g_propagate_error(errp, local);
             } else {
                 g_propagate_prefixed_error(errp, local, "object '%s': ", id);
@@ -1128,7 +1147,7 @@ GObject *qom_object_add(const char *type, const char *id, GPtrArray *props,
     g_autofree PropInput *in = g_new0(PropInput, n + 1);
 
     for (guint i = 0; i < n; i++) {
-        KeyvalPair *pair = g_ptr_array_index(props, i);
+        QUtilKeyvalPair *pair = g_ptr_array_index(props, i);
         in[i].name = pair->key;
         in[i].str = pair->value;
     }

@@ -30,7 +30,7 @@
 #include "nbd/uri.h"
 #include "qom/object.h"
 #include "qom/object-cli.h"
-#include "util/error.h"
+#include "io/error.h"
 #include "util/log.h"
 
 #define URI_CREDS_ID "nbd-uri-tls-creds"
@@ -173,28 +173,14 @@ static NBDClient *target_open(gpointer opaque, GError **errp)
 
 static char *describe_flags(uint16_t flags)
 {
-    static const struct {
-        uint16_t bit;
-        const char *name;
-    } names[] = {
-        { NBD_FLAG_READ_ONLY, "read-only" },
-        { NBD_FLAG_SEND_FLUSH, "flush" },
-        { NBD_FLAG_SEND_FUA, "fua" },
-        { NBD_FLAG_ROTATIONAL, "rotational" },
-        { NBD_FLAG_SEND_TRIM, "trim" },
-        { NBD_FLAG_SEND_WRITE_ZEROES, "write-zeroes" },
-        { NBD_FLAG_SEND_DF, "df" },
-        { NBD_FLAG_CAN_MULTI_CONN, "multi-conn" },
-        { NBD_FLAG_SEND_RESIZE, "resize" },
-        { NBD_FLAG_SEND_CACHE, "cache" },
-        { NBD_FLAG_SEND_FAST_ZERO, "fast-zero" },
-        { NBD_FLAG_BLOCK_STAT_PAYLOAD, "block-status-payload" },
-    };
     g_autoptr(GString) s = g_string_new(NULL);
 
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (flags & names[i].bit) {
-            g_string_append_printf(s, "%s%s", s->len ? " " : "", names[i].name);
+    for (unsigned i = 0; i < 16; i++) {
+        const char *name =
+            nbd_flag_name(flags & (1u << i), NBD_FLAG_SPELLING_LONG);
+
+        if (name) {
+            g_string_append_printf(s, "%s%s", s->len ? " " : "", name);
         }
     }
     return g_string_free(g_steal_pointer(&s), false);

@@ -35,22 +35,8 @@ static void set_invalid(GError **errp, const char *str, const char *what)
 {
     g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
 
-    qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT, "'%s' is not %s", shown,
-                   what);
-}
-
-static int digit_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
+    g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                "'%s' is not %s", shown, what);
 }
 
 /*
@@ -67,13 +53,14 @@ static int scan_unsigned(const char **pos, uint64_t *value, bool *hex)
     bool overflow = false;
     const char *digits;
 
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && digit_value(p[2]) >= 0) {
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
+        g_ascii_xdigit_value(p[2]) >= 0) {
         base = 16;
         p += 2;
     }
     digits = p;
     for (;;) {
-        int d = digit_value(*p);
+        int d = g_ascii_xdigit_value(*p);
         if (d < 0 || (unsigned)d >= base) {
             break;
         }
@@ -104,10 +91,10 @@ bool qutil_strtou64(const char *str, uint64_t *result, GError **errp)
 
     if (*p == '-') {
         g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'%s' is negative, a non-negative integer is "
-                       "expected",
-                       shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "'%s' is negative, a non-negative integer is "
+                    "expected",
+                    shown);
         return false;
     }
     r = scan_unsigned(&p, &value, &hex);
@@ -222,8 +209,8 @@ bool qutil_parse_size(const char *str, uint64_t *result, GError **errp)
 
     if (*p == '-') {
         g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'%s' is negative, a size is expected", shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "'%s' is negative, a size is expected", shown);
         return false;
     }
     r = scan_unsigned(&p, &whole, &hex);
@@ -252,10 +239,10 @@ bool qutil_parse_size(const char *str, uint64_t *result, GError **errp)
     }
     if (frac_start && shift == 0) {
         g_autofree char *shown = qutil_str_abbrev(str, ECHO_MAX);
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'%s' is not a whole number of bytes (a fraction "
-                       "needs a K, M, G, T, P or E suffix)",
-                       shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "'%s' is not a whole number of bytes (a fraction "
+                    "needs a K, M, G, T, P or E suffix)",
+                    shown);
         return false;
     }
 

@@ -1,83 +1,37 @@
 /*
- * The generic error domain and errno translation shared by every layer.
+ * Error helpers shared by every layer, and util's own error domain.
  */
 #include "util/error.h"
 
 #include <errno.h>
 #include <string.h>
 
-/*
- * Spelled out rather than G_DEFINE_QUARK(a-b-c, ...): the formatter reads
- * that macro argument as a subtraction and spaces it into the name.
- */
-GQuark qio_error_quark(void)
+GQuark qutil_error_quark(void)
 {
-    return g_quark_from_static_string("qio-error-quark");
+    return g_quark_from_static_string("qutil-error-quark");
 }
 
-QIOErrorCode qio_error_code_from_errno(int errnum)
-{
-    switch (errnum) {
-    case EINVAL:
-    case EBADF:
-    case ERANGE:
-        return QIO_ERROR_INVALID_ARGUMENT;
-    case ENOTSUP:
-#if EOPNOTSUPP != ENOTSUP
-    case EOPNOTSUPP:
-#endif
-    case ENOSYS:
-    case EAFNOSUPPORT:
-    case EPROTONOSUPPORT:
-    case ESOCKTNOSUPPORT:
-        return QIO_ERROR_NOT_SUPPORTED;
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-        return QIO_ERROR_NOT_FOUND;
-    case EACCES:
-    case EPERM:
-        return QIO_ERROR_PERMISSION_DENIED;
-    case EEXIST:
-    case EADDRINUSE:
-        return QIO_ERROR_EXISTS;
-    case EPIPE:
-        return QIO_ERROR_BROKEN_PIPE;
-    case ECONNRESET:
-    case ECONNABORTED:
-        return QIO_ERROR_CONNECTION_RESET;
-    case ECONNREFUSED:
-        return QIO_ERROR_CONNECTION_REFUSED;
-    case ETIMEDOUT:
-        return QIO_ERROR_TIMED_OUT;
-    case ECANCELED:
-        return QIO_ERROR_CANCELLED;
-    case EMSGSIZE:
-    case EFBIG:
-    case E2BIG:
-        return QIO_ERROR_TOO_LARGE;
-    case EPROTO:
-        return QIO_ERROR_PROTOCOL;
-    default:
-        return QIO_ERROR_FAILED;
-    }
-}
-
-void qio_error_setg_errno(GError **errp, int errnum, const char *fmt, ...)
+void qutil_error_vsetg_errno(GError **errp, GQuark domain, int code, int errnum,
+                             const char *fmt, va_list ap)
 {
     int saved = errno;
-    va_list ap;
 
     if (errp) {
-        va_start(ap, fmt);
         g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-        g_set_error(errp, QIO_ERROR, qio_error_code_from_errno(errnum),
-                    "%s: %s", msg, g_strerror(errnum));
+
+        g_set_error(errp, domain, code, "%s: %s", msg, g_strerror(errnum));
     }
     errno = saved;
+}
+
+void qutil_error_setg_errno(GError **errp, GQuark domain, int code, int errnum,
+                            const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    qutil_error_vsetg_errno(errp, domain, code, errnum, fmt, ap);
+    va_end(ap);
 }
 
 void qutil_error_prepend(GError **errp, const char *fmt, ...)

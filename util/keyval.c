@@ -18,7 +18,7 @@
 /* How much of a bad key is quoted back; keys are short by rule anyway. */
 #define KEY_ECHO_MAX 64
 
-void keyval_pair_free(KeyvalPair *pair)
+void qutil_keyval_pair_free(QUtilKeyvalPair *pair)
 {
     if (!pair) {
         return;
@@ -39,31 +39,31 @@ static bool validate_key(const char *key, size_t len, GError **errp)
     g_autofree char *shown = qutil_str_abbrev(copy, KEY_ECHO_MAX);
 
     if (len == 0) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "empty parameter name");
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "empty parameter name");
         return false;
     }
     if (len > KEYVAL_KEY_MAX) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "parameter name '%s' is too long (at most %d "
-                       "characters)",
-                       shown, KEYVAL_KEY_MAX);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "parameter name '%s' is too long (at most %d "
+                    "characters)",
+                    shown, KEYVAL_KEY_MAX);
         return false;
     }
     for (size_t i = 0; i < len; i++) {
         if (!key_char_ok(key[i])) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "invalid parameter name '%s' (use letters, "
-                           "digits, '-', '_' and '.')",
-                           shown);
+            g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                        "invalid parameter name '%s' (use letters, "
+                        "digits, '-', '_' and '.')",
+                        shown);
             return false;
         }
     }
     if (key[0] == '.' || key[len - 1] == '.' || strstr(copy, "..")) {
-        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "invalid parameter name '%s' (empty component "
-                       "between dots)",
-                       shown);
+        g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                    "invalid parameter name '%s' (empty component "
+                    "between dots)",
+                    shown);
         return false;
     }
     return true;
@@ -105,11 +105,11 @@ static bool is_help_word(const char *start, size_t len)
            (len == 1 && start[0] == '?');
 }
 
-GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
-                        GError **errp)
+GPtrArray *qutil_keyval_parse(const char *params, const char *implied_key,
+                              bool *help, GError **errp)
 {
     g_autoptr(GPtrArray) pairs =
-        g_ptr_array_new_with_free_func((GDestroyNotify)keyval_pair_free);
+        g_ptr_array_new_with_free_func((GDestroyNotify)qutil_keyval_pair_free);
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     const char *pos = params;
     bool first = true;
@@ -144,9 +144,9 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
             key = g_strdup(implied_key);
             value = read_value(start, &pos);
         } else if (span == 0) {
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "empty parameter name (an element starts "
-                           "with ',')");
+            g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                        "empty parameter name (an element starts "
+                        "with ',')");
             return NULL;
         } else {
             /*
@@ -155,19 +155,19 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
              * the key before it instead.
              */
             if (pairs->len > 0) {
-                KeyvalPair *prev = pairs->pdata[pairs->len - 1];
+                QUtilKeyvalPair *prev = pairs->pdata[pairs->len - 1];
                 g_autofree char *shown =
                     qutil_str_abbrev(prev->key, KEY_ECHO_MAX);
 
-                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "the parameter after '%s' has no '=': write "
-                               "KEY=VALUE, and a comma inside a value as "
-                               "',,'",
-                               shown);
+                g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                            "the parameter after '%s' has no '=': write "
+                            "KEY=VALUE, and a comma inside a value as "
+                            "',,'",
+                            shown);
             } else {
-                qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                               "the first parameter has no '=': write "
-                               "KEY=VALUE");
+                g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                            "the first parameter has no '=': write "
+                            "KEY=VALUE");
             }
             return NULL;
         }
@@ -176,12 +176,12 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
         if (g_hash_table_contains(seen, key)) {
             g_autofree char *shown = qutil_str_abbrev(key, KEY_ECHO_MAX);
             g_free(value);
-            qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                           "parameter '%s' is given more than once", shown);
+            g_set_error(errp, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT,
+                        "parameter '%s' is given more than once", shown);
             return NULL;
         }
 
-        KeyvalPair *pair = g_new0(KeyvalPair, 1);
+        QUtilKeyvalPair *pair = g_new0(QUtilKeyvalPair, 1);
         pair->key = g_steal_pointer(&key);
         pair->value = value;
         g_ptr_array_add(pairs, pair);
@@ -190,12 +190,12 @@ GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
     return g_steal_pointer(&pairs);
 }
 
-const char *keyval_lookup(GPtrArray *pairs, const char *key)
+const char *qutil_keyval_lookup(GPtrArray *pairs, const char *key)
 {
     g_return_val_if_fail(pairs != NULL && key != NULL, NULL);
 
     for (guint i = 0; i < pairs->len; i++) {
-        KeyvalPair *pair = g_ptr_array_index(pairs, i);
+        QUtilKeyvalPair *pair = g_ptr_array_index(pairs, i);
         if (g_str_equal(pair->key, key)) {
             return pair->value;
         }

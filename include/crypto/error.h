@@ -35,6 +35,8 @@ typedef enum {
     QCRYPTO_ERROR_TIMED_OUT,        /* handshake took too long */
     QCRYPTO_ERROR_TRUNCATED,        /* peer closed without a TLS bye */
     QCRYPTO_ERROR_ENDPOINT,         /* client creds used for a server... */
+    QCRYPTO_ERROR_EXISTS,           /* a file or PSK user already exists */
+    QCRYPTO_ERROR_TRANSPORT,        /* the transport under a session failed */
 } QCryptoErrorCode;
 
 G_END_DECLS

@@ -7,6 +7,10 @@
  * which writes a complete credentials directory for administrators, and
  * the tests, which build a matrix of good and deliberately bad
  * certificates from a table instead of a folder of PEM files.
+ *
+ * Errors are in QCRYPTO_ERROR: QCRYPTO_ERROR_INVALID_ARGUMENT for a bad
+ * request, QCRYPTO_ERROR_FILE for a file that cannot be read or written,
+ * QCRYPTO_ERROR_EXISTS for a target that is already there.
  */
 #pragma once
 
@@ -165,7 +169,7 @@ typedef struct {
  * a client certificate when @client_name is set, and keys.psk when
  * @psk_users is set.  The CA is valid for at least ten years, the others
  * for @days.  Without @force no file is touched when any target exists
- * (QIO_ERROR_EXISTS naming it); directories are created as needed
+ * (QCRYPTO_ERROR_EXISTS naming it); directories are created as needed
  * (@ca_dir 0700).
  *
  *   qio-pki init /etc/pki/qio --hostname db1.example.org --ip 127.0.0.1 \
@@ -198,7 +202,7 @@ bool qcrypto_pki_dir_add_client(const QCryptoPKIDirOptions *opts,
 /*
  * Add a random 32-byte key for each of @psk_users to @dir/keys.psk
  * (created 0600).  A user already in the file is an error
- * (QIO_ERROR_EXISTS) unless @force, which replaces that user's key.
+ * (QCRYPTO_ERROR_EXISTS) unless @force, which replaces that user's key.
  *
  *   qio-pki psk /etc/qio/psk alice
  *   --object tls-creds-psk,id=tls0,endpoint=server,dir=/etc/qio/psk

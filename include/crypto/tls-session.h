@@ -206,6 +206,14 @@ gssize qcrypto_tls_session_write(QCryptoTLSSession *sess, const char *buf,
 gssize qcrypto_tls_session_read(QCryptoTLSSession *sess, char *buf, size_t len,
                                 GError **errp);
 
+/*
+ * After a call failed with QCRYPTO_ERROR_TRANSPORT (the transport failed
+ * under an established session: EPIPE, ECONNRESET, ...), the errno it
+ * failed with, so that the channel above can report it in its own terms;
+ * 0 when the transport never failed.
+ */
+int qcrypto_tls_session_get_transport_errno(QCryptoTLSSession *sess);
+
 /* gnutls's largest plaintext record. */
 #define QCRYPTO_TLS_SESSION_RECORD_MAX 16384
 
@@ -262,8 +270,5 @@ const char *qcrypto_tls_session_get_kx(QCryptoTLSSession *sess);
  * the kernel has the tls module.
  */
 QCryptoTLSSessionKTLS qcrypto_tls_session_get_ktls(QCryptoTLSSession *sess);
-
-QCryptoTLSCredsEndpoint
-qcrypto_tls_session_get_endpoint(QCryptoTLSSession *sess);
 
 G_END_DECLS

@@ -23,7 +23,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "util/error.h"
+#include "io/error.h"
 
 G_BEGIN_DECLS
 

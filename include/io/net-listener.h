@@ -131,7 +131,12 @@ void qio_net_listener_disconnect(QIONetListener *listener);
 /* True while the listener holds at least one open listening socket. */
 bool qio_net_listener_is_connected(QIONetListener *listener);
 
-/* The listening channels, borrowed; valid until disconnect. */
+/*
+ * The listening channels, in the order they were opened, borrowed; valid
+ * until disconnect.  qio_net_listener_get_channel() returns NULL when
+ * @index is not below qio_net_listener_get_n_channels().  For a server
+ * that sets options on, or watches, the listening sockets itself.
+ */
 guint qio_net_listener_get_n_channels(QIONetListener *listener);
 QIOChannelSocket *qio_net_listener_get_channel(QIONetListener *listener,
                                                guint index);

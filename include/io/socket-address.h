@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#include "util/error.h"
+#include "io/error.h"
 
 G_BEGIN_DECLS
 

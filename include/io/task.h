@@ -18,7 +18,7 @@
 #include <gio/gio.h>
 #include <stdbool.h>
 
-#include "util/error.h"
+#include "io/error.h"
 
 G_BEGIN_DECLS
 

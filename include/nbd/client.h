@@ -62,7 +62,9 @@ typedef struct {
  * @creds (endpoint=client) or NULL for clear text.  @tls_hostname is the
  * name the server certificate must carry; NULL takes the host of an inet
  * address, and is an error for a UNIX socket with x509 credentials.
- * Errors use QIO_ERROR codes and name the server address.
+ * Errors use QIO_ERROR codes and name the server address; a failure of the
+ * channel underneath keeps its own domain and code (a TLS channel's
+ * QCRYPTO_ERROR_TRUNCATED, ...) with the server and step prefixed.
  */
 NBDClient *nbd_client_connect(const QIOSocketAddress *addr,
                               QCryptoTLSCreds *creds, const char *tls_hostname,

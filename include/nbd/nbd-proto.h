@@ -328,4 +328,29 @@ const char *nbd_info_name(uint16_t info);
 const char *nbd_reply_type_name(uint16_t type);
 const char *nbd_err_name(uint32_t err);
 
+/*
+ * Transmission flag names, one table for every tool.  Two spellings:
+ * NBD_FLAG_SPELLING_QEMU is what qemu-nbd --list prints ("readonly",
+ * "zeroes", "multi"), which qio-nbd --list matches; NBD_FLAG_SPELLING_LONG
+ * is the spelled-out form qio-nbd-client info prints ("read-only",
+ * "write-zeroes", "multi-conn").
+ */
+typedef enum {
+    NBD_FLAG_SPELLING_QEMU,
+    NBD_FLAG_SPELLING_LONG,
+} NBDFlagSpelling;
+
+/*
+ * The name of the single transmission flag @bit (NBD_FLAG_READ_ONLY, ...),
+ * or NULL for NBD_FLAG_HAS_FLAGS, an unassigned bit or a value that is not
+ * a single bit.  To list a flags word, walk its bits from the lowest:
+ *
+ *     for (unsigned i = 0; i < 16; i++) {
+ *         const char *name = nbd_flag_name(flags & (1u << i),
+ *                                          NBD_FLAG_SPELLING_QEMU);
+ *         ...
+ *     }
+ */
+const char *nbd_flag_name(uint16_t bit, NBDFlagSpelling spelling);
+
 #endif /* QIO_NBD_PROTO_H */

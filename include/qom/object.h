@@ -79,6 +79,17 @@ GType qom_type_lookup(const char *name);
 void qom_type_set_description(GType type, const char *description);
 
 /*
+ * Declare that @type's GInitable init names the object in every error it
+ * sets ("TLS credentials 'tls0': cannot read ..."), so that
+ * qom_object_add() passes those errors on as they are.  Errors of any
+ * other type get "object 'ID': " in front.  Subtypes inherit the
+ * declaration:
+ *
+ *     qom_type_set_init_errors_named(QCRYPTO_TYPE_TLS_CREDS);
+ */
+void qom_type_set_init_errors_named(GType type);
+
+/*
  * The description set for @type, or NULL.  Only @type itself is looked
  * at, not its parents.
  */
@@ -159,7 +170,7 @@ bool qom_id_is_valid(const char *id, GError **errp);
 
 /*
  * Create an object of registered type @type named @id, set its properties
- * from @props (a GPtrArray of KeyvalPair from util/keyval.h, in order;
+ * from @props (a GPtrArray of QUtilKeyvalPair from util/keyval.h, in order;
  * NULL for none), run its GInitable init if it has one and add it to the
  * object table.  Each value is converted according to the property's
  * GParamSpec:
@@ -187,6 +198,10 @@ bool qom_id_is_valid(const char *id, GError **errp);
  * gaps; a field may not be given twice.  Any other shape ("rules.x.match",
  * "rules.0", "rules.0.a.b", "rules=...") is QOM_ERROR_INVALID_VALUE naming
  * the key.  Which fields exist is for the class to check.
+ *
+ * An error from the class's init keeps its domain and code; unless the
+ * class declared qom_type_set_init_errors_named(), its message is
+ * prefixed with "object 'ID': ".
  *
  * Returns the new object, owned by the table (borrowed), or NULL.  On
  * failure nothing is added and the half-made object is released.

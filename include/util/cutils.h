@@ -7,7 +7,7 @@
  * into a huge unsigned value and stops quietly at the first bad character;
  * each of those has turned a typo into a wrong setting somewhere.  The
  * functions here accept a value only when the whole string is one, and
- * report everything else as QIO_ERROR_INVALID_ARGUMENT with a message that
+ * report everything else as QUTIL_ERROR_INVALID_ARGUMENT with a message that
  * quotes the offending text (shortened when it is long) and says what was
  * expected.  The message never names a property or object: callers know
  * those and prefix them.

@@ -22,7 +22,7 @@
  *    as QEMU does; an empty element anywhere else (",a=1", "a=1,,,,") is
  *    an error or part of a value by the escaping rule above.
  *
- * Errors are QIO_ERROR_INVALID_ARGUMENT.  Messages name the offending key
+ * Errors are QUTIL_ERROR_INVALID_ARGUMENT.  Messages name the offending key
  * but never echo a value: values may be secrets.  Callers in higher layers
  * (qom's --object front end) may re-code them into their own domain.
  */
@@ -39,13 +39,13 @@ G_BEGIN_DECLS
 #define KEYVAL_KEY_MAX 128
 
 /* One key=value element; both strings are owned by the pair. */
-typedef struct KeyvalPair {
+typedef struct QUtilKeyvalPair {
     char *key;
     char *value;
-} KeyvalPair;
+} QUtilKeyvalPair;
 
 /* Free a pair and its strings; NULL is allowed. */
-void keyval_pair_free(KeyvalPair *pair);
+void qutil_keyval_pair_free(QUtilKeyvalPair *pair);
 
 /*
  * Parse @params.  @implied_key, when not NULL, is the key of a first
@@ -54,16 +54,16 @@ void keyval_pair_free(KeyvalPair *pair);
  * elements are not added to the list.  When @help is NULL they are errors
  * like any other key without a value.
  *
- * Returns a GPtrArray of KeyvalPair (its free function set), in input
+ * Returns a GPtrArray of QUtilKeyvalPair (its free function set), in input
  * order, or NULL with @errp set.  The empty string gives an empty array.
  *
- *   keyval_parse("secret,id=s0,data=a,,b", "qom-type", NULL, errp)
+ *   qutil_keyval_parse("secret,id=s0,data=a,,b", "qom-type", NULL, errp)
  *     -> [qom-type=secret, id=s0, data=a,b]
  */
-GPtrArray *keyval_parse(const char *params, const char *implied_key, bool *help,
-                        GError **errp);
+GPtrArray *qutil_keyval_parse(const char *params, const char *implied_key,
+                              bool *help, GError **errp);
 
 /* The value stored under @key in @pairs (borrowed), or NULL. */
-const char *keyval_lookup(GPtrArray *pairs, const char *key);
+const char *qutil_keyval_lookup(GPtrArray *pairs, const char *key);
 
 G_END_DECLS

@@ -27,7 +27,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "util/error.h"
+#include "crypto/error.h"
 
 #define TOLERANCE 120 /* seconds between minting and checking */
 
@@ -180,10 +180,10 @@ static int ext_critical(gnutls_x509_crt_t crt, const char *oid)
     }
 }
 
-static void assert_error(GError *err, QIOErrorCode code, const char *part)
+static void assert_error(GError *err, QCryptoErrorCode code, const char *part)
 {
     assert_non_null(err);
-    assert_true(g_error_matches(err, QIO_ERROR, code));
+    assert_true(g_error_matches(err, QCRYPTO_ERROR, code));
     if (part) {
         if (!strstr(err->message, part)) {
             fail_msg("'%s' not in error '%s'", part, err->message);
@@ -572,7 +572,7 @@ static void test_encrypted_key(void **state)
 
     /* An empty password would be no protection at all. */
     assert_null(qcrypto_pki_key_get_pem(cert, "", &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "password");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "password");
 }
 
 static void test_rsa(void **state)
@@ -613,7 +613,7 @@ static void test_rsa(void **state)
     /* Keys too small to be safe are refused. */
     ca.key_bits = 1024;
     assert_null(qcrypto_pki_cert_new(&ca, NULL, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "key_bits");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "key_bits");
 }
 
 static mode_t file_mode(const char *path)
@@ -680,16 +680,16 @@ static void test_files(void **state)
 
     /* Errors name the full path. */
     assert_false(qcrypto_pki_key_write(cert, missing, NULL, &err));
-    assert_error(err, QIO_ERROR_NOT_FOUND, missing);
+    assert_error(err, QCRYPTO_ERROR_FILE, missing);
     g_clear_error(&err);
     assert_false(qcrypto_pki_cert_write(cert, missing, &err));
-    assert_error(err, QIO_ERROR_NOT_FOUND, missing);
+    assert_error(err, QCRYPTO_ERROR_FILE, missing);
     g_clear_error(&err);
     assert_false(qcrypto_pki_cert_append(cert, missing, &err));
-    assert_error(err, QIO_ERROR_NOT_FOUND, missing);
+    assert_error(err, QCRYPTO_ERROR_FILE, missing);
     g_clear_error(&err);
     assert_false(qcrypto_pki_psk_append(missing, "alice", NULL, 0, &err));
-    assert_error(err, QIO_ERROR_NOT_FOUND, missing);
+    assert_error(err, QCRYPTO_ERROR_FILE, missing);
 }
 
 static void test_load(void **state)
@@ -719,13 +719,13 @@ static void test_load(void **state)
     assert_string_equal(a, b);
 
     assert_null(qcrypto_pki_cert_load(crt, key, "nope", &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, key);
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, key);
     g_clear_error(&err);
     assert_null(qcrypto_pki_cert_load(crt, other, NULL, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "does not hold the key");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "does not hold the key");
     g_clear_error(&err);
     assert_null(qcrypto_pki_cert_load(key, key, "pw", &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, key);
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, key);
     g_clear_error(&err);
 
     /* A loaded root signs certificates that chain to the original. */
@@ -749,41 +749,42 @@ static void test_invalid_requests(void **state)
 
     req.common_name = NULL;
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "common_name");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "common_name");
     g_clear_error(&err);
 
     req.common_name = "";
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "common_name");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "common_name");
     g_clear_error(&err);
 
     req.common_name = "x";
     req.ip_addrs = bad_ip;
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "ip_addrs[1] '300.1.2.3'");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT,
+                 "ip_addrs[1] '300.1.2.3'");
     g_clear_error(&err);
 
     req.ip_addrs = host_ip;
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "ip_addrs[0]");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "ip_addrs[0]");
     g_clear_error(&err);
 
     req.ip_addrs = NULL;
     req.dns_names = empty_dns;
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "dns_names[0]");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "dns_names[0]");
     g_clear_error(&err);
 
     req = leaf_req("x");
     req.key_purpose_oids = NULL;
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "key_purpose");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "key_purpose");
     g_clear_error(&err);
 
     req = leaf_req("x");
     req.key_type = (QCryptoPKIKeyType)42;
     assert_null(qcrypto_pki_cert_new(&req, root_ca, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "key_type");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "key_type");
 }
 
 static void test_psk(void **state)
@@ -813,19 +814,19 @@ static void test_psk(void **state)
 
     /* A second key for a user would be ambiguous. */
     assert_false(qcrypto_pki_psk_append(path, "alice", NULL, 0, &err));
-    assert_error(err, QIO_ERROR_EXISTS, path);
+    assert_error(err, QCRYPTO_ERROR_EXISTS, path);
     g_clear_error(&err);
 
     for (i = 0; i < G_N_ELEMENTS(bad); i++) {
         assert_false(qcrypto_pki_psk_append(path, bad[i], NULL, 0, &err));
-        assert_error(err, QIO_ERROR_INVALID_ARGUMENT, path);
+        assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, path);
         g_clear_error(&err);
     }
     assert_false(qcrypto_pki_psk_append(path, NULL, NULL, 0, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "empty");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "empty");
     g_clear_error(&err);
     assert_false(qcrypto_pki_psk_append(path, "carol", key, 0, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "empty");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "empty");
     g_clear_error(&err);
 
     /* Nothing was added by the failures. */
@@ -916,15 +917,15 @@ static void test_password_file(void **state)
 
     assert_true(g_file_set_contents(path, "", 0, NULL));
     assert_null(qcrypto_pki_read_password_file(path, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, path);
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, path);
     g_clear_error(&err);
     assert_true(g_file_set_contents(path, "a\0b", 3, NULL));
     assert_null(qcrypto_pki_read_password_file(path, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, path);
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, path);
     g_clear_error(&err);
     g_unlink(path);
     assert_null(qcrypto_pki_read_password_file(path, &err));
-    assert_error(err, QIO_ERROR_NOT_FOUND, path);
+    assert_error(err, QCRYPTO_ERROR_FILE, path);
 }
 
 /* A server certificate of a written directory as gnutls verifies it. */
@@ -1019,7 +1020,7 @@ static void test_dir(void **state)
     /* No clobbering without force, and nothing touched. */
     assert_true(g_file_get_contents(srv_crt, &before, NULL, NULL));
     assert_false(qcrypto_pki_dir_init(&opts, &err));
-    assert_error(err, QIO_ERROR_EXISTS, dir);
+    assert_error(err, QCRYPTO_ERROR_EXISTS, dir);
     g_clear_error(&err);
     assert_true(g_file_get_contents(srv_crt, &after, NULL, NULL));
     assert_string_equal(before, after);
@@ -1028,7 +1029,7 @@ static void test_dir(void **state)
     /* A new server certificate from the kept CA. */
     opts.server_key_password = NULL;
     assert_false(qcrypto_pki_dir_add_server(&opts, &err));
-    assert_error(err, QIO_ERROR_EXISTS, srv_crt);
+    assert_error(err, QCRYPTO_ERROR_EXISTS, srv_crt);
     g_clear_error(&err);
     opts.force = true;
     assert_true(qcrypto_pki_dir_add_server(&opts, &err));
@@ -1050,7 +1051,7 @@ static void test_dir(void **state)
         assert_non_null(client);
     }
     assert_false(qcrypto_pki_dir_add_client(&opts, &err));
-    assert_error(err, QIO_ERROR_EXISTS, "alice-cert.pem");
+    assert_error(err, QCRYPTO_ERROR_EXISTS, "alice-cert.pem");
     g_clear_error(&err);
     opts.client_dir = clidir;
     assert_true(qcrypto_pki_dir_add_client(&opts, &err));
@@ -1068,7 +1069,7 @@ static void test_dir(void **state)
     opts.client_dir = NULL;
     opts.client_name = "../evil";
     assert_false(qcrypto_pki_dir_add_client(&opts, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "../evil");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "../evil");
     g_clear_error(&err);
 
     /* PSK users: duplicates refused, --force replaces the key. */
@@ -1081,7 +1082,7 @@ static void test_dir(void **state)
         assert_true(g_file_get_contents(psk, &p1, NULL, NULL));
         opts.psk_users = more;
         assert_false(qcrypto_pki_dir_add_psk(&opts, &err));
-        assert_error(err, QIO_ERROR_EXISTS, "'alice'");
+        assert_error(err, QCRYPTO_ERROR_EXISTS, "'alice'");
         g_clear_error(&err);
         assert_true(g_file_get_contents(psk, &p2, NULL, NULL));
         assert_string_equal(p1, p2);
@@ -1100,7 +1101,7 @@ static void test_dir(void **state)
         assert_int_equal(file_mode(psk), 0600);
         opts.psk_users = twice;
         assert_false(qcrypto_pki_dir_add_psk(&opts, &err));
-        assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "erin");
+        assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "erin");
         g_clear_error(&err);
         opts.force = false;
     }
@@ -1128,7 +1129,7 @@ static void test_dir(void **state)
         opts.ca_dir = NULL;
         opts.client_name = "carol";
         assert_false(qcrypto_pki_dir_add_client(&opts, &err));
-        assert_error(err, QIO_ERROR_NOT_FOUND, k);
+        assert_error(err, QCRYPTO_ERROR_FILE, k);
         g_clear_error(&err);
     }
 
@@ -1138,7 +1139,7 @@ static void test_dir(void **state)
     opts.ip_addrs = NULL;
     opts.force = true;
     assert_false(qcrypto_pki_dir_add_server(&opts, &err));
-    assert_error(err, QIO_ERROR_INVALID_ARGUMENT, "host name");
+    assert_error(err, QCRYPTO_ERROR_INVALID_ARGUMENT, "host name");
 }
 
 int main(void)

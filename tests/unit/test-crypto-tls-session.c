@@ -1253,6 +1253,33 @@ static void test_bye_and_truncation(void **state)
     standard_free(&st);
 }
 
+/*
+ * A transport failure under an established session is crypto's
+ * QCRYPTO_ERROR_TRANSPORT, with the system's errno kept for the channel
+ * above, which reports it in its own vocabulary.
+ */
+static void test_transport_error(void **state)
+{
+    Standard st;
+    Peer s = { NULL }, c = { NULL };
+    g_autoptr(GError) err = NULL;
+    gssize ret;
+    int fds[2];
+
+    standard_make(&st);
+    connect_pair(st.server, st.client, &s, &c, fds);
+    assert_int_equal(qcrypto_tls_session_get_transport_errno(s.sess), 0);
+    close(fds[1]);
+    fds[1] = -1;
+    ret = qcrypto_tls_session_write(s.sess, "hello", 5, &err);
+    assert_int_equal(ret, -1);
+    print_message("  %s\n", err->message);
+    assert_true(g_error_matches(err, QCRYPTO_ERROR, QCRYPTO_ERROR_TRANSPORT));
+    assert_int_equal(qcrypto_tls_session_get_transport_errno(s.sess), EPIPE);
+    disconnect_pair(&s, &c, fds);
+    standard_free(&st);
+}
+
 /* Records larger than one TLS record come out whole, one record a read. */
 static void test_large_records(void **state)
 {
@@ -1624,6 +1651,7 @@ int main(void)
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_data_callbacks),
         cmocka_unit_test(test_bye_and_truncation),
+        cmocka_unit_test(test_transport_error),
         cmocka_unit_test(test_large_records),
         cmocka_unit_test(test_identity_format),
     };

@@ -135,6 +135,24 @@ static void dual_stack(void)
     local = qio_net_listener_get_local_addresses(lst, &err);
     assert_non_null(local);
     assert_int_equal(local->len, 2);
+
+    /* The channels, in order: each is bound where the addresses say. */
+    for (guint i = 0; i < 2; i++) {
+        QIOChannelSocket *ch = qio_net_listener_get_channel(lst, i);
+        g_autoptr(QIOSocketAddress) a = NULL;
+        g_autofree char *want = NULL, *got = NULL;
+
+        assert_non_null(ch);
+        a = qio_channel_socket_get_local_address(ch, &err);
+        assert_non_null(a);
+        want = qio_socket_address_to_string(local->pdata[i]);
+        got = qio_socket_address_to_string(a);
+        assert_string_equal(got, want);
+    }
+    assert_ptr_not_equal(qio_net_listener_get_channel(lst, 0),
+                         qio_net_listener_get_channel(lst, 1));
+    assert_null(qio_net_listener_get_channel(lst, 2));
+    assert_null(qio_net_listener_get_channel(lst, G_MAXUINT));
     port = ((QIOSocketAddress *)local->pdata[0])->u.inet.port;
     assert_string_not_equal(port, "0");
     assert_string_equal(((QIOSocketAddress *)local->pdata[1])->u.inet.port,
@@ -496,6 +514,7 @@ static void test_disconnect(void **state)
     qio_net_listener_disconnect(lst);
     assert_false(qio_net_listener_is_connected(lst));
     assert_int_equal(qio_net_listener_get_n_channels(lst), 0);
+    assert_null(qio_net_listener_get_channel(lst, 0));
     assert_int_equal(
         qio_channel_socket_connect_sync(late, local->pdata[0], &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_CONNECTION_REFUSED));

@@ -55,10 +55,10 @@ static void put_greeting(GByteArray *b)
 }
 
 /*
- * Greeting through GO for export "" (size 1 MiB), meta context id 7, as
- * a server without extended headers answers.
+ * Greeting through the meta context (id 7) that precedes GO, as a server
+ * without extended headers answers.
  */
-static void put_to_transmission(GByteArray *b)
+static void put_to_go(GByteArray *b)
 {
     g_autoptr(GByteArray) p = g_byte_array_new();
 
@@ -69,7 +69,14 @@ static void put_to_transmission(GByteArray *b)
     g_byte_array_append(p, (const uint8_t *)"base:allocation", 15);
     put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT, p->data, p->len);
     put_rep(b, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK, NULL, 0);
-    g_byte_array_set_size(p, 0);
+}
+
+/* Then GO for export "" (size 1 MiB). */
+static void put_to_transmission(GByteArray *b)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+
+    put_to_go(b);
     put16(p, NBD_INFO_EXPORT);
     put64(p, 1024 * 1024);
     put16(p, NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH);
@@ -131,6 +138,138 @@ static QCryptoTLSCreds *anon_client_creds(void)
         fail_msg("creds: %s", err->message);
     }
     return creds;
+}
+
+/*
+ * A channel that plays @in back to the client, then fails reads (when
+ * @fail_reads) or waits for shutdown; writes are swallowed, or fail when
+ * @fail_writes.  Its failures are in a domain of its own, as a TLS or
+ * websocket channel's are, so that tests see whether the client keeps it.
+ */
+#define TEST_TRANSPORT_ERROR (g_quark_from_static_string("test-transport"))
+enum { TEST_READ_FAILED = 42, TEST_WRITE_FAILED = 43 };
+
+G_DECLARE_FINAL_TYPE(FaultChannel, fault_channel, TEST, FAULT_CHANNEL,
+                     QIOChannel)
+
+struct _FaultChannel {
+    QIOChannel parent;
+    GByteArray *in;
+    size_t pos;
+    bool fail_reads;
+    gint fail_writes;
+    bool shut;
+    GMutex lock;
+    GCond cond;
+};
+
+G_DEFINE_TYPE(FaultChannel, fault_channel, QIO_TYPE_CHANNEL)
+
+static gssize fault_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          int **fds, size_t *nfds, int flags, GError **errp)
+{
+    FaultChannel *f = TEST_FAULT_CHANNEL(ioc);
+    gssize got = 0;
+
+    if (nfds) {
+        *nfds = 0;
+    }
+    g_mutex_lock(&f->lock);
+    while (f->pos == f->in->len && !f->fail_reads && !f->shut) {
+        g_cond_wait(&f->cond, &f->lock);
+    }
+    if (f->pos == f->in->len && f->fail_reads) {
+        g_mutex_unlock(&f->lock);
+        g_set_error(errp, TEST_TRANSPORT_ERROR, TEST_READ_FAILED,
+                    "transport read failed");
+        return -1;
+    }
+    for (size_t i = 0; i < niov && f->pos < f->in->len; i++) {
+        size_t n = MIN(iov[i].iov_len, f->in->len - f->pos);
+
+        memcpy(iov[i].iov_base, f->in->data + f->pos, n);
+        f->pos += n;
+        got += n;
+    }
+    g_mutex_unlock(&f->lock);
+    return got;
+}
+
+static gssize fault_writev(QIOChannel *ioc, const struct iovec *iov,
+                           size_t niov, const int *fds, size_t nfds, int flags,
+                           GError **errp)
+{
+    gssize total = 0;
+
+    if (g_atomic_int_get(&TEST_FAULT_CHANNEL(ioc)->fail_writes)) {
+        g_set_error(errp, TEST_TRANSPORT_ERROR, TEST_WRITE_FAILED,
+                    "transport write failed");
+        return -1;
+    }
+    for (size_t i = 0; i < niov; i++) {
+        total += iov[i].iov_len;
+    }
+    return total;
+}
+
+static int fault_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
+                          GError **errp)
+{
+    FaultChannel *f = TEST_FAULT_CHANNEL(ioc);
+
+    g_mutex_lock(&f->lock);
+    f->shut = true;
+    g_cond_broadcast(&f->cond);
+    g_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static int fault_close(QIOChannel *ioc, GError **errp)
+{
+    return fault_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH, errp);
+}
+
+static int fault_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
+{
+    return 0;
+}
+
+static void fault_channel_finalize(GObject *obj)
+{
+    FaultChannel *f = TEST_FAULT_CHANNEL(obj);
+
+    g_byte_array_unref(f->in);
+    g_mutex_clear(&f->lock);
+    g_cond_clear(&f->cond);
+    G_OBJECT_CLASS(fault_channel_parent_class)->finalize(obj);
+}
+
+static void fault_channel_class_init(FaultChannelClass *klass)
+{
+    QIOChannelClass *ioc_klass = QIO_CHANNEL_CLASS(klass);
+
+    G_OBJECT_CLASS(klass)->finalize = fault_channel_finalize;
+    ioc_klass->io_readv = fault_readv;
+    ioc_klass->io_writev = fault_writev;
+    ioc_klass->io_shutdown = fault_shutdown;
+    ioc_klass->io_close = fault_close;
+    ioc_klass->io_create_watch = qio_channel_create_ready_watch;
+    ioc_klass->io_set_blocking = fault_set_blocking;
+}
+
+static void fault_channel_init(FaultChannel *f)
+{
+    g_mutex_init(&f->lock);
+    g_cond_init(&f->cond);
+}
+
+static FaultChannel *fault_channel_new(GByteArray *in)
+{
+    FaultChannel *f = g_object_new(fault_channel_get_type(), NULL);
+
+    f->in = in;
+    qio_channel_set_feature(QIO_CHANNEL(f), QIO_CHANNEL_FEATURE_SHUTDOWN);
+    return f;
 }
 
 /* ---- Tests ------------------------------------------------------------ */
@@ -414,6 +553,110 @@ static void test_bad_replies(void **state)
     put64(s, 0);
     put64(s, 0);
     check_bad_reply(s, "read not fully covered");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE, 1, 11);
+    put64(s, 0);
+    put16(s, 0);
+    g_byte_array_append(s, (const uint8_t *)"\x10", 1);
+    check_bad_reply(s, "hole chunk one byte short");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_HOLE, 1, 12);
+    put64(s, UINT64_MAX);
+    put32(s, 2);
+    check_bad_reply(s, "hole whose end wraps");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR_OFFSET, 1, 6);
+    put32(s, NBD_EIO);
+    put16(s, 0);
+    check_bad_reply(s, "error-offset chunk without the offset");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 7);
+    put32(s, NBD_EIO);
+    put16(s, 0);
+    g_byte_array_append(s, (const uint8_t *)"x", 1);
+    check_bad_reply(s, "error chunk with a byte after the message");
+
+    s = g_byte_array_new();
+    put_to_transmission(s);
+    put_chunk(s, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 1, 5);
+    put32(s, NBD_EIO);
+    g_byte_array_append(s, (const uint8_t *)"\0", 1);
+    check_bad_reply(s, "error chunk cut inside the message length");
+}
+
+/*
+ * Option replies whose lengths do not add up: each fails negotiation with
+ * QIO_ERROR_PROTOCOL, nothing read past the payload.
+ */
+static void check_bad_option_reply(GByteArray *script, const char *what)
+{
+    Fixture f;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) got = NULL;
+    NBDClient *c;
+
+    fixture_start(&f, script);
+    c = nbd_client_new_channel(f.ioc, PEER, NULL, NULL, &err);
+    assert_non_null(c);
+    assert_false(nbd_client_go(c, "", &err));
+    if (!g_error_matches(err, QIO_ERROR, QIO_ERROR_PROTOCOL)) {
+        fail_msg("%s: unexpected error %s", what, err->message);
+    }
+    print_message("  %s: %s\n", what, err->message);
+    nbd_client_free(c);
+    got = fixture_finish(&f);
+}
+
+static void test_bad_option_replies(void **state)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    GByteArray *s;
+
+    (void)state;
+    /* A meta context reply shorter than its context id. */
+    s = g_byte_array_new();
+    put_greeting(s);
+    put_rep(s, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ERR_UNSUP, NULL, 0);
+    put_rep(s, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    put_rep(s, NBD_OPT_SET_META_CONTEXT, NBD_REP_META_CONTEXT,
+            (const uint8_t *)"\0\0\x07", 3);
+    check_bad_option_reply(s, "meta context reply of 3 bytes");
+
+    /* Export info one byte short, and one byte long. */
+    for (int extra = -1; extra <= 1; extra += 2) {
+        g_byte_array_set_size(p, 0);
+        put16(p, NBD_INFO_EXPORT);
+        put64(p, 1024 * 1024);
+        put16(p, NBD_FLAG_HAS_FLAGS);
+        if (extra > 0) {
+            g_byte_array_append(p, (const uint8_t *)"x", 1);
+        } else {
+            g_byte_array_set_size(p, p->len - 1);
+        }
+        s = g_byte_array_new();
+        put_to_go(s);
+        put_rep(s, NBD_OPT_GO, NBD_REP_INFO, p->data, p->len);
+        check_bad_option_reply(s, "export info of the wrong length");
+    }
+
+    /* Block sizes cut short. */
+    g_byte_array_set_size(p, 0);
+    put16(p, NBD_INFO_BLOCK_SIZE);
+    put32(p, 512);
+    put32(p, 4096);
+    put16(p, 0);
+    s = g_byte_array_new();
+    put_to_go(s);
+    put_rep(s, NBD_OPT_GO, NBD_REP_INFO, p->data, p->len);
+    check_bad_option_reply(s, "block size info of 12 bytes");
 }
 
 /*
@@ -605,6 +848,50 @@ static void test_extended_headers_negotiation(void **state)
     assert_int_equal(sent_option(got, &pos), NBD_OPT_STRUCTURED_REPLY);
 }
 
+/*
+ * A transport failure keeps its own domain and code through the client:
+ * reading the greeting, sending an option, and sending a request.
+ */
+static void test_transport_error_kept(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(FaultChannel) rd = NULL, wr = NULL, req = NULL;
+    GByteArray *script;
+    NBDClient *c;
+
+    (void)state;
+    rd = fault_channel_new(g_byte_array_new());
+    rd->fail_reads = true;
+    assert_null(
+        nbd_client_new_channel(QIO_CHANNEL(rd), PEER, NULL, NULL, &err));
+    print_message("  %s\n", err->message);
+    assert_true(g_error_matches(err, TEST_TRANSPORT_ERROR, TEST_READ_FAILED));
+    assert_non_null(strstr(err->message, "greeting"));
+    g_clear_error(&err);
+
+    script = g_byte_array_new();
+    put_greeting(script);
+    wr = fault_channel_new(script);
+    wr->fail_writes = true;
+    assert_null(
+        nbd_client_new_channel(QIO_CHANNEL(wr), PEER, NULL, NULL, &err));
+    print_message("  %s\n", err->message);
+    assert_true(g_error_matches(err, TEST_TRANSPORT_ERROR, TEST_WRITE_FAILED));
+    g_clear_error(&err);
+
+    script = g_byte_array_new();
+    put_to_transmission(script);
+    req = fault_channel_new(script);
+    c = nbd_client_new_channel(QIO_CHANNEL(req), PEER, NULL, NULL, &err);
+    assert_non_null(c);
+    assert_true(nbd_client_go(c, "", &err));
+    g_atomic_int_set(&req->fail_writes, 1);
+    assert_false(nbd_client_flush(c, &err));
+    print_message("  %s\n", err->message);
+    assert_true(g_error_matches(err, TEST_TRANSPORT_ERROR, TEST_WRITE_FAILED));
+    nbd_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,7 +906,9 @@ int main(void)
         cmocka_unit_test(test_option_error_message),
         cmocka_unit_test(test_transmission),
         cmocka_unit_test(test_bad_replies),
+        cmocka_unit_test(test_bad_option_replies),
         cmocka_unit_test(test_extended_headers_negotiation),
+        cmocka_unit_test(test_transport_error_kept),
     };
 
     qcrypto_tls_creds_register_types();

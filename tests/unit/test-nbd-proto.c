@@ -255,6 +255,62 @@ static void test_names(void **state)
     assert_string_equal(nbd_err_name(NBD_ENOSPC), "ENOSPC");
 }
 
+/* One table, two spellings, in bit order; nothing for unnamed bits. */
+static void test_flag_names(void **state)
+{
+    static const char *const qemu[16] = {
+        NULL,
+        "readonly",
+        "flush",
+        "fua",
+        "rotational",
+        "trim",
+        "zeroes",
+        "df",
+        "multi",
+        "resize",
+        "cache",
+        "fast-zero",
+        "block-status-payload",
+    };
+    static const char *const spelled[16] = {
+        NULL,
+        "read-only",
+        "flush",
+        "fua",
+        "rotational",
+        "trim",
+        "write-zeroes",
+        "df",
+        "multi-conn",
+        "resize",
+        "cache",
+        "fast-zero",
+        "block-status-payload",
+    };
+
+    for (unsigned i = 0; i < 16; i++) {
+        const char *q = nbd_flag_name(1u << i, NBD_FLAG_SPELLING_QEMU);
+        const char *l = nbd_flag_name(1u << i, NBD_FLAG_SPELLING_LONG);
+
+        if (qemu[i]) {
+            assert_non_null(q);
+            assert_string_equal(q, qemu[i]);
+            assert_non_null(l);
+            assert_string_equal(l, spelled[i]);
+        } else {
+            assert_null(q);
+            assert_null(l);
+        }
+    }
+    assert_string_equal(
+        nbd_flag_name(NBD_FLAG_SEND_FLUSH, NBD_FLAG_SPELLING_QEMU), "flush");
+    /* Not a single bit: no name. */
+    assert_null(nbd_flag_name(0, NBD_FLAG_SPELLING_QEMU));
+    assert_null(nbd_flag_name(NBD_FLAG_READ_ONLY | NBD_FLAG_SEND_FLUSH,
+                              NBD_FLAG_SPELLING_LONG));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_extended_headers),
         cmocka_unit_test(test_errno),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_flag_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

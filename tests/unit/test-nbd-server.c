@@ -364,6 +364,75 @@ static void test_list_info_unknown(void **state)
     finish(server, c);
 }
 
+/*
+ * Lengths inside INFO/GO and SET/LIST_META_CONTEXT payloads that do not
+ * add up: each is refused with ERR_INVALID and negotiation goes on.
+ */
+static void test_hostile_option_payloads(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOChannel *c = connect_client(server);
+    static const struct {
+        uint32_t option;
+        const char *payload;
+        size_t len;
+    } bad[] = {
+        /* INFO: shorter than a name length and a request count. */
+        { NBD_OPT_INFO, "\0\0\0\0\0", 5 },
+        /* INFO: one request announced, none sent. */
+        { NBD_OPT_INFO,
+          "\0\0\0\x04"
+          "disk\0\x01",
+          10 },
+        /* INFO: one byte after the requests. */
+        { NBD_OPT_INFO,
+          "\0\0\0\x04"
+          "disk\0\x01\0\x03"
+          "x",
+          13 },
+        /* GO: a name length that wraps past the payload. */
+        { NBD_OPT_GO, "\xff\xff\xff\xfe\0\0", 6 },
+        /* META: 2^32-1 queries in an 8-byte payload. */
+        { NBD_OPT_LIST_META_CONTEXT, "\0\0\0\0\xff\xff\xff\xff", 8 },
+        /* META: a query longer than what is left. */
+        { NBD_OPT_LIST_META_CONTEXT,
+          "\0\0\0\0\0\0\0\x01\0\0\0\x09"
+          "base:",
+          17 },
+        /* META: a byte after the last query. */
+        { NBD_OPT_SET_META_CONTEXT, "\0\0\0\0\0\0\0\0x", 9 },
+        /* META: the name length alone, cut short. */
+        { NBD_OPT_SET_META_CONTEXT, "\0\0\0", 3 },
+    };
+
+    send_opt(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+    expect_rep(c, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        send_opt(c, bad[i].option, bad[i].payload, bad[i].len);
+        expect_rep(c, bad[i].option, NBD_REP_ERR_INVALID);
+    }
+    /* The well-formed forms still work on the same connection. */
+    /* One request: the description, on top of export and block sizes. */
+    send_opt(c, NBD_OPT_INFO,
+             "\0\0\0\x04"
+             "disk\0\x01\0\x02",
+             12);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(read_rep(c, NBD_OPT_INFO, NULL, NULL), NBD_REP_INFO);
+    }
+    expect_rep(c, NBD_OPT_INFO, NBD_REP_ACK);
+    send_opt(c, NBD_OPT_LIST_META_CONTEXT,
+             "\0\0\0\x04"
+             "disk\0\0\0\x01\0\0\0\x05"
+             "base:",
+             21);
+    expect_rep(c, NBD_OPT_LIST_META_CONTEXT, NBD_REP_META_CONTEXT);
+    expect_rep(c, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ACK);
+    send_opt(c, NBD_OPT_ABORT, NULL, 0);
+    expect_rep(c, NBD_OPT_ABORT, NBD_REP_ACK);
+    finish(server, c);
+}
+
 static void test_cve_2017_15119_option_length(void **state)
 {
     NBDServer *server = make_server(false);
@@ -1906,6 +1975,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_info_unknown),
+        cmocka_unit_test(test_hostile_option_payloads),
         cmocka_unit_test(test_cve_2017_15119_option_length),
         cmocka_unit_test(test_bad_client_flags),
         cmocka_unit_test(test_tls_required),

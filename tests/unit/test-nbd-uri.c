@@ -20,7 +20,7 @@
 #include "crypto/tls-creds-psk.h"
 #include "nbd/uri.h"
 #include "qom/object.h"
-#include "util/error.h"
+#include "io/error.h"
 
 static NBDUri *parse_ok(const char *str)
 {

@@ -426,6 +426,41 @@ static void test_user_init(TestUser *u)
 {
 }
 
+/* A type whose init errors name the object themselves. */
+G_DECLARE_FINAL_TYPE(TestNamed, test_named, TEST, NAMED, GObject)
+
+struct _TestNamed {
+    GObject parent;
+};
+
+static void test_named_initable_iface_init(GInitableIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(TestNamed, test_named, G_TYPE_OBJECT,
+                        G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE,
+                                              test_named_initable_iface_init))
+
+static gboolean test_named_init_check(GInitable *initable,
+                                      GCancellable *cancellable, GError **errp)
+{
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED,
+                "named thing '%s': always fails",
+                qom_object_get_id(G_OBJECT(initable)));
+    return FALSE;
+}
+
+static void test_named_initable_iface_init(GInitableIface *iface)
+{
+    iface->init = test_named_init_check;
+}
+
+static void test_named_class_init(TestNamedClass *klass)
+{
+}
+
+static void test_named_init(TestNamed *n)
+{
+}
+
 /* ---- Fixtures ----------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -559,7 +594,7 @@ static void test_add_all_kinds(void **state)
 static void test_add_from_pairs_and_table(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs = keyval_parse(
+    g_autoptr(GPtrArray) pairs = qutil_keyval_parse(
         "test-widget,id=w0,count=5,name=x", "qom-type", NULL, &err);
     g_autoptr(GHashTable) table = g_hash_table_new(g_str_hash, g_str_equal);
     g_auto(GStrv) ids = NULL;
@@ -946,6 +981,26 @@ static void test_init_failure(void **state)
     assert_string_equal(widget_id_in_init, "w0");
     assert_null(qom_object_find("w0"));
     assert_int_equal(widgets_finalized, before + 1);
+    g_clear_error(&err);
+
+    /*
+     * Whether the message gets the prefix does not depend on its text: a
+     * message that happens to quote the id still needs it.
+     */
+    assert_null(
+        qom_object_add_props("test-widget", "name", &err, "flag", "on", NULL));
+    assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT));
+    assert_string_equal(err->message, "object 'name': 'flag' needs a 'name'");
+    assert_null(qom_object_find("name"));
+    g_clear_error(&err);
+    before++;
+
+    /* A type that names itself in its errors declares it: no prefix. */
+    qom_type_register("test-named", test_named_get_type());
+    qom_type_set_init_errors_named(test_named_get_type());
+    assert_null(qom_object_add("test-named", "n0", NULL, &err));
+    assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_FAILED));
+    assert_string_equal(err->message, "named thing 'n0': always fails");
     g_clear_error(&err);
 
     /* An init that fails without an error still fails cleanly. */

@@ -35,7 +35,8 @@ static void check_size_bad(const char *str)
     if (qutil_parse_size(str, &v, &err)) {
         fail_msg("'%s' accepted as %" G_GUINT64_FORMAT, str, v);
     }
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     assert_int_equal(v, 12345); /* untouched on failure */
 }
 
@@ -123,9 +124,16 @@ static void test_strtou64(void **state)
     assert_true(v == UINT64_MAX);
     assert_true(qutil_strtou64("010", &v, NULL));
     assert_int_equal(v, 10); /* decimal, not octal */
+    /* Hex digits in either case; the first non-digit ends the number. */
+    assert_true(qutil_strtou64("0XaBcDeF09", &v, NULL));
+    assert_true(v == 0xabcdef09);
+    assert_false(qutil_strtou64("0x1g", &v, NULL));
+    assert_false(qutil_strtou64("0x:", &v, NULL));
+    assert_false(qutil_strtou64("12a", &v, NULL));
 
     assert_false(qutil_strtou64("18446744073709551616", &v, &err));
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     g_clear_error(&err);
     assert_false(qutil_strtou64("0x10000000000000000", &v, &err));
     g_clear_error(&err);
@@ -158,7 +166,8 @@ static void test_strtoi64(void **state)
 
     v = 7;
     assert_false(qutil_strtoi64("9223372036854775808", &v, &err));
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     assert_int_equal(v, 7);
     g_clear_error(&err);
     assert_false(qutil_strtoi64("-9223372036854775809", &v, &err));
@@ -218,7 +227,7 @@ static void test_bool_words(void **state)
             fail_msg("'%s' accepted as a boolean", bad[i]);
         }
         assert_true(
-            g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+            g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
         assert_true(b);
     }
 }

@@ -18,7 +18,8 @@ static void check_parse(const char *params, const char *implied,
                         const char *const *expected)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs = keyval_parse(params, implied, NULL, &err);
+    g_autoptr(GPtrArray) pairs =
+        qutil_keyval_parse(params, implied, NULL, &err);
     size_t n = 0;
 
     if (!pairs) {
@@ -29,7 +30,7 @@ static void check_parse(const char *params, const char *implied,
     }
     assert_int_equal(pairs->len, n);
     for (size_t i = 0; i < n; i++) {
-        KeyvalPair *pair = g_ptr_array_index(pairs, i);
+        QUtilKeyvalPair *pair = g_ptr_array_index(pairs, i);
         g_autofree char *got = g_strdup_printf("%s=%s", pair->key, pair->value);
         assert_string_equal(got, expected[i]);
     }
@@ -40,12 +41,14 @@ static void check_error(const char *params, const char *implied,
                         const char *needle)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs = keyval_parse(params, implied, NULL, &err);
+    g_autoptr(GPtrArray) pairs =
+        qutil_keyval_parse(params, implied, NULL, &err);
 
     if (pairs) {
         fail_msg("'%s' accepted", params);
     }
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     if (needle && !strstr(err->message, needle)) {
         fail_msg("'%s': message '%s' lacks '%s'", params, err->message, needle);
     }
@@ -103,8 +106,8 @@ static void test_missing_equals(void **state)
     check_error("verbose", NULL, "first parameter");
 
     /* A secret with an undoubled comma: its tail must not be echoed. */
-    assert_null(keyval_parse("secret,id=s0,data=hunter,2secret", "qom-type",
-                             NULL, &err));
+    assert_null(qutil_keyval_parse("secret,id=s0,data=hunter,2secret",
+                                   "qom-type", NULL, &err));
     assert_non_null(strstr(err->message, "after 'data'"));
     assert_non_null(strstr(err->message, "',,'"));
     assert_null(strstr(err->message, "2secret"));
@@ -121,11 +124,12 @@ static void test_empty_key(void **state)
 static void test_duplicate_key(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) pairs = keyval_parse(
+    g_autoptr(GPtrArray) pairs = qutil_keyval_parse(
         "secret,id=s0,data=TOPSECRET,data=x", "qom-type", NULL, &err);
 
     assert_null(pairs);
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, "'data'"));
     /* Values may be secrets: they never appear in messages. */
     assert_null(strstr(err->message, "TOPSECRET"));
@@ -168,42 +172,42 @@ static void test_help(void **state)
     g_autoptr(GError) err = NULL;
     bool help = true;
 
-    p1 = keyval_parse("secret,id=s0", "qom-type", &help, NULL);
+    p1 = qutil_keyval_parse("secret,id=s0", "qom-type", &help, NULL);
     assert_non_null(p1);
     assert_false(help);
 
-    p2 = keyval_parse("help", "qom-type", &help, NULL);
+    p2 = qutil_keyval_parse("help", "qom-type", &help, NULL);
     assert_non_null(p2);
     assert_true(help);
     assert_int_equal(p2->len, 0);
 
     help = false;
-    p3 = keyval_parse("secret,help", "qom-type", &help, NULL);
+    p3 = qutil_keyval_parse("secret,help", "qom-type", &help, NULL);
     assert_non_null(p3);
     assert_true(help);
     assert_int_equal(p3->len, 1);
-    assert_string_equal(keyval_lookup(p3, "qom-type"), "secret");
+    assert_string_equal(qutil_keyval_lookup(p3, "qom-type"), "secret");
 
     help = false;
-    p4 = keyval_parse("secret,?", "qom-type", &help, NULL);
+    p4 = qutil_keyval_parse("secret,?", "qom-type", &help, NULL);
     assert_non_null(p4);
     assert_true(help);
 
     /* Without a help pointer "help" is a key missing its value. */
-    assert_null(keyval_parse("secret,help", "qom-type", NULL, &err));
+    assert_null(qutil_keyval_parse("secret,help", "qom-type", NULL, &err));
     assert_non_null(strstr(err->message, "after 'qom-type'"));
 }
 
 static void test_lookup(void **state)
 {
     g_autoptr(GPtrArray) pairs =
-        keyval_parse("secret,id=s0,data=", "qom-type", NULL, NULL);
+        qutil_keyval_parse("secret,id=s0,data=", "qom-type", NULL, NULL);
 
     assert_non_null(pairs);
-    assert_string_equal(keyval_lookup(pairs, "qom-type"), "secret");
-    assert_string_equal(keyval_lookup(pairs, "id"), "s0");
-    assert_string_equal(keyval_lookup(pairs, "data"), "");
-    assert_null(keyval_lookup(pairs, "file"));
+    assert_string_equal(qutil_keyval_lookup(pairs, "qom-type"), "secret");
+    assert_string_equal(qutil_keyval_lookup(pairs, "id"), "s0");
+    assert_string_equal(qutil_keyval_lookup(pairs, "data"), "");
+    assert_null(qutil_keyval_lookup(pairs, "file"));
 }
 
 static void test_long_input(void **state)
@@ -223,11 +227,11 @@ static void test_long_input(void **state)
         g_string_append(in, "x,,");
     }
     g_string_append(in, ",extra=1");
-    pairs = keyval_parse(in->str, "qom-type", NULL, &err);
+    pairs = qutil_keyval_parse(in->str, "qom-type", NULL, &err);
     assert_non_null(pairs);
     assert_int_equal(pairs->len, 4);
-    assert_int_equal(strlen(keyval_lookup(pairs, "data")), vlen);
-    assert_string_equal(keyval_lookup(pairs, "extra"), "1");
+    assert_int_equal(strlen(qutil_keyval_lookup(pairs, "data")), vlen);
+    assert_string_equal(qutil_keyval_lookup(pairs, "extra"), "1");
 
     /* Many keys: duplicate detection must not be quadratic. */
     g_string_truncate(in, 0);
@@ -235,21 +239,22 @@ static void test_long_input(void **state)
         g_string_append_printf(in, "%sk%d=%d", i ? "," : "", i, i);
     }
     g_ptr_array_unref(pairs);
-    pairs = keyval_parse(in->str, NULL, NULL, &err);
+    pairs = qutil_keyval_parse(in->str, NULL, NULL, &err);
     assert_non_null(pairs);
     assert_int_equal(pairs->len, 100000);
     g_string_append(in, ",k99999=again");
     g_ptr_array_unref(pairs);
-    pairs = keyval_parse(in->str, NULL, NULL, &err);
+    pairs = qutil_keyval_parse(in->str, NULL, NULL, &err);
     assert_null(pairs);
     assert_non_null(strstr(err->message, "'k99999'"));
     g_clear_error(&err);
 
     /* Keys are bounded. */
-    good_pairs = keyval_parse(good, NULL, NULL, NULL);
+    good_pairs = qutil_keyval_parse(good, NULL, NULL, NULL);
     assert_non_null(good_pairs);
-    assert_null(keyval_parse(bad, NULL, NULL, &err));
-    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT));
+    assert_null(qutil_keyval_parse(bad, NULL, NULL, &err));
+    assert_true(
+        g_error_matches(err, QUTIL_ERROR, QUTIL_ERROR_INVALID_ARGUMENT));
     assert_non_null(strstr(err->message, "too long"));
 }
 
