@@ -153,10 +153,6 @@ static void nbd_conn_free(NBDServerConn *client)
     g_mutex_clear(&client->lock);
     g_cond_clear(&client->cond);
     g_mutex_clear(&client->send_lock);
-    nbd_pool_clear(client);
-    g_mutex_clear(&client->pool_lock);
-    g_mutex_clear(&client->req_lock);
-    g_cond_clear(&client->req_cond);
     g_free(client);
 }
 
@@ -169,6 +165,7 @@ static gpointer nbd_conn_run(gpointer opaque)
 {
     NBDServerConn *client = opaque;
     NBDServer *server = client->server;
+    bool last;
     bool ok;
 
     if (client->timeout_ms) {
@@ -192,9 +189,13 @@ static gpointer nbd_conn_run(gpointer opaque)
      * shutdown also waits for callbacks still running.
      */
     g_mutex_lock(&server->lock);
-    server->nclients--;
+    last = --server->nclients == 0;
     server->gone_callbacks++;
     g_mutex_unlock(&server->lock);
+    if (last) {
+        /* Nobody to reuse them soon: idle buffers go back. */
+        nbd_mem_trim(server);
+    }
     if (server->client_gone) {
         server->client_gone(server, server->client_gone_opaque);
     }
@@ -234,10 +235,6 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
     g_mutex_init(&client->lock);
     g_cond_init(&client->cond);
     g_mutex_init(&client->send_lock);
-    g_mutex_init(&client->pool_lock);
-    client->pool = g_array_new(FALSE, FALSE, sizeof(NBDBuf));
-    g_mutex_init(&client->req_lock);
-    g_cond_init(&client->req_cond);
 
     g_mutex_lock(&server->lock);
     if (server->shut_down) {
@@ -300,10 +297,25 @@ void nbd_server_shutdown(NBDServer *server)
         NBDServerConn *client = l->data;
         qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     }
+    /* Readers waiting for memory wake and leave. */
+    nbd_mem_stop(server);
     while (server->nclients || server->gone_callbacks) {
         g_cond_wait(&server->cond, &server->lock);
     }
     g_mutex_unlock(&server->lock);
+}
+
+void nbd_server_set_memory_limits(NBDServer *server, size_t total,
+                                  size_t per_client)
+{
+    g_return_if_fail(NBD_IS_SERVER(server));
+    nbd_mem_set_limits(server, total, per_client);
+}
+
+size_t nbd_server_get_buffer_bytes(NBDServer *server)
+{
+    g_return_val_if_fail(NBD_IS_SERVER(server), 0);
+    return g_atomic_pointer_get(&server->buf_bytes);
 }
 
 void nbd_server_set_handshake_timeout(NBDServer *server, guint timeout_ms)
@@ -342,6 +354,7 @@ static void nbd_server_finalize(GObject *obj)
     g_clear_object(&server->tls_creds);
     g_free(server->tls_authz);
     g_ptr_array_unref(server->exports);
+    nbd_mem_clear(server);
     g_mutex_clear(&server->lock);
     g_cond_clear(&server->cond);
     G_OBJECT_CLASS(nbd_server_parent_class)->finalize(obj);
@@ -353,6 +366,7 @@ static void nbd_server_init(NBDServer *server)
     server->handshake_timeout_ms = NBD_SERVER_HANDSHAKE_TIMEOUT_MS;
     g_mutex_init(&server->lock);
     g_cond_init(&server->cond);
+    nbd_mem_init(server);
 }
 
 static void nbd_server_class_init(NBDServerClass *klass)
