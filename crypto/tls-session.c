@@ -16,12 +16,12 @@
 #include "crypto/tls-session.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
+#include <sys/uio.h>
 
+#include <gio/gio.h>
 #include <gnutls/gnutls.h>
+/* Only for gnutls_transport_is_ktls_enabled(): no socket calls here. */
 #include <gnutls/socket.h>
 #include <gnutls/x509.h>
 
@@ -52,26 +52,20 @@ struct QCryptoTLSSession {
 
     bool handshake_done;
     /*
-     * Socket transport (qcrypto_tls_session_set_fd()): after the handshake,
-     * unless the kernel took over, records are pulled from a read-ahead
-     * buffer filled by large recv() calls (see readahead_pull()).
+     * The descriptor gnutls uses itself (qcrypto_tls_session_set_fd()),
+     * or -1; and the callbacks that take over the records the kernel does
+     * not handle once the handshake is done (set_data_callbacks).
      */
     int fd;
-    uint8_t *ra_buf;
-    size_t ra_off, ra_len;
+    QCryptoTLSSessionPushvFunc data_pushv;
+    QCryptoTLSSessionPullFunc data_pull;
+    QCryptoTLSSessionPullTimeoutFunc data_pull_timeout;
+    void *data_opaque;
     /*
      * Plaintext bytes of a record gnutls encrypted but could not send yet;
      * the next write flushes it and reports them as written.
      */
     size_t send_pending;
-    /*
-     * Records encrypted during a gathered write, sent as one (see
-     * qcrypto_tls_session_gather_begin()); wb_buf exists once the socket
-     * transport has its own push function.
-     */
-    GThread *wb_owner; /* atomic: the thread gathering, or NULL */
-    uint8_t *wb_buf;
-    size_t wb_len;
 };
 
 static bool is_server(QCryptoTLSSession *sess)
@@ -199,180 +193,83 @@ void qcrypto_tls_session_set_fd(QCryptoTLSSession *sess, int fd)
     sess->fd = fd;
 }
 
-/* Bytes one recv() may bring in for the read-ahead buffer. */
-#define READAHEAD_SIZE (256 * 1024)
-
-/*
- * gnutls reads a record as two exact reads (its 5-byte header, then the
- * rest), and every recv() on TCP may send a window update: two system
- * calls and often an ACK per 16 KiB record.  Reading ahead in large
- * chunks makes a stream of records cost a few large recv() calls.
- */
-static ssize_t readahead_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+static ssize_t session_pushv(gnutls_transport_ptr_t ptr, const giovec_t *iov,
+                             int iovcnt)
 {
     QCryptoTLSSession *sess = ptr;
-    ssize_t n;
+    ssize_t ret;
 
-    if (sess->ra_off == sess->ra_len) {
-        do {
-            n = recv(sess->fd, sess->ra_buf, READAHEAD_SIZE, 0);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            sess->pull_errno = errno;
-            gnutls_transport_set_errno(sess->gs, errno);
-            return -1;
-        }
-        sess->ra_off = 0;
-        sess->ra_len = n;
-        if (n == 0) {
-            return 0;
-        }
+    G_STATIC_ASSERT(sizeof(giovec_t) == sizeof(struct iovec));
+    ret =
+        sess->data_pushv((const struct iovec *)iov, iovcnt, sess->data_opaque);
+    if (ret < 0) {
+        int err = errno;
+
+        sess->push_errno = err;
+        gnutls_transport_set_errno(sess->gs, err);
     }
-    n = MIN(len, sess->ra_len - sess->ra_off);
-    memcpy(buf, sess->ra_buf + sess->ra_off, n);
-    sess->ra_off += n;
-    return n;
-}
-
-static int readahead_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
-{
-    QCryptoTLSSession *sess = ptr;
-    struct pollfd pfd = { .fd = sess->fd, .events = POLLIN };
-    int ret;
-
-    if (sess->ra_off < sess->ra_len) {
-        return 1;
-    }
-    do {
-        ret = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
-    } while (ret < 0 && errno == EINTR);
     return ret;
 }
 
-/* Room for the records of one gathered write before they must go out. */
-#define GATHER_SIZE (512 * 1024)
-
-/* All of @len bytes to the socket, waiting if it is full; false: errno. */
-static bool send_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-            poll(&pfd, 1, -1);
-            continue;
-        }
-        if (n < 0) {
-            return false;
-        }
-        p += n;
-        len -= n;
-    }
-    return true;
-}
-
-static bool gather_flush(QCryptoTLSSession *sess)
-{
-    bool ok = send_all(sess->fd, sess->wb_buf, sess->wb_len);
-
-    sess->wb_len = 0;
-    if (!ok) {
-        sess->push_errno = errno;
-    }
-    return ok;
-}
-
-/*
- * gnutls pushes every record (16 KiB) as a system call of its own; while
- * a gathered write runs, records collect here and leave together.
- */
-static ssize_t gather_vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
-                               int iovcnt)
+static ssize_t session_data_pull(gnutls_transport_ptr_t ptr, void *buf,
+                                 size_t len)
 {
     QCryptoTLSSession *sess = ptr;
-    struct msghdr msg = { .msg_iov = (struct iovec *)iov,
-                          .msg_iovlen = iovcnt };
-    /* Only the writer gathers; a push from another thread goes out. */
-    bool gathering = g_atomic_pointer_get(&sess->wb_owner) == g_thread_self();
-    size_t total = 0;
-    ssize_t n;
+    ssize_t ret = sess->data_pull(buf, len, sess->data_opaque);
 
-    for (int i = 0; i < iovcnt; i++) {
-        total += iov[i].iov_len;
+    if (ret < 0) {
+        int err = errno;
+
+        sess->pull_errno = err;
+        gnutls_transport_set_errno(sess->gs, err);
     }
-    if (gathering && total <= GATHER_SIZE) {
-        if (sess->wb_len + total > GATHER_SIZE && !gather_flush(sess)) {
-            gnutls_transport_set_errno(sess->gs, sess->push_errno);
-            return -1;
-        }
-        for (int i = 0; i < iovcnt; i++) {
-            memcpy(sess->wb_buf + sess->wb_len, iov[i].iov_base,
-                   iov[i].iov_len);
-            sess->wb_len += iov[i].iov_len;
-        }
-        return total;
-    }
-    if (gathering && sess->wb_len && !gather_flush(sess)) {
-        gnutls_transport_set_errno(sess->gs, sess->push_errno);
-        return -1;
-    }
-    do {
-        n = sendmsg(sess->fd, &msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        sess->push_errno = errno;
-        gnutls_transport_set_errno(sess->gs, errno);
-    }
-    return n;
+    return ret;
 }
 
-void qcrypto_tls_session_gather_begin(QCryptoTLSSession *sess)
+static int session_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 {
-    if (sess->wb_buf) {
-        g_atomic_pointer_set(&sess->wb_owner, g_thread_self());
-    }
+    QCryptoTLSSession *sess = ptr;
+
+    return sess->data_pull_timeout(
+        ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)MIN(ms, G_MAXINT),
+        sess->data_opaque);
 }
 
-bool qcrypto_tls_session_gather_end(QCryptoTLSSession *sess, GError **errp)
+void qcrypto_tls_session_set_data_callbacks(
+    QCryptoTLSSession *sess, QCryptoTLSSessionPushvFunc pushv,
+    QCryptoTLSSessionPullFunc pull,
+    QCryptoTLSSessionPullTimeoutFunc pull_timeout, void *opaque)
 {
-    g_atomic_pointer_set(&sess->wb_owner, NULL);
-    if (sess->wb_len && !gather_flush(sess)) {
-        g_autofree char *prefix = describe(sess);
-
-        /* As a record's own push failing would have said. */
-        qio_error_setg_errno(errp, sess->push_errno ? sess->push_errno : EIO,
-                             "%s: cannot write to the %s", prefix,
-                             peer_role_name(sess));
-        return false;
-    }
-    return true;
+    g_return_if_fail(sess->fd >= 0 && !sess->handshake_done);
+    sess->data_pushv = pushv;
+    sess->data_pull = pull;
+    sess->data_pull_timeout = pull_timeout;
+    sess->data_opaque = opaque;
 }
 
 /*
- * After the handshake: read ahead, and gather records on writes, unless
- * the kernel does the records.
+ * After the handshake of a session on a descriptor: the directions the
+ * kernel did not take go through the data callbacks from now on.  The
+ * pull side moves only when the kernel took neither direction (as the
+ * push side, gnutls's own write on the descriptor stays with a kernel
+ * that took the receive side).
  */
-static void readahead_start(QCryptoTLSSession *sess)
+static void data_callbacks_start(QCryptoTLSSession *sess)
 {
-    if (sess->fd < 0 ||
-        (gnutls_transport_is_ktls_enabled(sess->gs) & GNUTLS_KTLS_RECV)) {
+    int ktls = gnutls_transport_is_ktls_enabled(sess->gs);
+    bool pull = sess->data_pull && !(ktls & GNUTLS_KTLS_RECV);
+    bool push = pull && sess->data_pushv && !(ktls & GNUTLS_KTLS_SEND);
+
+    if (!pull) {
         return;
     }
-    sess->ra_buf = g_malloc(READAHEAD_SIZE);
-    gnutls_transport_set_pull_function(sess->gs, readahead_pull);
-    gnutls_transport_set_pull_timeout_function(sess->gs,
-                                               readahead_pull_timeout);
-    if (!(gnutls_transport_is_ktls_enabled(sess->gs) & GNUTLS_KTLS_SEND)) {
-        sess->wb_buf = g_malloc(GATHER_SIZE);
-        gnutls_transport_set_vec_push_function(sess->gs, gather_vec_push);
+    gnutls_transport_set_pull_function(sess->gs, session_data_pull);
+    gnutls_transport_set_pull_timeout_function(sess->gs, session_pull_timeout);
+    if (push) {
+        gnutls_transport_set_vec_push_function(sess->gs, session_pushv);
     }
     gnutls_transport_set_ptr2(sess->gs, sess,
-                              sess->wb_buf
+                              push
                                   ? (gnutls_transport_ptr_t)sess
                                   : (gnutls_transport_ptr_t)(intptr_t)sess->fd);
 }
@@ -397,10 +294,7 @@ static char *session_priority(QCryptoTLSSession *sess)
 
 static bool hostname_is_ip(const char *hostname)
 {
-    guint8 addr[16];
-
-    return inet_pton(AF_INET, hostname, addr) == 1 ||
-           inet_pton(AF_INET6, hostname, addr) == 1;
+    return g_hostname_is_ip_address(hostname);
 }
 
 QCryptoTLSSession *qcrypto_tls_session_new(QCryptoTLSCreds *creds,
@@ -509,8 +403,6 @@ void qcrypto_tls_session_free(QCryptoTLSSession *sess)
     g_free(sess->authzid);
     g_free(sess->label);
     g_free(sess->peer_name);
-    g_free(sess->ra_buf);
-    g_free(sess->wb_buf);
     g_free(sess);
 }
 
@@ -773,7 +665,7 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, GError **errp)
     ret = gnutls_handshake(sess->gs);
     if (ret == GNUTLS_E_SUCCESS) {
         sess->handshake_done = true;
-        readahead_start(sess);
+        data_callbacks_start(sess);
         g_debug("TLS %s handshake done: %s, %s, %s, kernel TLS %s",
                 role_name(sess), qcrypto_tls_session_get_protocol(sess),
                 qcrypto_tls_session_get_cipher(sess),
@@ -957,13 +849,12 @@ static char *crt_names(gnutls_x509_crt_t crt)
             g_string_append_printf(str, "%s'%s'", str->len ? ", " : "", shown);
             have_dns = true;
         } else if (type == GNUTLS_SAN_IPADDRESS && (len == 4 || len == 16)) {
-            char text[INET6_ADDRSTRLEN];
+            g_autoptr(GInetAddress) addr = g_inet_address_new_from_bytes(
+                (const guint8 *)buf,
+                len == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
+            g_autofree char *text = g_inet_address_to_string(addr);
 
-            if (inet_ntop(len == 4 ? AF_INET : AF_INET6, buf, text,
-                          sizeof(text))) {
-                g_string_append_printf(str, "%s'%s'", str->len ? ", " : "",
-                                       text);
-            }
+            g_string_append_printf(str, "%s'%s'", str->len ? ", " : "", text);
         }
     }
 
@@ -1522,9 +1413,7 @@ size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *sess)
     if (!sess->handshake_done) {
         return 0;
     }
-    /* Read-ahead bytes count: no poll() on the socket will announce them. */
-    return gnutls_record_check_pending(sess->gs) +
-           (sess->ra_len - sess->ra_off);
+    return gnutls_record_check_pending(sess->gs);
 }
 
 int qcrypto_tls_session_bye(QCryptoTLSSession *sess, GError **errp)

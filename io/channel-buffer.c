@@ -239,6 +239,13 @@ static void qio_channel_buffer_finalize(GObject *obj)
     G_OBJECT_CLASS(qio_channel_buffer_parent_class)->finalize(obj);
 }
 
+static size_t qio_channel_buffer_input_pending(QIOChannel *ioc)
+{
+    QIOChannelBuffer *bioc = QIO_CHANNEL_BUFFER(ioc);
+
+    return bioc->closed ? 0 : bioc->length - bioc->offset;
+}
+
 static void qio_channel_buffer_class_init(QIOChannelBufferClass *klass)
 {
     QIOChannelClass *ioc_klass = QIO_CHANNEL_CLASS(klass);
@@ -250,6 +257,7 @@ static void qio_channel_buffer_class_init(QIOChannelBufferClass *klass)
     ioc_klass->io_create_watch = qio_channel_create_ready_watch;
     ioc_klass->io_set_blocking = qio_channel_buffer_set_blocking;
     ioc_klass->io_seek = qio_channel_buffer_seek;
+    ioc_klass->io_input_pending = qio_channel_buffer_input_pending;
 }
 
 static void qio_channel_buffer_init(QIOChannelBuffer *bioc)

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1039,6 +1040,20 @@ static void qio_channel_socket_finalize(GObject *obj)
     G_OBJECT_CLASS(qio_channel_socket_parent_class)->finalize(obj);
 }
 
+/* What the kernel holds for the next read (0 for a listener, or closed). */
+static size_t qio_channel_socket_input_pending(QIOChannel *ioc)
+{
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+    int avail = 0;
+
+    if (sioc->fd < 0 ||
+        qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_LISTEN) ||
+        ioctl(sioc->fd, FIONREAD, &avail) < 0 || avail < 0) {
+        return 0;
+    }
+    return avail;
+}
+
 static void qio_channel_socket_class_init(QIOChannelSocketClass *klass)
 {
     QIOChannelClass *ioc_klass = QIO_CHANNEL_CLASS(klass);
@@ -1052,6 +1067,7 @@ static void qio_channel_socket_class_init(QIOChannelSocketClass *klass)
     ioc_klass->io_shutdown = qio_channel_socket_shutdown;
     ioc_klass->io_set_delay = qio_channel_socket_set_delay;
     ioc_klass->io_set_cork = qio_channel_socket_set_cork;
+    ioc_klass->io_input_pending = qio_channel_socket_input_pending;
 }
 
 static void qio_channel_socket_init(QIOChannelSocket *sioc)

@@ -3,11 +3,13 @@
  * channel.
  *
  * This is where the crypto layer meets the channels: the session is fed
- * either the master socket's descriptor (so gnutls, and the kernel when
- * kernel TLS is on, do the socket calls) or push/pull callbacks that read
- * and write the master channel.  The handshake is a small loop of steps,
- * each waiting on the master for the direction gnutls asks for, under a
- * time limit; the async form runs the same steps from watches on a
+ * push/pull callbacks that read and write the master channel.  A socket
+ * master's descriptor is also handed to gnutls for the handshake, so that
+ * gnutls can pass the session to the kernel (kernel TLS); the records the
+ * kernel does not take then come back to callbacks here, which read ahead
+ * from the master and gather the records of large writes.  The handshake is a
+ * small loop of steps, each waiting on the master for the direction gnutls asks
+ * for, under a time limit; the async form runs the same steps from watches on a
  * GMainContext.  Data calls move as many records as they can per call, so
  * that large transfers cost little more than gnutls itself.
  */
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "io/channel-socket.h"
@@ -51,6 +54,19 @@ struct _QIOChannelTLS {
     size_t write_pending;
     /* Gathers small iovec pieces into one record (writer side). */
     char *bounce;
+
+    /*
+     * Socket masters, after the handshake, unless the kernel does the
+     * records: ciphertext read ahead from the master in large reads
+     * (reader side, see data_pull()), and the records of one large
+     * blocking write, sent together (writer side, see data_pushv()).
+     */
+    bool gather;
+    uint8_t *ra_buf;
+    size_t ra_off, ra_len;
+    GThread *wb_owner; /* atomic: the thread gathering, or NULL */
+    uint8_t *wb_buf;
+    size_t wb_len;
 
     /*
      * Held by a reader, and by a writer that looks for the peer's last
@@ -107,6 +123,156 @@ static ssize_t tls_pull(char *buf, size_t len, void *opaque)
         return -1;
     }
     return ret;
+}
+
+/* ---- Transport callbacks (socket masters, after the handshake) --------- */
+
+static bool wait_master(QIOChannelTLS *tioc, GIOCondition cond,
+                        gint64 deadline);
+
+/* Bytes one read of the master may bring in for the read-ahead buffer. */
+#define READAHEAD_SIZE (256 * 1024)
+
+/* Room for the records of one gathered write before they must go out. */
+#define GATHER_SIZE (512 * 1024)
+
+/* Ciphertext read ahead and not yet handed to gnutls. */
+static size_t readahead_len(QIOChannelTLS *tioc)
+{
+    return tioc->ra_len - tioc->ra_off;
+}
+
+/*
+ * gnutls reads a record as two exact reads (its 5-byte header, then the
+ * rest), and every recv() on TCP may send a window update: two system
+ * calls and often an ACK per 16 KiB record.  Reading ahead in large
+ * chunks makes a stream of records cost a few large reads.  Only the
+ * session's records come after the handshake, so nothing read ahead
+ * belongs to anyone else.
+ */
+static ssize_t data_pull(char *buf, size_t len, void *opaque)
+{
+    QIOChannelTLS *tioc = opaque;
+    size_t n;
+
+    if (!readahead_len(tioc)) {
+        GError *err = NULL;
+        gssize got;
+
+        if (!tioc->ra_buf) {
+            tioc->ra_buf = g_malloc(READAHEAD_SIZE);
+        }
+        got =
+            qio_channel_read(tioc->master, tioc->ra_buf, READAHEAD_SIZE, &err);
+        if (got == QIO_CHANNEL_ERR_BLOCK) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (got < 0) {
+            g_clear_error(&tioc->pull_err);
+            tioc->pull_err = err;
+            errno = EIO;
+            return -1;
+        }
+        tioc->ra_off = 0;
+        tioc->ra_len = got;
+        if (got == 0) {
+            return 0;
+        }
+    }
+    n = MIN(len, readahead_len(tioc));
+    memcpy(buf, tioc->ra_buf + tioc->ra_off, n);
+    tioc->ra_off += n;
+    return n;
+}
+
+static int data_pull_timeout(int timeout_ms, void *opaque)
+{
+    QIOChannelTLS *tioc = opaque;
+
+    if (readahead_len(tioc)) {
+        return 1;
+    }
+    return wait_master(tioc, G_IO_IN,
+                       timeout_ms < 0
+                           ? -1
+                           : g_get_monotonic_time() + (gint64)timeout_ms * 1000)
+               ? 1
+               : 0;
+}
+
+/* All of the gathered records to the master, waiting while it is full. */
+static bool gather_flush(QIOChannelTLS *tioc)
+{
+    size_t off = 0;
+
+    while (off < tioc->wb_len) {
+        GError *err = NULL;
+        gssize n = qio_channel_write(tioc->master, tioc->wb_buf + off,
+                                     tioc->wb_len - off, &err);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            /* Another thread made the master non-blocking for a moment. */
+            wait_master(tioc, G_IO_OUT, -1);
+            continue;
+        }
+        if (n < 0) {
+            g_clear_error(&tioc->push_err);
+            tioc->push_err = err;
+            tioc->wb_len = 0;
+            return false;
+        }
+        off += n;
+    }
+    tioc->wb_len = 0;
+    return true;
+}
+
+/*
+ * gnutls pushes every record (16 KiB) as a write of its own; while a
+ * gathered write runs (see qio_channel_tls_writev()), the writer's
+ * records collect in wb_buf and leave together.  A push from another
+ * thread (a reader answering the peer) goes out at once.
+ */
+static ssize_t data_pushv(const struct iovec *iov, int niov, void *opaque)
+{
+    QIOChannelTLS *tioc = opaque;
+    bool gathering = g_atomic_pointer_get(&tioc->wb_owner) == g_thread_self();
+    GError *err = NULL;
+    size_t total = 0;
+    gssize n;
+
+    for (int i = 0; i < niov; i++) {
+        total += iov[i].iov_len;
+    }
+    if (gathering && total <= GATHER_SIZE) {
+        if (tioc->wb_len + total > GATHER_SIZE && !gather_flush(tioc)) {
+            errno = EIO;
+            return -1;
+        }
+        for (int i = 0; i < niov; i++) {
+            memcpy(tioc->wb_buf + tioc->wb_len, iov[i].iov_base,
+                   iov[i].iov_len);
+            tioc->wb_len += iov[i].iov_len;
+        }
+        return total;
+    }
+    if (gathering && tioc->wb_len && !gather_flush(tioc)) {
+        errno = EIO;
+        return -1;
+    }
+    n = qio_channel_writev(tioc->master, iov, niov, &err);
+    if (n == QIO_CHANNEL_ERR_BLOCK) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n < 0) {
+        g_clear_error(&tioc->push_err);
+        tioc->push_err = err;
+        errno = EIO;
+        return -1;
+    }
+    return n;
 }
 
 /*
@@ -179,6 +345,8 @@ static QIOChannelTLS *tls_new(QIOChannel *master, QCryptoTLSCreds *creds,
         tioc->fd = fd;
         tioc->blocking = fl < 0 || !(fl & O_NONBLOCK);
         qcrypto_tls_session_set_fd(sess, fd);
+        qcrypto_tls_session_set_data_callbacks(sess, data_pushv, data_pull,
+                                               data_pull_timeout, tioc);
     } else {
         /* Channels are created blocking; set_blocking keeps this true. */
         tioc->blocking = true;
@@ -353,6 +521,9 @@ static int handshake_step(QIOChannelTLS *tioc, GError **errp)
         return -1;
     }
     tioc->ready = true;
+    /* The session's own push is ours now, unless the kernel took over. */
+    tioc->gather = tioc->fd >= 0 && qcrypto_tls_session_get_ktls(
+                                        tioc->session) == QCRYPTO_TLS_KTLS_NONE;
     {
         const char *peer = qcrypto_tls_session_get_peer_name(tioc->session);
 
@@ -573,6 +744,13 @@ static bool check_ready(QIOChannelTLS *tioc, GError **errp)
     return true;
 }
 
+/* Bytes held on this side of the master: decrypted, and read ahead. */
+static size_t buffered_input(QIOChannelTLS *tioc)
+{
+    return qcrypto_tls_session_check_pending(tioc->session) +
+           readahead_len(tioc);
+}
+
 /*
  * After some bytes were read, whether another record can be had without
  * blocking: decrypted bytes in gnutls, or a non-blocking transport (try
@@ -581,8 +759,7 @@ static bool check_ready(QIOChannelTLS *tioc, GError **errp)
  */
 static bool more_to_read(QIOChannelTLS *tioc)
 {
-    return !tioc->blocking ||
-           qcrypto_tls_session_check_pending(tioc->session) > 0;
+    return !tioc->blocking || buffered_input(tioc) > 0;
 }
 
 /* Hand out application data that peer_alert() read.  Under read_lock. */
@@ -653,7 +830,7 @@ static gssize tls_readv_locked(QIOChannelTLS *tioc, const struct iovec *iov,
                  * consumed a post-handshake message, or when another
                  * thread toggled the mode for a moment: wait and retry.
                  */
-                if (!qcrypto_tls_session_check_pending(tioc->session)) {
+                if (!buffered_input(tioc)) {
                     wait_master(tioc, G_IO_IN, -1);
                 }
                 continue;
@@ -841,8 +1018,9 @@ static gssize tls_writev_records(QIOChannel *ioc, const struct iovec *iov,
 
 /*
  * A blocking write of more than a record gathers its records into one
- * send on the socket (qcrypto_tls_session_gather_begin()): a 256 KiB
- * write is 17 records, which were 17 system calls.
+ * write on the socket (data_pushv()): a 256 KiB write is 17 records,
+ * which were 17 system calls.  Non-blocking writes are not gathered: they
+ * must be able to stop at any record.
  */
 static gssize qio_channel_tls_writev(QIOChannel *ioc, const struct iovec *iov,
                                      size_t niov, const int *fds, size_t nfds,
@@ -856,12 +1034,20 @@ static gssize qio_channel_tls_writev(QIOChannel *ioc, const struct iovec *iov,
     for (size_t i = 0; i < niov; i++) {
         total += iov[i].iov_len;
     }
-    if (!tioc->blocking || total <= TLS_RECORD_MAX || !tioc->session) {
+    if (!tioc->blocking || total <= TLS_RECORD_MAX || !tioc->gather) {
         return tls_writev_records(ioc, iov, niov, fds, nfds, flags, errp);
     }
-    qcrypto_tls_session_gather_begin(tioc->session);
+    if (!tioc->wb_buf) {
+        tioc->wb_buf = g_malloc(GATHER_SIZE);
+    }
+    g_atomic_pointer_set(&tioc->wb_owner, g_thread_self());
     ret = tls_writev_records(ioc, iov, niov, fds, nfds, flags, errp);
-    if (!qcrypto_tls_session_gather_end(tioc->session, &err)) {
+    g_atomic_pointer_set(&tioc->wb_owner, NULL);
+    if (tioc->wb_len && !gather_flush(tioc)) {
+        /* As a record's own write failing would have said. */
+        g_set_error(&err, tioc->push_err->domain, tioc->push_err->code,
+                    "%s: %s", tls_name(tioc), tioc->push_err->message);
+        g_clear_error(&tioc->push_err);
         if (ret < 0 || (transport_gone(err) && peer_alert(tioc, errp))) {
             g_error_free(err); /* already said, or the alert says more */
             return -1;
@@ -987,8 +1173,23 @@ static bool qio_channel_tls_has_pending(QIOChannel *ioc)
      * reader too: the socket may never become readable for it.
      */
     return g_atomic_pointer_get(&tioc->read_err) != NULL || tioc->read_eof ||
-           g_atomic_int_get(&tioc->stash_len) > 0 ||
-           qcrypto_tls_session_check_pending(tioc->session) > 0;
+           g_atomic_int_get(&tioc->stash_len) > 0 || buffered_input(tioc) > 0;
+}
+
+/*
+ * Plaintext ready for a read, ciphertext read ahead or in the master: a
+ * little more than a read will return (record headers and tags count),
+ * which is good enough to tell a stream of data from a pause.
+ */
+static size_t qio_channel_tls_input_pending(QIOChannel *ioc)
+{
+    QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
+
+    if (tioc->closed || !tioc->ready || tioc->in_handshake) {
+        return 0;
+    }
+    return (size_t)g_atomic_int_get(&tioc->stash_len) + buffered_input(tioc) +
+           qio_channel_input_pending(tioc->master);
 }
 
 static void qio_channel_tls_set_cork(QIOChannel *ioc, bool enabled)
@@ -1011,6 +1212,8 @@ static void qio_channel_tls_finalize(GObject *obj)
     g_clear_error(&tioc->push_err);
     g_clear_error(&tioc->read_err);
     g_free(tioc->bounce);
+    g_free(tioc->ra_buf);
+    g_free(tioc->wb_buf);
     if (tioc->stash) {
         g_byte_array_unref(tioc->stash);
     }
@@ -1032,6 +1235,7 @@ static void qio_channel_tls_class_init(QIOChannelTLSClass *klass)
     ioc_klass->io_set_cork = qio_channel_tls_set_cork;
     ioc_klass->io_set_delay = qio_channel_tls_set_delay;
     ioc_klass->io_has_pending = qio_channel_tls_has_pending;
+    ioc_klass->io_input_pending = qio_channel_tls_input_pending;
 }
 
 static void qio_channel_tls_init(QIOChannelTLS *tioc)

@@ -403,6 +403,16 @@ bool qio_channel_has_pending(QIOChannel *ioc)
     return klass->io_has_pending && klass->io_has_pending(ioc);
 }
 
+size_t qio_channel_input_pending(QIOChannel *ioc)
+{
+    QIOChannelClass *klass = QIO_CHANNEL_GET_CLASS(ioc);
+
+    if (klass->io_input_pending) {
+        return klass->io_input_pending(ioc);
+    }
+    return qio_channel_has_pending(ioc) ? 1 : 0;
+}
+
 GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition)
 {
     return QIO_CHANNEL_GET_CLASS(ioc)->io_create_watch(ioc, condition);
@@ -450,4 +460,81 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition)
     }
     g_source_destroy(source);
     g_source_unref(source);
+}
+
+static gboolean wait_expired(gpointer opaque)
+{
+    *(bool *)opaque = true;
+    return G_SOURCE_REMOVE;
+}
+
+bool qio_channel_wait_timeout(QIOChannel *ioc, GIOCondition condition,
+                              int timeout_ms)
+{
+    g_autoptr(GMainContext) ctx = NULL;
+    GSource *source;
+    GSource *timer = NULL;
+    bool done = false, expired = false;
+
+    if (timeout_ms < 0) {
+        qio_channel_wait(ioc, condition);
+        return true;
+    }
+    ctx = g_main_context_new();
+    source = qio_channel_create_watch(ioc, condition);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))wait_done, &done,
+                          NULL);
+    g_source_attach(source, ctx);
+    if (timeout_ms == 0) {
+        /* One look, dispatching whatever is ready already. */
+        g_main_context_iteration(ctx, FALSE);
+    } else {
+        timer = g_timeout_source_new((guint)timeout_ms);
+        g_source_set_callback(timer, wait_expired, &expired, NULL);
+        g_source_attach(timer, ctx);
+        while (!done && !expired) {
+            g_main_context_iteration(ctx, TRUE);
+        }
+        g_source_destroy(timer);
+        g_source_unref(timer);
+    }
+    g_source_destroy(source);
+    g_source_unref(source);
+    return done;
+}
+
+gssize qio_channel_discard(QIOChannel *ioc, size_t max, guint timeout_ms,
+                           GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    g_autofree char *scratch = NULL;
+    size_t total = 0;
+
+    /* A blocking read could outlive the time limit. */
+    if (qio_channel_set_blocking(ioc, false, errp) < 0) {
+        return -1;
+    }
+    scratch = g_malloc(4096);
+    while (total < max) {
+        gssize n = qio_channel_read(ioc, scratch, MIN(max - total, 4096), errp);
+        gint64 left;
+
+        if (n == 0) {
+            break;
+        }
+        if (n > 0) {
+            total += n;
+            continue;
+        }
+        if (n != QIO_CHANNEL_ERR_BLOCK) {
+            return -1;
+        }
+        left = deadline - g_get_monotonic_time();
+        if (left <= 0 ||
+            !qio_channel_wait_timeout(
+                ioc, G_IO_IN, (int)MIN((left + 999) / 1000, G_MAXINT))) {
+            break;
+        }
+    }
+    return total;
 }

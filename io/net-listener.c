@@ -13,9 +13,18 @@
 #include <unistd.h>
 
 #include "io/dns-resolver.h"
+#include "util/ratelimit.h"
 
-/* How long to stop accepting after accept() fails (EMFILE and the like). */
-#define ACCEPT_ERROR_PAUSE_MS 100
+/*
+ * How long to stop accepting after accept() fails (EMFILE and the like):
+ * the pause doubles with each failure in a row, up to the maximum, and
+ * starts again from the minimum after an accept that works.
+ */
+#define ACCEPT_ERROR_PAUSE_MS     100
+#define ACCEPT_ERROR_PAUSE_MAX_MS 2000
+/* The accept failure warning: this many lines per window at most. */
+#define ACCEPT_WARN_BURST     3
+#define ACCEPT_WARN_WINDOW_MS (60 * 1000)
 /* Attempts to find a port free on every address when asked for port 0. */
 #define PORT_ZERO_ATTEMPTS 8
 
@@ -36,6 +45,8 @@ struct _QIONetListener {
     GMutex slot_lock;  /* with slot_cond: wait_client() waiting for room */
     GCond slot_cond;
     GSource *pause; /* set while accepting is suspended after an error */
+    guint pause_ms; /* the next pause; grows while accept keeps failing */
+    QUtilRateLimit accept_warn;
 };
 
 G_DEFINE_TYPE(QIONetListener, qio_net_listener, G_TYPE_OBJECT)
@@ -157,7 +168,11 @@ static void pause_accepting(QIONetListener *listener)
     if (listener->pause) {
         return;
     }
-    listener->pause = g_timeout_source_new(ACCEPT_ERROR_PAUSE_MS);
+    if (listener->pause_ms < ACCEPT_ERROR_PAUSE_MS) {
+        listener->pause_ms = ACCEPT_ERROR_PAUSE_MS;
+    }
+    listener->pause = g_timeout_source_new(listener->pause_ms);
+    listener->pause_ms = MIN(listener->pause_ms * 2, ACCEPT_ERROR_PAUSE_MAX_MS);
     g_source_set_callback(listener->pause, pause_done, listener, NULL);
     g_source_attach(listener->pause, listener->context);
     update_watches(listener);
@@ -195,11 +210,14 @@ static gboolean accept_ready(QIOChannel *ioc, GIOCondition cond,
         return G_SOURCE_CONTINUE;
     }
     if (ret < 0) {
-        g_warning("%s: %s", listener_name(listener), err->message);
+        /* A peer holding descriptors can make this fail for hours. */
+        qutil_ratelimit_log(&listener->accept_warn, G_LOG_LEVEL_WARNING,
+                            "%s: %s", listener_name(listener), err->message);
         pause_accepting(listener);
         return G_SOURCE_CONTINUE;
     }
 
+    listener->pause_ms = 0;
     name_client(listener, client);
     /* Count and apply the limit before the callback sees the client. */
     g_atomic_int_inc(&listener->num_clients);
@@ -594,6 +612,7 @@ static void qio_net_listener_finalize(GObject *obj)
     g_free(listener->name);
     g_mutex_clear(&listener->slot_lock);
     g_cond_clear(&listener->slot_cond);
+    qutil_ratelimit_destroy(&listener->accept_warn);
     G_OBJECT_CLASS(qio_net_listener_parent_class)->finalize(obj);
 }
 
@@ -608,4 +627,6 @@ static void qio_net_listener_init(QIONetListener *listener)
     listener->sources = g_ptr_array_new();
     g_mutex_init(&listener->slot_lock);
     g_cond_init(&listener->slot_cond);
+    qutil_ratelimit_init(&listener->accept_warn, ACCEPT_WARN_BURST,
+                         ACCEPT_WARN_WINDOW_MS);
 }

@@ -1,7 +1,8 @@
 /*
- * NBD client.  The handshake is an explicit state machine: each state is
- * one small function that reads or writes one protocol step and names the
- * next state, so the security decisions (refuse non-fixed-newstyle, TLS
+ * NBD client.  The handshake is an explicit state machine on the
+ * negotiation driver (io/negotiation.h): each state is one small step
+ * that looks at the bytes the driver read for it and names what it waits
+ * for next, so the security decisions (refuse non-fixed-newstyle, TLS
  * first and only, forget pre-TLS state) are single visible lines.  Extended
  * headers are asked for first, structured replies when the server does
  * not know them; once agreed, every request and reply is 32 bytes of
@@ -22,6 +23,7 @@
 #include "crypto/tls-creds-x509.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
+#include "io/negotiation.h"
 #include "nbd/nbd-proto.h"
 
 /* Bounds on what the server may make us allocate. */
@@ -30,13 +32,8 @@
 #define NBD_CLIENT_MAX_CHUNK     (1024 * 1024)
 
 typedef enum {
-    NBD_CLIENT_ST_GREETING,
-    NBD_CLIENT_ST_CLIENT_FLAGS,
-    NBD_CLIENT_ST_STARTTLS,
-    NBD_CLIENT_ST_TLS_HANDSHAKE,
-    NBD_CLIENT_ST_EXTENDED_HEADERS,
-    NBD_CLIENT_ST_STRUCTURED_REPLY,
-    NBD_CLIENT_ST_OPTIONS, /* handshake done: option phase */
+    NBD_CLIENT_ST_HANDSHAKE, /* on the negotiation driver */
+    NBD_CLIENT_ST_OPTIONS,   /* handshake done: option phase */
     NBD_CLIENT_ST_TRANSMISSION,
     NBD_CLIENT_ST_CLOSED,
 } NBDClientState;
@@ -48,6 +45,11 @@ struct NBDClient {
     char *tls_hostname;
     NBDClientState state;
     uint16_t server_flags;
+    /* Handshake scratch: the greeting, the option being answered. */
+    uint8_t greeting[NBD_SERVER_GREETING_SIZE];
+    uint32_t neg_opt;
+    unsigned neg_next; /* state for its reply */
+    NBDOptionReply neg_rep;
     bool no_zeroes;
     bool want_extended; /* ask for NBD_OPT_EXTENDED_HEADERS */
     bool structured;
@@ -236,18 +238,132 @@ static void nbd_client_option_error(NBDClient *c, uint32_t opt,
                    nbd_opt_name(opt), nbd_rep_name(rep->type), why ? why : "");
 }
 
+/*
+ * Everything a server could have made us believe before TLS: after the
+ * TLS handshake it is negotiated again, under encryption.
+ */
+static void nbd_client_forget_negotiated(NBDClient *c)
+{
+    c->structured = false;
+    c->extended = false;
+    c->have_meta = false;
+    c->meta_id = 0;
+    c->size = 0;
+    c->eflags = 0;
+}
+
 /* ---- Handshake states ---------------------------------------------------- */
 
-static NBDClientState nbd_client_st_greeting(NBDClient *c, GError **errp)
-{
-    uint8_t buf[NBD_SERVER_GREETING_SIZE];
+/*
+ * The handshake runs on the negotiation driver (io/negotiation.h): each
+ * state below is one step that looks at the bytes the driver read for it
+ * and says what comes next.  An option is sent and its reply header read
+ * in one step (nbd_neg_option()); NBD_NEG_OPT_REPLY bounds and reads the
+ * payload, then the option's own reply state decides.
+ */
+typedef enum {
+    NBD_NEG_GREETING,       /* start: read NBDMAGIC and the next magic */
+    NBD_NEG_GREETING_MAGIC, /* newstyle: read the server's flags */
+    NBD_NEG_SERVER_FLAGS,   /* fixed newstyle: send our flags */
+    NBD_NEG_STARTTLS,
+    NBD_NEG_STARTTLS_REPLY,
+    NBD_NEG_TLS_DONE,
+    NBD_NEG_EXTENDED_HEADERS,
+    NBD_NEG_EXTENDED_HEADERS_REPLY,
+    NBD_NEG_STRUCTURED_REPLY,
+    NBD_NEG_STRUCTURED_REPLY_REPLY,
+    NBD_NEG_OPT_REPLY, /* an option reply header: read its payload */
+} NBDClientNegState;
 
-    if (!nbd_client_read(c, buf, 16, "greeting", errp)) {
-        return NBD_CLIENT_ST_CLOSED;
+/* A protocol violation, for a step to return. */
+static QIONegotiationAction nbd_neg_proto_error(NBDClient *c, GError **errp,
+                                                const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static QIONegotiationAction nbd_neg_proto_error(NBDClient *c, GError **errp,
+                                                const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qio_error_setg(errp, QIO_ERROR_PROTOCOL,
+                   "NBD server %s broke the protocol: %s", c->peer, msg);
+    return QIO_NEGOTIATION_FAILED;
+}
+
+/* Send option @opt (no data) and read its reply, then state @next. */
+static QIONegotiationAction nbd_neg_option(NBDClient *c, QIONegotiation *neg,
+                                           uint32_t opt, unsigned next)
+{
+    uint8_t hdr[NBD_OPTION_HEADER_SIZE];
+    NBDOption o = { .option = opt, .length = 0 };
+
+    nbd_encode_option(hdr, &o);
+    qio_negotiation_send(neg, hdr, sizeof(hdr), nbd_opt_name(opt));
+    c->neg_opt = opt;
+    c->neg_next = next;
+    return qio_negotiation_read(neg, NBD_OPTION_REPLY_SIZE, "option reply",
+                                NBD_NEG_OPT_REPLY);
+}
+
+/* The header of a reply to c->neg_opt: check it, bound the payload. */
+static QIONegotiationAction nbd_neg_st_opt_reply(QIONegotiation *neg,
+                                                 gpointer opaque, GError **errp)
+{
+    NBDClient *c = opaque;
+    NBDOptionReply *rep = &c->neg_rep;
+
+    if (!nbd_decode_option_reply(qio_negotiation_get_data(neg, NULL), rep)) {
+        return nbd_neg_proto_error(c, errp, "bad option reply magic to %s",
+                                   nbd_opt_name(c->neg_opt));
     }
+    if (rep->option != c->neg_opt) {
+        return nbd_neg_proto_error(
+            c, errp, "reply for option %s while waiting for %s",
+            nbd_opt_name(rep->option), nbd_opt_name(c->neg_opt));
+    }
+    if (rep->length > NBD_CLIENT_MAX_OPT_REPLY) {
+        qio_error_setg(errp, QIO_ERROR_TOO_LARGE,
+                       "NBD server %s sent a %" PRIu32 "-byte reply to %s "
+                       "(limit %d); disconnecting",
+                       c->peer, rep->length, nbd_opt_name(c->neg_opt),
+                       NBD_CLIENT_MAX_OPT_REPLY);
+        return QIO_NEGOTIATION_FAILED;
+    }
+    return qio_negotiation_read(neg, rep->length, "option reply", c->neg_next);
+}
+
+/* A refusal of c->neg_opt, with the server's own words. */
+static QIONegotiationAction
+nbd_neg_option_error(NBDClient *c, QIONegotiation *neg, GError **errp)
+{
+    size_t len;
+    const uint8_t *p = qio_negotiation_get_data(neg, &len);
+    g_autofree uint8_t *payload = g_malloc(len + 1);
+
+    memcpy(payload, p, len);
+    payload[len] = '\0';
+    nbd_client_option_error(c, c->neg_opt, &c->neg_rep, payload, errp);
+    return QIO_NEGOTIATION_FAILED;
+}
+
+static QIONegotiationAction nbd_neg_st_greeting(QIONegotiation *neg,
+                                                gpointer opaque, GError **errp)
+{
+    return qio_negotiation_read(neg, 16, "greeting", NBD_NEG_GREETING_MAGIC);
+}
+
+static QIONegotiationAction
+nbd_neg_st_greeting_magic(QIONegotiation *neg, gpointer opaque, GError **errp)
+{
+    NBDClient *c = opaque;
+    const uint8_t *buf = qio_negotiation_get_data(neg, NULL);
+
     if (nbd_get_be64(buf) != NBD_INIT_MAGIC) {
-        nbd_client_proto_error(c, errp, "not an NBD server (bad magic)");
-        return NBD_CLIENT_ST_CLOSED;
+        return nbd_neg_proto_error(c, errp, "not an NBD server (bad magic)");
     }
     if (nbd_get_be64(buf + 8) == NBD_CLIENT_MAGIC) {
         /* Oldstyle has no options, hence no TLS: never talk to it. */
@@ -255,193 +371,197 @@ static NBDClientState nbd_client_st_greeting(NBDClient *c, GError **errp)
                        "NBD server %s uses the oldstyle handshake, which "
                        "cannot do TLS or export names; refusing it",
                        c->peer);
-        nbd_client_fail(c);
-        return NBD_CLIENT_ST_CLOSED;
+        return QIO_NEGOTIATION_FAILED;
     }
-    if (!nbd_client_read(c, buf + 16, 2, "greeting", errp)) {
-        return NBD_CLIENT_ST_CLOSED;
-    }
-    if (!nbd_decode_greeting(buf, &c->server_flags)) {
-        nbd_client_proto_error(c, errp, "bad greeting magic");
-        return NBD_CLIENT_ST_CLOSED;
+    memcpy(c->greeting, buf, 16);
+    return qio_negotiation_read(neg, 2, "greeting", NBD_NEG_SERVER_FLAGS);
+}
+
+static QIONegotiationAction
+nbd_neg_st_server_flags(QIONegotiation *neg, gpointer opaque, GError **errp)
+{
+    NBDClient *c = opaque;
+    uint8_t buf[4];
+    uint32_t flags = NBD_FLAG_C_FIXED_NEWSTYLE;
+
+    memcpy(c->greeting + 16, qio_negotiation_get_data(neg, NULL), 2);
+    if (!nbd_decode_greeting(c->greeting, &c->server_flags)) {
+        return nbd_neg_proto_error(c, errp, "bad greeting magic");
     }
     if (!(c->server_flags & NBD_FLAG_FIXED_NEWSTYLE)) {
         /* CVE-2019-14842: plain newstyle cannot refuse options safely. */
         qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
                        "NBD server %s is not fixed-newstyle; refusing it",
                        c->peer);
-        nbd_client_fail(c);
-        return NBD_CLIENT_ST_CLOSED;
+        return QIO_NEGOTIATION_FAILED;
     }
-    return NBD_CLIENT_ST_CLIENT_FLAGS;
-}
-
-static NBDClientState nbd_client_st_client_flags(NBDClient *c, GError **errp)
-{
-    uint8_t buf[4];
-    uint32_t flags = NBD_FLAG_C_FIXED_NEWSTYLE;
-
     if (c->server_flags & NBD_FLAG_NO_ZEROES) {
         flags |= NBD_FLAG_C_NO_ZEROES;
         c->no_zeroes = true;
     }
     nbd_put_be32(buf, flags);
-    if (!nbd_client_write(c, buf, sizeof(buf), "client flags", errp)) {
-        return NBD_CLIENT_ST_CLOSED;
-    }
-    return c->creds ? NBD_CLIENT_ST_STARTTLS : NBD_CLIENT_ST_EXTENDED_HEADERS;
+    qio_negotiation_send(neg, buf, sizeof(buf), "client flags");
+    return qio_negotiation_flush(neg, c->creds ? NBD_NEG_STARTTLS
+                                               : NBD_NEG_EXTENDED_HEADERS);
 }
 
-static NBDClientState nbd_client_st_starttls(NBDClient *c, GError **errp)
+static QIONegotiationAction nbd_neg_st_starttls(QIONegotiation *neg,
+                                                gpointer opaque, GError **errp)
 {
-    NBDOptionReply rep;
-    g_autofree uint8_t *payload = NULL;
+    return nbd_neg_option(opaque, neg, NBD_OPT_STARTTLS,
+                          NBD_NEG_STARTTLS_REPLY);
+}
 
-    if (!nbd_client_send_option(c, NBD_OPT_STARTTLS, NULL, 0, errp) ||
-        !nbd_client_read_option_reply(c, NBD_OPT_STARTTLS, &rep, &payload,
-                                      errp)) {
-        return NBD_CLIENT_ST_CLOSED;
-    }
-    if (rep.type != NBD_REP_ACK || rep.length != 0) {
+static QIONegotiationAction
+nbd_neg_st_starttls_reply(QIONegotiation *neg, gpointer opaque, GError **errp)
+{
+    NBDClient *c = opaque;
+
+    if (c->neg_rep.type != NBD_REP_ACK || c->neg_rep.length != 0) {
         /* TLS required and refused: stop here, never fall back. */
         qio_error_setg(errp, QIO_ERROR_PERMISSION_DENIED,
                        "server %s refused TLS (NBD_OPT_STARTTLS); not "
                        "continuing in clear text",
                        c->peer);
-        nbd_client_fail(c);
-        return NBD_CLIENT_ST_CLOSED;
+        return QIO_NEGOTIATION_FAILED;
     }
-    return NBD_CLIENT_ST_TLS_HANDSHAKE;
+    return qio_negotiation_tls_client(neg, c->creds, c->tls_hostname,
+                                      NBD_NEG_TLS_DONE);
 }
 
-static NBDClientState nbd_client_st_tls_handshake(NBDClient *c, GError **errp)
+static QIONegotiationAction nbd_neg_st_tls_done(QIONegotiation *neg,
+                                                gpointer opaque, GError **errp)
 {
-    g_autoptr(GError) err = NULL;
-    QIOChannelTLS *tioc;
+    NBDClient *c = opaque;
 
-    tioc = qio_channel_tls_new_client(c->ioc, c->creds, c->tls_hostname, &err);
-    if (tioc && qio_channel_tls_handshake_sync(tioc, &err) < 0) {
-        g_clear_object(&tioc);
-    }
-    if (!tioc) {
-        g_set_error(errp, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED,
-                    "TLS handshake with NBD server %s failed: %s", c->peer,
-                    err->message);
-        nbd_client_fail(c);
-        return NBD_CLIENT_ST_CLOSED;
-    }
-    g_object_unref(c->ioc);
-    c->ioc = QIO_CHANNEL(tioc);
+    g_set_object(&c->ioc, qio_negotiation_get_channel(neg));
     c->tls = true;
     /* Security boundary: nothing learnt in clear text survives it. */
-    c->structured = false;
-    c->extended = false;
-    c->have_meta = false;
-    c->meta_id = 0;
-    c->size = 0;
-    c->eflags = 0;
-    return NBD_CLIENT_ST_EXTENDED_HEADERS;
+    nbd_client_forget_negotiated(c);
+    return qio_negotiation_flush(neg, NBD_NEG_EXTENDED_HEADERS);
 }
 
 /*
  * Extended headers first; a server that does not know them (ERR_UNSUP,
  * or any other refusal but TLS_REQD) gets asked for structured replies.
  */
-static NBDClientState nbd_client_st_extended_headers(NBDClient *c,
-                                                     GError **errp)
+static QIONegotiationAction
+nbd_neg_st_extended_headers(QIONegotiation *neg, gpointer opaque, GError **errp)
 {
-    NBDOptionReply rep;
-    g_autofree uint8_t *payload = NULL;
+    NBDClient *c = opaque;
 
     if (!c->want_extended) {
-        return NBD_CLIENT_ST_STRUCTURED_REPLY;
+        return qio_negotiation_flush(neg, NBD_NEG_STRUCTURED_REPLY);
     }
-    if (!nbd_client_send_option(c, NBD_OPT_EXTENDED_HEADERS, NULL, 0, errp) ||
-        !nbd_client_read_option_reply(c, NBD_OPT_EXTENDED_HEADERS, &rep,
-                                      &payload, errp)) {
-        return NBD_CLIENT_ST_CLOSED;
-    }
-    if (rep.type == NBD_REP_ACK) {
-        if (rep.length) {
-            nbd_client_proto_error(c, errp, "ACK to %s with a payload",
-                                   nbd_opt_name(NBD_OPT_EXTENDED_HEADERS));
-            return NBD_CLIENT_ST_CLOSED;
+    return nbd_neg_option(c, neg, NBD_OPT_EXTENDED_HEADERS,
+                          NBD_NEG_EXTENDED_HEADERS_REPLY);
+}
+
+static QIONegotiationAction
+nbd_neg_st_extended_headers_reply(QIONegotiation *neg, gpointer opaque,
+                                  GError **errp)
+{
+    NBDClient *c = opaque;
+    const NBDOptionReply *rep = &c->neg_rep;
+
+    if (rep->type == NBD_REP_ACK) {
+        if (rep->length) {
+            return nbd_neg_proto_error(c, errp, "ACK to %s with a payload",
+                                       nbd_opt_name(NBD_OPT_EXTENDED_HEADERS));
         }
         c->extended = true;
         c->structured = true;
-        return NBD_CLIENT_ST_OPTIONS;
+        return QIO_NEGOTIATION_DONE;
     }
-    if (!NBD_REP_IS_ERR(rep.type)) {
-        nbd_client_proto_error(c, errp, "unexpected %s reply to %s",
-                               nbd_rep_name(rep.type),
-                               nbd_opt_name(NBD_OPT_EXTENDED_HEADERS));
-        return NBD_CLIENT_ST_CLOSED;
+    if (!NBD_REP_IS_ERR(rep->type)) {
+        return nbd_neg_proto_error(c, errp, "unexpected %s reply to %s",
+                                   nbd_rep_name(rep->type),
+                                   nbd_opt_name(NBD_OPT_EXTENDED_HEADERS));
     }
-    if (rep.type == NBD_REP_ERR_TLS_REQD) {
-        nbd_client_option_error(c, NBD_OPT_EXTENDED_HEADERS, &rep, payload,
-                                errp);
-        nbd_client_close(c);
-        return NBD_CLIENT_ST_CLOSED;
+    if (rep->type == NBD_REP_ERR_TLS_REQD) {
+        return nbd_neg_option_error(c, neg, errp);
     }
-    return NBD_CLIENT_ST_STRUCTURED_REPLY;
+    return qio_negotiation_flush(neg, NBD_NEG_STRUCTURED_REPLY);
 }
 
-static NBDClientState nbd_client_st_structured_reply(NBDClient *c,
-                                                     GError **errp)
+static QIONegotiationAction
+nbd_neg_st_structured_reply(QIONegotiation *neg, gpointer opaque, GError **errp)
 {
-    NBDOptionReply rep;
-    g_autofree uint8_t *payload = NULL;
+    return nbd_neg_option(opaque, neg, NBD_OPT_STRUCTURED_REPLY,
+                          NBD_NEG_STRUCTURED_REPLY_REPLY);
+}
 
-    if (!nbd_client_send_option(c, NBD_OPT_STRUCTURED_REPLY, NULL, 0, errp) ||
-        !nbd_client_read_option_reply(c, NBD_OPT_STRUCTURED_REPLY, &rep,
-                                      &payload, errp)) {
-        return NBD_CLIENT_ST_CLOSED;
-    }
-    if (rep.type == NBD_REP_ACK) {
+static QIONegotiationAction
+nbd_neg_st_structured_reply_reply(QIONegotiation *neg, gpointer opaque,
+                                  GError **errp)
+{
+    NBDClient *c = opaque;
+    const NBDOptionReply *rep = &c->neg_rep;
+
+    if (rep->type == NBD_REP_ACK) {
         c->structured = true;
-    } else if (rep.type == NBD_REP_ERR_TLS_REQD || !NBD_REP_IS_ERR(rep.type)) {
-        if (!NBD_REP_IS_ERR(rep.type)) {
-            nbd_client_proto_error(c, errp, "unexpected %s reply to %s",
-                                   nbd_rep_name(rep.type),
+        return QIO_NEGOTIATION_DONE;
+    }
+    if (!NBD_REP_IS_ERR(rep->type)) {
+        return nbd_neg_proto_error(c, errp, "unexpected %s reply to %s",
+                                   nbd_rep_name(rep->type),
                                    nbd_opt_name(NBD_OPT_STRUCTURED_REPLY));
-            return NBD_CLIENT_ST_CLOSED;
-        }
-        nbd_client_option_error(c, NBD_OPT_STRUCTURED_REPLY, &rep, payload,
-                                errp);
-        nbd_client_close(c);
-        return NBD_CLIENT_ST_CLOSED;
+    }
+    if (rep->type == NBD_REP_ERR_TLS_REQD) {
+        return nbd_neg_option_error(c, neg, errp);
     }
     /* Other errors: carry on with simple replies. */
-    return NBD_CLIENT_ST_OPTIONS;
+    return QIO_NEGOTIATION_DONE;
 }
 
+static const QIONegotiationState nbd_client_neg_states[] = {
+    [NBD_NEG_GREETING] = { "GREETING", nbd_neg_st_greeting },
+    [NBD_NEG_GREETING_MAGIC] = { "GREETING_MAGIC", nbd_neg_st_greeting_magic },
+    [NBD_NEG_SERVER_FLAGS] = { "SERVER_FLAGS", nbd_neg_st_server_flags },
+    [NBD_NEG_STARTTLS] = { "STARTTLS", nbd_neg_st_starttls },
+    [NBD_NEG_STARTTLS_REPLY] = { "STARTTLS_REPLY", nbd_neg_st_starttls_reply },
+    [NBD_NEG_TLS_DONE] = { "TLS_DONE", nbd_neg_st_tls_done },
+    [NBD_NEG_EXTENDED_HEADERS] = { "EXTENDED_HEADERS",
+                                   nbd_neg_st_extended_headers },
+    [NBD_NEG_EXTENDED_HEADERS_REPLY] = { "EXTENDED_HEADERS_REPLY",
+                                         nbd_neg_st_extended_headers_reply },
+    [NBD_NEG_STRUCTURED_REPLY] = { "STRUCTURED_REPLY",
+                                   nbd_neg_st_structured_reply },
+    [NBD_NEG_STRUCTURED_REPLY_REPLY] = { "STRUCTURED_REPLY_REPLY",
+                                         nbd_neg_st_structured_reply_reply },
+    [NBD_NEG_OPT_REPLY] = { "OPT_REPLY", nbd_neg_st_opt_reply },
+};
+
+static const QIONegotiationProtocol nbd_client_neg_protocol = {
+    "nbd-client",
+    nbd_client_neg_states,
+    G_N_ELEMENTS(nbd_client_neg_states),
+};
+
+/* Up to the option phase, blocking this thread. */
 static bool nbd_client_handshake(NBDClient *c, GError **errp)
 {
-    c->state = NBD_CLIENT_ST_GREETING;
-    while (c->state != NBD_CLIENT_ST_OPTIONS) {
-        switch (c->state) {
-        case NBD_CLIENT_ST_GREETING:
-            c->state = nbd_client_st_greeting(c, errp);
-            break;
-        case NBD_CLIENT_ST_CLIENT_FLAGS:
-            c->state = nbd_client_st_client_flags(c, errp);
-            break;
-        case NBD_CLIENT_ST_STARTTLS:
-            c->state = nbd_client_st_starttls(c, errp);
-            break;
-        case NBD_CLIENT_ST_TLS_HANDSHAKE:
-            c->state = nbd_client_st_tls_handshake(c, errp);
-            break;
-        case NBD_CLIENT_ST_EXTENDED_HEADERS:
-            c->state = nbd_client_st_extended_headers(c, errp);
-            break;
-        case NBD_CLIENT_ST_STRUCTURED_REPLY:
-            c->state = nbd_client_st_structured_reply(c, errp);
-            break;
-        default:
-            return false;
+    g_autofree char *label = g_strdup_printf("NBD server %s", c->peer);
+    g_autoptr(QIONegotiation) neg = qio_negotiation_new(
+        &nbd_client_neg_protocol, NBD_NEG_GREETING, c->ioc, label, c);
+    g_autoptr(GError) err = NULL;
+
+    /* Greeting, flags and three options take 13 steps at most. */
+    qio_negotiation_set_max_steps(neg, 16);
+    qio_negotiation_set_max_read(neg, NBD_CLIENT_MAX_OPT_REPLY);
+    c->state = NBD_CLIENT_ST_HANDSHAKE;
+    if (qio_negotiation_run_sync(neg, &err) < 0) {
+        if (qio_negotiation_get_action(neg) == QIO_NEGOTIATION_TLS) {
+            g_set_error(errp, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED,
+                        "TLS handshake with NBD server %s failed: %s", c->peer,
+                        err->message);
+        } else {
+            g_propagate_error(errp, g_steal_pointer(&err));
         }
+        nbd_client_fail(c);
+        return false;
     }
+    c->state = NBD_CLIENT_ST_OPTIONS;
     return true;
 }
 

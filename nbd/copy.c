@@ -11,6 +11,10 @@
  * has completed.  Shared between threads: the local file descriptor
  * (positional I/O only), the progress counter and the first error, both
  * under one mutex.  A failure anywhere makes the parts stop submitting.
+ *
+ * A local side that cannot be read or written at an offset (a pipe, a
+ * socket, a terminal: nbdcopy's "-") is streamed instead: in order, one
+ * request at a time on the first connection, as nbdcopy does too.
  */
 #include "nbd/copy.h"
 
@@ -24,6 +28,10 @@
 
 #include "nbd/nbd-proto.h"
 #include "util/error.h"
+
+/* The local names nbdcopy gives a meaning of their own. */
+#define COPY_STDIO_NAME "-"
+#define COPY_NULL_NAME  "null:"
 
 /* Block status is asked for this much at a time. */
 #define COPY_STATUS_SPAN (1024u * 1024 * 1024)
@@ -56,9 +64,11 @@ struct CopyPart {
 
 struct Copy {
     const NBDCopyOptions *opts;
-    int fd;
+    int fd; /* -1: "null:", the data is thrown away */
     const char *path;
     bool sparse; /* local file is regular: holes need no write */
+    /* Not seekable: copied in order by this instead of the parts. */
+    bool (*stream)(Copy *copy, NBDClient *client, GError **errp);
     uint64_t total;
     uint32_t block;    /* bytes per read or write request */
     unsigned requests; /* in flight per connection */
@@ -177,7 +187,8 @@ static void op_done(const GError *err, gpointer opaque)
 
     if (err) {
         copy_fail(copy, err);
-    } else if (op->local_write && !g_atomic_int_get(&copy->failed) &&
+    } else if (op->local_write && copy->fd >= 0 &&
+               !g_atomic_int_get(&copy->failed) &&
                !(copy->sparse && is_zero(op->buf, op->len)) &&
                !local_pwrite(copy, op->buf, op->len, op->off, &local_err)) {
         /* Data read back as zeros stays a hole after the truncate. */
@@ -430,6 +441,149 @@ static gpointer part_thread(gpointer opaque)
     return NULL;
 }
 
+/* Append @len bytes to a stream. */
+static bool stream_write(Copy *copy, const void *buf, size_t len, GError **errp)
+{
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = write(copy->fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            g_set_error(errp, QIO_ERROR,
+                        n < 0 && errno == EPIPE ? QIO_ERROR_BROKEN_PIPE
+                                                : QIO_ERROR_FAILED,
+                        "cannot write to %s: %s", copy->path,
+                        n < 0 ? g_strerror(errno) : "short write");
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+/* Up to @len bytes of a stream in *got; fewer only at its end. */
+static bool stream_read(Copy *copy, uint8_t *buf, size_t len, size_t *got,
+                        GError **errp)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = read(copy->fd, buf + *got, len - *got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED, "cannot read %s: %s",
+                        copy->path, g_strerror(errno));
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        *got += n;
+    }
+    return true;
+}
+
+/* NBD -> stream: the export in order, zero ranges as written zeros. */
+static bool stream_to_fd(Copy *copy, NBDClient *c, GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc(copy->block);
+    bool use_status = nbd_client_has_structured_replies(c);
+    uint64_t off = 0;
+
+    while (off < copy->total) {
+        uint64_t span = MIN(copy->total - off, COPY_STATUS_SPAN);
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GArray) ext = NULL;
+        NBDClientExtent all = { .length = span };
+
+        if (use_status) {
+            ext = nbd_client_block_status(c, span, off, &err);
+            if (!ext) {
+                if (!g_error_matches(err, QIO_ERROR, QIO_ERROR_NOT_SUPPORTED)) {
+                    g_propagate_error(errp, g_steal_pointer(&err));
+                    return false;
+                }
+                use_status = false;
+            }
+        }
+        for (guint i = 0; i < (ext ? ext->len : 1) && off < copy->total; i++) {
+            const NBDClientExtent *e =
+                ext ? &g_array_index(ext, NBDClientExtent, i) : &all;
+            uint64_t len = MIN(e->length, copy->total - off);
+
+            while (len) {
+                uint32_t n = MIN(len, copy->block);
+                const uint8_t *data = copy->zeros;
+
+                if (!(e->flags & NBD_STATE_ZERO)) {
+                    if (!nbd_client_pread(c, buf, n, off, errp)) {
+                        return false;
+                    }
+                    data = buf;
+                }
+                if (!stream_write(copy, data, n, errp)) {
+                    return false;
+                }
+                copy_progress(copy, n);
+                off += n;
+                len -= n;
+            }
+        }
+    }
+    return true;
+}
+
+/*
+ * Stream -> NBD from offset 0 until the stream ends; the rest of the
+ * export keeps what it held.  Its size is known only at its end: more
+ * than the export holds is an error.
+ */
+static bool stream_from_fd(Copy *copy, NBDClient *c, GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc(copy->block);
+    uint64_t export_size = nbd_client_get_size(c);
+    uint16_t flags = nbd_client_get_flags(c);
+    uint64_t off = 0;
+
+    for (;;) {
+        size_t n;
+        bool ok;
+
+        if (!stream_read(copy, buf, copy->block, &n, errp)) {
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (n > export_size - off) {
+            g_set_error(errp, QIO_ERROR, QIO_ERROR_TOO_LARGE,
+                        "%s holds more than the NBD export's "
+                        "%" G_GUINT64_FORMAT " bytes",
+                        copy->path, export_size);
+            return false;
+        }
+        if ((flags & NBD_FLAG_SEND_WRITE_ZEROES) && is_zero(buf, n)) {
+            ok = nbd_client_zero(c, n, off, 0, errp);
+        } else {
+            ok = nbd_client_pwrite(c, buf, n, off, 0, errp);
+        }
+        if (!ok) {
+            return false;
+        }
+        off += n;
+    }
+    g_debug("%s: %" G_GUINT64_FORMAT " bytes written to the NBD export",
+            copy->path, off);
+    return !(flags & NBD_FLAG_SEND_FLUSH) || nbd_client_flush(c, errp);
+}
+
 static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
 {
     unsigned n = MAX(copy->opts->connections, 1);
@@ -461,6 +615,17 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
     copy->block = MAX(copy->block - copy->block % bmin, bmin);
     zeros = g_malloc0(copy->block);
     copy->zeros = zeros;
+    if (copy->stream) {
+        bool ok;
+
+        g_debug("%s cannot be read or written at an offset: streaming, one "
+                "request of %u bytes at a time",
+                copy->path, copy->block);
+        g_mutex_init(&copy->lock);
+        ok = copy->stream(copy, client, errp);
+        g_mutex_clear(&copy->lock);
+        return ok;
+    }
     if (n > 1 && !copy->opts->connect) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT,
                     "several connections need a way to open them");
@@ -477,6 +642,9 @@ static bool copy_run(Copy *copy, NBDClient *client, GError **errp)
     /* Parts on request boundaries; tiny copies use one connection. */
     step = (copy->total / n / copy->block + 1) * copy->block;
     n = MAX(1, MIN(n, (copy->total + step - 1) / step));
+    g_debug("%s: %" G_GUINT64_FORMAT " bytes over %u connection(s), up to %u "
+            "requests of %u bytes in flight on each",
+            copy->path, copy->total, n, copy->requests, copy->block);
     parts = g_new0(CopyPart, n);
     g_mutex_init(&copy->lock);
     for (unsigned i = 0; i < n; i++) {
@@ -530,6 +698,12 @@ bool nbd_copy_to_file(NBDClient *client, int fd, const char *path,
         return false;
     }
     copy.sparse = S_ISREG(st.st_mode);
+    if (!(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
+        (fcntl(fd, F_GETFL) & O_APPEND)) {
+        /* A pipe, or a file that takes writes only at its end. */
+        copy.stream = stream_to_fd;
+        copy.sparse = false;
+    }
     if (copy.sparse &&
         (ftruncate(fd, 0) < 0 || ftruncate(fd, copy.total) < 0)) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
@@ -558,6 +732,16 @@ bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
                     path, g_strerror(errno));
         return false;
     }
+    if (nbd_client_get_flags(client) & NBD_FLAG_READ_ONLY) {
+        g_set_error(errp, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED,
+                    "the NBD export is read-only; cannot copy %s to it", path);
+        return false;
+    }
+    if (!(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        /* A pipe: its size is known at its end. */
+        copy.stream = stream_from_fd;
+        return copy_run(&copy, client, errp);
+    }
     end = S_ISREG(st.st_mode) ? st.st_size : lseek(fd, 0, SEEK_END);
     if (end < 0) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED,
@@ -565,11 +749,6 @@ bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
         return false;
     }
     copy.total = end;
-    if (nbd_client_get_flags(client) & NBD_FLAG_READ_ONLY) {
-        g_set_error(errp, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED,
-                    "the NBD export is read-only; cannot copy %s to it", path);
-        return false;
-    }
     if (copy.total > export_size) {
         g_set_error(errp, QIO_ERROR, QIO_ERROR_TOO_LARGE,
                     "%s is %" G_GUINT64_FORMAT " bytes, larger than the "
@@ -578,4 +757,50 @@ bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
         return false;
     }
     return copy_run(&copy, client, errp);
+}
+
+bool nbd_copy_to_null(NBDClient *client, const NBDCopyOptions *opts,
+                      GError **errp)
+{
+    Copy copy = {
+        .opts = opts,
+        .fd = -1,
+        .path = COPY_NULL_NAME,
+        .run = part_to_file,
+        .sparse = true,
+        .total = nbd_client_get_size(client),
+    };
+
+    return copy_run(&copy, client, errp);
+}
+
+bool nbd_copy_local(NBDClient *client, const char *local, bool to_local,
+                    const NBDCopyOptions *opts, GError **errp)
+{
+    bool ok;
+    int fd;
+
+    if (to_local && !strcmp(local, COPY_NULL_NAME)) {
+        return nbd_copy_to_null(client, opts, errp);
+    }
+    if (!strcmp(local, COPY_STDIO_NAME)) {
+        return to_local ? nbd_copy_to_file(client, STDOUT_FILENO,
+                                           "standard output", opts, errp)
+                        : nbd_copy_from_file(STDIN_FILENO, "standard input",
+                                             client, opts, errp);
+    }
+    fd = to_local ? open(local, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)
+                  : open(local, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        qio_error_setg_errno(errp, errno, "cannot open %s", local);
+        return false;
+    }
+    ok = to_local ? nbd_copy_to_file(client, fd, local, opts, errp)
+                  : nbd_copy_from_file(fd, local, client, opts, errp);
+    if (close(fd) < 0 && ok) {
+        g_set_error(errp, QIO_ERROR, QIO_ERROR_FAILED, "cannot close %s: %s",
+                    local, g_strerror(errno));
+        ok = false;
+    }
+    return ok;
 }

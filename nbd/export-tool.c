@@ -8,14 +8,12 @@
  * asks for --snapshot and gets writes to its base image would be worse
  * off than one that fails.
  *
- * Serving runs on the main loop: a QIONetListener accepts, and each
- * client is handed to nbd_server_serve_client(), which runs it on a
- * thread of its own.  When a client leaves, the server calls us from that
- * client's thread; we only mark a GSource of the main loop ready there
- * (g_source_set_ready_time() is thread-safe and wakes the loop), and the
- * main loop then compares the server's client count with what the
- * listener handed out.  That drives both the --shared limit and the exit
- * after the last client when --persistent is not given.
+ * Serving runs on the main loop: a QIOConnService listens, applies the
+ * --shared limit, times every client (--handshake-limit, --idle-limit)
+ * and runs nbd_server_handle_conn() for each on a thread of its own.  It
+ * reports a client gone on the main loop, with its one count of live
+ * clients, which drives the exit after the last client when
+ * --persistent is not given.
  *
  * -L turns the program into a client that lists another server's
  * exports, as qemu-nbd -L does.
@@ -40,23 +38,22 @@
 #include "qio-config.h"
 #include "crypto/init.h"
 #include "crypto/tls-creds.h"
-#include "io/net-listener.h"
+#include "io/conn-service.h"
 #include "io/socket-address.h"
 #include "nbd/client.h"
 #include "nbd/export-tool.h"
+#include "nbd/image-probe.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
 #include "util/error.h"
-
-/* Pending connections the kernel may queue for us. */
-#define EXPORT_TOOL_BACKLOG 16
 
 enum {
     OPT_OBJECT = 256,
     OPT_TLS_CREDS,
     OPT_TLS_AUTHZ,
     OPT_HANDSHAKE_LIMIT,
+    OPT_IDLE_LIMIT,
     OPT_FORK,
     OPT_PID_FILE,
     OPT_CACHE,
@@ -83,6 +80,7 @@ static const struct option long_options[] = {
     { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
     { "tls-authz", required_argument, NULL, OPT_TLS_AUTHZ },
     { "handshake-limit", required_argument, NULL, OPT_HANDSHAKE_LIMIT },
+    { "idle-limit", required_argument, NULL, OPT_IDLE_LIMIT },
     { "fork", no_argument, NULL, OPT_FORK },
     { "pid-file", required_argument, NULL, OPT_PID_FILE },
     { "cache", required_argument, NULL, OPT_CACHE },
@@ -129,8 +127,11 @@ static const char usage_text[] =
     "  -t, --persistent          don't exit when the last client leaves\n"
     "  -x, --export-name=NAME    export name (default empty)\n"
     "  -D, --description=TEXT    human-readable export description\n"
-    "  --handshake-limit=SECS    time a client has to finish negotiation\n"
-    "                            (default 10, 0 for no limit)\n"
+    "  --handshake-limit=SECS    time a client has to finish negotiation,\n"
+    "                            from when it is accepted (default 10, 0 for\n"
+    "                            no limit)\n"
+    "  --idle-limit=SECS         disconnect a client silent this long after\n"
+    "                            negotiation (default 0: no limit)\n"
     "\n"
     "Security:\n"
     "  --object TYPE,id=ID,...   create an object (secret, tls-creds-x509,\n"
@@ -242,6 +243,7 @@ static bool option_serves(int c)
     case OPT_DETECT_ZEROES:
     case OPT_TLS_AUTHZ:
     case OPT_HANDSHAKE_LIMIT:
+    case OPT_IDLE_LIMIT:
     case OPT_FORK:
     case OPT_PID_FILE:
         return true;
@@ -369,6 +371,7 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
                                optarg);
                 return -1;
             }
+            opts->format_raw = true;
             break;
         case 'v':
             opts->verbose = true;
@@ -408,6 +411,12 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
                 return -1;
             }
             opts->handshake_limit = v;
+            break;
+        case OPT_IDLE_LIMIT:
+            if (!parse_uint("idle-limit", optarg, G_MAXUINT / 1000, &v, errp)) {
+                return -1;
+            }
+            opts->idle_limit = v;
             break;
         case OPT_FORK:
             opts->daemonize = true;
@@ -565,69 +574,21 @@ typedef struct ExportTool {
     const NBDExportToolOptions *opts;
     GMainLoop *loop;
     NBDServer *server;
-    QIONetListener *listener;
-    guint handed_out; /* clients counted against the listener's limit */
-    guint served;     /* clients ever handed to the server */
-    GSource *gone;    /* made ready from a client's thread */
+    QIOConnService *service;
 } ExportTool;
 
-static void export_tool_new_client(QIONetListener *listener,
-                                   QIOChannelSocket *sioc, gpointer opaque)
+/* On the main loop, once a client is out of the service's count. */
+static void export_tool_client_gone(QIOConnService *service, QIOConn *conn,
+                                    gpointer opaque)
 {
     ExportTool *t = opaque;
-    g_autoptr(GError) err = NULL;
+    guint live = qio_conn_service_get_n_clients(service);
 
-    if (!nbd_server_serve_client(t->server, QIO_CHANNEL(sioc), &err)) {
-        g_warning("cannot serve a new client: %s", err->message);
-        qio_channel_close(QIO_CHANNEL(sioc), NULL);
-        qio_net_listener_client_closed(listener);
-        return;
-    }
-    t->handed_out++;
-    t->served++;
-    g_debug("client %u connected, %u now", t->served, t->handed_out);
-}
-
-/*
- * The client-gone source has no prepare or check: it is ready exactly
- * when its ready time has been set to 0 by export_tool_client_gone().
- * Its ready time goes back to "never" before the count is read, so a
- * departure racing with this dispatch makes it ready again.
- */
-static gboolean export_tool_gone_dispatch(GSource *source, GSourceFunc callback,
-                                          gpointer opaque)
-{
-    g_source_set_ready_time(source, -1);
-    return callback(opaque);
-}
-
-static GSourceFuncs export_tool_gone_funcs = {
-    .dispatch = export_tool_gone_dispatch,
-};
-
-/* NBDServerClientGoneFunc: runs on the departing client's thread. */
-static void export_tool_client_gone(NBDServer *server, gpointer opaque)
-{
-    GSource *gone = opaque;
-
-    g_source_set_ready_time(gone, 0);
-}
-
-static gboolean export_tool_reap(gpointer opaque)
-{
-    ExportTool *t = opaque;
-    guint live = nbd_server_get_client_count(t->server);
-
-    while (t->handed_out > live) {
-        t->handed_out--;
-        qio_net_listener_client_closed(t->listener);
-        g_debug("a client left, %u now", t->handed_out);
-    }
-    if (!t->opts->persistent && t->served > 0 && live == 0) {
+    g_debug("client %s left, %u now", qio_conn_get_peer(conn), live);
+    if (!t->opts->persistent && live == 0) {
         g_debug("the last client left and --persistent is not set");
         g_main_loop_quit(t->loop);
     }
-    return G_SOURCE_CONTINUE;
 }
 
 static gboolean export_tool_signal(gpointer opaque)
@@ -725,7 +686,6 @@ static NBDServer *export_tool_server_new(const NBDExportToolOptions *opts,
     if (!server) {
         return NULL;
     }
-    nbd_server_set_handshake_timeout(server, opts->handshake_limit * 1000);
     if (!nbd_server_add_export_full(server, opts->export_name, opts->filename,
                                     &eopts, errp)) {
         return NULL;
@@ -745,16 +705,14 @@ static bool export_tool_listen(ExportTool *t, GError **errp)
         addr = qio_socket_address_new_inet(opts->bind, opts->port);
     }
     if (!qio_socket_address_validate(addr, &err) ||
-        qio_net_listener_open_sync(t->listener, addr, EXPORT_TOOL_BACKLOG,
-                                   &err) < 0) {
-        g_autofree char *where = qio_socket_address_to_string(addr);
-
+        qio_conn_service_listen(t->service, &addr, 1, &err) < 0) {
+        /* The service's message names the address and the reason. */
         qio_error_setg(
             errp,
             err->code == QIO_ERROR_INVALID_ARGUMENT ? QIO_ERROR_INVALID_ARGUMENT
                                                     : QIO_ERROR_FAILED,
-            "cannot listen on %s (option --%s): %s", where,
-            opts->socket_path ? "socket" : "bind/--port", err->message);
+            "option --%s: %s", opts->socket_path ? "socket" : "bind/--port",
+            err->message);
         return false;
     }
     return true;
@@ -832,14 +790,36 @@ static void export_tool_detach(int ready_fd, bool verbose)
         return;
     }
     dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
     if (!verbose) {
-        /* With -v the debug messages (GLib prints them on stdout) stay. */
-        dup2(null_fd, STDOUT_FILENO);
+        /* With -v the messages (all on stderr) stay. */
         dup2(null_fd, STDERR_FILENO);
     }
     if (null_fd > STDERR_FILENO) {
         close(null_fd);
     }
+}
+
+/*
+ * An image whose format we do not read: exporting it raw would give the
+ * client the container, not the disk (qemu-nbd would serve the disk).
+ */
+static bool export_tool_check_format(const NBDExportToolOptions *opts,
+                                     GError **errp)
+{
+    const char *fmt =
+        opts->format_raw ? NULL : nbd_image_probe_file(opts->filename);
+
+    if (fmt) {
+        qio_error_setg(errp, QIO_ERROR_NOT_SUPPORTED,
+                       "%s is a %s image, which qio-nbd cannot serve as a "
+                       "disk; give -f raw to export its bytes as they are, "
+                       "or convert it with 'qemu-img convert -f %s -O raw "
+                       "%s DISK.raw' and export that",
+                       opts->filename, fmt, fmt, opts->filename);
+        return false;
+    }
+    return true;
 }
 
 bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
@@ -853,6 +833,9 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
 
     if (opts->verbose) {
         g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    }
+    if (!export_tool_check_format(opts, errp)) {
+        return false;
     }
     /* A client vanishing mid-reply must not end the server. */
     signal(SIGPIPE, SIG_IGN);
@@ -871,8 +854,14 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
         goto out;
     }
     t.loop = g_main_loop_new(NULL, FALSE);
-    t.listener = qio_net_listener_new();
-    qio_net_listener_set_name(t.listener, "qio-nbd");
+    /* Not the program's name, which starts every message already. */
+    t.service = qio_conn_service_new("NBD server", QIO_CONN_SERVICE_THREAD,
+                                     nbd_server_handle_conn, t.server, NULL);
+    qio_conn_service_set_max_clients(t.service, opts->shared);
+    qio_conn_service_set_handshake_limit(t.service,
+                                         opts->handshake_limit * 1000);
+    qio_conn_service_set_idle_limit(t.service, opts->idle_limit * 1000);
+    qio_conn_service_set_gone_func(t.service, export_tool_client_gone, &t);
     if (!export_tool_listen(&t, errp)) {
         goto out;
     }
@@ -882,17 +871,9 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
         }
         pid_written = true;
     }
-    qio_net_listener_set_max_clients(t.listener, opts->shared);
-    qio_net_listener_set_client_func(t.listener, export_tool_new_client, &t,
-                                     NULL);
     for (guint i = 0; i < G_N_ELEMENTS(sigs); i++) {
         sig_ids[i] = g_unix_signal_add(sigs[i], export_tool_signal, &t);
     }
-    t.gone = g_source_new(&export_tool_gone_funcs, sizeof(GSource));
-    g_source_set_callback(t.gone, export_tool_reap, &t, NULL);
-    g_source_set_name(t.gone, "qio-nbd client gone");
-    g_source_attach(t.gone, NULL);
-    nbd_server_set_client_gone_func(t.server, export_tool_client_gone, t.gone);
     if (ready_fd >= 0) {
         export_tool_detach(ready_fd, opts->verbose);
         ready_fd = -1;
@@ -902,21 +883,17 @@ bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp)
     ok = true;
 
 out:
-    if (t.listener) {
-        qio_net_listener_set_client_func(t.listener, NULL, NULL, NULL);
-        /* Closing the listening socket also removes a UNIX socket file. */
-        qio_net_listener_disconnect(t.listener);
-        g_object_unref(t.listener);
+    if (t.service) {
+        /*
+         * Stops listening (which removes a UNIX socket file), hangs up on
+         * every client and waits for their threads.
+         */
+        qio_conn_service_shutdown(t.service);
+        g_object_unref(t.service);
     }
     if (t.server) {
-        /* Waits for client threads, and so for their gone callbacks. */
         nbd_server_shutdown(t.server);
-        nbd_server_set_client_gone_func(t.server, NULL, NULL);
         g_object_unref(t.server);
-    }
-    if (t.gone) {
-        g_source_destroy(t.gone);
-        g_source_unref(t.gone);
     }
     if (pid_written && unlink(opts->pid_file) < 0 && errno != ENOENT) {
         g_warning("cannot remove pid file %s: %s", opts->pid_file,

@@ -142,12 +142,8 @@ typedef struct NBDServerConn {
     bool meta_base_allocation;
     char *meta_export;
     NBDExport *exp;
-    /* Handshake watchdog. */
-    GMutex lock;
-    GCond cond;
-    bool negotiated;
-    guint timeout_ms;
-    GThread *watchdog;
+    /* The connection service's view (deadlines, refusals), or NULL. */
+    QIOConn *conn;
     /* Transmission: replies are sent whole under send_lock. */
     GMutex send_lock;
     gint failed; /* atomic: the channel is being torn down */
@@ -155,14 +151,13 @@ typedef struct NBDServerConn {
     /* Under server->mem_lock (server-transmit.c, "Payload memory"). */
     guint inflight;
     size_t inflight_bytes; /* reserved for this client's payloads */
-    int batch_fd;          /* the socket to poll for input, or -1 */
+    int batch_fd;          /* >= 0: a socket master, replies are batched */
 } NBDServerConn;
 
 struct _NBDServer {
     GObject parent;
     QCryptoTLSCreds *tls_creds;
     char *tls_authz;
-    guint handshake_timeout_ms;
     GPtrArray *exports;
     GMutex lock; /* clients, nclients, shut_down, exports */
     GCond cond;  /* nclients went down */

@@ -15,11 +15,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 
+#include "crypto/error.h"
 #include "crypto/tls-creds.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
@@ -146,36 +144,13 @@ static NBDNegState nbd_opt_abort(NBDServerConn *client, uint32_t len)
  */
 static void nbd_linger(NBDServerConn *client)
 {
-    gint64 deadline =
-        g_get_monotonic_time() + NBD_LINGER_MS * G_TIME_SPAN_MILLISECOND;
-    size_t total = 0;
-    uint8_t scratch[4096];
-    int fd;
-
-    if (!QIO_IS_CHANNEL_SOCKET(client->master)) {
+    if (!qio_channel_has_feature(client->master,
+                                 QIO_CHANNEL_FEATURE_SHUTDOWN) ||
+        qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_WRITE, NULL) <
+            0) {
         return;
     }
-    fd = qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(client->master));
-    if (fd < 0 || shutdown(fd, SHUT_WR) < 0) {
-        return;
-    }
-    while (total < 1024 * 1024) {
-        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        ssize_t n;
-
-        if (left <= 0 || poll(&pfd, 1, left) <= 0) {
-            return;
-        }
-        n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            continue;
-        }
-        if (n <= 0) {
-            return;
-        }
-        total += n;
-    }
+    qio_channel_discard(client->master, 1024 * 1024, NBD_LINGER_MS, NULL);
 }
 
 static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
@@ -208,8 +183,14 @@ static NBDNegState nbd_opt_starttls(NBDServerConn *client, uint32_t len)
     tioc = qio_channel_tls_new_server(client->master, server->tls_creds,
                                       server->tls_authz, &err);
     if (!tioc || qio_channel_tls_handshake_sync(tioc, &err) < 0) {
-        g_info("NBD client %s: TLS handshake failed: %s",
-               qio_channel_get_name(client->master), err->message);
+        /* A security event: the service logs it without -v. */
+        if (client->conn) {
+            /* The message already says handshake or authz, and why. */
+            qio_conn_report_refusal(client->conn, "%s", err->message);
+        } else {
+            g_info("NBD client %s: TLS handshake failed: %s",
+                   qio_channel_get_name(client->master), err->message);
+        }
         nbd_linger(client);
         return NBD_NEG_DISCONNECT;
     }

@@ -15,10 +15,8 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 
-#include "crypto/tls-session.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
 #include "server-internal.h"
@@ -121,24 +119,13 @@ static bool nbd_batch_add(NBDReplyBatch *batch, struct iovec *iov, size_t niov)
 
 /*
  * Bytes the reader can have without waiting: the socket's queue, plus
- * what the TLS session holds (read ahead, or decrypted).  Ciphertext
- * counts as data, a little more than it will be: good enough to tell a
- * stream of requests from a pause.
+ * what TLS holds (read ahead, or decrypted).  Ciphertext counts as data,
+ * a little more than it will be: good enough to tell a stream of
+ * requests from a pause.
  */
 static size_t nbd_input_ready(NBDServerConn *client)
 {
-    int avail = 0;
-    size_t n;
-
-    if (ioctl(client->batch_fd, FIONREAD, &avail) < 0 || avail < 0) {
-        avail = 0;
-    }
-    n = avail;
-    if (client->tls) {
-        n += qcrypto_tls_session_check_pending(
-            qio_channel_tls_get_session(QIO_CHANNEL_TLS(client->ioc)));
-    }
-    return n;
+    return qio_channel_input_pending(client->ioc);
 }
 
 /*
@@ -895,6 +882,33 @@ static bool nbd_check_request(NBDServerConn *client, NBDRequest *req,
     }
 }
 
+/*
+ * Queue @r for the workers.  When no worker thread can be started and the
+ * pool has none (ulimit -u, a pids cgroup), the request would wait for
+ * ever, and so would freeing the pool: drop the pool without waiting,
+ * refuse the client and return false.
+ */
+static bool nbd_push_worker(NBDServerConn *client, NBDServerReq *r)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (g_thread_pool_push(client->workers, r, &err) ||
+        g_thread_pool_get_num_threads(client->workers) > 0) {
+        return true;
+    }
+    if (client->conn) {
+        qio_conn_report_refusal(
+            client->conn, "cannot start a worker thread: %s", err->message);
+    } else {
+        g_warning("NBD client %s: cannot start a worker thread: %s",
+                  qio_channel_get_name(client->master), err->message);
+    }
+    g_thread_pool_free(g_steal_pointer(&client->workers), TRUE, FALSE);
+    nbd_finish(client, r);
+    nbd_conn_fail(client);
+    return false;
+}
+
 void nbd_transmission(NBDServerConn *client)
 {
     NBDReplyBatch batch = { 0 };
@@ -932,6 +946,9 @@ void nbd_transmission(NBDServerConn *client)
                    client->extended ? "extended" : "compact",
                    nbd_get_be32(hdr));
             break;
+        }
+        if (client->conn) {
+            qio_conn_touch(client->conn); /* restarts the idle limit */
         }
         if (req.type == NBD_CMD_DISC) {
             break;
@@ -975,9 +992,13 @@ void nbd_transmission(NBDServerConn *client)
                 continue;
             }
         }
-        g_thread_pool_push(client->workers, r, NULL);
+        if (!nbd_push_worker(client, r)) {
+            break;
+        }
     }
     /* Replies still owed go out before the connection closes. */
     nbd_batch_flush(client, &batch, 0);
-    g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
+    if (client->workers) {
+        g_thread_pool_free(g_steal_pointer(&client->workers), FALSE, TRUE);
+    }
 }

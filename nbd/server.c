@@ -4,8 +4,9 @@
  *
  * Each client runs on a thread of its own, blocking on its channel:
  * option negotiation (server-negotiate.c), then the transmission phase
- * (server-transmit.c) over an export backend (export-file.c).  A
- * watchdog thread per negotiating client enforces the handshake limit.
+ * (server-transmit.c) over an export backend (export-file.c).  Served
+ * through a QIOConnService (nbd_server_handle_conn()), the thread is the
+ * service's, and so are the handshake deadline and the idle limit.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -110,39 +111,6 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
 
 /* ---- Client threads ------------------------------------------------------ */
 
-/* Drops a client that has not finished negotiating in time. */
-static gpointer nbd_conn_watchdog(gpointer opaque)
-{
-    NBDServerConn *client = opaque;
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)client->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    bool expired = false;
-
-    g_mutex_lock(&client->lock);
-    while (!client->negotiated && !expired) {
-        expired = !g_cond_wait_until(&client->cond, &client->lock, deadline);
-    }
-    if (!client->negotiated) {
-        g_info("NBD client %s: negotiation not finished after %u ms; "
-               "disconnecting",
-               qio_channel_get_name(client->master), client->timeout_ms);
-        qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
-    }
-    g_mutex_unlock(&client->lock);
-    return NULL;
-}
-
-static void nbd_conn_negotiation_over(NBDServerConn *client)
-{
-    g_mutex_lock(&client->lock);
-    client->negotiated = true;
-    g_cond_signal(&client->cond);
-    g_mutex_unlock(&client->lock);
-    if (client->watchdog) {
-        g_thread_join(g_steal_pointer(&client->watchdog));
-    }
-}
-
 static void nbd_conn_free(NBDServerConn *client)
 {
     if (client->ioc != client->master) {
@@ -150,30 +118,26 @@ static void nbd_conn_free(NBDServerConn *client)
     }
     g_object_unref(client->master);
     g_free(client->meta_export);
-    g_mutex_clear(&client->lock);
-    g_cond_clear(&client->cond);
     g_mutex_clear(&client->send_lock);
     g_free(client);
 }
 
 /*
- * Client threads are detached and free themselves, so a finished client
- * releases its socket at once; the server only counts them, and
- * nbd_server_shutdown() waits for the count to reach zero.
+ * Runs a client in the calling thread, which frees it; the server only
+ * counts clients, and nbd_server_shutdown() waits for the count to reach
+ * zero.  The handshake deadline and the idle limit are the connection
+ * service's (client->conn): no thread here waits for them.
  */
-static gpointer nbd_conn_run(gpointer opaque)
+static void nbd_conn_run(NBDServerConn *client)
 {
-    NBDServerConn *client = opaque;
     NBDServer *server = client->server;
     bool last;
     bool ok;
 
-    if (client->timeout_ms) {
-        client->watchdog =
-            g_thread_new("nbd-watchdog", nbd_conn_watchdog, client);
-    }
     ok = nbd_negotiate(client);
-    nbd_conn_negotiation_over(client);
+    if (ok && client->conn) {
+        qio_conn_set_negotiated(client->conn);
+    }
     if (ok) {
         nbd_transmission(client);
     }
@@ -203,6 +167,11 @@ static gpointer nbd_conn_run(gpointer opaque)
     server->gone_callbacks--;
     g_cond_broadcast(&server->cond);
     g_mutex_unlock(&server->lock);
+}
+
+static gpointer nbd_conn_thread(gpointer opaque)
+{
+    nbd_conn_run(opaque);
     return NULL;
 }
 
@@ -218,9 +187,11 @@ void nbd_server_set_client_gone_func(NBDServer *server,
 }
 
 static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
-                                            bool threaded, GError **errp)
+                                            QIOConn *conn, bool threaded,
+                                            GError **errp)
 {
     NBDServerConn *client;
+    GThread *thread = NULL;
 
     if (qio_channel_set_blocking(ioc, true, errp) < 0) {
         return NULL;
@@ -231,9 +202,7 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
     client->server = server;
     client->master = g_object_ref(ioc);
     client->ioc = client->master;
-    client->timeout_ms = server->handshake_timeout_ms;
-    g_mutex_init(&client->lock);
-    g_cond_init(&client->cond);
+    client->conn = conn;
     g_mutex_init(&client->send_lock);
 
     g_mutex_lock(&server->lock);
@@ -245,11 +214,20 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
         nbd_conn_free(client);
         return NULL;
     }
+    if (threaded) {
+        /* Out of threads (ulimit -u, a pids cgroup): refuse this one. */
+        thread = g_thread_try_new("nbd-client", nbd_conn_thread, client, errp);
+        if (!thread) {
+            g_mutex_unlock(&server->lock);
+            qutil_error_prepend(errp, "NBD server: cannot serve %s",
+                                qio_channel_get_name(ioc));
+            nbd_conn_free(client);
+            return NULL;
+        }
+        g_thread_unref(thread);
+    }
     server->clients = g_list_prepend(server->clients, client);
     server->nclients++;
-    if (threaded) {
-        g_thread_unref(g_thread_new("nbd-client", nbd_conn_run, client));
-    }
     g_mutex_unlock(&server->lock);
     return client;
 }
@@ -261,7 +239,23 @@ void nbd_server_run_client(NBDServer *server, QIOChannel *ioc)
 
     g_return_if_fail(NBD_IS_SERVER(server));
     g_return_if_fail(QIO_IS_CHANNEL(ioc));
-    client = nbd_server_add_client(server, ioc, false, &err);
+    client = nbd_server_add_client(server, ioc, NULL, false, &err);
+    if (!client) {
+        g_info("%s", err->message);
+        return;
+    }
+    nbd_conn_run(client);
+}
+
+void nbd_server_handle_conn(QIOConn *conn, gpointer opaque)
+{
+    NBDServer *server = opaque;
+    g_autoptr(GError) err = NULL;
+    NBDServerConn *client;
+
+    g_return_if_fail(NBD_IS_SERVER(server));
+    client = nbd_server_add_client(server, qio_conn_get_channel(conn), conn,
+                                   false, &err);
     if (!client) {
         g_info("%s", err->message);
         return;
@@ -273,7 +267,7 @@ bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp)
 {
     g_return_val_if_fail(NBD_IS_SERVER(server), false);
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
-    return nbd_server_add_client(server, ioc, true, errp) != NULL;
+    return nbd_server_add_client(server, ioc, NULL, true, errp) != NULL;
 }
 
 guint nbd_server_get_client_count(NBDServer *server)
@@ -318,12 +312,6 @@ size_t nbd_server_get_buffer_bytes(NBDServer *server)
     return g_atomic_pointer_get(&server->buf_bytes);
 }
 
-void nbd_server_set_handshake_timeout(NBDServer *server, guint timeout_ms)
-{
-    g_return_if_fail(NBD_IS_SERVER(server));
-    server->handshake_timeout_ms = timeout_ms;
-}
-
 NBDServer *nbd_server_new(QCryptoTLSCreds *tls_creds, const char *tls_authz,
                           GError **errp)
 {
@@ -363,7 +351,6 @@ static void nbd_server_finalize(GObject *obj)
 static void nbd_server_init(NBDServer *server)
 {
     server->exports = g_ptr_array_new_with_free_func(nbd_export_free);
-    server->handshake_timeout_ms = NBD_SERVER_HANDSHAKE_TIMEOUT_MS;
     g_mutex_init(&server->lock);
     g_cond_init(&server->cond);
     nbd_mem_init(server);

@@ -12,7 +12,6 @@
  * file only glues them to the command line (docs/qio-nbd-client.md).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include "qom/object.h"
 #include "qom/object-cli.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #define URI_CREDS_ID "nbd-uri-tls-creds"
 
@@ -42,6 +42,7 @@ static gint opt_connections = 4;
 static gint opt_requests = NBD_COPY_DEFAULT_REQUESTS;
 static char *opt_request_size;
 static gboolean opt_progress;
+static gboolean opt_verbose;
 
 static const GOptionEntry entries[] = {
     { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_objects,
@@ -65,7 +66,9 @@ static const GOptionEntry entries[] = {
       "bytes per read or write request, e.g. 256K or 1M (default 256K)",
       "SIZE" },
     { "progress", 'p', 0, G_OPTION_ARG_NONE, &opt_progress,
-      "show a progress bar even when stdout is not a terminal", NULL },
+      "show a progress bar even when stderr is not a terminal", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
+      "print debugging messages (on stderr)", NULL },
     { NULL },
 };
 
@@ -251,7 +254,10 @@ static int cmd_list(Target *t)
     return 0;
 }
 
-/* Redrawn on every whole percent, on stdout (a terminal, or -p). */
+/*
+ * Redrawn on every whole percent, on stderr (a terminal, or -p): stdout
+ * may be the copy's destination.
+ */
 static void show_progress(uint64_t done, uint64_t total, gpointer opaque)
 {
     int *last = opaque;
@@ -265,8 +271,7 @@ static void show_progress(uint64_t done, uint64_t total, gpointer opaque)
     memset(bar, '#', pct / 2);
     memset(bar + pct / 2, ' ', 50 - pct / 2);
     bar[50] = '\0';
-    printf("\r[%s] %3d%%%s", bar, pct, pct == 100 ? "\n" : "");
-    fflush(stdout);
+    fprintf(stderr, "\r[%s] %3d%%%s", bar, pct, pct == 100 ? "\n" : "");
 }
 
 /* SIZE with an optional K or M suffix (powers of 1024), 512 .. 32M. */
@@ -310,7 +315,6 @@ static int cmd_copy(const char *src, const char *dst)
         .connect_opaque = &t,
     };
     bool ok;
-    int fd;
 
     if (from_nbd == to_nbd) {
         return usage_error("copy needs one NBD URI and one local file");
@@ -332,7 +336,7 @@ static int cmd_copy(const char *src, const char *dst)
                             opt_request_size);
         return usage_error(msg);
     }
-    if (opt_progress || isatty(STDOUT_FILENO)) {
+    if (opt_progress || isatty(STDERR_FILENO)) {
         opts.progress = show_progress;
         opts.progress_opaque = &last_pct;
     }
@@ -341,21 +345,7 @@ static int cmd_copy(const char *src, const char *dst)
         target_clear(&t);
         return die(err);
     }
-    fd = from_nbd ? open(local, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)
-                  : open(local, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", prog, local,
-                g_strerror(errno));
-        target_clear(&t);
-        return 1;
-    }
-    ok = from_nbd ? nbd_copy_to_file(c, fd, local, &opts, &err)
-                  : nbd_copy_from_file(fd, local, c, &opts, &err);
-    if (close(fd) < 0 && ok) {
-        g_set_error(&err, QIO_ERROR, QIO_ERROR_FAILED, "cannot close %s: %s",
-                    local, g_strerror(errno));
-        ok = false;
-    }
+    ok = nbd_copy_local(c, local, from_nbd, &opts, &err);
     if (ok) {
         nbd_client_close(c);
     }
@@ -373,17 +363,23 @@ int main(int argc, char **argv)
     const char *cmd;
     int rc;
 
+    qutil_log_init(as_nbdcopy ? "nbdcopy" : prog);
     ctx = g_option_context_new(as_nbdcopy ? "SRC DST"
                                           : "info URI | list URI | "
                                             "copy SRC DST");
     g_option_context_set_summary(
         ctx, "Show, list and copy NBD exports named by nbd://, nbds://, "
              "nbd+unix:// and\nnbds+unix:// URIs.  One side of a copy is a "
-             "local file.");
+             "local file,\n"
+             "- (standard input or output) or, as the destination, null:.");
     g_option_context_add_main_entries(ctx, entries, NULL);
+    if (as_nbdcopy) {
+        prog = "nbdcopy";
+    }
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         return die(err);
     }
+    qutil_log_set_verbose(opt_verbose);
     if (!qcrypto_init(&err)) {
         return die(err);
     }
@@ -393,7 +389,6 @@ int main(int argc, char **argv)
         }
     }
     if (as_nbdcopy) {
-        prog = "nbdcopy";
         if (argc != 3) {
             return usage_error("expected SRC DST");
         }

@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "nbd/export-tool.h"
+#include "util/log.h"
 
 int main(int argc, char **argv)
 {
@@ -21,8 +22,10 @@ int main(int argc, char **argv)
     NBDExportToolOptions opts;
     int status;
 
+    qutil_log_init("qio-nbd");
     status = nbd_export_tool_parse(argc, argv, &opts, out, &err);
     if (status > 0) {
+        qutil_log_set_verbose(opts.verbose);
         bool ok = opts.list ? nbd_export_tool_list(&opts, out, &err)
                             : nbd_export_tool_run(&opts, &err);
 

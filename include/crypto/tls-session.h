@@ -2,9 +2,11 @@
  * QCryptoTLSSession: one TLS session over a byte transport, on top of the
  * credentials objects (--object tls-creds-*).
  *
- * The session knows nothing about channels: the caller gives it either a
- * pair of push/pull callbacks that move raw bytes, or the socket
- * descriptor itself (which lets gnutls use kernel TLS).  It runs the
+ * The session knows nothing about channels or sockets: the caller gives
+ * it either a pair of push/pull callbacks that move raw bytes, or a
+ * socket descriptor that only gnutls touches (which lets gnutls hand the
+ * records to the kernel, kernel TLS), with callbacks that take over the
+ * records the kernel does not handle after the handshake.  It runs the
  * handshake step by step, checks the peer's credentials once the handshake
  * is done (certificate chain, validity, host name, key usage, and the
  * authorization object a server was given), and then moves application
@@ -27,6 +29,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "crypto/tls-creds.h"
 
@@ -64,6 +67,15 @@ typedef ssize_t (*QCryptoTLSSessionPushFunc)(const char *buf, size_t len,
                                              void *opaque);
 typedef ssize_t (*QCryptoTLSSessionPullFunc)(char *buf, size_t len,
                                              void *opaque);
+/* A push of several pieces at once, as one write on the transport. */
+typedef ssize_t (*QCryptoTLSSessionPushvFunc)(const struct iovec *iov, int niov,
+                                              void *opaque);
+/*
+ * Wait until a pull would return something, for at most @timeout_ms
+ * (-1: no limit).  Returns > 0 when it would, 0 when the time ran out,
+ * -1 with errno set on failure.
+ */
+typedef int (*QCryptoTLSSessionPullTimeoutFunc)(int timeout_ms, void *opaque);
 
 /*
  * A session for the end @endpoint of a connection, which must match the
@@ -113,6 +125,22 @@ void qcrypto_tls_session_set_callbacks(QCryptoTLSSession *sess,
                                        QCryptoTLSSessionPullFunc pull,
                                        void *opaque);
 void qcrypto_tls_session_set_fd(QCryptoTLSSession *sess, int fd);
+
+/*
+ * With a descriptor (call after qcrypto_tls_session_set_fd(), before the
+ * handshake): once the handshake is done, the records the kernel does not
+ * handle move through these callbacks instead of gnutls's own system
+ * calls on the descriptor, so that the transport can read ahead and
+ * gather writes (io/channel-tls.c does both).  The handshake itself, and
+ * everything when kernel TLS took both directions, stays on the
+ * descriptor.  @pushv carries every record gnutls sends; @pull_timeout
+ * answers gnutls when it needs to wait with a limit.  All three are
+ * required and run on the thread that called into the session.
+ */
+void qcrypto_tls_session_set_data_callbacks(
+    QCryptoTLSSession *sess, QCryptoTLSSessionPushvFunc pushv,
+    QCryptoTLSSessionPullFunc pull,
+    QCryptoTLSSessionPullTimeoutFunc pull_timeout, void *opaque);
 
 /*
  * Run the handshake as far as the transport allows.  Returns a
@@ -198,16 +226,9 @@ bool qcrypto_tls_session_read_alert(QCryptoTLSSession *sess, GByteArray *data,
                                     GError **errp);
 
 /*
- * A gathered write: records encrypted between begin and end leave the
- * socket as one send instead of one each.  Only for a socket transport
- * (qcrypto_tls_session_set_fd()) in blocking use: the flush at the end
- * waits for room.  Elsewhere a no-op.  End returns false with @errp set
- * if the flush failed.
+ * Decrypted bytes that a read returns without touching the transport
+ * (what the transport itself holds is the transport's to count).
  */
-void qcrypto_tls_session_gather_begin(QCryptoTLSSession *sess);
-bool qcrypto_tls_session_gather_end(QCryptoTLSSession *sess, GError **errp);
-
-/* Decrypted bytes that a read returns without touching the transport. */
 size_t qcrypto_tls_session_check_pending(QCryptoTLSSession *sess);
 
 /*

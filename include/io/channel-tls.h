@@ -69,8 +69,10 @@ G_DECLARE_FINAL_TYPE(QIOChannelTLS, qio_channel_tls, QIO, CHANNEL_TLS,
  * @hostname (a DNS name or an IP address; see qcrypto_tls_session_new()
  * for when it may be NULL).  The channel takes a reference on @master and
  * is named "tls client <master name>".  When @master is a
- * QIOChannelSocket, gnutls is given the socket descriptor itself so that
- * kernel TLS can take over where the host enables it.
+ * QIOChannelSocket, gnutls is given the socket descriptor for the
+ * handshake so that kernel TLS can take over where the host enables it;
+ * records the kernel does not take are then read ahead from, and
+ * gathered into large writes to, @master by the channel.
  */
 QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
                                           QCryptoTLSCreds *creds,

@@ -87,6 +87,12 @@ struct _QIOChannelClass {
      * fire for such data instead of waiting for the fd.
      */
     bool (*io_has_pending)(QIOChannel *ioc);
+    /*
+     * Optional: how many bytes a read can return now without waiting
+     * (see qio_channel_input_pending()).  Without it, 1 when
+     * io_has_pending says so, else 0.
+     */
+    size_t (*io_input_pending)(QIOChannel *ioc);
 };
 
 /* Features and name. */
@@ -164,6 +170,22 @@ off_t qio_channel_io_seek(QIOChannel *ioc, off_t offset, int whence,
 /* True when the channel buffers readable data (see io_has_pending). */
 bool qio_channel_has_pending(QIOChannel *ioc);
 
+/*
+ * Bytes readable now without waiting: what the kernel holds for a socket
+ * (FIONREAD), what is left of a memory buffer, and for a TLS channel the
+ * plaintext and ciphertext it holds plus its master's own count.  A
+ * lower bound that is good enough to tell a stream of data from a pause;
+ * it does not promise that one read returns that many bytes (a TLS
+ * record may be incomplete).  0 when nothing is known to be there.  A
+ * reader that batches its replies while more requests are queued asks
+ * it before every read that could wait:
+ *
+ *     if (qio_channel_input_pending(ioc) < NBD_REQUEST_SIZE) {
+ *         flush_replies(conn);
+ *     }
+ */
+size_t qio_channel_input_pending(QIOChannel *ioc);
+
 /* Watches. */
 GSource *qio_channel_create_watch(QIOChannel *ioc, GIOCondition condition);
 guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
@@ -183,6 +205,31 @@ guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
  * G_IO_ERR).  Runs a private main context, so it is safe on any thread.
  */
 void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
+/*
+ * As qio_channel_wait(), for at most @timeout_ms milliseconds (-1: no
+ * limit, 0: only look).  True when @condition (or G_IO_HUP / G_IO_ERR)
+ * holds, false when the time ran out.
+ */
+bool qio_channel_wait_timeout(QIOChannel *ioc, GIOCondition condition,
+                              int timeout_ms);
+
+/*
+ * Read and throw away what the peer sends until it ends the stream,
+ * @max bytes went, or @timeout_ms milliseconds passed, whichever comes
+ * first; never waits longer.  For the end of a connection: a server that
+ * refused a peer lets the reason it sent reach the peer, instead of
+ * resetting the connection by closing with unread data:
+ *
+ *     qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, NULL);
+ *     qio_channel_discard(ioc, 1024 * 1024, 2000, NULL);
+ *     qio_channel_close(ioc, NULL);
+ *
+ * Leaves @ioc non-blocking.  Returns the bytes discarded (end of stream,
+ * @max and the time limit are not errors), or -1 with @errp set when a
+ * read failed.
+ */
+gssize qio_channel_discard(QIOChannel *ioc, size_t max, guint timeout_ms,
+                           GError **errp);
 
 /*
  * Watch helpers for subclasses: a GSource that polls one fd (or a read fd

@@ -5,7 +5,8 @@
  *   qio-nbd-client --object tls-creds-x509,id=tls0,endpoint=client,dir=...
  *                  --tls-creds tls0 127.0.0.1:10809 --export disk0
  *
- * Negotiation is a state machine in nbd/client.c, one function per state.
+ * The handshake is a state machine in nbd/client.c run by the negotiation
+ * driver (io/negotiation.h), one step function per state.
  * Security rules that it enforces:
  *  - a server that is not fixed newstyle is refused before anything is
  *    sent to it (CVE-2019-14842 class: no clear-text fallback);

@@ -18,6 +18,14 @@
  * acknowledged.  An export that does not announce
  * NBD_FLAG_CAN_MULTI_CONN is copied over one connection whatever was
  * asked: such a server may serve one client at a time.
+ *
+ * The local side may also be a stream (a pipe, a socket, a terminal:
+ * what nbdcopy calls "-"): it is then copied in order, one request at
+ * a time on the first connection, as nbdcopy does.  And the export can
+ * be read and thrown away (nbdcopy's "null:"), to measure a server.
+ *
+ *   qio-nbd-client copy nbd://127.0.0.1/disk0 - | file -
+ *   xz -dc disk.raw.xz | qio-nbd-client copy - nbd://127.0.0.1/disk0
  */
 #pragma once
 
@@ -67,9 +75,11 @@ typedef struct {
 
 /*
  * Copy the export behind @client (in the transmission phase) to @fd,
- * which must be open for writing and seekable.  A regular file is
- * truncated to the export size and keeps holes; anything else (a block
- * device) gets explicit zeros.  @path names the file in errors.
+ * open for writing.  A regular file is truncated to the export size and
+ * keeps holes; a block device gets explicit zeros; anything else (a
+ * pipe, a socket, a character device), and a file open with O_APPEND,
+ * gets the whole export written in order, zeros included.  @path names
+ * the file in errors.
  */
 bool nbd_copy_to_file(NBDClient *client, int fd, const char *path,
                       const NBDCopyOptions *opts, GError **errp);
@@ -79,8 +89,35 @@ bool nbd_copy_to_file(NBDClient *client, int fd, const char *path,
  * the export behind @client, starting at offset 0; the export must be
  * writable and at least as large.  Ends with NBD_CMD_FLUSH on every
  * connection when the export offers it.
+ *
+ * Anything else (a pipe, a socket) is read in order until it ends and
+ * written from offset 0; the rest of the export keeps what it held.
+ * The stream's size is known only at its end: when it holds more than
+ * the export, the copy fails (QIO_ERROR_TOO_LARGE) with the export
+ * written up to that point.  No progress is reported for a stream.
  */
 bool nbd_copy_from_file(int fd, const char *path, NBDClient *client,
                         const NBDCopyOptions *opts, GError **errp);
+
+/*
+ * Read the whole export and throw the data away (holes and zero ranges
+ * are not read), as fast as the options allow.
+ */
+bool nbd_copy_to_null(NBDClient *client, const NBDCopyOptions *opts,
+                      GError **errp);
+
+/*
+ * Copy between the export behind @client and the local side @local,
+ * named as nbdcopy names it: "-" is standard output when @to_local,
+ * standard input otherwise; "null:" as the destination throws the data
+ * away (nbd_copy_to_null()); anything else is a file path, created when
+ * it is the destination (a file really named "-" is "./-").  Standard
+ * input and output are left open.
+ *
+ *   nbd_copy_local(client, "-", true, &opts, &err);        (to stdout)
+ *   nbd_copy_local(client, "disk.raw", false, &opts, &err);
+ */
+bool nbd_copy_local(NBDClient *client, const char *local, bool to_local,
+                    const NBDCopyOptions *opts, GError **errp);
 
 G_END_DECLS

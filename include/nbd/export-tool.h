@@ -1,6 +1,6 @@
 /*
  * The qio-nbd program as a library: a qemu-nbd compatible command line
- * turned into an NBDServer behind a QIONetListener.
+ * turned into an NBDServer behind a QIOConnService.
  *
  * tools/qio-nbd.c is only
  *
@@ -31,6 +31,7 @@ G_BEGIN_DECLS
 
 typedef struct NBDExportToolOptions {
     char *filename;                /* the raw image or block device */
+    bool format_raw;               /* -f raw: serve an image's bytes too */
     char *bind;                    /* -b: host to listen on ("" = all) */
     char *port;                    /* -p: decimal port */
     char *socket_path;             /* -k: UNIX socket instead of TCP */
@@ -43,6 +44,7 @@ typedef struct NBDExportToolOptions {
     char *tls_creds;               /* --tls-creds id */
     char *tls_authz;               /* --tls-authz id */
     guint handshake_limit;         /* seconds, 0 = no limit */
+    guint idle_limit;              /* seconds, 0 = no limit (default) */
     bool verbose;                  /* -v */
     bool daemonize;                /* --fork */
     char *pid_file;                /* --pid-file */
@@ -70,13 +72,16 @@ int nbd_export_tool_parse(int argc, char **argv, NBDExportToolOptions *opts,
 void nbd_export_tool_options_clear(NBDExportToolOptions *opts);
 
 /*
- * Create the objects, open the export, listen, write the pid file and
- * serve until SIGTERM, SIGINT or SIGHUP, or (without --persistent) until
- * the last client has left.  With --fork, the calling process returns as
- * soon as the server is listening (true) or has failed to start (false,
- * after the server process printed why), and the server continues in a
- * detached child, which also returns here when it is done.  On exit the
- * UNIX socket and the pid file are removed.
+ * Refuse, unless -f raw was given, a FILE that starts with the header of
+ * a disk image format (nbd/image-probe.h), which would otherwise be
+ * served as its container's bytes.  Then create the objects, open the
+ * export, listen, write the pid file and serve until SIGTERM, SIGINT or
+ * SIGHUP, or (without --persistent) until the last client has left.
+ * With --fork, the calling process returns as soon as the server is
+ * listening (true) or has failed to start (false, after the server
+ * process printed why), and the server continues in a detached child,
+ * which also returns here when it is done.  On exit the UNIX socket and
+ * the pid file are removed.
  */
 bool nbd_export_tool_run(const NBDExportToolOptions *opts, GError **errp);
 

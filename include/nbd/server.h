@@ -2,12 +2,21 @@
  * NBD server: exports files and block devices to NBD clients.
  *
  * An NBDServer holds a set of named exports and, optionally, TLS
- * credentials.  The caller accepts connections (QIONetListener, a socket
- * pair, anything that yields a QIOChannel) and hands each one to
- * nbd_server_serve_client(), which runs the whole conversation - option
- * negotiation, then the transmission phase - blocking on a worker thread
- * of its own.  With credentials, TLS is required: nothing but STARTTLS
- * and ABORT is answered in the clear.
+ * credentials.  A server process serves it through a QIOConnService,
+ * which accepts, owns the client threads and times each client (the
+ * handshake deadline, the idle limit):
+ *
+ *     svc = qio_conn_service_new("nbd", QIO_CONN_SERVICE_THREAD,
+ *                                nbd_server_handle_conn, server, NULL);
+ *     qio_conn_service_set_handshake_limit(svc, 10 * 1000);
+ *     qio_conn_service_listen(svc, &addr, 1, &err);
+ *
+ * Each connection then runs the whole conversation - option negotiation,
+ * then the transmission phase - blocking on the service's thread for it.
+ * nbd_server_serve_client() and nbd_server_run_client() serve a channel
+ * without a service (tests, fuzzing): no deadline applies then.  With
+ * credentials, TLS is required: nothing but STARTTLS and ABORT is
+ * answered in the clear.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -20,13 +29,17 @@
 
 #include "crypto/tls-creds.h"
 #include "io/channel.h"
+#include "io/conn-service.h"
 
 G_BEGIN_DECLS
 
 #define NBD_TYPE_SERVER nbd_server_get_type()
 G_DECLARE_FINAL_TYPE(NBDServer, nbd_server, NBD, SERVER, GObject)
 
-/* Default time a client has to finish option negotiation. */
+/*
+ * Default time a client has to finish option negotiation, for the
+ * connection service that serves it (qio-nbd --handshake-limit).
+ */
 #define NBD_SERVER_HANDSHAKE_TIMEOUT_MS 10000
 
 /*
@@ -37,13 +50,6 @@ G_DECLARE_FINAL_TYPE(NBDServer, nbd_server, NBD, SERVER, GObject)
  */
 NBDServer *nbd_server_new(QCryptoTLSCreds *tls_creds, const char *tls_authz,
                           GError **errp);
-
-/*
- * Limit, in milliseconds, for a client to get from connecting to the
- * transmission phase (0: no limit).  A client still negotiating then is
- * disconnected.  Applies to clients served afterwards.
- */
-void nbd_server_set_handshake_timeout(NBDServer *server, guint timeout_ms);
 
 /*
  * Export the regular file or block device at @path as @name (at most
@@ -118,9 +124,21 @@ void nbd_server_set_client_gone_func(NBDServer *server,
 void nbd_server_run_client(NBDServer *server, QIOChannel *ioc);
 
 /*
+ * QIOConnHandler for a QIOConnService in QIO_CONN_SERVICE_THREAD mode,
+ * with the NBDServer as opaque: serves the connection's channel in the
+ * calling thread.  Negotiation reaching the transmission phase is
+ * reported with qio_conn_set_negotiated(), each request with
+ * qio_conn_touch(), and a failed TLS handshake or tls-authz refusal with
+ * qio_conn_report_refusal() (logged by the service with the peer).
+ */
+void nbd_server_handle_conn(QIOConn *conn, gpointer server);
+
+/*
  * Serve one client on @ioc (a reference is taken) from a new worker
- * thread; the channel is put in blocking mode.  Returns false only if
- * the server is shut down.
+ * thread; the channel is put in blocking mode.  False with @errp set if
+ * the server is shut down or no thread can be created (the caller then
+ * closes @ioc).  No handshake deadline applies: serve through a
+ * QIOConnService for that.
  */
 bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp);
 

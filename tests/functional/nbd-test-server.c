@@ -19,6 +19,7 @@
 #include "crypto/init.h"
 #include "crypto/tls-creds.h"
 #include "io/channel-socket.h"
+#include "io/conn-service.h"
 #include "io/socket-address.h"
 #include "nbd/server.h"
 #include "qom/object-cli.h"
@@ -47,8 +48,9 @@ int main(int argc, char **argv)
     g_autoptr(GOptionContext) ctx =
         g_option_context_new("ADDRESS NAME=PATH[:ro]...");
     g_autoptr(QIOSocketAddress) addr = NULL;
-    g_autoptr(QIOChannelSocket) lsock = NULL;
     g_autoptr(NBDServer) server = NULL;
+    g_autoptr(QIOConnService) svc = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
     QCryptoTLSCreds *creds = NULL;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -75,7 +77,6 @@ int main(int argc, char **argv)
     if (!server) {
         goto fail;
     }
-    nbd_server_set_handshake_timeout(server, timeout_ms);
     for (int i = 2; i < argc; i++) {
         g_autofree char *spec = g_strdup(argv[i]);
         char *eq = strchr(spec, '=');
@@ -97,8 +98,13 @@ int main(int argc, char **argv)
         }
     }
     addr = qio_socket_address_parse(argv[1], &err);
-    lsock = qio_channel_socket_new();
-    if (!addr || qio_channel_socket_listen_sync(lsock, addr, 16, &err) < 0) {
+    if (!addr) {
+        goto fail;
+    }
+    svc = qio_conn_service_new("nbd-test-server", QIO_CONN_SERVICE_THREAD,
+                               nbd_server_handle_conn, server, NULL);
+    qio_conn_service_set_handshake_limit(svc, timeout_ms);
+    if (qio_conn_service_listen(svc, &addr, 1, &err) < 0) {
         goto fail;
     }
     if (max_seconds > 0) {
@@ -106,19 +112,9 @@ int main(int argc, char **argv)
     }
     printf("listening\n");
     fflush(stdout);
-    for (;;) {
-        g_autoptr(QIOChannelSocket) cli = NULL;
-
-        cli = qio_channel_socket_accept(lsock, &err);
-        if (!cli) {
-            fprintf(stderr, "nbd-test-server: accept: %s\n", err->message);
-            g_clear_error(&err);
-            continue;
-        }
-        if (!nbd_server_serve_client(server, QIO_CHANNEL(cli), &err)) {
-            goto fail;
-        }
-    }
+    loop = g_main_loop_new(NULL, FALSE);
+    g_main_loop_run(loop);
+    return 0;
 
 fail:
     fprintf(stderr, "nbd-test-server: %s\n", err->message);

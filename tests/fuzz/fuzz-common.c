@@ -183,7 +183,6 @@ NBDServer *fuzz_nbd_server_new(bool tls)
     if (!server) {
         fuzz_setup_failed("NBD server", err);
     }
-    nbd_server_set_handshake_timeout(server, 0);
     for (size_t i = 0; i < FUZZ_EXPORT_COUNT; i++) {
         if (!nbd_server_add_export_full(server, fuzz_export_names[i], fuzz_file,
                                         &opts[i], &err)) {

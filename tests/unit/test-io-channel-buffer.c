@@ -123,6 +123,33 @@ static void test_buffer_with_data_and_peek(void **state)
     assert_int_equal(qio_channel_read_all_eof(ioc, buf, 1, NULL), 0);
 }
 
+/* What is left to read; a peek takes nothing; closed: nothing. */
+static void test_buffer_input_pending(void **state)
+{
+    g_autoptr(QIOChannelBuffer) bioc =
+        qio_channel_buffer_new_with_data("abcdef", 6);
+    QIOChannel *ioc = QIO_CHANNEL(bioc);
+    struct iovec iov;
+    char buf[8];
+
+    assert_int_equal(qio_channel_input_pending(ioc), 6);
+    iov.iov_base = buf;
+    iov.iov_len = 4;
+    assert_int_equal(qio_channel_readv_full(ioc, &iov, 1, NULL, NULL,
+                                            QIO_CHANNEL_READ_FLAG_PEEK, NULL),
+                     4);
+    assert_int_equal(qio_channel_input_pending(ioc), 6);
+    assert_int_equal(qio_channel_read_all(ioc, buf, 4, NULL), 0);
+    assert_int_equal(qio_channel_input_pending(ioc), 2);
+    assert_int_equal(qio_channel_io_seek(ioc, 1, SEEK_SET, NULL), 1);
+    assert_int_equal(qio_channel_input_pending(ioc), 5);
+    assert_int_equal(qio_channel_io_seek(ioc, 0, SEEK_END, NULL), 6);
+    assert_int_equal(qio_channel_input_pending(ioc), 0);
+    assert_int_equal(qio_channel_io_seek(ioc, 0, SEEK_SET, NULL), 0);
+    assert_int_equal(qio_channel_close(ioc, NULL), 0);
+    assert_int_equal(qio_channel_input_pending(ioc), 0);
+}
+
 static void test_buffer_seek(void **state)
 {
     g_autoptr(QIOChannelBuffer) bioc = qio_channel_buffer_new(0);
@@ -254,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_buffer_transfer),
         cmocka_unit_test(test_buffer_interleaved),
         cmocka_unit_test(test_buffer_with_data_and_peek),
+        cmocka_unit_test(test_buffer_input_pending),
         cmocka_unit_test(test_buffer_seek),
         cmocka_unit_test(test_buffer_max_size),
         cmocka_unit_test(test_buffer_watch),

@@ -693,6 +693,146 @@ static void test_shutdown(void **state)
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_BROKEN_PIPE));
 }
 
+/* Wait (bounded) until the kernel reports at least @want bytes. */
+static size_t pending_at_least(QIOChannel *ioc, size_t want)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    size_t n;
+
+    while ((n = qio_channel_input_pending(ioc)) < want &&
+           g_get_monotonic_time() < deadline) {
+        g_usleep(1000);
+    }
+    return n;
+}
+
+static void input_pending(QIOChannelSocket *a, QIOChannelSocket *b)
+{
+    char buf[8];
+
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(b)), 0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(a), "hello", 5, NULL),
+                     0);
+    assert_int_equal(pending_at_least(QIO_CHANNEL(b), 5), 5);
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(b), buf, 2, NULL), 0);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(b)), 3);
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(b), buf, 3, NULL), 0);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(b)), 0);
+    /* EOF is no data. */
+    assert_int_equal(
+        qio_channel_shutdown(QIO_CHANNEL(a), QIO_CHANNEL_SHUTDOWN_WRITE, NULL),
+        0);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(b)), 0);
+    assert_int_equal(qio_channel_close(QIO_CHANNEL(b), NULL), 0);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(b)), 0);
+}
+
+static void test_input_pending(void **state)
+{
+    g_autoptr(QIOChannelSocket) client = NULL;
+    g_autoptr(QIOChannelSocket) server = NULL;
+    g_autoptr(QIOChannelSocket) lsn = listen_on("127.0.0.1:0");
+
+    make_pair("127.0.0.1:0", &client, &server);
+    input_pending(client, server);
+    g_clear_object(&client);
+    g_clear_object(&server);
+    make_socketpair(&client, &server);
+    input_pending(client, server);
+    /* A listener has no bytes, whatever connections wait on it. */
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(lsn)), 0);
+}
+
+/* The peer ends the stream: everything it sent goes, then EOF ends it. */
+static void test_discard_eof(void **state)
+{
+    g_autoptr(QIOChannelSocket) client = NULL;
+    g_autoptr(QIOChannelSocket) server = NULL;
+    g_autofree char *junk = g_malloc0(10000);
+    gint64 start;
+
+    make_pair("127.0.0.1:0", &client, &server);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(client), junk, 10000, NULL), 0);
+    assert_int_equal(qio_channel_shutdown(QIO_CHANNEL(client),
+                                          QIO_CHANNEL_SHUTDOWN_WRITE, NULL),
+                     0);
+    start = g_get_monotonic_time();
+    assert_int_equal(
+        qio_channel_discard(QIO_CHANNEL(server), 1024 * 1024, 5000, NULL),
+        10000);
+    assert_true(g_get_monotonic_time() - start < 4 * G_USEC_PER_SEC);
+}
+
+/* A peer that keeps sending is cut off at @max, without waiting. */
+static void test_discard_max(void **state)
+{
+    g_autoptr(QIOChannelSocket) client = NULL;
+    g_autoptr(QIOChannelSocket) server = NULL;
+    g_autofree char *junk = g_malloc0(10000);
+    gint64 start;
+    char buf[8];
+
+    make_pair("127.0.0.1:0", &client, &server);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(client), junk, 10000, NULL), 0);
+    assert_int_equal(pending_at_least(QIO_CHANNEL(server), 10000), 10000);
+    start = g_get_monotonic_time();
+    assert_int_equal(qio_channel_discard(QIO_CHANNEL(server), 4096, 5000, NULL),
+                     4096);
+    assert_true(g_get_monotonic_time() - start < 4 * G_USEC_PER_SEC);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(server)),
+                     10000 - 4096);
+    /* Left non-blocking, as documented. */
+    assert_int_equal(qio_channel_read(QIO_CHANNEL(server), buf, 8, NULL), 8);
+}
+
+/* A peer that says a little and then nothing holds it only so long. */
+static void test_discard_timeout(void **state)
+{
+    g_autoptr(QIOChannelSocket) client = NULL;
+    g_autoptr(QIOChannelSocket) server = NULL;
+    gint64 start, took;
+
+    make_pair("127.0.0.1:0", &client, &server);
+    assert_int_equal(
+        qio_channel_write_all(QIO_CHANNEL(client), "0123456789", 10, NULL), 0);
+    start = g_get_monotonic_time();
+    assert_int_equal(
+        qio_channel_discard(QIO_CHANNEL(server), 1024 * 1024, 200, NULL), 10);
+    took = g_get_monotonic_time() - start;
+    assert_true(took >= 150 * 1000);
+    assert_true(took < 4 * G_USEC_PER_SEC);
+}
+
+/* A read error is an error; a closed channel cannot discard. */
+static void test_discard_errors(void **state)
+{
+    g_autoptr(QIOChannelSocket) client = NULL;
+    g_autoptr(QIOChannelSocket) server = NULL;
+    g_autoptr(GError) err = NULL;
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+    make_pair("127.0.0.1:0", &client, &server);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(server), "x", 1, NULL),
+                     0);
+    /* The client resets the connection: it closes with unread data. */
+    assert_int_equal(setsockopt(qio_channel_socket_get_fd(client), SOL_SOCKET,
+                                SO_LINGER, &lg, sizeof(lg)),
+                     0);
+    g_usleep(50 * 1000);
+    assert_int_equal(qio_channel_close(QIO_CHANNEL(client), NULL), 0);
+    assert_int_equal(
+        qio_channel_discard(QIO_CHANNEL(server), 1024 * 1024, 2000, &err), -1);
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_CONNECTION_RESET));
+    g_clear_error(&err);
+
+    assert_int_equal(qio_channel_close(QIO_CHANNEL(server), NULL), 0);
+    assert_int_equal(
+        qio_channel_discard(QIO_CHANNEL(server), 1024 * 1024, 2000, &err), -1);
+    assert_non_null(err);
+}
+
 static void check_addresses(const char *str, const char *host_prefix)
 {
     g_autoptr(QIOChannelSocket) client = NULL;
@@ -1199,6 +1339,11 @@ int main(void)
         cmocka_unit_test(test_connect_errors),
         cmocka_unit_test(test_async),
         cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_input_pending),
+        cmocka_unit_test(test_discard_eof),
+        cmocka_unit_test(test_discard_max),
+        cmocka_unit_test(test_discard_timeout),
+        cmocka_unit_test(test_discard_errors),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_watches),
         cmocka_unit_test(test_watch_tcp_nonblocking),

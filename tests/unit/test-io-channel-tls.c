@@ -397,6 +397,65 @@ static void test_pending_watch_read_ahead(void **state)
     g_object_unref(s);
 }
 
+/*
+ * qio_channel_input_pending(): nothing before anything is sent; the
+ * ciphertext in the socket before the first read; plaintext and
+ * ciphertext held on this side after a partial read; nothing once all is
+ * read.
+ */
+static void input_pending(MasterKind kind)
+{
+    QIOChannelTLS *c, *s;
+    g_autoptr(GError) err = NULL;
+    char rec1[100], rec2[100], in[200];
+    QIOChannel *master;
+
+    memset(rec1, 'e', sizeof(rec1));
+    memset(rec2, 'f', sizeof(rec2));
+    tls_pair(kind, &c, &s);
+    master = qio_channel_tls_get_master(s);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(s)), 0);
+
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err), 0);
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec2, 100, &err), 0);
+    g_usleep(50 * 1000);
+    if (kind == MASTER_SOCKET) {
+        /* Two records with their headers and tags: more than 200. */
+        assert_true(qio_channel_input_pending(master) > 200);
+        assert_true(qio_channel_input_pending(QIO_CHANNEL(s)) > 200);
+    }
+
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in, 101, &err), 0);
+    if (kind == MASTER_SOCKET) {
+        /* Read ahead: the socket is empty, the rest is on this side. */
+        assert_int_equal(qio_channel_input_pending(master), 0);
+    }
+    assert_true(qio_channel_input_pending(QIO_CHANNEL(s)) >= 99);
+
+    assert_int_equal(qio_channel_read_all(QIO_CHANNEL(s), in + 101, 99, &err),
+                     0);
+    assert_memory_equal(in, rec1, 100);
+    assert_memory_equal(in + 100, rec2, 100);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(s)), 0);
+
+    /* A closed channel has nothing to offer. */
+    assert_int_equal(qio_channel_write_all(QIO_CHANNEL(c), rec1, 100, &err), 0);
+    assert_int_equal(qio_channel_close(QIO_CHANNEL(s), NULL), 0);
+    assert_int_equal(qio_channel_input_pending(QIO_CHANNEL(s)), 0);
+    g_object_unref(c);
+    g_object_unref(s);
+}
+
+static void test_input_pending_socket(void **state)
+{
+    input_pending(MASTER_SOCKET);
+}
+
+static void test_input_pending_callbacks(void **state)
+{
+    input_pending(MASTER_FILE);
+}
+
 static void test_pending_watch_socket(void **state)
 {
     pending_watch(MASTER_SOCKET);
@@ -865,6 +924,8 @@ int main(void)
         cmocka_unit_test(test_pending_watch_socket),
         cmocka_unit_test(test_pending_watch_callbacks),
         cmocka_unit_test(test_pending_watch_read_ahead),
+        cmocka_unit_test(test_input_pending_socket),
+        cmocka_unit_test(test_input_pending_callbacks),
         cmocka_unit_test(test_shutdown_eof),
         cmocka_unit_test(test_abrupt_close),
         cmocka_unit_test(test_timeout_sync),

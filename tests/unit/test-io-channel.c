@@ -1469,6 +1469,40 @@ static void test_wait_pending(void **state)
     assert_true(wait_bounded(ioc, G_IO_IN, 5000));
 }
 
+/* Without io_input_pending: 1 while io_has_pending says so, else 0. */
+static void test_input_pending_default(void **state)
+{
+    g_autoptr(QIOChannel) ioc = scripted_new(0);
+
+    assert_int_equal(qio_channel_input_pending(ioc), 0);
+    spriv(ioc)->pending = 1;
+    assert_int_equal(qio_channel_input_pending(ioc), 1);
+    spriv(ioc)->pending = 0;
+    assert_int_equal(qio_channel_input_pending(ioc), 0);
+}
+
+/* A limited wait gives up in time, and succeeds at once when ready. */
+static void test_wait_timeout(void **state)
+{
+    g_autoptr(QIOChannel) ioc = scripted_new(0);
+    gint64 start = g_get_monotonic_time();
+
+    assert_false(qio_channel_wait_timeout(ioc, G_IO_IN, 0));
+    assert_false(qio_channel_wait_timeout(ioc, G_IO_IN, 100));
+    assert_true(g_get_monotonic_time() - start >= 90 * 1000);
+    assert_true(g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC);
+
+    spriv(ioc)->pending = 1;
+    assert_true(qio_channel_wait_timeout(ioc, G_IO_IN, 0));
+    spriv(ioc)->pending = 0;
+    scripted_signal(ioc);
+    start = g_get_monotonic_time();
+    assert_true(qio_channel_wait_timeout(ioc, G_IO_IN, 5000));
+    assert_true(g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC);
+    assert_true(qio_channel_wait_timeout(ioc, G_IO_IN, -1));
+    scripted_drain(ioc);
+}
+
 static void test_wait_fd(void **state)
 {
     g_autoptr(QIOChannel) ioc = scripted_new(0);
@@ -1540,6 +1574,8 @@ int main(void)
         cmocka_unit_test(test_watch_default_context),
         cmocka_unit_test(test_watch_holds_channel),
         cmocka_unit_test(test_wait_pending),
+        cmocka_unit_test(test_input_pending_default),
+        cmocka_unit_test(test_wait_timeout),
         cmocka_unit_test(test_wait_fd),
         cmocka_unit_test(test_wait_blocks_until_ready),
     };

@@ -509,6 +509,45 @@ static void test_starttls_then_renegotiate(void **state)
 }
 
 /*
+ * A man in the middle acknowledges STARTTLS and appends, in the clear,
+ * the replies the client would wait for next.  They must reach the TLS
+ * handshake (which fails on them), never the option parser: the client
+ * reads the ACK and not a byte more, and sends no option in the clear
+ * after STARTTLS.
+ */
+static void test_starttls_cleartext_injection(void **state)
+{
+    Fixture f;
+    GByteArray *script = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) got = NULL;
+    g_autoptr(QCryptoTLSCreds) creds = anon_client_creds();
+    size_t pos = 4;
+    gint64 start;
+
+    (void)state;
+    put_greeting(script);
+    put_rep(script, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+    put_rep(script, NBD_OPT_EXTENDED_HEADERS, NBD_REP_ACK, NULL, 0);
+    put_rep(script, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+    fixture_start(&f, script);
+    start = g_get_monotonic_time();
+    assert_null(nbd_client_new_channel(f.ioc, PEER, creds, "localhost", &err));
+    assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_PERMISSION_DENIED));
+    assert_non_null(strstr(err->message, "TLS handshake"));
+    /*
+     * At once, on the injected bytes: a client that had read them with
+     * the ACK would wait for a ServerHello until its 10 s limit.
+     */
+    assert_true(g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC);
+    got = fixture_finish(&f);
+    assert_int_equal(sent_option(got, &pos), NBD_OPT_STARTTLS);
+    /* Whatever follows is the TLS ClientHello record, not an option. */
+    assert_true(pos < got->len);
+    assert_int_equal(got->data[pos], 0x16);
+}
+
+/*
  * Extended headers are asked for first; any refusal but TLS_REQD falls
  * back to structured replies; an ACK with a payload is a violation; a
  * client told to use compact headers never asks.
@@ -575,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_starttls_policy),
         cmocka_unit_test(test_tls_required),
         cmocka_unit_test(test_starttls_then_renegotiate),
+        cmocka_unit_test(test_starttls_cleartext_injection),
         cmocka_unit_test(test_option_reply_too_long),
         cmocka_unit_test(test_option_error_message),
         cmocka_unit_test(test_transmission),

@@ -42,6 +42,7 @@ static void test_defaults(void **state)
     assert_int_equal(parse(&opts, out, &err, args), 1);
     assert_null(err);
     assert_string_equal(opts.filename, "disk.img");
+    assert_false(opts.format_raw);
     assert_string_equal(opts.bind, "0.0.0.0");
     assert_string_equal(opts.port, "10809");
     assert_null(opts.socket_path);
@@ -53,6 +54,7 @@ static void test_defaults(void **state)
     assert_int_equal(opts.objects->len, 0);
     assert_null(opts.tls_creds);
     assert_int_equal(opts.handshake_limit, 10);
+    assert_int_equal(opts.idle_limit, 0); /* off, as in qemu-nbd */
     assert_false(opts.daemonize);
     assert_null(opts.pid_file);
     assert_int_equal(opts.cache, NBD_CACHE_WRITEBACK);
@@ -87,6 +89,7 @@ static void test_all_options(void **state)
         "auth0",
         "--handshake-limit",
         "0",
+        "--idle-limit=300",
         "--fork",
         "--pid-file",
         "/run/x.pid",
@@ -105,6 +108,7 @@ static void test_all_options(void **state)
     assert_true(opts.readonly);
     assert_true(opts.persistent);
     assert_int_equal(opts.shared, 3);
+    assert_true(opts.format_raw);
     assert_true(opts.verbose);
     assert_int_equal(opts.objects->len, 1);
     assert_string_equal(g_ptr_array_index(opts.objects, 0),
@@ -112,6 +116,7 @@ static void test_all_options(void **state)
     assert_string_equal(opts.tls_creds, "tls0");
     assert_string_equal(opts.tls_authz, "auth0");
     assert_int_equal(opts.handshake_limit, 0);
+    assert_int_equal(opts.idle_limit, 300);
     assert_true(opts.daemonize);
     assert_string_equal(opts.pid_file, "/run/x.pid");
     assert_string_equal(opts.filename, "disk.img");
@@ -288,6 +293,9 @@ static void test_errors(void **state)
         { { "-e", "x", "d", NULL }, "option --shared: 'x'" },
         { { "--handshake-limit", "1s", "d", NULL },
           "option --handshake-limit" },
+        { { "--idle-limit", "-1", "d", NULL },
+          "option --idle-limit: '-1' is not a number" },
+        { { "--idle-limit=99999999999", "d", NULL }, "option --idle-limit" },
         { { "-f", "qcow2", "d", NULL },
           "--format 'qcow2' is not supported: only raw images are" },
         { { "--format=vmdk", "d", NULL }, "--format 'vmdk'" },
@@ -328,6 +336,8 @@ static void test_errors(void **state)
           "option --read-only cannot be combined with --list" },
         { { "-L", "--cache=none", NULL },
           "option --cache cannot be combined with --list" },
+        { { "-L", "--idle-limit=5", NULL },
+          "option --idle-limit cannot be combined with --list" },
         { { "-t", "--list", NULL },
           "option --persistent cannot be combined with --list" },
         { { "-L", "--tls-authz", "a0", NULL },

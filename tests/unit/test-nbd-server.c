@@ -35,6 +35,7 @@
 #include "authz/base.h"
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
+#include "io/conn-service.h"
 #include "nbd/client.h"
 #include "nbd/nbd-proto.h"
 #include "nbd/server.h"
@@ -157,13 +158,18 @@ static void send_opt(QIOChannel *c, uint32_t option, const void *payload,
                      uint32_t len)
 {
     NBDOption opt = { .option = option, .length = len };
-    uint8_t hdr[NBD_OPTION_HEADER_SIZE];
+    g_autofree uint8_t *msg = g_malloc(NBD_OPTION_HEADER_SIZE + len);
 
-    nbd_encode_option(hdr, &opt);
-    wr(c, hdr, sizeof(hdr));
+    /*
+     * One write: a server that refuses the option after its header (an
+     * option in the clear when TLS is required) may hang up before a
+     * second write, which would then fail with EPIPE.
+     */
+    nbd_encode_option(msg, &opt);
     if (len) {
-        wr(c, payload, len);
+        memcpy(msg + NBD_OPTION_HEADER_SIZE, payload, len);
     }
+    wr(c, msg, NBD_OPTION_HEADER_SIZE + len);
 }
 
 /* Read one option reply for @option; its payload NUL-terminated. */
@@ -301,12 +307,17 @@ static NBDStructuredReply read_chunk(QIOChannel *c, uint64_t cookie,
     return rep;
 }
 
-static void finish(NBDServer *server, QIOChannel *c)
+static void finish_server(NBDServer *server)
 {
-    g_object_unref(c);
     nbd_server_shutdown(server);
     assert_int_equal(nbd_server_get_client_count(server), 0);
     g_object_unref(server);
+}
+
+static void finish(NBDServer *server, QIOChannel *c)
+{
+    g_object_unref(c);
+    finish_server(server);
 }
 
 /* ---- Negotiation --------------------------------------------------------- */
@@ -518,17 +529,97 @@ static void test_tls_authz_denied(void **state)
     assert_true(qom_object_del("nbd-authz-deny", NULL));
 }
 
+/*
+ * Serve @server through a QIOConnService on the default context: the
+ * connection service owns the handshake deadline and the idle limit.
+ * Returns the client end, greeting read and flags sent.
+ */
+static QIOChannel *connect_via_service(QIOConnService *svc)
+{
+    g_autoptr(QIOChannelSocket) sioc = NULL;
+    QIOChannelSocket *cioc;
+    uint8_t greet[NBD_SERVER_GREETING_SIZE], flags[4];
+    uint16_t sflags;
+    int fds[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
+                     0);
+    sioc = qio_channel_socket_new_fd(fds[0], NULL);
+    cioc = qio_channel_socket_new_fd(fds[1], NULL);
+    assert_true(qio_conn_service_add_client(svc, QIO_CHANNEL(sioc), NULL));
+    rd(QIO_CHANNEL(cioc), greet, sizeof(greet));
+    assert_true(nbd_decode_greeting(greet, &sflags));
+    nbd_put_be32(flags, NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
+    wr(QIO_CHANNEL(cioc), flags, 4);
+    return QIO_CHANNEL(cioc);
+}
+
+/* Run the default context until @c is hung up on; its time in ms. */
+static gint64 wait_hangup(QIOChannel *c, int max_ms)
+{
+    int fd = qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(c));
+    gint64 start = g_get_monotonic_time();
+
+    while (g_get_monotonic_time() - start < max_ms * 1000) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        uint8_t b;
+
+        g_main_context_iteration(NULL, FALSE);
+        if (poll(&pfd, 1, 5) == 1) {
+            assert_true(recv(fd, &b, 1, MSG_DONTWAIT) <= 0);
+            break;
+        }
+    }
+    return (g_get_monotonic_time() - start) / 1000;
+}
+
 static void test_handshake_timeout(void **state)
 {
     NBDServer *server = make_server(false);
+    QIOConnService *svc =
+        qio_conn_service_new("nbd-test", QIO_CONN_SERVICE_THREAD,
+                             nbd_server_handle_conn, server, NULL);
     QIOChannel *c;
-    gint64 start = g_get_monotonic_time();
 
-    nbd_server_set_handshake_timeout(server, 200);
-    c = connect_client(server);
-    expect_eof(c); /* we never send an option */
-    assert_true(g_get_monotonic_time() - start < 5 * G_TIME_SPAN_SECOND);
-    finish(server, c);
+    qio_conn_service_set_handshake_limit(svc, 200);
+    c = connect_via_service(svc);
+    /* We never send an option: hung up on after about 200 ms. */
+    assert_true(wait_hangup(c, 5000) < 5000);
+    g_object_unref(c);
+    qio_conn_service_shutdown(svc);
+    g_object_unref(svc);
+    finish_server(server);
+}
+
+static void test_idle_limit_after_go(void **state)
+{
+    NBDServer *server = make_server(false);
+    QIOConnService *svc =
+        qio_conn_service_new("nbd-test", QIO_CONN_SERVICE_THREAD,
+                             nbd_server_handle_conn, server, NULL);
+    QIOChannel *c;
+    uint64_t size;
+    uint8_t back[512];
+    gint64 waited;
+
+    qio_conn_service_set_handshake_limit(svc, 200);
+    qio_conn_service_set_idle_limit(svc, 600);
+    c = connect_via_service(svc);
+    go(c, "disk", &size);
+    /* Past the handshake limit: negotiated, so still served. */
+    for (int i = 0; i < 4; i++) {
+        assert_true(wait_hangup(c, 150) >= 150);
+        send_req(c, NBD_CMD_READ, 0, 20 + i, 0, sizeof(back));
+        assert_int_equal(read_simple(c, 20 + i), 0);
+        rd(c, back, sizeof(back));
+    }
+    /* Silent: dropped after the idle limit. */
+    waited = wait_hangup(c, 5000);
+    assert_true(waited >= 500 && waited < 5000);
+    g_object_unref(c);
+    qio_conn_service_shutdown(svc);
+    g_object_unref(svc);
+    finish_server(server);
 }
 
 /* ---- Transmission -------------------------------------------------------- */
@@ -2001,6 +2092,7 @@ int main(void)
         cmocka_unit_test(test_cve_2021_3716_structured_reply_reset),
         cmocka_unit_test(test_tls_authz_denied),
         cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_idle_limit_after_go),
         cmocka_unit_test(test_simple_io),
         cmocka_unit_test(test_readonly_export_name),
         cmocka_unit_test(test_export_name_default),
