@@ -148,15 +148,10 @@ typedef struct NBDServerConn {
     GMutex send_lock;
     gint failed; /* atomic: the channel is being torn down */
     GThreadPool *workers;
-    GMutex pool_lock; /* pool, pool_bytes */
-    GArray *pool;     /* NBDBuf: free payload buffers */
-    size_t pool_bytes;
-    GMutex req_lock; /* inflight, inflight_bytes */
-    GCond req_cond;
+    /* Under server->mem_lock (server-transmit.c, "Payload memory"). */
     guint inflight;
-    size_t inflight_bytes;
-    guint req_waiters; /* threads in g_cond_wait(&req_cond) */
-    int batch_fd;      /* >= 0: a socket master, replies are batched */
+    size_t inflight_bytes; /* reserved for this client's payloads */
+    int batch_fd;          /* >= 0: a socket master, replies are batched */
 } NBDServerConn;
 
 struct _NBDServer {
@@ -172,6 +167,17 @@ struct _NBDServer {
     NBDServerClientGoneFunc client_gone;
     gpointer client_gone_opaque;
     guint gone_callbacks; /* client_gone calls in progress */
+    /* Payload memory (server-transmit.c): under mem_lock. */
+    GMutex mem_lock;
+    GCond mem_cond; /* room was released, or mem_stopping */
+    guint mem_waiters;
+    bool mem_stopping;
+    size_t mem_limit;        /* the budget all clients share */
+    size_t mem_client_limit; /* what one client may hold */
+    size_t mem_drawn;        /* drawn on the budget by all clients */
+    GArray *pool;            /* NBDBuf: idle payload buffers */
+    size_t pool_bytes;
+    gssize buf_bytes; /* atomic, no lock: payload buffers allocated */
 };
 
 /* server.c: exports by position (NULL past the end) and by name. */
@@ -183,7 +189,13 @@ bool nbd_negotiate(NBDServerConn *client);
 
 /* server-transmit.c: serves requests until the client leaves. */
 void nbd_transmission(NBDServerConn *client);
-void nbd_pool_clear(NBDServerConn *client);
+
+/* server-transmit.c: the server's payload memory and its pool. */
+void nbd_mem_init(NBDServer *server);
+void nbd_mem_set_limits(NBDServer *server, size_t total, size_t per_client);
+void nbd_mem_stop(NBDServer *server);
+void nbd_mem_trim(NBDServer *server);
+void nbd_mem_clear(NBDServer *server);
 
 /* ---- Wire helpers ---------------------------------------------------------
  */

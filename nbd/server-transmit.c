@@ -28,15 +28,16 @@
  * The client's thread reads requests (and WRITE payloads) and queues them
  * for the client's workers, which do the file I/O and send the replies;
  * replies leave in completion order, each one whole under send_lock.
- * Memory is bounded per client: the reader waits while the payloads in
- * flight exceed NBD_SERVER_INFLIGHT_BYTES or NBD_SERVER_INFLIGHT_REQUESTS
- * requests are queued, which back-pressures the client through TCP.
+ *
+ * Memory is bounded per client and in total (see "Payload memory"
+ * below): before it reads a request's payload or queues it, the reader
+ * reserves the payload's buffer, and waits while the client or the
+ * server has no room.  A client that does not take its replies thus
+ * stops being read from, and TCP back-pressures it.
  */
 
 /* Worker threads per client. */
 #define NBD_SERVER_WORKERS 4
-/* Payload bytes (reads and writes) in flight per client. */
-#define NBD_SERVER_INFLIGHT_BYTES (64u * 1024 * 1024)
 /* Requests in flight per client. */
 #define NBD_SERVER_INFLIGHT_REQUESTS 256
 
@@ -255,64 +256,211 @@ static bool nbd_range_ok(NBDExport *exp, const NBDRequest *req)
     return req->offset <= exp->size && req->length <= exp->size - req->offset;
 }
 
-/*
- * Payload buffers come from a small per-client pool: fresh memory for
- * every request costs a page fault per page, more than the data copy.
- * Buffers are 4 KiB aligned (what O_DIRECT needs) and at least
- * NBD_BUF_MIN bytes, so the usual request sizes share them; the pool
- * keeps at most NBD_POOL_BYTES.
- */
-#define NBD_BUF_MIN    (256u * 1024)
-#define NBD_POOL_BYTES (16u * 1024 * 1024)
+/* ---- Payload memory ------------------------------------------------------ */
 
-static bool nbd_buf_get(NBDServerConn *client, size_t len, NBDBuf *out)
+/*
+ * Each READ and WRITE holds a payload buffer from the moment the reader
+ * reserves it until the reply has gone out; a client that does not read
+ * its replies holds them for as long as it likes.  So buffers are
+ * reserved before they exist, against three figures:
+ *
+ * - NBD_SERVER_CLIENT_RESERVED (2 MiB) per client, always available: a
+ *   client is never starved by others, and the usual request sizes
+ *   (qemu's 64 KiB to 2 MiB, nbdcopy's 256 KiB) can flow.
+ * - The rest is drawn on one budget the server shares,
+ *   NBD_SERVER_MEMORY_LIMIT (256 MiB) by default: four clients at full
+ *   speed, or sixteen stalled ones holding half of what they held when
+ *   each could keep a 32 MiB read (16 x 33 MiB = 532 MB).
+ * - NBD_SERVER_CLIENT_MEMORY_LIMIT (64 MiB) per client: what one client
+ *   needs for full speed (nbdcopy keeps 64 x 256 KiB in flight), so that
+ *   one client cannot take the whole budget.
+ *
+ * A request is charged the size of the buffer it will get: at least
+ * NBD_BUF_MIN, so that 256 tiny requests cannot hold 256 buffers for
+ * nothing.  One request larger than the budget left is admitted when
+ * nothing else draws on it, so a small budget cannot wedge a client.
+ *
+ * Fresh memory for every request costs a page fault per page, more than
+ * the data copy, so freed buffers go to one pool the server shares,
+ * NBD_SERVER_POOL_BYTES (16 MiB) at most, and the pool is emptied when
+ * the last client leaves: an idle client keeps nothing.  Buffers are
+ * 4 KiB aligned (what O_DIRECT needs).
+ */
+#define NBD_BUF_MIN (256u * 1024)
+
+/* The capacity of the buffer for a payload of @len bytes. */
+static size_t nbd_buf_size(size_t len)
 {
+    return MAX(len, NBD_BUF_MIN);
+}
+
+/* What a client holding @held bytes draws on the server's budget. */
+static size_t nbd_drawn(size_t held)
+{
+    return held > NBD_SERVER_CLIENT_RESERVED ? held - NBD_SERVER_CLIENT_RESERVED
+                                             : 0;
+}
+
+void nbd_mem_init(NBDServer *server)
+{
+    g_mutex_init(&server->mem_lock);
+    g_cond_init(&server->mem_cond);
+    server->mem_limit = NBD_SERVER_MEMORY_LIMIT;
+    server->mem_client_limit = NBD_SERVER_CLIENT_MEMORY_LIMIT;
+    server->pool = g_array_new(FALSE, FALSE, sizeof(NBDBuf));
+}
+
+void nbd_mem_set_limits(NBDServer *server, size_t total, size_t per_client)
+{
+    g_mutex_lock(&server->mem_lock);
+    server->mem_limit = total ? total : NBD_SERVER_MEMORY_LIMIT;
+    server->mem_client_limit =
+        per_client ? per_client : NBD_SERVER_CLIENT_MEMORY_LIMIT;
+    g_cond_broadcast(&server->mem_cond);
+    g_mutex_unlock(&server->mem_lock);
+}
+
+/* Wakes every reader waiting for room: the server is shutting down. */
+void nbd_mem_stop(NBDServer *server)
+{
+    g_mutex_lock(&server->mem_lock);
+    server->mem_stopping = true;
+    g_cond_broadcast(&server->mem_cond);
+    g_mutex_unlock(&server->mem_lock);
+}
+
+/* Frees the pool's buffers. */
+void nbd_mem_trim(NBDServer *server)
+{
+    g_autoptr(GArray) pool = NULL;
+
+    g_mutex_lock(&server->mem_lock);
+    pool = g_steal_pointer(&server->pool);
+    server->pool = g_array_new(FALSE, FALSE, sizeof(NBDBuf));
+    server->pool_bytes = 0;
+    g_mutex_unlock(&server->mem_lock);
+    for (guint i = 0; i < pool->len; i++) {
+        NBDBuf *b = &g_array_index(pool, NBDBuf, i);
+
+        g_atomic_pointer_add(&server->buf_bytes, -(gssize)b->cap);
+        free(b->p);
+    }
+}
+
+void nbd_mem_clear(NBDServer *server)
+{
+    nbd_mem_trim(server);
+    g_clear_pointer(&server->pool, g_array_unref);
+    g_mutex_clear(&server->mem_lock);
+    g_cond_clear(&server->mem_cond);
+}
+
+/* A buffer for @len bytes (reserved by the caller); false: no memory. */
+static bool nbd_buf_get(NBDServer *server, size_t len, NBDBuf *out)
+{
+    size_t cap = nbd_buf_size(len);
     void *p = NULL;
 
-    g_mutex_lock(&client->pool_lock);
-    for (guint i = 0; i < client->pool->len; i++) {
-        NBDBuf *b = &g_array_index(client->pool, NBDBuf, i);
+    g_mutex_lock(&server->mem_lock);
+    for (guint i = 0; i < server->pool->len; i++) {
+        NBDBuf *b = &g_array_index(server->pool, NBDBuf, i);
 
-        if (b->cap >= len) {
+        /* No larger one: the buffer must fit what was reserved. */
+        if (b->cap >= len && b->cap <= cap) {
             *out = *b;
-            client->pool_bytes -= b->cap;
-            g_array_remove_index_fast(client->pool, i);
-            g_mutex_unlock(&client->pool_lock);
+            server->pool_bytes -= b->cap;
+            g_array_remove_index_fast(server->pool, i);
+            g_mutex_unlock(&server->mem_lock);
             return true;
         }
     }
-    g_mutex_unlock(&client->pool_lock);
-    out->cap = MAX(len, NBD_BUF_MIN);
+    g_mutex_unlock(&server->mem_lock);
+    out->cap = cap;
     if (posix_memalign(&p, NBD_DIRECT_ALIGN, out->cap)) {
         out->p = NULL;
         return false;
     }
     out->p = p;
+    g_atomic_pointer_add(&server->buf_bytes, (gssize)out->cap);
     return true;
 }
 
-static void nbd_buf_put(NBDServerConn *client, NBDBuf *b)
+/* Into the pool if there is room; with mem_lock held.  True if kept. */
+static bool nbd_buf_keep_locked(NBDServer *server, NBDBuf *b)
+{
+    if (!b->p || server->pool_bytes + b->cap > NBD_SERVER_POOL_BYTES) {
+        return false;
+    }
+    g_array_append_val(server->pool, *b);
+    server->pool_bytes += b->cap;
+    b->p = NULL;
+    return true;
+}
+
+static void nbd_buf_free(NBDServer *server, NBDBuf *b)
+{
+    if (b->p) {
+        g_atomic_pointer_add(&server->buf_bytes, -(gssize)b->cap);
+        free(b->p);
+        b->p = NULL;
+    }
+}
+
+static void nbd_buf_put(NBDServer *server, NBDBuf *b)
 {
     if (!b->p) {
         return;
     }
-    g_mutex_lock(&client->pool_lock);
-    if (client->pool_bytes + b->cap <= NBD_POOL_BYTES) {
-        g_array_append_val(client->pool, *b);
-        client->pool_bytes += b->cap;
-        b->p = NULL;
-    }
-    g_mutex_unlock(&client->pool_lock);
-    free(b->p);
-    b->p = NULL;
+    g_mutex_lock(&server->mem_lock);
+    nbd_buf_keep_locked(server, b);
+    g_mutex_unlock(&server->mem_lock);
+    nbd_buf_free(server, b);
 }
 
-void nbd_pool_clear(NBDServerConn *client)
+/*
+ * Waits for room for a request whose payload needs a buffer of @bytes;
+ * false if the connection is ending instead.  Replies held back in
+ * @batch go out before waiting: room may take long to come when other
+ * clients hold the budget.
+ */
+static bool nbd_reserve(NBDServerConn *client, NBDReplyBatch *batch,
+                        size_t bytes)
 {
-    for (guint i = 0; client->pool && i < client->pool->len; i++) {
-        free(g_array_index(client->pool, NBDBuf, i).p);
+    NBDServer *server = client->server;
+    size_t draw;
+
+    g_mutex_lock(&server->mem_lock);
+    for (;;) {
+        size_t held = client->inflight_bytes;
+
+        draw = nbd_drawn(held + bytes) - nbd_drawn(held);
+        if (server->mem_stopping || g_atomic_int_get(&client->failed)) {
+            g_mutex_unlock(&server->mem_lock);
+            return false;
+        }
+        if (client->inflight < NBD_SERVER_INFLIGHT_REQUESTS &&
+            (!held || held + bytes <= server->mem_client_limit) &&
+            (!draw || !server->mem_drawn ||
+             server->mem_drawn + draw <= server->mem_limit)) {
+            break;
+        }
+        if (batch->len) {
+            g_mutex_unlock(&server->mem_lock);
+            if (!nbd_batch_flush(client, batch, 0)) {
+                return false;
+            }
+            g_mutex_lock(&server->mem_lock);
+            continue;
+        }
+        server->mem_waiters++;
+        g_cond_wait(&server->mem_cond, &server->mem_lock);
+        server->mem_waiters--;
     }
-    g_clear_pointer(&client->pool, g_array_unref);
+    client->inflight++;
+    client->inflight_bytes += bytes;
+    server->mem_drawn += draw;
+    g_mutex_unlock(&server->mem_lock);
+    return true;
 }
 
 /*
@@ -337,19 +485,19 @@ static bool nbd_do_read(NBDServerConn *client, NBDReplyBatch *batch,
         return nbd_send_chunk(client, batch, req, NBD_REPLY_FLAG_DONE,
                               NBD_REPLY_TYPE_OFFSET_HOLE, pre, 12, NULL, 0);
     }
-    if (!nbd_buf_get(client, req->length, &nb)) {
+    if (!nbd_buf_get(client->server, req->length, &nb)) {
         return nbd_send_status(client, batch, req, NBD_ENOMEM, "out of memory");
     }
     buf = nb.p;
     done = exp->ops->read(exp, buf, req->length, req->offset, nowait, &err);
     if (err == EAGAIN && nowait) {
-        nbd_buf_put(client, &nb);
+        nbd_buf_put(client->server, &nb);
         *would_block = true;
         return true;
     }
     if (err &&
         (!client->structured || !done || (req->flags & NBD_CMD_FLAG_DF))) {
-        nbd_buf_put(client, &nb);
+        nbd_buf_put(client->server, &nb);
         return nbd_send_status(client, batch, req, nbd_errno_to_wire(err),
                                g_strerror(err));
     }
@@ -364,7 +512,7 @@ static bool nbd_do_read(NBDServerConn *client, NBDReplyBatch *batch,
         nbd_put_be64(pre, req->offset);
         ok = nbd_send_chunk(client, batch, req, 0, NBD_REPLY_TYPE_OFFSET_DATA,
                             pre, 8, buf, done);
-        nbd_buf_put(client, &nb);
+        nbd_buf_put(client->server, &nb);
         /* Error, message length, message, then the failing offset. */
         nbd_put_be32(epre, nbd_errno_to_wire(err));
         nbd_put_be16(epre + 4, mlen);
@@ -384,7 +532,7 @@ static bool nbd_do_read(NBDServerConn *client, NBDReplyBatch *batch,
                             NBD_REPLY_TYPE_OFFSET_DATA, pre, 8, buf,
                             req->length);
     }
-    nbd_buf_put(client, &nb);
+    nbd_buf_put(client->server, &nb);
     return ok;
 }
 
@@ -591,18 +739,24 @@ static bool nbd_handle(NBDServerConn *client, NBDReplyBatch *batch,
     return ok;
 }
 
-/* A request is answered: release its buffer and its in-flight charge. */
+/* A request is answered: release its buffer and its reservation. */
 static void nbd_finish(NBDServerConn *client, NBDServerReq *r)
 {
-    nbd_buf_put(client, &r->buf);
-    g_mutex_lock(&client->req_lock);
+    NBDServer *server = client->server;
+    size_t held;
+
+    g_mutex_lock(&server->mem_lock);
+    nbd_buf_keep_locked(server, &r->buf);
+    held = client->inflight_bytes;
+    server->mem_drawn -= nbd_drawn(held) - nbd_drawn(held - r->charge);
     client->inflight--;
     client->inflight_bytes -= r->charge;
-    if (client->req_waiters) {
+    if (server->mem_waiters) {
         /* GLib's broadcast is a system call even with nobody waiting. */
-        g_cond_broadcast(&client->req_cond);
+        g_cond_broadcast(&server->mem_cond);
     }
-    g_mutex_unlock(&client->req_lock);
+    g_mutex_unlock(&server->mem_lock);
+    nbd_buf_free(server, &r->buf);
     g_free(r);
 }
 
@@ -617,22 +771,6 @@ static void nbd_worker(gpointer data, gpointer opaque)
         nbd_conn_fail(client);
     }
     nbd_finish(client, r);
-}
-
-/* Waits for room for a request carrying @bytes of payload. */
-static void nbd_reserve(NBDServerConn *client, size_t bytes)
-{
-    g_mutex_lock(&client->req_lock);
-    while (client->inflight >= NBD_SERVER_INFLIGHT_REQUESTS ||
-           (client->inflight_bytes &&
-            client->inflight_bytes + bytes > NBD_SERVER_INFLIGHT_BYTES)) {
-        client->req_waiters++;
-        g_cond_wait(&client->req_cond, &client->req_lock);
-        client->req_waiters--;
-    }
-    client->inflight++;
-    client->inflight_bytes += bytes;
-    g_mutex_unlock(&client->req_lock);
 }
 
 /*
@@ -822,15 +960,17 @@ void nbd_transmission(NBDServerConn *client)
             continue;
         }
         if (req.type == NBD_CMD_READ || req.type == NBD_CMD_WRITE) {
-            charge = req.length;
+            charge = nbd_buf_size(req.length);
         }
-        nbd_reserve(client, charge);
+        if (!nbd_reserve(client, &batch, charge)) {
+            break;
+        }
         r = g_new0(NBDServerReq, 1);
         r->req = req;
         r->charge = charge;
         if (req.type == NBD_CMD_WRITE) {
             if (!nbd_batch_flush(client, &batch, req.length) ||
-                !nbd_buf_get(client, req.length, &r->buf) ||
+                !nbd_buf_get(client->server, req.length, &r->buf) ||
                 !nbd_read(client, r->buf.p, req.length, NULL)) {
                 /* Out of memory for a bounded buffer, or the peer left. */
                 nbd_finish(client, r);

@@ -119,10 +119,6 @@ static void nbd_conn_free(NBDServerConn *client)
     g_object_unref(client->master);
     g_free(client->meta_export);
     g_mutex_clear(&client->send_lock);
-    nbd_pool_clear(client);
-    g_mutex_clear(&client->pool_lock);
-    g_mutex_clear(&client->req_lock);
-    g_cond_clear(&client->req_cond);
     g_free(client);
 }
 
@@ -135,6 +131,7 @@ static void nbd_conn_free(NBDServerConn *client)
 static void nbd_conn_run(NBDServerConn *client)
 {
     NBDServer *server = client->server;
+    bool last;
     bool ok;
 
     ok = nbd_negotiate(client);
@@ -156,9 +153,13 @@ static void nbd_conn_run(NBDServerConn *client)
      * shutdown also waits for callbacks still running.
      */
     g_mutex_lock(&server->lock);
-    server->nclients--;
+    last = --server->nclients == 0;
     server->gone_callbacks++;
     g_mutex_unlock(&server->lock);
+    if (last) {
+        /* Nobody to reuse them soon: idle buffers go back. */
+        nbd_mem_trim(server);
+    }
     if (server->client_gone) {
         server->client_gone(server, server->client_gone_opaque);
     }
@@ -203,10 +204,6 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
     client->ioc = client->master;
     client->conn = conn;
     g_mutex_init(&client->send_lock);
-    g_mutex_init(&client->pool_lock);
-    client->pool = g_array_new(FALSE, FALSE, sizeof(NBDBuf));
-    g_mutex_init(&client->req_lock);
-    g_cond_init(&client->req_cond);
 
     g_mutex_lock(&server->lock);
     if (server->shut_down) {
@@ -294,10 +291,25 @@ void nbd_server_shutdown(NBDServer *server)
         NBDServerConn *client = l->data;
         qio_channel_shutdown(client->master, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
     }
+    /* Readers waiting for memory wake and leave. */
+    nbd_mem_stop(server);
     while (server->nclients || server->gone_callbacks) {
         g_cond_wait(&server->cond, &server->lock);
     }
     g_mutex_unlock(&server->lock);
+}
+
+void nbd_server_set_memory_limits(NBDServer *server, size_t total,
+                                  size_t per_client)
+{
+    g_return_if_fail(NBD_IS_SERVER(server));
+    nbd_mem_set_limits(server, total, per_client);
+}
+
+size_t nbd_server_get_buffer_bytes(NBDServer *server)
+{
+    g_return_val_if_fail(NBD_IS_SERVER(server), 0);
+    return g_atomic_pointer_get(&server->buf_bytes);
 }
 
 NBDServer *nbd_server_new(QCryptoTLSCreds *tls_creds, const char *tls_authz,
@@ -330,6 +342,7 @@ static void nbd_server_finalize(GObject *obj)
     g_clear_object(&server->tls_creds);
     g_free(server->tls_authz);
     g_ptr_array_unref(server->exports);
+    nbd_mem_clear(server);
     g_mutex_clear(&server->lock);
     g_cond_clear(&server->cond);
     G_OBJECT_CLASS(nbd_server_parent_class)->finalize(obj);
@@ -340,6 +353,7 @@ static void nbd_server_init(NBDServer *server)
     server->exports = g_ptr_array_new_with_free_func(nbd_export_free);
     g_mutex_init(&server->lock);
     g_cond_init(&server->cond);
+    nbd_mem_init(server);
 }
 
 static void nbd_server_class_init(NBDServerClass *klass)

@@ -146,6 +146,34 @@ bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp);
 guint nbd_server_get_client_count(NBDServer *server);
 
 /*
+ * Memory for READ and WRITE payloads.  Each client may always have
+ * NBD_SERVER_CLIENT_RESERVED bytes in flight; beyond that it draws on a
+ * budget the whole server shares (total), and holds at most per_client.
+ * A client that has used its share is not read from until its replies
+ * have gone out, so what clients that never read their replies can hold
+ * is bounded by total + clients * NBD_SERVER_CLIENT_RESERVED, plus at
+ * most NBD_SERVER_POOL_BYTES of idle buffers kept for reuse server-wide.
+ * One request larger than what is left is still served when nothing
+ * else draws on the budget.  Applies to requests read afterwards; 0
+ * keeps a default.  For example, a server for many small clients:
+ *
+ *     nbd_server_set_memory_limits(server, 64 * 1024 * 1024,
+ *                                  8 * 1024 * 1024);
+ */
+#define NBD_SERVER_MEMORY_LIMIT        (256u * 1024 * 1024)
+#define NBD_SERVER_CLIENT_MEMORY_LIMIT (64u * 1024 * 1024)
+#define NBD_SERVER_CLIENT_RESERVED     (2u * 1024 * 1024)
+#define NBD_SERVER_POOL_BYTES          (16u * 1024 * 1024)
+void nbd_server_set_memory_limits(NBDServer *server, size_t total,
+                                  size_t per_client);
+
+/*
+ * Bytes of payload buffers the server holds now: in use by requests in
+ * flight, and kept for reuse.
+ */
+size_t nbd_server_get_buffer_bytes(NBDServer *server);
+
+/*
  * Disconnect every client, wait for their threads and refuse new ones.
  * Also done when the last reference goes.
  */

@@ -1971,6 +1971,185 @@ static void test_client_compact_64bit_refused(void **state)
     check_client_64(true);
 }
 
+/* ---- Memory -------------------------------------------------------------- */
+
+#define MEM_BAD_CLIENTS 16
+#define MEM_READS       8
+#define MEM_EXPORT_SIZE (64ull * 1024 * 1024)
+
+/* A sparse export of MEM_EXPORT_SIZE bytes, for requests of any size. */
+static NBDServer *make_big_server(char **path)
+{
+    g_autoptr(GError) err = NULL;
+    NBDServer *server = nbd_server_new(NULL, NULL, &err);
+    int fd = g_file_open_tmp("nbd-server-mem-XXXXXX", path, &err);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, MEM_EXPORT_SIZE), 0);
+    close(fd);
+    assert_non_null(server);
+    assert_true(nbd_server_add_export(server, "big", NULL, *path, false, &err));
+    return server;
+}
+
+/*
+ * The largest nbd_server_get_buffer_bytes() seen once it is non-zero and
+ * has not changed for a second (at most 20 s): what the server settles
+ * at.  Generous, as other work may share the machine.
+ */
+static size_t settled_buffer_bytes(NBDServer *server)
+{
+    gint64 end = g_get_monotonic_time() + 20 * G_TIME_SPAN_SECOND;
+    gint64 stable_since = g_get_monotonic_time();
+    size_t last = nbd_server_get_buffer_bytes(server), peak = last;
+
+    while (g_get_monotonic_time() < end &&
+           (!last || g_get_monotonic_time() - stable_since < G_USEC_PER_SEC)) {
+        size_t now;
+
+        g_usleep(10 * 1000);
+        now = nbd_server_get_buffer_bytes(server);
+        peak = MAX(peak, now);
+        if (now != last) {
+            last = now;
+            stable_since = g_get_monotonic_time();
+        }
+    }
+    return peak;
+}
+
+/*
+ * Clients that send large READs and never read a reply hold no more than
+ * the server-wide budget, and a well-behaved client is still served.
+ */
+static void test_memory_bounded_total(void **state)
+{
+    g_autofree char *path = NULL;
+    NBDServer *server = make_big_server(&path);
+    QIOChannel *bad[MEM_BAD_CLIENTS];
+    QIOChannel *good;
+    size_t held, bound;
+    uint8_t block[64 * 1024];
+    uint64_t size;
+
+    for (int i = 0; i < MEM_BAD_CLIENTS; i++) {
+        bad[i] = connect_client(server);
+        go(bad[i], "big", &size);
+    }
+    for (int i = 0; i < MEM_BAD_CLIENTS; i++) {
+        for (uint64_t j = 0; j < MEM_READS; j++) {
+            send_req(bad[i], NBD_CMD_READ, 0, j,
+                     (j % 2) * (MEM_EXPORT_SIZE / 2), NBD_MAX_PAYLOAD);
+        }
+    }
+    held = settled_buffer_bytes(server);
+    bound = NBD_SERVER_MEMORY_LIMIT +
+            (MEM_BAD_CLIENTS + 1) * NBD_SERVER_CLIENT_RESERVED +
+            NBD_SERVER_POOL_BYTES;
+    print_message("payload buffers held by %d clients not reading: %zu MiB "
+                  "(bound %zu MiB)\n",
+                  MEM_BAD_CLIENTS, held >> 20, bound >> 20);
+    assert_true(held > 0);
+    assert_true(held <= bound);
+
+    /* A 17th client, reading its replies, is served meanwhile. */
+    good = connect_client(server);
+    go(good, "big", &size);
+    for (uint64_t j = 0; j < 16; j++) {
+        send_req(good, NBD_CMD_READ, 0, 100 + j, j * sizeof(block),
+                 sizeof(block));
+    }
+    for (uint64_t j = 0; j < 16; j++) {
+        uint64_t cookie = read_simple_any(good);
+
+        assert_true(cookie >= 100 && cookie < 116);
+        rd(good, block, sizeof(block));
+    }
+    assert_true(nbd_server_get_buffer_bytes(server) <= bound);
+    for (int i = 0; i < MEM_BAD_CLIENTS; i++) {
+        g_object_unref(bad[i]);
+    }
+    finish(server, good);
+    unlink(path);
+}
+
+/* The budget is the server's to set: a smaller one holds less. */
+static void test_memory_limit_set(void **state)
+{
+    g_autofree char *path = NULL;
+    NBDServer *server = make_big_server(&path);
+    QIOChannel *bad[4];
+    size_t total = 64u * 1024 * 1024, held, bound;
+    uint64_t size;
+
+    nbd_server_set_memory_limits(server, total, total);
+    for (int i = 0; i < 4; i++) {
+        bad[i] = connect_client(server);
+        go(bad[i], "big", &size);
+        for (uint64_t j = 0; j < MEM_READS; j++) {
+            send_req(bad[i], NBD_CMD_READ, 0, j, 0, NBD_MAX_PAYLOAD);
+        }
+    }
+    held = settled_buffer_bytes(server);
+    bound = total + 4 * NBD_SERVER_CLIENT_RESERVED + NBD_SERVER_POOL_BYTES;
+    assert_true(held > 0);
+    assert_true(held <= bound);
+    for (int i = 1; i < 4; i++) {
+        g_object_unref(bad[i]);
+    }
+    finish(server, bad[0]);
+    unlink(path);
+}
+
+/*
+ * Buffers a client used are not kept per client once it goes idle: what
+ * several idle clients leave is at most the one server-wide pool.
+ */
+static void test_memory_idle_buffers(void **state)
+{
+    g_autofree char *path = NULL;
+    NBDServer *server = make_big_server(&path);
+    g_autofree uint8_t *data = g_malloc0(4 * 1024 * 1024);
+    QIOChannel *c[4];
+    uint64_t size;
+
+    for (int i = 0; i < 4; i++) {
+        c[i] = connect_client(server);
+        go(c[i], "big", &size);
+        /* FUA writes go to workers: many buffers at once. */
+        for (uint64_t j = 0; j < 12; j++) {
+            send_req(c[i], NBD_CMD_WRITE, NBD_CMD_FLAG_FUA, j,
+                     j * (4 * 1024 * 1024), 4 * 1024 * 1024);
+            wr(c[i], data, 4 * 1024 * 1024);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        for (uint64_t j = 0; j < 12; j++) {
+            assert_true(read_simple_any(c[i]) < 12);
+        }
+    }
+    /* Replies are out before the buffer goes back: let them settle. */
+    settled_buffer_bytes(server);
+    print_message("payload buffers kept by 4 idle clients: %zu MiB\n",
+                  nbd_server_get_buffer_bytes(server) >> 20);
+    assert_true(nbd_server_get_buffer_bytes(server) <= NBD_SERVER_POOL_BYTES);
+    /* When the last client has left, nothing is kept at all. */
+    for (int i = 0; i < 4; i++) {
+        g_object_unref(c[i]);
+    }
+    /* The last client frees the pool just after it stops counting. */
+    for (int i = 0; i < 1000 && (nbd_server_get_client_count(server) ||
+                                 nbd_server_get_buffer_bytes(server));
+         i++) {
+        g_usleep(10 * 1000);
+    }
+    assert_int_equal(nbd_server_get_client_count(server), 0);
+    assert_int_equal(nbd_server_get_buffer_bytes(server), 0);
+    nbd_server_shutdown(server);
+    g_object_unref(server);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2006,6 +2185,9 @@ int main(void)
         cmocka_unit_test(test_client_compact_roundtrip),
         cmocka_unit_test(test_client_extended_64bit),
         cmocka_unit_test(test_client_compact_64bit_refused),
+        cmocka_unit_test(test_memory_bounded_total),
+        cmocka_unit_test(test_memory_limit_set),
+        cmocka_unit_test(test_memory_idle_buffers),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
