@@ -709,8 +709,9 @@ static bool export_tool_listen(ExportTool *t, GError **errp)
         /* The service's message names the address and the reason. */
         qio_error_setg(
             errp,
-            err->code == QIO_ERROR_INVALID_ARGUMENT ? QIO_ERROR_INVALID_ARGUMENT
-                                                    : QIO_ERROR_FAILED,
+            g_error_matches(err, QIO_ERROR, QIO_ERROR_INVALID_ARGUMENT)
+                ? QIO_ERROR_INVALID_ARGUMENT
+                : QIO_ERROR_FAILED,
             "option --%s: %s", opts->socket_path ? "socket" : "bind/--port",
             err->message);
         return false;

@@ -25,6 +25,7 @@
 #include "crypto/pki.h"
 #include "util/cutils.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #define EXIT_USAGE 2
 
@@ -245,6 +246,8 @@ int main(int argc, char **argv)
     int c;
     size_t i;
 
+    /* Messages from the libraries, too, go to stderr with our name. */
+    qutil_log_init("qio-pki");
     if (argc < 2) {
         usage_error("no command given");
     }
