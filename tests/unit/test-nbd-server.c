@@ -9,7 +9,7 @@
  * base:allocation block status over a sparse file; many requests in
  * flight with replies in any order; one client's garbage not disturbing
  * another; the per-export discard, detect-zeroes and cache settings;
- * serving on the caller's thread and the client-gone callback.  Extended
+ * serving on the caller's thread and the service's gone callback.  Extended
  * headers: the option's rules, 32-byte requests and replies with 64-bit
  * lengths and BLOCK_STATUS_EXT, the wrong header style ending the
  * connection, and the client library against this server with and
@@ -130,6 +130,33 @@ static void expect_eof(QIOChannel *c)
     assert_true(qio_channel_read_all_eof(c, &b, 1, NULL) <= 0);
 }
 
+/* The test's connection service for @server, made on first use. */
+static void drop_service(gpointer svc)
+{
+    qio_conn_service_shutdown(svc);
+    g_object_unref(svc);
+}
+
+/*
+ * Serve the server end of a socket pair through a connection service in
+ * thread mode on the default context, as qio-nbd does, without a
+ * handshake deadline.  The service is the server's for the test (shut
+ * down when the server goes); nbd_server_shutdown() still hangs up on
+ * the clients and waits for them.
+ */
+static void serve_channel(NBDServer *server, QIOChannel *ioc)
+{
+    QIOConnService *svc = g_object_get_data(G_OBJECT(server), "test-svc");
+
+    if (!svc) {
+        svc = qio_conn_service_new("nbd-test", QIO_CONN_SERVICE_THREAD,
+                                   nbd_server_handle_conn, server, NULL);
+        qio_conn_service_set_handshake_limit(svc, 0);
+        g_object_set_data_full(G_OBJECT(server), "test-svc", svc, drop_service);
+    }
+    assert_true(qio_conn_service_add_client(svc, ioc, NULL));
+}
+
 /* Connect a client to @server and get through the greeting. */
 static QIOChannel *connect_client(NBDServer *server)
 {
@@ -145,7 +172,7 @@ static QIOChannel *connect_client(NBDServer *server)
     cioc = qio_channel_socket_new_fd(fds[1], NULL);
     assert_non_null(sioc);
     assert_non_null(cioc);
-    assert_true(nbd_server_serve_client(server, QIO_CHANNEL(sioc), NULL));
+    serve_channel(server, QIO_CHANNEL(sioc));
     rd(QIO_CHANNEL(cioc), greet, sizeof(greet));
     assert_true(nbd_decode_greeting(greet, &sflags));
     assert_int_equal(sflags, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
@@ -461,7 +488,7 @@ static void test_bad_client_flags(void **state)
                      0);
     sioc = qio_channel_socket_new_fd(fds[0], NULL);
     cioc = qio_channel_socket_new_fd(fds[1], NULL);
-    assert_true(nbd_server_serve_client(server, QIO_CHANNEL(sioc), NULL));
+    serve_channel(server, QIO_CHANNEL(sioc));
     rd(QIO_CHANNEL(cioc), greet, sizeof(greet));
     /* Plain newstyle (no FIXED bit) is not served. */
     wr(QIO_CHANNEL(cioc), "\0\0\0\0", 4);
@@ -1356,15 +1383,17 @@ static void test_cache_modes(void **state)
  */
 
 typedef struct {
+    NBDServer *server;
     gint calls;
     guint count_seen;
 } GoneState;
 
-static void on_gone(NBDServer *server, gpointer opaque)
+/* The service's gone callback: runs on the default context. */
+static void on_gone(QIOConnService *svc, QIOConn *conn, gpointer opaque)
 {
     GoneState *gs = opaque;
 
-    gs->count_seen = nbd_server_get_client_count(server);
+    gs->count_seen = nbd_server_get_client_count(gs->server);
     g_atomic_int_inc(&gs->calls);
 }
 
@@ -1386,15 +1415,18 @@ static void test_run_client_and_gone(void **state)
     g_autoptr(QIOChannelSocket) sioc = NULL;
     g_autoptr(QIOChannelSocket) cioc = NULL;
     NBDServer *server = make_server(false);
-    GoneState gs = { 0 };
+    GoneState gs = { .server = server };
+    QIOConnService *svc;
     uint8_t greet[NBD_SERVER_GREETING_SIZE], flags[4];
     uint16_t sflags;
     uint64_t size;
+    gint64 deadline;
+    QIOChannel *c;
     RunArgs a;
     GThread *t;
     int fds[2];
 
-    nbd_server_set_client_gone_func(server, on_gone, &gs);
+    /* On the caller's thread, without a service. */
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
                      0);
     sioc = qio_channel_socket_new_fd(fds[0], NULL);
@@ -1408,12 +1440,37 @@ static void test_run_client_and_gone(void **state)
     wr(QIO_CHANNEL(cioc), flags, 4);
     go(QIO_CHANNEL(cioc), "disk", &size);
     assert_int_equal(nbd_server_get_client_count(server), 1);
-    assert_int_equal(g_atomic_int_get(&gs.calls), 0);
     send_req(QIO_CHANNEL(cioc), NBD_CMD_DISC, 0, 1, 0, 0);
     g_thread_join(t);
     /* Returned only once the client was gone and counted out. */
+    assert_int_equal(nbd_server_get_client_count(server), 0);
+
+    /* Through a service: its gone callback, on its context. */
+    svc = qio_conn_service_new("nbd-test", QIO_CONN_SERVICE_THREAD,
+                               nbd_server_handle_conn, server, NULL);
+    qio_conn_service_set_handshake_limit(svc, 0);
+    qio_conn_service_set_gone_func(svc, on_gone, &gs);
+    c = connect_via_service(svc);
+    go(c, "disk", &size);
+    assert_int_equal(nbd_server_get_client_count(server), 1);
+    while (g_main_context_iteration(NULL, FALSE)) {
+    }
+    assert_int_equal(g_atomic_int_get(&gs.calls), 0);
+    send_req(c, NBD_CMD_DISC, 0, 1, 0, 0);
+    expect_eof(c);
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (!g_atomic_int_get(&gs.calls) && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    /* Called once, after the client was counted out of the server. */
     assert_int_equal(g_atomic_int_get(&gs.calls), 1);
     assert_int_equal(gs.count_seen, 0);
+    assert_int_equal(qio_conn_service_get_n_clients(svc), 0);
+    g_object_unref(c);
+    qio_conn_service_shutdown(svc);
+    assert_int_equal(g_atomic_int_get(&gs.calls), 1);
+    g_object_unref(svc);
     nbd_server_shutdown(server);
     g_object_unref(server);
 }
@@ -1825,7 +1882,7 @@ static NBDClient *library_client(uint64_t size, bool compact,
                      0);
     sioc = qio_channel_socket_new_fd(fds[0], NULL);
     cioc = qio_channel_socket_new_fd(fds[1], NULL);
-    assert_true(nbd_server_serve_client(*server, QIO_CHANNEL(sioc), NULL));
+    serve_channel(*server, QIO_CHANNEL(sioc));
     cl = nbd_client_new_channel_full(QIO_CHANNEL(cioc), "qio", NULL, NULL,
                                      &opts, &err);
     if (!cl) {
