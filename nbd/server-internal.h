@@ -2,7 +2,8 @@
  * NBD server internals shared by its parts: the export backends
  * (export-file.c) behind NBDExportOps, option negotiation
  * (server-negotiate.c), the transmission phase (server-transmit.c), and
- * the server object with its exports and client threads (server.c).
+ * the server object with its exports and its clients' lifecycle
+ * (server.c).
  * Not installed: nothing outside nbd/ includes it.
  *
  * Copyright (c) qio contributors
@@ -159,14 +160,12 @@ struct _NBDServer {
     QCryptoTLSCreds *tls_creds;
     char *tls_authz;
     GPtrArray *exports;
-    GMutex lock; /* clients, nclients, shut_down, exports */
-    GCond cond;  /* nclients went down */
+    GMutex lock; /* clients, nclients, nleaving, shut_down, exports */
+    GCond cond;  /* nclients or nleaving went down */
     GList *clients;
     guint nclients;
+    guint nleaving; /* counted out, still trimming buffers */
     bool shut_down;
-    NBDServerClientGoneFunc client_gone;
-    gpointer client_gone_opaque;
-    guint gone_callbacks; /* client_gone calls in progress */
     /* Payload memory (server-transmit.c): under mem_lock. */
     GMutex mem_lock;
     GCond mem_cond; /* room was released, or mem_stopping */

@@ -149,49 +149,27 @@ static void nbd_conn_run(NBDServerConn *client)
     nbd_conn_free(client);
 
     /*
-     * The callback runs outside the lock (it may ask for the count), so
-     * shutdown also waits for callbacks still running.
+     * Counted out, but still using the server while it trims: shutdown
+     * waits for the leaving too.
      */
     g_mutex_lock(&server->lock);
     last = --server->nclients == 0;
-    server->gone_callbacks++;
+    server->nleaving++;
     g_mutex_unlock(&server->lock);
     if (last) {
         /* Nobody to reuse them soon: idle buffers go back. */
         nbd_mem_trim(server);
     }
-    if (server->client_gone) {
-        server->client_gone(server, server->client_gone_opaque);
-    }
     g_mutex_lock(&server->lock);
-    server->gone_callbacks--;
+    server->nleaving--;
     g_cond_broadcast(&server->cond);
     g_mutex_unlock(&server->lock);
 }
 
-static gpointer nbd_conn_thread(gpointer opaque)
-{
-    nbd_conn_run(opaque);
-    return NULL;
-}
-
-void nbd_server_set_client_gone_func(NBDServer *server,
-                                     NBDServerClientGoneFunc func,
-                                     gpointer opaque)
-{
-    g_return_if_fail(NBD_IS_SERVER(server));
-    g_mutex_lock(&server->lock);
-    server->client_gone = func;
-    server->client_gone_opaque = opaque;
-    g_mutex_unlock(&server->lock);
-}
-
 static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
-                                            QIOConn *conn, bool threaded,
-                                            GError **errp)
+                                            QIOConn *conn, GError **errp)
 {
     NBDServerConn *client;
-    GThread *thread = NULL;
 
     if (qio_channel_set_blocking(ioc, true, errp) < 0) {
         return NULL;
@@ -214,18 +192,6 @@ static NBDServerConn *nbd_server_add_client(NBDServer *server, QIOChannel *ioc,
         nbd_conn_free(client);
         return NULL;
     }
-    if (threaded) {
-        /* Out of threads (ulimit -u, a pids cgroup): refuse this one. */
-        thread = g_thread_try_new("nbd-client", nbd_conn_thread, client, errp);
-        if (!thread) {
-            g_mutex_unlock(&server->lock);
-            qutil_error_prepend(errp, "NBD server: cannot serve %s",
-                                qio_channel_get_name(ioc));
-            nbd_conn_free(client);
-            return NULL;
-        }
-        g_thread_unref(thread);
-    }
     server->clients = g_list_prepend(server->clients, client);
     server->nclients++;
     g_mutex_unlock(&server->lock);
@@ -239,7 +205,7 @@ void nbd_server_run_client(NBDServer *server, QIOChannel *ioc)
 
     g_return_if_fail(NBD_IS_SERVER(server));
     g_return_if_fail(QIO_IS_CHANNEL(ioc));
-    client = nbd_server_add_client(server, ioc, NULL, false, &err);
+    client = nbd_server_add_client(server, ioc, NULL, &err);
     if (!client) {
         g_info("%s", err->message);
         return;
@@ -254,20 +220,13 @@ void nbd_server_handle_conn(QIOConn *conn, gpointer opaque)
     NBDServerConn *client;
 
     g_return_if_fail(NBD_IS_SERVER(server));
-    client = nbd_server_add_client(server, qio_conn_get_channel(conn), conn,
-                                   false, &err);
+    client =
+        nbd_server_add_client(server, qio_conn_get_channel(conn), conn, &err);
     if (!client) {
         g_info("%s", err->message);
         return;
     }
     nbd_conn_run(client);
-}
-
-bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp)
-{
-    g_return_val_if_fail(NBD_IS_SERVER(server), false);
-    g_return_val_if_fail(QIO_IS_CHANNEL(ioc), false);
-    return nbd_server_add_client(server, ioc, NULL, true, errp) != NULL;
 }
 
 guint nbd_server_get_client_count(NBDServer *server)
@@ -293,7 +252,7 @@ void nbd_server_shutdown(NBDServer *server)
     }
     /* Readers waiting for memory wake and leave. */
     nbd_mem_stop(server);
-    while (server->nclients || server->gone_callbacks) {
+    while (server->nclients || server->nleaving) {
         g_cond_wait(&server->cond, &server->lock);
     }
     g_mutex_unlock(&server->lock);

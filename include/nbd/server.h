@@ -13,10 +13,12 @@
  *
  * Each connection then runs the whole conversation - option negotiation,
  * then the transmission phase - blocking on the service's thread for it.
- * nbd_server_serve_client() and nbd_server_run_client() serve a channel
- * without a service (tests, fuzzing): no deadline applies then.  With
- * credentials, TLS is required: nothing but STARTTLS and ABORT is
- * answered in the clear.
+ * A channel connected elsewhere (a socket pair) is handed to the same
+ * service with qio_conn_service_add_client(); the service's gone
+ * callback reports each client gone.  nbd_server_run_client() serves a
+ * channel in the caller's thread without a service (fuzzing): no
+ * deadline applies then.  With credentials, TLS is required: nothing but
+ * STARTTLS and ABORT is answered in the clear.
  *
  * Copyright (c) qio contributors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -103,16 +105,6 @@ bool nbd_server_add_export_full(NBDServer *server, const char *name,
                                 const char *path, const NBDExportOptions *opts,
                                 GError **errp);
 
-/*
- * Called from a client's own thread after the client has left and has
- * been subtracted from nbd_server_get_client_count().  Must not block;
- * typically wakes a main loop.  Set before serving clients.
- */
-typedef void (*NBDServerClientGoneFunc)(NBDServer *server, gpointer opaque);
-void nbd_server_set_client_gone_func(NBDServer *server,
-                                     NBDServerClientGoneFunc func,
-                                     gpointer opaque);
-
 /* Largest READ/WRITE payload accepted (announced in NBD_INFO_BLOCK_SIZE). */
 #define NBD_SERVER_MAX_REQUEST (32u * 1024 * 1024)
 
@@ -132,15 +124,6 @@ void nbd_server_run_client(NBDServer *server, QIOChannel *ioc);
  * qio_conn_report_refusal() (logged by the service with the peer).
  */
 void nbd_server_handle_conn(QIOConn *conn, gpointer server);
-
-/*
- * Serve one client on @ioc (a reference is taken) from a new worker
- * thread; the channel is put in blocking mode.  False with @errp set if
- * the server is shut down or no thread can be created (the caller then
- * closes @ioc).  No handshake deadline applies: serve through a
- * QIOConnService for that.
- */
-bool nbd_server_serve_client(NBDServer *server, QIOChannel *ioc, GError **errp);
 
 /* Clients currently connected (negotiating or transmitting). */
 guint nbd_server_get_client_count(NBDServer *server);
