@@ -21,23 +21,7 @@ qnbd=$build/tools/qio-nbd
 require_built "$qnbd"
 require_progs qemu-img timeout
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        stop_pid "$p" 50
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1"
-    failures=$((failures + 1))
-}
+test_begin
 
 # serve NAME FILE ARGS...: start qio-nbd on a UNIX socket; 0 when it
 # listens (it is stopped again at once), 1 when it exits by itself

@@ -25,24 +25,9 @@ require_progs qemu-io timeout stat cmp
 
 # O_DIRECT files live on a disk file system: the build tree's, which is
 # not tmpfs in practice; everything else in a temp dir.
-tmp=$(mktemp -d)
+test_begin
 dtmp=$(mktemp -d "$build/qio-nbd-odirect.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        stop_pid "$p"
-    done
-    rm -rf "$tmp" "$dtmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1"
-    failures=$((failures + 1))
-}
+cleanup_paths+=("$dtmp")
 
 MiB=1048576
 

@@ -20,23 +20,7 @@ qclient=$build/tools/qio-nbd-client
 require_built "$qnbd" "$qclient"
 require_progs timeout python3
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        stop_pid "$p" 50
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1"
-    failures=$((failures + 1))
-}
+test_begin
 
 truncate -s 1M "$tmp/disk.raw"
 

@@ -22,23 +22,7 @@ qpki=$build/tools/qio-pki
 require_built "$qnbd" "$qcli" "$qpki"
 require_progs timeout sha256sum od
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        stop_pid "$p"
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1"
-    failures=$((failures + 1))
-}
+test_begin
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 # start NAME ARGS...: qio-nbd -t ARGS in the background (lib.sh).
 start() { qio_nbd_start "$@"; }

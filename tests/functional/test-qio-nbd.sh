@@ -23,24 +23,7 @@ qpki=$build/tools/qio-pki
 require_built "$qnbd" "$qpki"
 require_progs qemu-img qemu-io timeout sha256sum
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    # stop_pid also waits for a --fork server, which is not our child.
-    for p in "${pids[@]}"; do
-        stop_pid "$p" 50
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1"
-    failures=$((failures + 1))
-}
+test_begin
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 

@@ -51,6 +51,37 @@ stop_pid() {
     return 0
 }
 
+# test_begin: what every test script sets up first.  $tmp is a new
+# directory, removed at exit with every path in the cleanup_paths array;
+# each pid in the pids array is stopped at exit (stop_pid, up to 5 s,
+# which also covers a --fork server that is not our child); pass and
+# fail print a result line, and fail counts into $failures.  A script
+# may define its own pass and fail after calling it.
+# shellcheck disable=SC2034
+test_begin() {
+    tmp=$(mktemp -d) || exit 1
+    pids=()
+    cleanup_paths=()
+    failures=0
+    trap test_cleanup EXIT
+    trap 'exit 1' INT TERM
+}
+
+test_cleanup() {
+    local p
+
+    for p in "${pids[@]}"; do
+        stop_pid "$p" 50
+    done
+    rm -rf "$tmp" "${cleanup_paths[@]}"
+}
+
+pass() { echo "ok - $1"; }
+fail() {
+    echo "FAIL - $1"
+    failures=$((failures + 1))
+}
+
 # qio_nbd_start NAME ARGS...: start $qnbd -t --pid-file ... ARGS in the
 # background (log in $tmp/NAME.log, pid appended to the pids array) and
 # wait, 5 s at most, until it listens.  Sets $srv and $srv_name.  False,
