@@ -545,7 +545,8 @@ class Enum(Entity):
 
     def constant(self, value):
         prefix = self.prefix or camel_to_upper(self.name)
-        return prefix + "_" + c_name(value).upper()
+        # the prefix keeps the constant clear of C keywords
+        return prefix + "_" + re.sub(r"[^A-Za-z0-9_]", "_", value).upper()
 
     def max_constant(self):
         return (self.prefix or camel_to_upper(self.name)) + "__MAX"
