@@ -3,7 +3,7 @@
  * and the scalar types built on its few primitives (sized integers are
  * range-checked 64-bit ones, enums are strings).
  *
- * The range errors use QEMU's wording, "Parameter 'x' expects uint8", and
+ * The range errors use QEMU's wording, "Parameter 'x' expects uint8_t", and
  * name the member without its path, as QEMU does.
  */
 #include "qapi/visitor-impl.h"
@@ -178,7 +178,7 @@ static bool visit_unsigned(QapiVisitor *v, const char *name, uint64_t *value,
     {                                                                          \
         int64_t value = *obj;                                                  \
         if (!visit_signed(v, name, &value, INT##bits##_MIN, INT##bits##_MAX,   \
-                          "int" #bits, errp)) {                                \
+                          "int" #bits "_t", errp)) {                           \
             return false;                                                      \
         }                                                                      \
         *obj = (int##bits##_t)value;                                           \
@@ -189,8 +189,8 @@ static bool visit_unsigned(QapiVisitor *v, const char *name, uint64_t *value,
                                uint##bits##_t *obj, GError **errp)             \
     {                                                                          \
         uint64_t value = *obj;                                                 \
-        if (!visit_unsigned(v, name, &value, UINT##bits##_MAX, "uint" #bits,   \
-                            errp)) {                                           \
+        if (!visit_unsigned(v, name, &value, UINT##bits##_MAX,                 \
+                            "uint" #bits "_t", errp)) {                        \
             return false;                                                      \
         }                                                                      \
         *obj = (uint##bits##_t)value;                                          \

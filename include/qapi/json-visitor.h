@@ -10,7 +10,7 @@
  *     Invalid parameter type for 'port', expected: string   INVALID_TYPE
  *     Parameter 'bogus' is unexpected               UNEXPECTED_PARAMETER
  *     Parameter 'type' does not accept value 'x'           INVALID_VALUE
- *     Parameter 'x' expects uint8                          INVALID_VALUE
+ *     Parameter 'x' expects uint8_t                        INVALID_VALUE
  *     Parameter 'x' expects uint64 (a string or -1 given)   INVALID_TYPE or
  *                                                          INVALID_VALUE
  *

@@ -131,7 +131,7 @@ static void test_marshal_bad_arguments(void **state)
     expect_error(cmds, "test-nothing", "{\"x\": 1}", "GenericError",
                  "Parameter 'x' is unexpected");
     expect_error(cmds, "test-list", "{\"n\": 256}", "GenericError",
-                 "Parameter 'n' expects uint8");
+                 "Parameter 'n' expects uint8_t");
     expect_error(cmds, "test-boxed", "{\"type\": \"bogus\"}", "GenericError",
                  "Parameter 'type' does not accept value 'bogus'");
     expect_error(cmds, "test-flat", "{}", "GenericError",

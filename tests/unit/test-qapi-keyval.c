@@ -204,7 +204,7 @@ static void test_conversion_errors(void **state)
                  QAPI_ERROR_INVALID_VALUE,
                  "Parameter 'append' expects 'on' or 'off'");
     expect_error("type=net,host=h,port=65536", NULL, visit_union,
-                 QAPI_ERROR_INVALID_VALUE, "Parameter 'port' expects uint16");
+                 QAPI_ERROR_INVALID_VALUE, "Parameter 'port' expects uint16_t");
     expect_error("type=net,host=h,port=-1", NULL, visit_union,
                  QAPI_ERROR_INVALID_VALUE,
                  "Parameter 'port' expects a uint64 value");

@@ -281,15 +281,15 @@ static void test_input_ranges(void **state)
     static const struct {
         const char *key, *value, *message;
     } cases[] = {
-        { "i8", "128", "Parameter 'i8' expects int8" },
-        { "i8", "-129", "Parameter 'i8' expects int8" },
-        { "u8", "256", "Parameter 'u8' expects uint8" },
-        { "u8", "-1", "Parameter 'u8' expects uint8" },
-        { "i16", "32768", "Parameter 'i16' expects int16" },
-        { "u16", "65536", "Parameter 'u16' expects uint16" },
-        { "i32", "2147483648", "Parameter 'i32' expects int32" },
-        { "i32", "-2147483649", "Parameter 'i32' expects int32" },
-        { "u32", "4294967296", "Parameter 'u32' expects uint32" },
+        { "i8", "128", "Parameter 'i8' expects int8_t" },
+        { "i8", "-129", "Parameter 'i8' expects int8_t" },
+        { "u8", "256", "Parameter 'u8' expects uint8_t" },
+        { "u8", "-1", "Parameter 'u8' expects uint8_t" },
+        { "i16", "32768", "Parameter 'i16' expects int16_t" },
+        { "u16", "65536", "Parameter 'u16' expects uint16_t" },
+        { "i32", "2147483648", "Parameter 'i32' expects int32_t" },
+        { "i32", "-2147483649", "Parameter 'i32' expects int32_t" },
+        { "u32", "4294967296", "Parameter 'u32' expects uint32_t" },
         { "u64", "-1", "Parameter 'u64' expects uint64" },
         { "sz", "-4096", "Parameter 'sz' expects uint64" },
     };
@@ -448,7 +448,7 @@ static void test_input_union(void **state)
     expect_union_error("{\"type\": \"net\", \"host\": \"h\", "
                        "\"port\": 65536}",
                        QAPI_ERROR_INVALID_VALUE,
-                       "Parameter 'port' expects uint16");
+                       "Parameter 'port' expects uint16_t");
     expect_union_error("{\"type\": \"net\", \"host\": \"h\", \"port\": 1, "
                        "\"sizes\": [1, -1]}",
                        QAPI_ERROR_INVALID_VALUE,
