@@ -4,7 +4,9 @@
  * standard input ({"execute": ..., "arguments": ...}) is answered on
  * standard output with {"return": ...} or {"error": {"class", "desc"}}.
  * test-qapi-wording-qemu.py sends the same malformed arguments here and
- * to qemu-system-x86_64 and compares the answers.
+ * to qemu-system-x86_64 and compares the answers.  With --object, each
+ * line is instead an -object option string, read by the keyval visitor
+ * into ObjectOptions, and the answer is the error message or "ok".
  *
  * The implementations below are never meant to be reached: an argument
  * error stops in the marshaller.  Each reports that it was reached, so a
@@ -19,6 +21,8 @@
 #include "qapi/qapi-commands-qom.h"
 #include "qapi/qapi-commands-run-state.h"
 #include "qapi/qapi-init-commands.h"
+#include "qapi/keyval-visitor.h"
+#include "qapi/qapi-visit-qom.h"
 
 #define REACHED(errp)                                                          \
     g_set_error(errp, QAPI_ERROR, QAPI_ERROR_GENERIC, "%s reached", __func__)
@@ -192,13 +196,36 @@ static char *answer(QmpCommandList *cmds, const char *line)
     return json_to_string(reply, FALSE);
 }
 
-int main(void)
+/* What -object makes of @line: "ok" or the error message. */
+static char *object_answer(char *line)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(ObjectOptions) opts = NULL;
+
+    line[strcspn(line, "\n")] = 0;
+    g_autoptr(QapiVisitor) v =
+        qapi_keyval_input_visitor_new_str(line, "qom-type", &err);
+    if (v) {
+        visit_type_ObjectOptions(v, NULL, &opts, &err);
+    }
+    return g_strdup(err ? err->message : "ok");
+}
+
+int main(int argc, char **argv)
 {
     g_autoptr(QmpCommandList) cmds = qmp_command_list_new();
+    bool objects = argc > 1 && strcmp(argv[1], "--object") == 0;
     char line[65536];
 
     qmp_init_marshal(cmds);
     while (fgets(line, sizeof(line), stdin)) {
+        if (objects) {
+            g_autofree char *reply = object_answer(line);
+
+            printf("%s\n", reply);
+            fflush(stdout);
+            continue;
+        }
         g_autofree char *reply = answer(cmds, line);
 
         printf("%s\n", reply);

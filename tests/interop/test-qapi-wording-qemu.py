@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""QMP argument errors, qio beside QEMU.
+"""QMP argument errors and -object errors, qio beside QEMU.
 
 Sends the same malformed arguments to qemu-system-x86_64 (-machine none,
 over a QMP UNIX socket) and to qio's generated marshallers (the
 qapi-wording-probe program) and requires the same error class and the
-same text for each: clients written for QEMU match these strings.
+same text for each: clients written for QEMU match these strings.  Then
+the same for -object option strings, read by qio's keyval visitor.
 
 Usage: test-qapi-wording-qemu.py BUILD_ROOT   (exit 77 without QEMU)
 """
@@ -88,6 +89,43 @@ NEGOTIATION_CASES = [
     ("qmp_capabilities", {"enable": ["bogus"]}),
     ("qmp_capabilities", {"x": 1}),
 ]
+
+
+# -object strings QEMU refuses while parsing them.
+OBJECT_CASES = [
+    "memory-backend-ram,id=m,size=abc",
+    "memory-backend-ram,id=m,size=16E",
+    "memory-backend-ram,id=m,size=-1",
+    "memory-backend-ram,id=m,size=1M,share=maybe",
+    "memory-backend-ram,id=m,size=1M,bogus=1",
+    "memory-backend-ram,id=m",
+    "memory-backend-ram,id=m,size=1M,prealloc-threads=x",
+    "memory-backend-ram,id=m,size=1M,prealloc-threads=4294967296",
+    "memory-backend-ram,id=m,size=1M,policy=x",
+    "secret,id=s,data=x,format=hex2",
+    "secret_keyring,id=k,serial=x",
+    "tls-creds-x509,id=t,endpoint=middle",
+    "tls-creds-anon,id=t,verify-peer=maybe",
+    "authz-simple,id=a",
+    "bogus-type,id=x",
+]
+
+
+def qemu_object_error(opt):
+    # Without a monitor, a QEMU that accepted the option would wait: the
+    # timeout ends it, and the case fails.
+    try:
+        r = subprocess.run(["qemu-system-x86_64", "-machine", "none",
+                            "-nodefaults", "-display", "none", "-S",
+                            "-object", opt],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        return "(QEMU accepted it)"
+    prefix = "qemu-system-x86_64: -object %s: " % opt
+    text = r.stderr.strip().split("\n")[0]
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 class Qemu:
@@ -182,7 +220,20 @@ def main(argv):
         print("FAILED: %d answers from the probe, %d from QEMU"
               % (len(ours), len(theirs)))
         failures += 1
-    print("%d case(s), %d failure(s)" % (len(theirs), failures))
+    r = subprocess.run([probe, "--object"],
+                       input="".join(o + "\n" for o in OBJECT_CASES),
+                       stdout=subprocess.PIPE, universal_newlines=True,
+                       timeout=60, check=True)
+    ours = r.stdout.splitlines()
+    for opt, o in zip(OBJECT_CASES, ours):
+        q = qemu_object_error(opt)
+        if q == o:
+            print("ok: -object %s -> %s" % (opt, o))
+        else:
+            print("FAILED: -object %s\n  QEMU: %s\n  qio:  %s" % (opt, q, o))
+            failures += 1
+    print("%d case(s), %d failure(s)"
+          % (len(theirs) + len(OBJECT_CASES), failures))
     return 1 if failures else 0
 
 
