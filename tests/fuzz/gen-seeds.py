@@ -388,7 +388,51 @@ def client_seeds():
         chunk(1, REPLY_TYPE_NONE) + simple(1) + bytes(16)
 
 
+def qapi_input_seeds():
+    """Seeds for fuzz-qapi-input: first byte the path (see the target)."""
+    keyval_backends = [
+        "socket,data.addr.type=inet,data.addr.data.host=127.0.0.1,"
+        "data.addr.data.port=9000,data.server=on,data.wait=off,"
+        "data.tls-creds=tls0,data.reconnect-ms=500",
+        "socket,data.addr.type=unix,data.addr.data.path=/tmp/s,"
+        "data.addr.data.abstract=on",
+        "file,data.out=/tmp/f,data.append=yes,data.logfile=/tmp/l",
+        "ringbuf,data.size=4096",
+        "mux,data.chardev=c0",
+        "stdio,data.signal=off",
+        "null,data.x.0=1,data.x.2=3",
+    ]
+    objects = [
+        "secret,id=s0,data=letmein,format=raw",
+        "memory-backend-ram,id=m,size=1G,share=on,host-nodes.0=0",
+        "memory-backend-file,id=f,size=64M,mem-path=/dev/shm/q",
+        "authz-list,id=a,policy=deny,rules.0.match=CN=*,"
+        "rules.0.policy=allow,rules.0.format=glob",
+        "tls-creds-x509,id=t,endpoint=server,dir=/etc,verify-peer=off",
+    ]
+    json_backends = [
+        '{"type": "socket", "data": {"addr": {"type": "inet", "data": '
+        '{"host": "::1", "port": "1", "ipv6": true}}, "server": false}}',
+        '{"type": "pty", "data": {}}',
+    ]
+    json_objects = [
+        '{"qom-type": "secret_keyring", "id": "k", "serial": 5}',
+        '{"qom-type": "authz-list", "id": "a", "rules": '
+        '[{"match": "x", "policy": "allow"}]}',
+    ]
+    for i, text in enumerate(keyval_backends):
+        yield "keyval-backend-%d" % i, b"\x00" + text.encode()
+    for i, text in enumerate(objects):
+        yield "keyval-object-%d" % i, b"\x01" + text.encode()
+    yield "keyval-mon", b"\x02chardev=c0,mode=control,pretty=on,id=m"
+    for i, text in enumerate(json_backends):
+        yield "json-backend-%d" % i, b"\x03" + text.encode()
+    for i, text in enumerate(json_objects):
+        yield "json-object-%d" % i, b"\x04" + text.encode()
+
+
 TARGETS = {
+    "fuzz-qapi-input": qapi_input_seeds,
     "fuzz-nbd-server-options": server_options_seeds,
     "fuzz-nbd-server-commands": server_commands_seeds,
     "fuzz-nbd-client": client_seeds,
