@@ -545,8 +545,9 @@ class Enum(Entity):
 
     def constant(self, value):
         prefix = self.prefix or camel_to_upper(self.name)
-        # the prefix keeps the constant clear of C keywords
-        return prefix + "_" + re.sub(r"[^A-Za-z0-9_]", "_", value).upper()
+        # A value that is a C keyword (or unix, linux) keeps the q_ its
+        # member name gets: SOCKET_ADDRESS_TYPE_Q_UNIX, as u.q_unix.
+        return prefix + "_" + c_name(value).upper()
 
     def max_constant(self):
         return (self.prefix or camel_to_upper(self.name)) + "__MAX"

@@ -86,7 +86,7 @@ static void test_query_qmp_schema(void **state)
         n++;
         switch (info->meta_type) {
         case SCHEMA_META_TYPE_OBJECT:
-        case SCHEMA_META_TYPE_ENUM:
+        case SCHEMA_META_TYPE_Q_ENUM:
         case SCHEMA_META_TYPE_ALTERNATE:
             /* masked, as QEMU does */
             assert_true(g_ascii_isdigit(info->name[0]));
@@ -113,7 +113,7 @@ static void test_query_qmp_schema(void **state)
     assert_string_equal(m->next->value->name, "reason");
     SchemaInfo *reason = find(list, m->next->value->type);
     REQUIRE(reason);
-    assert_int_equal(reason->meta_type, SCHEMA_META_TYPE_ENUM);
+    assert_int_equal(reason->meta_type, SCHEMA_META_TYPE_Q_ENUM);
 }
 
 /* Output of the parsed list gives back the generated text's value. */
