@@ -509,6 +509,10 @@ void qio_chardev_be_event(QIOChardev *chr, QIOChardevEvent event)
 {
     QIOChardevPrivate *priv = priv_of(chr);
 
+    if (priv->closed) {
+        /* Removed: its frontends are gone or going. */
+        return;
+    }
     if (event == QIO_CHARDEV_EVENT_OPENED) {
         if (priv->be_open) {
             return;
