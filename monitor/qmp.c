@@ -19,6 +19,8 @@
 
 #include "monitor/error.h"
 #include "monitor/json-writer.h"
+#include "qapi/error.h"
+#include "qapi/event.h"
 #include "qio-config.h"
 
 struct _MonitorQMP {
@@ -26,8 +28,7 @@ struct _MonitorQMP {
 
     bool pretty;
     MonitorJsonStream *stream;
-    MonitorQMPLookup lookup;
-    gpointer lookup_opaque;
+    const QmpCommandList *commands;
     bool negotiated;
 };
 
@@ -35,15 +36,6 @@ G_DEFINE_TYPE(MonitorQMP, monitor_qmp, MONITOR_TYPE_BASE)
 
 /* Every QMP monitor, for events; only touched on the main thread. */
 static GList *qmp_monitors;
-
-const char *monitor_qmp_error_class(const GError *err)
-{
-    if (err && err->domain == MONITOR_ERROR &&
-        err->code == MONITOR_ERROR_COMMAND_NOT_FOUND) {
-        return "CommandNotFound";
-    }
-    return "GenericError";
-}
 
 void monitor_qmp_version(int *major, int *minor, int *micro,
                          const char **package)
@@ -54,7 +46,7 @@ void monitor_qmp_version(int *major, int *minor, int *micro,
     *major = v[0];
     *minor = v[1];
     *micro = v[2];
-    *package = "qio";
+    *package = "";
 }
 
 /* ---- Output --------------------------------------------------------------
@@ -122,7 +114,7 @@ static void send_error(MonitorQMP *qmp, const GError *err, JsonNode *id)
     g_autoptr(JsonObject) reply = json_object_new();
     g_autoptr(JsonObject) error = json_object_new();
 
-    json_object_set_string_member(error, "class", monitor_qmp_error_class(err));
+    json_object_set_string_member(error, "class", qapi_error_class(err));
     json_object_set_string_member(error, "desc", err->message);
     if (id) {
         json_object_set_member(reply, "id", json_node_ref(id));
@@ -183,12 +175,11 @@ static void handle_request(MonitorQMP *qmp, JsonNode *req)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) ret = NULL;
-    g_autoptr(JsonObject) empty = NULL;
     JsonObject *obj;
     JsonObject *args;
     JsonNode *id;
     const char *name;
-    MonitorQMPMarshal marshal;
+    const QmpCommand *cmd;
 
     if (!JSON_NODE_HOLDS_OBJECT(req)) {
         g_set_error(&err, MONITOR_ERROR, MONITOR_ERROR_PROTOCOL,
@@ -204,31 +195,36 @@ static void handle_request(MonitorQMP *qmp, JsonNode *req)
         return;
     }
 
-    marshal = qmp->lookup ? qmp->lookup(qmp->lookup_opaque, name) : NULL;
-    if (!qmp->negotiated && (!marshal || strcmp(name, "qmp_capabilities"))) {
-        g_set_error(&err, MONITOR_ERROR, MONITOR_ERROR_COMMAND_NOT_FOUND,
+    cmd = qmp->commands ? qmp_find_command(qmp->commands, name) : NULL;
+    if (!qmp->negotiated && (!cmd || strcmp(name, "qmp_capabilities"))) {
+        g_set_error(&err, QAPI_ERROR, QAPI_ERROR_COMMAND_NOT_FOUND,
                     "Expecting capabilities negotiation with "
                     "'qmp_capabilities'");
         send_error(qmp, err, id);
         return;
     }
-    if (!marshal) {
-        g_set_error(&err, MONITOR_ERROR, MONITOR_ERROR_COMMAND_NOT_FOUND,
+    if (!cmd) {
+        g_set_error(&err, QAPI_ERROR, QAPI_ERROR_COMMAND_NOT_FOUND,
                     "The command %s has not been found", name);
         send_error(qmp, err, id);
         return;
     }
-    if (!args) {
-        args = empty = json_object_new();
+    if (!qmp_command_is_enabled(cmd)) {
+        const char *why = qmp_command_disable_reason(cmd);
+
+        g_set_error(&err, QAPI_ERROR, QAPI_ERROR_COMMAND_NOT_FOUND,
+                    "Command %s has been disabled%s%s", name, why ? ": " : "",
+                    why ? why : "");
+        send_error(qmp, err, id);
+        return;
     }
 
     /* The reply may come after the command freed its monitor: hold it. */
     g_object_ref(qmp);
-    marshal(args, &ret, &err);
-    if (err) {
-        send_error(qmp, err, id);
-    } else {
+    if (qmp_command_run(cmd, args, &ret, &err)) {
         send_return(qmp, ret, id);
+    } else {
+        send_error(qmp, err, id);
     }
     g_object_unref(qmp);
 }
@@ -253,7 +249,7 @@ bool monitor_qmp_negotiate(MonitorQMP *qmp, const char *const *enable,
                            GError **errp)
 {
     if (qmp->negotiated) {
-        g_set_error(errp, MONITOR_ERROR, MONITOR_ERROR_COMMAND_NOT_FOUND,
+        g_set_error(errp, QAPI_ERROR, QAPI_ERROR_COMMAND_NOT_FOUND,
                     "Capabilities negotiation is already complete, command "
                     "ignored");
         return false;
@@ -262,7 +258,7 @@ bool monitor_qmp_negotiate(MonitorQMP *qmp, const char *const *enable,
         /* Nothing is offered, so every capability asked for is missing. */
         g_autofree char *list = g_strjoinv(", ", (char **)enable);
 
-        g_set_error(errp, MONITOR_ERROR, MONITOR_ERROR_FAILED,
+        g_set_error(errp, QAPI_ERROR, QAPI_ERROR_GENERIC,
                     "Capability %s not available", list);
         return false;
     }
@@ -288,7 +284,7 @@ void monitor_qmp_broadcast_event(const char *name, JsonObject *data)
     json_object_set_int_member(ts, "microseconds", now % G_USEC_PER_SEC);
     json_object_set_object_member(event, "timestamp", json_object_ref(ts));
     json_object_set_string_member(event, "event", name);
-    if (data) {
+    if (data && json_object_get_size(data) > 0) {
         json_object_set_object_member(event, "data", json_object_ref(data));
     }
     for (GList *l = qmp_monitors; l; l = l->next) {
@@ -298,6 +294,12 @@ void monitor_qmp_broadcast_event(const char *name, JsonObject *data)
             send_object(qmp, event, true);
         }
     }
+}
+
+void monitor_qmp_event_emitter(const char *event, JsonObject *data,
+                               void *opaque)
+{
+    monitor_qmp_broadcast_event(event, data);
 }
 
 /* ---- Object --------------------------------------------------------------
@@ -330,16 +332,15 @@ MonitorQMP *monitor_qmp_new(const MonitorQMPOptions *opts)
     MonitorQMP *qmp = g_object_new(MONITOR_TYPE_QMP, NULL);
 
     qmp->pretty = opts && opts->pretty;
+    qmp->commands = opts ? opts->commands : NULL;
     qmp->stream =
         monitor_json_stream_new(opts ? opts->json : NULL, stream_emit, qmp);
     return qmp;
 }
 
-void monitor_qmp_set_commands(MonitorQMP *qmp, MonitorQMPLookup lookup,
-                              gpointer opaque)
+const QmpCommandList *monitor_qmp_get_commands(MonitorQMP *qmp)
 {
-    qmp->lookup = lookup;
-    qmp->lookup_opaque = opaque;
+    return qmp->commands;
 }
 
 static void monitor_qmp_init(MonitorQMP *qmp)
@@ -365,4 +366,5 @@ static void monitor_qmp_class_init(MonitorQMPClass *klass)
     mc->input = monitor_qmp_input;
     mc->opened = monitor_qmp_opened;
     mc->closed = monitor_qmp_closed;
+    qapi_event_set_emitter(monitor_qmp_event_emitter, NULL);
 }

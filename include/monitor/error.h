@@ -8,10 +8,10 @@
  *         ... the client sent a message over a bound ...
  *     }
  *
- * On the wire they are QMP "GenericError", except
- * MONITOR_ERROR_COMMAND_NOT_FOUND, which is "CommandNotFound" (see
- * monitor_qmp_error_class()); the messages use QEMU's wording so that a
- * client written for QEMU sees the same text.
+ * On the wire they are QMP "GenericError" (qapi_error_class(), in
+ * include/qapi/error.h); the QMP classes themselves, CommandNotFound
+ * among them, are QAPI_ERROR codes.  The messages use QEMU's wording so
+ * that a client written for QEMU sees the same text.
  */
 #pragma once
 
@@ -29,7 +29,6 @@ typedef enum {
     MONITOR_ERROR_PROTOCOL,    /* JSON that is not a valid QMP request */
     MONITOR_ERROR_NOT_FOUND,   /* no such fd name, monitor, command */
     MONITOR_ERROR_OUTPUT_FULL, /* the peer does not read its replies */
-    MONITOR_ERROR_COMMAND_NOT_FOUND, /* QMP's CommandNotFound class */
 } MonitorErrorCode;
 
 G_END_DECLS

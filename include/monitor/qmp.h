@@ -23,14 +23,23 @@
  * execution is not offered, so "oob" is not in the greeting and
  * qmp_capabilities refuses it.
  *
- * Commands come from a lookup function (monitor_qmp_set_commands()); the
- * marshallers have the generated signature.  A command runs with its
- * monitor current (monitor_cur()).
+ * Commands come from a QmpCommandList (include/qapi/qmp-registry.h)
+ * that the program fills with the generated qmp_init_marshal(); a
+ * disabled command is answered CommandNotFound.  A command runs with its
+ * monitor current (monitor_cur()); the commands the monitor implements
+ * itself (qmp_capabilities, query-version, query-commands, getfd,
+ * closefd, and monitor_qmp_marshal_query_qmp_schema()) use it.
  *
- *     MonitorQMPOptions opts = { .pretty = false };
+ *     g_autoptr(QmpCommandList) cmds = qmp_command_list_new();
+ *     qmp_init_marshal(cmds);
+ *     MonitorQMPOptions opts = { .pretty = false, .commands = cmds };
  *     MonitorQMP *qmp = monitor_qmp_new(&opts);
- *     monitor_qmp_set_commands(qmp, my_lookup, my_table);
  *     monitor_attach_chardev(MONITOR_BASE(qmp), chr, errp);
+ *
+ * Events: the first MonitorQMP installs monitor_qmp_event_emitter() as
+ * qapi's event emitter, so qapi_event_send_STOP() reaches every client.
+ * Monitors, commands and events all run on the thread of the main
+ * context the monitors' chardevs use.
  */
 #pragma once
 
@@ -39,30 +48,25 @@
 
 #include "monitor/json-stream.h"
 #include "monitor/monitor.h"
+#include "qapi/qmp-registry.h"
 
 G_BEGIN_DECLS
 
 #define MONITOR_TYPE_QMP (monitor_qmp_get_type())
 G_DECLARE_FINAL_TYPE(MonitorQMP, monitor_qmp, MONITOR, QMP, Monitor)
 
-/* A command's marshaller: the generated qmp_marshal_NAME(). */
-typedef void (*MonitorQMPMarshal)(JsonObject *args, JsonNode **ret,
-                                  GError **errp);
-/* The marshaller of @name, or NULL when there is no such command. */
-typedef MonitorQMPMarshal (*MonitorQMPLookup)(gpointer opaque,
-                                              const char *name);
-
 typedef struct MonitorQMPOptions {
-    bool pretty;             /* -mon ...,pretty=on */
-    MonitorJsonLimits *json; /* NULL: the defaults */
+    bool pretty; /* -mon ...,pretty=on */
+    /* The commands (borrowed: keep it while the monitor lives) */
+    const QmpCommandList *commands;
+    const MonitorJsonLimits *json; /* NULL: the defaults */
 } MonitorQMPOptions;
 
 /* A new QMP monitor (@opts NULL: compact output, default limits). */
 MonitorQMP *monitor_qmp_new(const MonitorQMPOptions *opts);
 
-/* Where the monitor finds its commands (@opaque is passed to @lookup). */
-void monitor_qmp_set_commands(MonitorQMP *qmp, MonitorQMPLookup lookup,
-                              gpointer opaque);
+/* The commands the monitor dispatches to (borrowed). */
+const QmpCommandList *monitor_qmp_get_commands(MonitorQMP *qmp);
 
 /*
  * The work of qmp_capabilities for the current monitor: accept the
@@ -77,8 +81,9 @@ bool monitor_qmp_negotiate(MonitorQMP *qmp, const char *const *enable,
 bool monitor_qmp_is_negotiated(MonitorQMP *qmp);
 
 /*
- * Send event @name with @data (borrowed; NULL for none, as STOP has) to
- * every QMP monitor whose client has negotiated:
+ * Send event @name with @data (borrowed; NULL or empty for none, as STOP
+ * has: no "data" member then, as in QEMU) to every QMP monitor whose
+ * client has negotiated:
  *
  *     {"timestamp": {"seconds": S, "microseconds": U}, "event": "STOP"}
  *
@@ -87,13 +92,30 @@ bool monitor_qmp_is_negotiated(MonitorQMP *qmp);
  */
 void monitor_qmp_broadcast_event(const char *name, JsonObject *data);
 
-/*
- * The class QMP reports for @err: QEMU's "CommandNotFound" for
- * MONITOR_ERROR_COMMAND_NOT_FOUND, "GenericError" for anything else.
- */
-const char *monitor_qmp_error_class(const GError *err);
+/* qapi's QapiEventEmitter: monitor_qmp_broadcast_event(). */
+void monitor_qmp_event_emitter(const char *event, JsonObject *data,
+                               void *opaque);
 
-/* The version triple and package in the greeting and query-version. */
+/*
+ * query-qmp-schema, QEMU's way: the generated introspection data (a JSON
+ * array of SchemaInfo) as the return value, parsed once.  Register it
+ * with qmp_register_command() where the schema has no marshaller for it.
+ */
+void monitor_qmp_marshal_query_qmp_schema(JsonObject *args, JsonNode **ret,
+                                          GError **errp);
+
+/*
+ * getfd and closefd, with the generated signatures (their module may be
+ * generated into the same program): keep the descriptor the client passed
+ * with the command as @fdname, and close the one kept as @fdname.
+ * QEMU's errors: "No file descriptor supplied via SCM_RIGHTS", "File
+ * descriptor named 'NAME' not found".
+ */
+void qmp_getfd(const char *fdname, GError **errp);
+void qmp_closefd(const char *fdname, GError **errp);
+
+/* The version triple and package in the greeting and query-version
+ * (package: empty, as in an upstream QEMU build). */
 void monitor_qmp_version(int *major, int *minor, int *micro,
                          const char **package);
 

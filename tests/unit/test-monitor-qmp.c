@@ -18,32 +18,20 @@
 
 #include "monitor/error.h"
 #include "monitor/qmp.h"
+#include "qapi/error.h"
+#include "qapi/event.h"
+#include "qapi/qapi-commands-control.h"
 
 /* ---- A command table -----------------------------------------------------
  */
 
-static void cmd_qmp_capabilities(JsonObject *args, JsonNode **ret,
-                                 GError **errp)
-{
-    g_autoptr(GPtrArray) caps = g_ptr_array_new();
-    JsonNode *enable = json_object_get_member(args, "enable");
-
-    if (enable) {
-        JsonArray *arr = json_node_get_array(enable);
-
-        for (guint i = 0; i < json_array_get_length(arr); i++) {
-            g_ptr_array_add(caps,
-                            (char *)json_array_get_string_element(arr, i));
-        }
-    }
-    g_ptr_array_add(caps, NULL);
-    monitor_qmp_negotiate(MONITOR_QMP(monitor_cur()),
-                          (const char *const *)caps->pdata, errp);
-}
-
 static void cmd_echo(JsonObject *args, JsonNode **ret, GError **errp)
 {
-    *ret = json_node_init_object(json_node_alloc(), args);
+    *ret = json_node_init_object(json_node_alloc(),
+                                 args ? args : json_object_new());
+    if (!args) {
+        json_object_unref(json_node_get_object(*ret));
+    }
 }
 
 static void cmd_fail(JsonObject *args, JsonNode **ret, GError **errp)
@@ -51,9 +39,25 @@ static void cmd_fail(JsonObject *args, JsonNode **ret, GError **errp)
     g_set_error(errp, MONITOR_ERROR, MONITOR_ERROR_FAILED, "it failed");
 }
 
+static void cmd_device_fail(JsonObject *args, JsonNode **ret, GError **errp)
+{
+    g_set_error(errp, QAPI_ERROR, QAPI_ERROR_DEVICE_NOT_FOUND,
+                "Device 'x' not found");
+}
+
+/* What a marshaller returns for a command that returns nothing. */
+static JsonNode *empty_return(void)
+{
+    JsonNode *node = json_node_init_object(json_node_alloc(), NULL);
+
+    json_node_take_object(node, json_object_new());
+    return node;
+}
+
 static void cmd_stop(JsonObject *args, JsonNode **ret, GError **errp)
 {
-    monitor_qmp_broadcast_event("STOP", NULL);
+    qapi_event_emit("STOP", NULL);
+    *ret = empty_return();
 }
 
 static void cmd_big(JsonObject *args, JsonNode **ret, GError **errp)
@@ -63,41 +67,56 @@ static void cmd_big(JsonObject *args, JsonNode **ret, GError **errp)
     *ret = json_node_init_string(json_node_alloc(), s);
 }
 
-/* The current monitor's received descriptor, kept as "fdname". */
+/* getfd and closefd take one string, fdname; the real implementations. */
 static void cmd_getfd(JsonObject *args, JsonNode **ret, GError **errp)
 {
-    Monitor *mon = monitor_cur();
-    int fd = monitor_take_received_fd(mon);
+    GError *err = NULL;
 
-    if (fd < 0) {
-        g_set_error(errp, MONITOR_ERROR, MONITOR_ERROR_FAILED,
-                    "No file descriptor supplied via SCM_RIGHTS");
-        return;
+    qmp_getfd(json_object_get_string_member(args, "fdname"), &err);
+    if (err) {
+        g_propagate_error(errp, err);
+    } else {
+        *ret = empty_return();
     }
-    monitor_fd_add(mon, json_object_get_string_member(args, "fdname"), fd,
-                   errp);
 }
 
-static MonitorQMPMarshal lookup(gpointer opaque, const char *name)
+static void cmd_closefd(JsonObject *args, JsonNode **ret, GError **errp)
 {
-    static const struct {
-        const char *name;
-        MonitorQMPMarshal fn;
-    } table[] = {
-        { "qmp_capabilities", cmd_qmp_capabilities },
-        { "echo", cmd_echo },
-        { "fail", cmd_fail },
-        { "stop", cmd_stop },
-        { "big", cmd_big },
-        { "getfd", cmd_getfd },
-    };
+    GError *err = NULL;
 
-    for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
-        if (!strcmp(table[i].name, name)) {
-            return table[i].fn;
-        }
+    qmp_closefd(json_object_get_string_member(args, "fdname"), &err);
+    if (err) {
+        g_propagate_error(errp, err);
+    } else {
+        *ret = empty_return();
     }
-    return NULL;
+}
+
+static QmpCommandList *commands;
+
+/* The control module's generated marshallers, and a few of our own. */
+static int setup_commands(void **state)
+{
+    commands = qmp_command_list_new();
+    qmp_init_marshal_control(commands);
+    qmp_register_command(commands, "echo", cmd_echo, 0, NULL);
+    qmp_register_command(commands, "fail", cmd_fail, 0, NULL);
+    qmp_register_command(commands, "device-fail", cmd_device_fail, 0, NULL);
+    qmp_register_command(commands, "stop", cmd_stop, 0, NULL);
+    qmp_register_command(commands, "big", cmd_big, 0, NULL);
+    qmp_register_command(commands, "getfd", cmd_getfd, 0, NULL);
+    qmp_register_command(commands, "closefd", cmd_closefd, 0, NULL);
+    qmp_register_command(commands, "query-qmp-schema",
+                         monitor_qmp_marshal_query_qmp_schema, 0, NULL);
+    qmp_register_command(commands, "off", cmd_echo, 0, NULL);
+    qmp_disable_command(commands, "off", "not today");
+    return 0;
+}
+
+static int teardown_commands(void **state)
+{
+    g_clear_pointer(&commands, qmp_command_list_free);
+    return 0;
 }
 
 /* ---- Helpers -------------------------------------------------------------
@@ -105,11 +124,9 @@ static MonitorQMPMarshal lookup(gpointer opaque, const char *name)
 
 static Monitor *new_qmp(bool pretty)
 {
-    MonitorQMPOptions opts = { .pretty = pretty };
-    MonitorQMP *qmp = monitor_qmp_new(&opts);
+    MonitorQMPOptions opts = { .pretty = pretty, .commands = commands };
 
-    monitor_qmp_set_commands(qmp, lookup, NULL);
-    return MONITOR_BASE(qmp);
+    return MONITOR_BASE(monitor_qmp_new(&opts));
 }
 
 /* Everything the monitor has for the peer, taken. */
@@ -173,7 +190,7 @@ static void test_greeting(void **state)
         "\"major\": %d}, \"package\": \"%s\"}, \"capabilities\": []}}\r\n",
         micro, minor, major, package);
     assert_string_equal(greeting, want);
-    assert_string_equal(package, "qio");
+    assert_string_equal(package, "");
     assert_true(major + minor + micro > 0);
 }
 
@@ -514,6 +531,22 @@ static void test_fds(void **state)
     assert_false(monitor_fd_remove(mon, "f", &err));
     assert_string_equal(err->message, "File descriptor named 'f' not found");
     g_clear_error(&err);
+    check_xchg(mon,
+               "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": "
+               "\"f\"}}",
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": \"File "
+               "descriptor named 'f' not found\"}}\r\n");
+    fd = pipe_fd();
+    monitor_push_received_fd(mon, fd);
+    check_xchg(mon,
+               "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": "
+               "\"g\"}}",
+               "{\"return\": {}}\r\n");
+    check_xchg(mon,
+               "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": "
+               "\"g\"}}",
+               "{\"return\": {}}\r\n");
+    assert_false(fd_is_open(fd));
 
     /* Names that start with a digit are refused, the fd closed. */
     fd = pipe_fd();
@@ -542,6 +575,98 @@ static void test_fds(void **state)
     assert_false(fd_is_open(fd));
 }
 
+/* The monitor's own commands, through the generated marshallers. */
+static void test_monitor_commands(void **state)
+{
+    g_autoptr(Monitor) mon = open_negotiated(false);
+    g_autofree char *version = NULL;
+    g_autofree char *commands_out = NULL;
+    g_autofree char *schema = NULL;
+    int major, minor, micro;
+    const char *package;
+
+    monitor_qmp_version(&major, &minor, &micro, &package);
+    version = g_strdup_printf("{\"return\": {\"qemu\": {\"major\": %d, "
+                              "\"minor\": %d, \"micro\": %d}, \"package\": "
+                              "\"%s\"}, \"id\": 1}\r\n",
+                              major, minor, micro, package);
+    check_xchg(mon, "{\"execute\": \"query-version\", \"id\": 1}", version);
+
+    /* Every enabled command, in name order; not the disabled one. */
+    commands_out = xchg(mon, "{\"execute\": \"query-commands\"}");
+    assert_true(g_str_has_prefix(commands_out, "{\"return\": [{\"name\": "
+                                               "\"big\"}, {\"name\": "
+                                               "\"closefd\"}, "));
+    assert_non_null(strstr(commands_out, "{\"name\": \"qmp_capabilities\"}"));
+    assert_non_null(strstr(commands_out, "{\"name\": \"query-commands\"}"));
+    assert_null(strstr(commands_out, "\"off\""));
+
+    check_xchg(mon, "{\"execute\": \"off\"}",
+               "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
+               "\"Command off has been disabled: not today\"}}\r\n");
+    /* Other classes pass through. */
+    check_xchg(mon, "{\"execute\": \"device-fail\"}",
+               "{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": "
+               "\"Device 'x' not found\"}}\r\n");
+    /* Argument errors come from the generated visitors, in QEMU's words. */
+    check_xchg(mon,
+               "{\"execute\": \"query-version\", \"arguments\": "
+               "{\"a\": 1}}",
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+               "\"Parameter 'a' is unexpected\"}}\r\n");
+
+    /* query-qmp-schema: the introspection array. */
+    schema = xchg(mon, "{\"execute\": \"query-qmp-schema\", \"id\": 9}");
+    assert_true(g_str_has_prefix(schema, "{\"return\": [{"));
+    assert_true(g_str_has_suffix(schema, "}], \"id\": 9}\r\n"));
+    assert_non_null(strstr(schema, "\"name\": \"query-version\""));
+    check_xchg(mon,
+               "{\"execute\": \"query-qmp-schema\", \"arguments\": "
+               "{\"x\": 1}}",
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+               "\"Parameter 'x' is unexpected\"}}\r\n");
+}
+
+static void test_negotiation_arguments(void **state)
+{
+    g_autoptr(Monitor) mon = new_qmp(false);
+
+    monitor_peer_opened(mon);
+    g_free(take_output(mon));
+    check_xchg(mon,
+               "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+               "{\"enable\": \"oob\"}}",
+               "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+               "\"Invalid parameter type for 'enable', expected: "
+               "array\"}}\r\n");
+    check_xchg(mon,
+               "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+               "{\"enable\": []}}",
+               "{\"return\": {}}\r\n");
+}
+
+/* Commands that need a monitor fail cleanly without one. */
+static void test_no_monitor(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VersionInfo) info = NULL;
+
+    assert_null(monitor_cur());
+    qmp_qmp_capabilities(NULL, &err);
+    assert_true(g_error_matches(err, QAPI_ERROR, QAPI_ERROR_GENERIC));
+    g_clear_error(&err);
+    assert_null(qmp_query_commands(&err));
+    assert_non_null(err);
+    g_clear_error(&err);
+    qmp_getfd("x", &err);
+    assert_non_null(err);
+    g_clear_error(&err);
+    qmp_closefd("x", &err);
+    assert_non_null(err);
+    info = qmp_query_version(NULL);
+    assert_non_null(info->qemu);
+}
+
 static void test_cur(void **state)
 {
     g_autoptr(Monitor) mon = new_qmp(false);
@@ -565,8 +690,11 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_fds),
+        cmocka_unit_test(test_monitor_commands),
+        cmocka_unit_test(test_negotiation_arguments),
+        cmocka_unit_test(test_no_monitor),
         cmocka_unit_test(test_cur),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_commands, teardown_commands);
 }
