@@ -103,10 +103,11 @@ static void iterate(void)
 #define WAIT_UNTIL(cond)                                                       \
     do {                                                                       \
         gint64 end_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;            \
-        while (!(cond) && g_get_monotonic_time() < end_) {                     \
+        bool ok_;                                                              \
+        while (!(ok_ = (cond)) && g_get_monotonic_time() < end_) {             \
             iterate();                                                         \
         }                                                                      \
-        assert_true(cond);                                                     \
+        assert_true(ok_);                                                      \
     } while (0)
 
 /* Run the context for @ms milliseconds. */
