@@ -677,8 +677,8 @@ static bool check_options(const char *id, const QIOChardevSocketOptions *o,
     }
     if (o->server && o->reconnect_ms) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'reconnect' option is incompatible with "
-                       "'server' option");
+                       "'reconnect' option is incompatible with socket in "
+                       "server listen mode");
         return false;
     }
     if (!o->server && o->wait) {
@@ -689,12 +689,12 @@ static bool check_options(const char *id, const QIOChardevSocketOptions *o,
     }
     if (o->tls_authz && !o->tls_creds) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'tls_authz' provided but TLS is not enabled");
+                       "'tls-authz' provided but TLS is not enabled");
         return false;
     }
     if (o->tls_authz && !o->server) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'tls_authz' option is incompatible with "
+                       "'tls-authz' option is incompatible with "
                        "socket in client connect mode");
         return false;
     }
