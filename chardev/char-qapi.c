@@ -342,6 +342,10 @@ static bool build_socket(GPtrArray *pairs, JsonObject *data, GError **errp)
     json_object_set_object_member(addr, "data", adata);
     if (path) {
         json_object_set_string_member(addr, "type", "unix");
+        /* -chardev's default, stated, as QEMU's option parser does. */
+        if (!qutil_keyval_lookup(pairs, "tight")) {
+            json_object_set_string_member(adata, "tight", "on");
+        }
     } else if (host || port) {
         if (!port) {
             qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
@@ -385,9 +389,50 @@ static bool build_socket(GPtrArray *pairs, JsonObject *data, GError **errp)
     return true;
 }
 
+/*
+ * The visitor names members by their place in ChardevBackend
+ * ("data.addr.data.port", "data.out"); the user wrote -chardev's flat
+ * names ("port", "path").  Say it in the user's terms, as QEMU does; the
+ * domain and code stay.
+ */
+static void opts_error(GError *err, const char *type)
+{
+    static const struct {
+        const char *backend, *member, *option;
+    } renamed[] = {
+        { "file", "'out'", "'path'" },
+        { "file", "'in'", "'input-path'" },
+        { "pipe", "'device'", "'path'" },
+    };
+    g_autofree char *msg = NULL;
+    char *p;
+
+    msg = g_strdup(err->message);
+    while ((p = strstr(msg, "'data.addr.data.")) ||
+           (p = strstr(msg, "'data."))) {
+        size_t skip = g_str_has_prefix(p, "'data.addr.data.") ? 15 : 5;
+
+        memmove(p + 1, p + 1 + skip, strlen(p + 1 + skip) + 1);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(renamed); i++) {
+        if (!strcmp(type, renamed[i].backend) &&
+            (p = strstr(msg, renamed[i].member))) {
+            g_autofree char *fixed = g_strdup_printf(
+                "%.*s%s%s", (int)(p - msg), msg, renamed[i].option,
+                p + strlen(renamed[i].member));
+
+            g_free(msg);
+            msg = g_steal_pointer(&fixed);
+        }
+    }
+    g_free(err->message);
+    err->message = g_steal_pointer(&msg);
+}
+
 ChardevBackend *qio_chardev_parse_opts(const char *opts, char **id, bool *mux,
                                        GError **errp)
 {
+    g_autoptr(GError) err = NULL;
     g_autofree char *expanded = expand_short_bools(opts);
     g_autoptr(GPtrArray) pairs = NULL;
     g_autoptr(JsonNode) root = NULL;
@@ -478,7 +523,9 @@ ChardevBackend *qio_chardev_parse_opts(const char *opts, char **id, bool *mux,
     }
 
     v = qapi_keyval_input_visitor_new(root);
-    if (!visit_type_ChardevBackend(v, NULL, &backend, errp)) {
+    if (!visit_type_ChardevBackend(v, NULL, &backend, &err)) {
+        opts_error(err, type);
+        g_propagate_error(errp, g_steal_pointer(&err));
         goto fail;
     }
     return backend;

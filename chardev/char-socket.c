@@ -103,7 +103,8 @@ static char *address_filename(QIOChardevSocket *s, const char *prefix)
     case QIO_SOCKET_ADDRESS_TYPE_UNIX: {
         const QIOUnixSocketAddress *u = &a->u.q_unix;
         bool abstract = u->has_abstract && u->abstract;
-        bool tight = !u->has_tight || u->tight;
+        /* As QEMU: shown when given (-chardev always gives it). */
+        bool tight = u->has_tight && u->tight;
 
         return g_strdup_printf("%sunix:%s%s%s%s", prefix, u->path,
                                abstract ? ",abstract=on" : "",

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include "chardev/char-mux.h"
 #include "chardev/char-qapi.h"
@@ -94,6 +95,13 @@ static void test_parse_socket(void **state)
     g_clear_pointer(&b, qapi_free_ChardevBackend);
     g_clear_pointer(&id, g_free);
 
+    /* tight defaults to on, and is stated, as QEMU's parser does. */
+    b = parse("socket,id=u1,path=@x,abstract=on", &id, &mux);
+    assert_true(b->u.socket.data->addr->u.q_unix.data->has_tight);
+    assert_true(b->u.socket.data->addr->u.q_unix.data->tight);
+    g_clear_pointer(&b, qapi_free_ChardevBackend);
+    g_clear_pointer(&id, g_free);
+
     b = parse("socket,id=f0,fd=3,server=on", &id, &mux);
     assert_int_equal(b->u.socket.data->addr->type, SOCKET_ADDRESS_TYPE_FD);
     assert_string_equal(b->u.socket.data->addr->u.fd.data->str, "3");
@@ -155,16 +163,20 @@ static void test_parse_errors(void **state)
         { "nosuch,id=c", "'nosuch' is not a valid char driver name" },
         { "mux,id=c", "'mux' is not a valid char driver name" },
         { "null", "chardev: no id specified" },
-        { "socket,id=s,host=h,port=1,bogus=1", "bogus" },
-        { "null,id=n,size=4", "size" },
+        /* Named as the user wrote them, not by their place in the tree. */
+        { "socket,id=s,host=h,port=1,bogus=1", "Invalid parameter 'bogus'" },
+        { "null,id=n,size=4", "Invalid parameter 'size'" },
+        { "socket,id=s,host=h,port=1,server=maybe",
+          "Parameter 'server' expects 'on' or 'off'" },
+        { "socket,id=s,path=/p,tight=2", "Parameter 'tight' expects" },
+        { "file,id=f,append=on", "Parameter 'path' is missing" },
+        { "pipe,id=p", "Parameter 'path' is missing" },
         { "socket,id=s,host=h", "no port given" },
         { "socket,id=s", "give host and port" },
-        { "socket,id=s,host=h,port=1,server=maybe", "server" },
         { "ringbuf,id=r,size=abc", "Parameter 'size' expects a size value" },
         { "ringbuf,id=r,size=16E", "size" },
         { "stdio,id=s,mux=perhaps", "mux" },
         { "socket,id=s,path=/x,id=t", "id" },
-        { "file,id=f", "out" },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -200,6 +212,24 @@ static void test_new_from_opts(void **state)
     assert_ptr_equal(qio_chardev_mux_get_base(mux),
                      qio_chardev_find("m0-base"));
     assert_true(qio_chardev_frontend_open(qio_chardev_find("m0-base")));
+
+    /* An abstract UNIX server, named as QEMU names it, and reachable. */
+    {
+        g_autofree char *name = g_strdup_printf("qio-test-%d", getpid());
+        g_autofree char *srv = g_strdup_printf(
+            "socket,id=ab,path=%s,abstract=on,server=on,wait=off", name);
+        g_autofree char *cli =
+            g_strdup_printf("socket,id=ac,path=%s,abstract=on", name);
+        g_autofree char *want = g_strdup_printf(
+            "disconnected:unix:%s,abstract=on,tight=on,server=on", name);
+        g_autofree char *fn = NULL;
+
+        chr = qio_chardev_new_from_opts(srv, &err);
+        assert_non_null(chr);
+        fn = qio_chardev_get_filename(chr);
+        assert_string_equal(fn, want);
+        assert_non_null(qio_chardev_new_from_opts(cli, &err));
+    }
 
     /* A failed backend leaves nothing behind. */
     assert_null(qio_chardev_new_from_opts("ringbuf,id=bad,size=3", &err));
