@@ -94,7 +94,7 @@ static int setup(void **state)
     mux = qio_chardev_mux_new("m0", base, &err);
     assert_non_null(mux);
     drain();
-    output();
+    g_free(output());
     return 0;
 }
 
