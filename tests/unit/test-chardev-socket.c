@@ -103,10 +103,11 @@ static void iterate(void)
 #define WAIT_UNTIL(cond)                                                       \
     do {                                                                       \
         gint64 end_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;            \
-        while (!(cond) && g_get_monotonic_time() < end_) {                     \
+        bool ok_;                                                              \
+        while (!(ok_ = (cond)) && g_get_monotonic_time() < end_) {             \
             iterate();                                                         \
         }                                                                      \
-        assert_true(cond);                                                     \
+        assert_true(ok_);                                                      \
     } while (0)
 
 /* Run the context for @ms milliseconds. */
@@ -506,6 +507,56 @@ static void test_unix_fds(void **state)
     g_rmdir(dir);
 }
 
+/* Connect to the UNIX socket @opaque once it exists; the fd, or -1. */
+static gpointer late_client(gpointer opaque)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    g_strlcpy(sun.sun_path, opaque, sizeof(sun.sun_path));
+    g_usleep(200 * 1000);
+    while (g_get_monotonic_time() < end) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+            return GINT_TO_POINTER(fd);
+        }
+        close(fd);
+        g_usleep(10 * 1000);
+    }
+    return GINT_TO_POINTER(-1);
+}
+
+/* wait=on: creation returns only once a client is connected. */
+static void test_wait(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("test-chardev-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "w.sock", NULL);
+    g_autoptr(QIOSocketAddress) addr = qio_socket_address_new_unix(path, false);
+    QIOChardevSocketOptions so = { .addr = addr, .server = true, .wait = true };
+    GThread *th = g_thread_new("late-client", late_client, path);
+    gint64 start = g_get_monotonic_time();
+    QIOChardev *chr = qio_chardev_socket_new("w0", &so, &err);
+    int fd = GPOINTER_TO_INT(g_thread_join(th));
+    Fe *fe;
+
+    assert_non_null(chr);
+    assert_true(fd >= 0);
+    assert_true(qio_chardev_socket_is_connected(chr));
+    assert_true(g_get_monotonic_time() - start >= 150 * 1000);
+    /* The frontend attached afterwards still hears OPENED. */
+    fe = fe_new(chr);
+    WAIT_UNTIL(fe->opened == 1);
+    assert_int_equal(send(fd, "w", 1, 0), 1);
+    WAIT_UNTIL(fe->in->len == 1);
+    close(fd);
+    WAIT_UNTIL(fe->closed == 1);
+    fe_free(chr, fe);
+    assert_true(qio_chardev_remove("w0", &err));
+    g_rmdir(dir);
+}
+
 static int listen_local(int *port)
 {
     struct sockaddr_in sin = {
@@ -832,6 +883,42 @@ static void test_tls_refusals(void **state)
     assert_true(qio_chardev_remove("ts", NULL));
 }
 
+/*
+ * One TLS record carrying many commands, taken by a frontend 10 bytes at a
+ * time: the rest waits decrypted inside the TLS layer, with nothing more
+ * arriving on the socket, and must still be delivered.
+ */
+static void test_tls_pending_record(void **state)
+{
+    TlsServer ts = { 0 };
+    QIOChardev *cli;
+    Fe *cfe;
+    char msg[3000];
+
+    for (size_t i = 0; i < sizeof(msg); i++) {
+        msg[i] = 'a' + i % 26;
+    }
+    tls_server_start(&ts, NULL);
+    cli = tls_client(&ts, "good", "tls-cli");
+    cfe = fe_new(cli);
+    WAIT_UNTIL(cfe->opened == 1 && ts.sfe->opened == 1);
+    ts.sfe->room = 10;
+    qio_chardev_accept_input(ts.srv);
+    assert_int_equal(qio_chardev_write(cli, msg, sizeof(msg), NULL),
+                     sizeof(msg));
+    while (ts.sfe->in->len < sizeof(msg)) {
+        size_t before = ts.sfe->in->len;
+
+        WAIT_UNTIL(ts.sfe->in->len == before + 10 ||
+                   ts.sfe->in->len == sizeof(msg));
+        ts.sfe->room = 10;
+        qio_chardev_accept_input(ts.srv);
+    }
+    assert_memory_equal(ts.sfe->in->str, msg, sizeof(msg));
+    fe_free(cli, cfe);
+    fe_free(ts.srv, ts.sfe);
+}
+
 static void test_tls_authz_deny(void **state)
 {
     TlsServer ts = { 0 };
@@ -889,9 +976,12 @@ int main(void)
         cmocka_unit_test_teardown(test_telnet, teardown),
         cmocka_unit_test_teardown(test_telnet_filter, teardown),
         cmocka_unit_test_teardown(test_unix_fds, teardown),
+        cmocka_unit_test_teardown(test_wait, teardown),
         cmocka_unit_test_teardown(test_client, teardown),
         cmocka_unit_test_teardown(test_reconnect, teardown),
         cmocka_unit_test_setup_teardown(test_tls_refusals, tls_setup,
+                                        tls_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_pending_record, tls_setup,
                                         tls_teardown),
         cmocka_unit_test_setup_teardown(test_tls_authz_deny, tls_setup,
                                         tls_teardown),
