@@ -243,8 +243,14 @@ static bool input_check_struct(QapiVisitor *v, GError **errp)
     g_assert(extra);
 
     g_autofree char *full = input_full_name(v, extra);
-    g_set_error(errp, QAPI_ERROR, QAPI_ERROR_UNEXPECTED_PARAMETER,
-                "Parameter '%s' is unexpected", full);
+    if (v->scalars_are_strings) {
+        /* QEMU's wording for an unknown key of an option string */
+        g_set_error(errp, QAPI_ERROR, QAPI_ERROR_UNEXPECTED_PARAMETER,
+                    "Invalid parameter '%s'", full);
+    } else {
+        g_set_error(errp, QAPI_ERROR, QAPI_ERROR_UNEXPECTED_PARAMETER,
+                    "Parameter '%s' is unexpected", full);
+    }
     return false;
 }
 
@@ -366,12 +372,13 @@ static bool json_int64(QapiVisitor *v, const char *name, int64_t *obj,
 
 /*
  * json-glib keeps integers as gint64, so an unsigned value above
- * INT64_MAX arrives as a double and is refused as "not an integer".  A
- * negative number is refused too (QEMU wraps it around; qio does not turn
- * a typo into a huge count).
+ * INT64_MAX cannot arrive here as one.  A negative number is refused
+ * (QEMU wraps it around; qio does not turn a typo into a huge count).
+ * QEMU words both a wrong type and a bad value of an unsigned member as
+ * "Parameter 'x' expects uint64", sizes included; so does qio.
  */
-static bool json_uint(QapiVisitor *v, const char *name, uint64_t *obj,
-                      const char *type, GError **errp)
+static bool json_uint64(QapiVisitor *v, const char *name, uint64_t *obj,
+                        GError **errp)
 {
     JsonNode *n = get(to_iv(v), name, errp);
 
@@ -379,28 +386,19 @@ static bool json_uint(QapiVisitor *v, const char *name, uint64_t *obj,
         return false;
     }
     if (value_type(n) != G_TYPE_INT64) {
-        set_type_error(v, name, "integer", errp);
+        g_autofree char *full = input_full_name(v, name);
+
+        g_set_error(errp, QAPI_ERROR, QAPI_ERROR_INVALID_TYPE,
+                    "Parameter '%s' expects uint64", full);
         return false;
     }
     gint64 value = json_node_get_int(n);
     if (value < 0) {
-        set_value_error(v, name, type, errp);
+        set_value_error(v, name, "uint64", errp);
         return false;
     }
     *obj = (uint64_t)value;
     return true;
-}
-
-static bool json_uint64(QapiVisitor *v, const char *name, uint64_t *obj,
-                        GError **errp)
-{
-    return json_uint(v, name, obj, "uint64", errp);
-}
-
-static bool json_size(QapiVisitor *v, const char *name, uint64_t *obj,
-                      GError **errp)
-{
-    return json_uint(v, name, obj, "size", errp);
 }
 
 static bool json_bool(QapiVisitor *v, const char *name, bool *obj,
@@ -499,7 +497,7 @@ static bool keyval_int64(QapiVisitor *v, const char *name, int64_t *obj,
         return false;
     }
     if (!qutil_strtoi64(s, obj, NULL)) {
-        set_value_error(v, name, "integer", errp);
+        set_value_error(v, name, "an int64 value", errp);
         return false;
     }
     return true;
@@ -514,7 +512,7 @@ static bool keyval_uint64(QapiVisitor *v, const char *name, uint64_t *obj,
         return false;
     }
     if (!qutil_strtou64(s, obj, NULL)) {
-        set_value_error(v, name, "integer", errp);
+        set_value_error(v, name, "a uint64 value", errp);
         return false;
     }
     return true;
@@ -529,7 +527,7 @@ static bool keyval_size(QapiVisitor *v, const char *name, uint64_t *obj,
         return false;
     }
     if (!qutil_parse_size(s, obj, NULL)) {
-        set_value_error(v, name, "size", errp);
+        set_value_error(v, name, "a size value", errp);
         return false;
     }
     return true;
@@ -559,7 +557,7 @@ static bool keyval_number(QapiVisitor *v, const char *name, double *obj,
         return false;
     }
     if (!qutil_strtod(s, obj, NULL)) {
-        set_value_error(v, name, "number", errp);
+        set_value_error(v, name, "a number", errp);
         return false;
     }
     return true;
@@ -621,7 +619,6 @@ QapiVisitor *qapi_json_input_visitor_new(JsonNode *root)
 
     iv->base.type_int64 = json_int64;
     iv->base.type_uint64 = json_uint64;
-    iv->base.type_size = json_size;
     iv->base.type_bool = json_bool;
     iv->base.type_number = json_number;
     iv->base.type_null = input_null;

@@ -11,6 +11,8 @@
  *     Parameter 'bogus' is unexpected               UNEXPECTED_PARAMETER
  *     Parameter 'type' does not accept value 'x'           INVALID_VALUE
  *     Parameter 'x' expects uint8                          INVALID_VALUE
+ *     Parameter 'x' expects uint64 (a string or -1 given)   INVALID_TYPE or
+ *                                                          INVALID_VALUE
  *
  * Example: a command's arguments.
  *
@@ -23,7 +25,7 @@
  *
  *     JsonNode *out = NULL;
  *     g_autoptr(QapiVisitor) v = qapi_json_output_visitor_new(&out);
- *     visit_type_StatusInfo(v, NULL, &info, &error_abort_equivalent);
+ *     visit_type_StatusInfo(v, NULL, &info, NULL); // cannot fail
  *     visit_complete(v);   // out now holds {"running": true, ...}
  */
 #pragma once

@@ -15,7 +15,8 @@
  *
  * A key used both as a value and as an object ("a=1,a.b=2"), or list
  * indices with a gap ("x.0=a,x.2=b"), is QAPI_ERROR_BAD_KEYS.  Conversion
- * errors use QEMU's wording ("Parameter 'size' expects a size").
+ * errors use QEMU's wording ("Parameter 'size' expects a size value"),
+ * and an unknown key is "Invalid parameter 'bogus'" as in QEMU.
  *
  *     g_autoptr(QapiVisitor) v =
  *         qapi_keyval_input_visitor_new_str("secret,id=s0,data=x",

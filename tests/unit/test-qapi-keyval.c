@@ -184,13 +184,13 @@ static void test_conversion_errors(void **state)
     static const struct {
         const char *params, *message;
     } cases[] = {
-        { "n=abc", "Parameter 'n' expects integer" },
-        { "n=", "Parameter 'n' expects integer" },
-        { "n= 1", "Parameter 'n' expects integer" },
-        { "n=1x", "Parameter 'n' expects integer" },
-        { "n=9223372036854775808", "Parameter 'n' expects integer" },
-        { "n=-9223372036854775809", "Parameter 'n' expects integer" },
-        { "n=99999999999999999999999", "Parameter 'n' expects integer" },
+        { "n=abc", "Parameter 'n' expects an int64 value" },
+        { "n=", "Parameter 'n' expects an int64 value" },
+        { "n= 1", "Parameter 'n' expects an int64 value" },
+        { "n=1x", "Parameter 'n' expects an int64 value" },
+        { "n=9223372036854775808", "Parameter 'n' expects an int64 value" },
+        { "n=-9223372036854775809", "Parameter 'n' expects an int64 value" },
+        { "n=99999999999999999999999", "Parameter 'n' expects an int64 value" },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -206,7 +206,8 @@ static void test_conversion_errors(void **state)
     expect_error("type=net,host=h,port=65536", NULL, visit_union,
                  QAPI_ERROR_INVALID_VALUE, "Parameter 'port' expects uint16");
     expect_error("type=net,host=h,port=-1", NULL, visit_union,
-                 QAPI_ERROR_INVALID_VALUE, "Parameter 'port' expects integer");
+                 QAPI_ERROR_INVALID_VALUE,
+                 "Parameter 'port' expects a uint64 value");
     static const char *const bad_sizes[] = {
         "16E", "1x", "-1", "1.5", "", "1KiB", "99999999999999999999"
     };
@@ -214,7 +215,7 @@ static void test_conversion_errors(void **state)
         g_autofree char *p =
             g_strdup_printf("type=net,host=h,port=1,sizes.0=%s", bad_sizes[i]);
         expect_error(p, NULL, visit_union, QAPI_ERROR_INVALID_VALUE,
-                     "Parameter 'sizes.0' expects size");
+                     "Parameter 'sizes.0' expects a size value");
     }
     expect_error("type=pipe", NULL, visit_union, QAPI_ERROR_INVALID_VALUE,
                  "Parameter 'type' does not accept value 'pipe'");
@@ -225,15 +226,14 @@ static void test_structure_errors(void **state)
     expect_error("label=x", NULL, visit_inner, QAPI_ERROR_MISSING_PARAMETER,
                  "Parameter 'n' is missing");
     expect_error("n=1,bogus=2", NULL, visit_inner,
-                 QAPI_ERROR_UNEXPECTED_PARAMETER,
-                 "Parameter 'bogus' is unexpected");
+                 QAPI_ERROR_UNEXPECTED_PARAMETER, "Invalid parameter 'bogus'");
     expect_error("n.x=1", NULL, visit_inner, QAPI_ERROR_INVALID_TYPE,
                  "Invalid parameter type for 'n', expected: integer");
     expect_error("n.0=1", NULL, visit_inner, QAPI_ERROR_INVALID_TYPE,
                  "Invalid parameter type for 'n', expected: integer");
     expect_error("type=net,data.host=h,data.port=1,data.x.y=2", NULL,
                  visit_wrapped, QAPI_ERROR_UNEXPECTED_PARAMETER,
-                 "Parameter 'data.x' is unexpected");
+                 "Invalid parameter 'data.x'");
     expect_error("type=net,data=h", NULL, visit_wrapped,
                  QAPI_ERROR_INVALID_TYPE,
                  "Invalid parameter type for 'data', expected: object");
@@ -336,7 +336,7 @@ static void test_implied_key_and_alternates(void **state)
                  "Invalid parameter type for 'c', expected: TestAltNumBool");
     /* an integer branch beside an object branch still needs a number */
     expect_error("a=x,e=big", NULL, visit_alts, QAPI_ERROR_INVALID_VALUE,
-                 "Parameter 'e' expects size");
+                 "Parameter 'e' expects a size value");
 }
 
 int main(void)
