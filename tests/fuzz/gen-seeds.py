@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write seed inputs for one NBD fuzz target into a directory.
+"""Write seed inputs for one fuzz target into a directory.
 
 Usage: gen-seeds.py TARGET OUTDIR
 
@@ -388,10 +388,39 @@ def client_seeds():
         chunk(1, REPLY_TYPE_NONE) + simple(1) + bytes(16)
 
 
+# ---- QMP client to monitor -------------------------------------------------
+
+def monitor_json_seeds():
+    """First byte: bits 0-3 piece size (0: whole), bit 4 small limits."""
+    msgs = [
+        b'{"execute": "qmp_capabilities"}',
+        b'{"execute": "query-version", "id": 1}',
+        b'{"execute": "object-add", "arguments": {"qom-type": "secret", '
+        b'"id": "s0", "data": "x"}, "id": {"a": [1, 2.5e3, null]}}',
+        b"{'execute': 'query-status', 'id': '\\u00e9\\'x'}",
+        b'{"execute": "ringbuf-write", "arguments": {"device": "r", '
+        b'"data": "\\ud83d\\ude00 \\n\\t\\"", "format": "utf8"}}',
+        b'[1, -0, 1e5, -2.5E-3, true, false, null, [], {}]',
+        b'{"a" 1}\n{"execute": "cont"}',
+        b'@\n{"execute": "stop"}',
+        b'"abc\n{"execute": "stop"}',
+        b'[[[[[[[[[[1]]]]]]]]]]{"execute": "stop"}',
+        b'"' + b"x" * 100 + b'"{"execute": "stop"}',
+        b'"\xc3\xa9 \xed\xa0\x80"',
+        b"}]:,",
+    ]
+    for i, m in enumerate(msgs):
+        for mode in (0x00, 0x01, 0x07, 0x10, 0x13):
+            yield "msg%d-mode%02x" % (i, mode), bytes([mode]) + m
+    yield "all-whole", b"\x00" + b"".join(msgs)
+    yield "all-small-bytes", b"\x11" + b"".join(msgs)
+
+
 TARGETS = {
     "fuzz-nbd-server-options": server_options_seeds,
     "fuzz-nbd-server-commands": server_commands_seeds,
     "fuzz-nbd-client": client_seeds,
+    "fuzz-monitor-json": monitor_json_seeds,
 }
 
 
