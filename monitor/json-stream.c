@@ -64,6 +64,7 @@ struct MonitorJsonStream {
 
     bool discard;          /* skipping the rest of a message over a limit */
     uint64_t discard_open; /* its brackets still open */
+    uint64_t emitted;      /* callbacks run so far */
 };
 
 void monitor_json_limits_init(MonitorJsonLimits *limits)
@@ -146,6 +147,7 @@ static void emit_error(MonitorJsonStream *s, int code, const char *fmt, ...)
     va_start(ap, fmt);
     err = g_error_new_valist(MONITOR_ERROR, code, fmt, ap);
     va_end(ap);
+    s->emitted++;
     s->emit(s->opaque, NULL, err);
 }
 
@@ -203,6 +205,7 @@ static void emit_message(MonitorJsonStream *s)
         monitor_json_parse_tokens(s->buf, s->toks, s->ntoks, &err);
 
     message_clear(s);
+    s->emitted++;
     s->emit(s->opaque, value, err);
 }
 
@@ -497,6 +500,23 @@ void monitor_json_stream_feed(MonitorJsonStream *s, const void *buf, size_t len)
             /* the byte ended a token; look at it again */
         }
     }
+}
+
+size_t monitor_json_stream_feed_one(MonitorJsonStream *s, const void *buf,
+                                    size_t len)
+{
+    const uint8_t *p = buf;
+    uint64_t before = s->emitted;
+
+    for (size_t i = 0; i < len; i++) {
+        while (lex_byte(s, p[i])) {
+            /* the byte ended a token; look at it again */
+        }
+        if (s->emitted != before) {
+            return i + 1;
+        }
+    }
+    return len;
 }
 
 typedef struct {

@@ -28,6 +28,8 @@ typedef struct {
     QIOChardev *chr;
     int chr_tag;
     bool flushing;
+    bool input_stopped; /* the chardev was told 0 by can_read */
+    bool draining;      /* in output_drained() */
 
     GQueue received; /* descriptors the peer passed, as GINT_TO_POINTER */
     GHashTable *fds; /* name -> descriptor + 1 (as pointer) */
@@ -115,10 +117,35 @@ static void output_clear(MonitorPrivate *priv)
     priv->out_off = 0;
 }
 
+/*
+ * Output went down: let the subclass handle the input it holds, then let
+ * the chardev read again if it was told to stop.
+ */
+static void output_went_down(Monitor *mon)
+{
+    MonitorPrivate *priv = monitor_get_instance_private(mon);
+    MonitorClass *klass = MONITOR_BASE_GET_CLASS(mon);
+
+    if (monitor_output_pending(mon) >= MONITOR_OUTPUT_HIGH) {
+        return;
+    }
+    if (klass->output_drained && !priv->draining) {
+        Monitor *prev = monitor_set_cur(mon);
+
+        priv->draining = true;
+        klass->output_drained(mon);
+        priv->draining = false;
+        monitor_set_cur(prev);
+    }
+    if (priv->chr && priv->input_stopped && monitor_can_input(mon) > 0) {
+        priv->input_stopped = false;
+        qio_chardev_accept_input(priv->chr);
+    }
+}
+
 void monitor_output_consume(Monitor *mon, size_t len)
 {
     MonitorPrivate *priv = monitor_get_instance_private(mon);
-    bool was_full = monitor_can_input(mon) == 0;
 
     g_return_if_fail(len <= monitor_output_pending(mon));
     priv->out_off += len;
@@ -128,8 +155,8 @@ void monitor_output_consume(Monitor *mon, size_t len)
         g_byte_array_remove_range(priv->out, 0, priv->out_off);
         priv->out_off = 0;
     }
-    if (was_full && priv->chr && monitor_can_input(mon) > 0) {
-        qio_chardev_accept_input(priv->chr);
+    if (!priv->flushing) {
+        output_went_down(mon);
     }
 }
 
@@ -161,6 +188,7 @@ static void flush(Monitor *mon)
         monitor_output_consume(mon, n);
     }
     priv->flushing = false;
+    output_went_down(mon);
 }
 
 void monitor_write(Monitor *mon, const void *buf, size_t len)
@@ -194,9 +222,13 @@ bool monitor_write_unsolicited(Monitor *mon, const void *buf, size_t len)
 
 size_t monitor_can_input(Monitor *mon)
 {
-    return monitor_output_pending(mon) >= MONITOR_OUTPUT_HIGH
-               ? 0
-               : MONITOR_INPUT_CHUNK;
+    MonitorClass *klass = MONITOR_BASE_GET_CLASS(mon);
+
+    if (monitor_output_pending(mon) >= MONITOR_OUTPUT_HIGH ||
+        (klass->input_backlog && klass->input_backlog(mon) > 0)) {
+        return 0;
+    }
+    return MONITOR_INPUT_CHUNK;
 }
 
 void monitor_input(Monitor *mon, const void *buf, size_t len)
@@ -246,7 +278,14 @@ void monitor_peer_closed(Monitor *mon)
 
 static size_t chr_can_read(gpointer opaque)
 {
-    return monitor_can_input(opaque);
+    Monitor *mon = opaque;
+    MonitorPrivate *priv = monitor_get_instance_private(mon);
+    size_t n = monitor_can_input(mon);
+
+    if (n == 0) {
+        priv->input_stopped = true;
+    }
+    return n;
 }
 
 static void chr_read(gpointer opaque, const uint8_t *buf, size_t len)

@@ -1,6 +1,7 @@
 /*
  * The QMP commands that belong to the monitor itself: qmp_capabilities,
- * query-version, query-commands, query-qmp-schema, getfd and closefd.
+ * query-version, query-commands, getfd and closefd (query-qmp-schema is
+ * qapi's, in qapi/introspect.c).
  *
  * Each finds its monitor with monitor_cur(); run from anywhere else (the
  * command line, a test without a monitor) the ones that need a monitor
@@ -14,7 +15,7 @@
 #include "monitor/qmp.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-control.h"
-#include "qapi/qapi-introspect.h"
+#include "qapi/qapi-commands-misc.h"
 
 static MonitorQMP *cur_qmp(const char *command, GError **errp)
 {
@@ -92,36 +93,6 @@ CommandInfoList *qmp_query_commands(GError **errp)
         qmp_for_each_command(cmds, add_command_info, &acc);
     }
     return acc.head;
-}
-
-void monitor_qmp_marshal_query_qmp_schema(JsonObject *args, JsonNode **ret,
-                                          GError **errp)
-{
-    static JsonNode *schema;
-    g_autoptr(GError) err = NULL;
-
-    *ret = NULL;
-    if (args && json_object_get_size(args) > 0) {
-        GList *members = json_object_get_members(args);
-
-        g_set_error(errp, QAPI_ERROR, QAPI_ERROR_UNEXPECTED_PARAMETER,
-                    "Parameter '%s' is unexpected",
-                    (const char *)members->data);
-        g_list_free(members);
-        return;
-    }
-    if (!schema) {
-        g_autoptr(JsonParser) parser = json_parser_new_immutable();
-
-        if (!json_parser_load_from_data(parser, qapi_introspect_json, -1,
-                                        &err)) {
-            g_set_error(errp, QAPI_ERROR, QAPI_ERROR_GENERIC,
-                        "the built-in schema does not parse: %s", err->message);
-            return;
-        }
-        schema = json_parser_steal_root(parser);
-    }
-    *ret = json_node_copy(schema);
 }
 
 void qmp_getfd(const char *fdname, GError **errp)

@@ -28,6 +28,8 @@ struct _MonitorQMP {
 
     bool pretty;
     MonitorJsonStream *stream;
+    GByteArray *backlog; /* input not handled yet: output was full */
+    bool processing;
     const QmpCommandList *commands;
     bool negotiated;
 };
@@ -305,9 +307,44 @@ void monitor_qmp_event_emitter(const char *event, JsonObject *data,
 /* ---- Object --------------------------------------------------------------
  */
 
+/*
+ * Handle held input one message at a time while the output has room: a
+ * read of many small requests with large replies stops at the mark.
+ */
+static void process_backlog(MonitorQMP *qmp)
+{
+    Monitor *mon = MONITOR_BASE(qmp);
+
+    if (qmp->processing) {
+        return;
+    }
+    qmp->processing = true;
+    while (qmp->backlog->len > 0 &&
+           monitor_output_pending(mon) < MONITOR_OUTPUT_HIGH) {
+        size_t n = monitor_json_stream_feed_one(qmp->stream, qmp->backlog->data,
+                                                qmp->backlog->len);
+
+        g_byte_array_remove_range(qmp->backlog, 0, n);
+    }
+    qmp->processing = false;
+}
+
 static void monitor_qmp_input(Monitor *mon, const uint8_t *buf, size_t len)
 {
-    monitor_json_stream_feed(MONITOR_QMP(mon)->stream, buf, len);
+    MonitorQMP *qmp = MONITOR_QMP(mon);
+
+    g_byte_array_append(qmp->backlog, buf, len);
+    process_backlog(qmp);
+}
+
+static size_t monitor_qmp_input_backlog(Monitor *mon)
+{
+    return MONITOR_QMP(mon)->backlog->len;
+}
+
+static void monitor_qmp_output_drained(Monitor *mon)
+{
+    process_backlog(MONITOR_QMP(mon));
 }
 
 static void monitor_qmp_opened(Monitor *mon)
@@ -315,6 +352,7 @@ static void monitor_qmp_opened(Monitor *mon)
     MonitorQMP *qmp = MONITOR_QMP(mon);
 
     monitor_json_stream_reset(qmp->stream);
+    g_byte_array_set_size(qmp->backlog, 0);
     qmp->negotiated = false;
     send_greeting(qmp);
 }
@@ -324,6 +362,7 @@ static void monitor_qmp_closed(Monitor *mon)
     MonitorQMP *qmp = MONITOR_QMP(mon);
 
     monitor_json_stream_reset(qmp->stream);
+    g_byte_array_set_size(qmp->backlog, 0);
     qmp->negotiated = false;
 }
 
@@ -345,6 +384,7 @@ const QmpCommandList *monitor_qmp_get_commands(MonitorQMP *qmp)
 
 static void monitor_qmp_init(MonitorQMP *qmp)
 {
+    qmp->backlog = g_byte_array_new();
     qmp_monitors = g_list_prepend(qmp_monitors, qmp);
 }
 
@@ -354,6 +394,7 @@ static void monitor_qmp_finalize(GObject *obj)
 
     qmp_monitors = g_list_remove(qmp_monitors, qmp);
     monitor_json_stream_free(qmp->stream);
+    g_byte_array_unref(qmp->backlog);
     G_OBJECT_CLASS(monitor_qmp_parent_class)->finalize(obj);
 }
 
@@ -366,5 +407,7 @@ static void monitor_qmp_class_init(MonitorQMPClass *klass)
     mc->input = monitor_qmp_input;
     mc->opened = monitor_qmp_opened;
     mc->closed = monitor_qmp_closed;
+    mc->input_backlog = monitor_qmp_input_backlog;
+    mc->output_drained = monitor_qmp_output_drained;
     qapi_event_set_emitter(monitor_qmp_event_emitter, NULL);
 }

@@ -24,6 +24,7 @@
 #include "crypto/init.h"
 #include "monitor/qmp.h"
 #include "qapi/qapi-commands-control.h"
+#include "qapi/qapi-commands-introspect.h"
 #include "qapi/qapi-commands-misc.h"
 #include "qapi/qapi-commands-qom.h"
 #include "qapi/qapi-commands-run-state.h"
@@ -417,9 +418,7 @@ static bool setup(Tool *t, GError **errp)
     qmp_init_marshal_misc(t->cmds);
     qmp_init_marshal_run_state(t->cmds);
     qmp_init_marshal_qom(t->cmds);
-    qmp_register_command(t->cmds, "query-qmp-schema",
-                         monitor_qmp_marshal_query_qmp_schema,
-                         QMP_CMD_ALLOW_PRECONFIG, NULL);
+    qmp_init_marshal_introspect(t->cmds);
     for (guint i = 0; i < opts->monitors->len; i++) {
         VMMonitorOpt *mon = g_ptr_array_index(opts->monitors, i);
         MonitorQMPOptions qo = { .pretty = mon->pretty, .commands = t->cmds };

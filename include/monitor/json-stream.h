@@ -91,6 +91,15 @@ void monitor_json_stream_feed(MonitorJsonStream *s, const void *buf,
                               size_t len);
 
 /*
+ * The same, but return as soon as the callback has run once (a message
+ * or an error ended): the number of bytes of @buf used, @len when no
+ * message ended.  A consumer that must not run ahead of its output feeds
+ * the rest later.
+ */
+size_t monitor_json_stream_feed_one(MonitorJsonStream *s, const void *buf,
+                                    size_t len);
+
+/*
  * Forget a partial message and any error recovery in progress, as if the
  * stream were new (a new client on the same chardev).
  */

@@ -17,7 +17,10 @@
  *
  * Output is bounded: while more than MONITOR_OUTPUT_HIGH bytes wait for
  * the peer, monitor_can_input() is 0, so a peer that does not read its
- * replies is not read either.  What a monitor sends unasked (QMP events)
+ * replies is not read either; a subclass also stops handling requests
+ * it already holds until the output drains (input_backlog and
+ * output_drained), so one read of small requests with large replies
+ * cannot pile up output either.  What a monitor sends unasked (QMP events)
  * is dropped for that peer once MONITOR_OUTPUT_MAX bytes wait (see
  * monitor_write_unsolicited()).  Nothing blocks, so such a peer never
  * stalls the other monitors.
@@ -62,6 +65,16 @@ struct _MonitorClass {
     void (*opened)(Monitor *mon);
     /* Optional: the peer went away (forget its session state). */
     void (*closed)(Monitor *mon);
+    /*
+     * Optional: bytes of input the subclass holds unprocessed; while
+     * there are any, monitor_can_input() is 0.
+     */
+    size_t (*input_backlog)(Monitor *mon);
+    /*
+     * Optional: output went below MONITOR_OUTPUT_HIGH; process held
+     * input (runs as the current monitor).
+     */
+    void (*output_drained)(Monitor *mon);
 };
 
 /* ---- The byte interface --------------------------------------------------

@@ -27,8 +27,9 @@
  * that the program fills with the generated qmp_init_marshal(); a
  * disabled command is answered CommandNotFound.  A command runs with its
  * monitor current (monitor_cur()); the commands the monitor implements
- * itself (qmp_capabilities, query-version, query-commands, getfd,
- * closefd, and monitor_qmp_marshal_query_qmp_schema()) use it.
+ * itself (qmp_capabilities, query-version, query-commands, getfd and
+ * closefd, whose prototypes are in the generated qapi-commands-control.h
+ * and qapi-commands-misc.h) use it; query-qmp-schema is qapi's own.
  *
  *     g_autoptr(QmpCommandList) cmds = qmp_command_list_new();
  *     qmp_init_marshal(cmds);
@@ -95,24 +96,6 @@ void monitor_qmp_broadcast_event(const char *name, JsonObject *data);
 /* qapi's QapiEventEmitter: monitor_qmp_broadcast_event(). */
 void monitor_qmp_event_emitter(const char *event, JsonObject *data,
                                void *opaque);
-
-/*
- * query-qmp-schema, QEMU's way: the generated introspection data (a JSON
- * array of SchemaInfo) as the return value, parsed once.  Register it
- * with qmp_register_command() where the schema has no marshaller for it.
- */
-void monitor_qmp_marshal_query_qmp_schema(JsonObject *args, JsonNode **ret,
-                                          GError **errp);
-
-/*
- * getfd and closefd, with the generated signatures (their module may be
- * generated into the same program): keep the descriptor the client passed
- * with the command as @fdname, and close the one kept as @fdname.
- * QEMU's errors: "No file descriptor supplied via SCM_RIGHTS", "File
- * descriptor named 'NAME' not found".
- */
-void qmp_getfd(const char *fdname, GError **errp);
-void qmp_closefd(const char *fdname, GError **errp);
 
 /* The version triple and package in the greeting and query-version
  * (package: empty, as in an upstream QEMU build). */

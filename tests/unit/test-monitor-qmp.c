@@ -20,7 +20,9 @@
 #include "monitor/qmp.h"
 #include "qapi/error.h"
 #include "qapi/event.h"
+#include "monitor-test-commands.h"
 #include "qapi/qapi-commands-control.h"
+#include "qapi/qapi-commands-misc.h"
 
 /* ---- A command table -----------------------------------------------------
  */
@@ -67,47 +69,18 @@ static void cmd_big(JsonObject *args, JsonNode **ret, GError **errp)
     *ret = json_node_init_string(json_node_alloc(), s);
 }
 
-/* getfd and closefd take one string, fdname; the real implementations. */
-static void cmd_getfd(JsonObject *args, JsonNode **ret, GError **errp)
-{
-    GError *err = NULL;
-
-    qmp_getfd(json_object_get_string_member(args, "fdname"), &err);
-    if (err) {
-        g_propagate_error(errp, err);
-    } else {
-        *ret = empty_return();
-    }
-}
-
-static void cmd_closefd(JsonObject *args, JsonNode **ret, GError **errp)
-{
-    GError *err = NULL;
-
-    qmp_closefd(json_object_get_string_member(args, "fdname"), &err);
-    if (err) {
-        g_propagate_error(errp, err);
-    } else {
-        *ret = empty_return();
-    }
-}
-
 static QmpCommandList *commands;
 
 /* The control module's generated marshallers, and a few of our own. */
 static int setup_commands(void **state)
 {
     commands = qmp_command_list_new();
-    qmp_init_marshal_control(commands);
+    monitor_test_register_commands(commands);
     qmp_register_command(commands, "echo", cmd_echo, 0, NULL);
     qmp_register_command(commands, "fail", cmd_fail, 0, NULL);
     qmp_register_command(commands, "device-fail", cmd_device_fail, 0, NULL);
     qmp_register_command(commands, "stop", cmd_stop, 0, NULL);
     qmp_register_command(commands, "big", cmd_big, 0, NULL);
-    qmp_register_command(commands, "getfd", cmd_getfd, 0, NULL);
-    qmp_register_command(commands, "closefd", cmd_closefd, 0, NULL);
-    qmp_register_command(commands, "query-qmp-schema",
-                         monitor_qmp_marshal_query_qmp_schema, 0, NULL);
     qmp_register_command(commands, "off", cmd_echo, 0, NULL);
     qmp_disable_command(commands, "off", "not today");
     return 0;
