@@ -168,6 +168,7 @@ static void cmd_write(VMGuestConsole *gc, char **argv)
     const char *hex = argv[2];
     size_t hexlen = strlen(hex);
     g_autofree uint8_t *bytes = NULL;
+    g_autoptr(GError) err = NULL;
     uint64_t addr;
 
     if (!parse_u64(gc, "write", argv[1], &addr)) {
@@ -191,7 +192,10 @@ static void cmd_write(VMGuestConsole *gc, char **argv)
     if (!check_range(gc, "write", addr, hexlen / 2)) {
         return;
     }
-    vm_ram_write(gc->ram, addr, bytes, hexlen / 2, NULL);
+    if (!vm_ram_write(gc->ram, addr, bytes, hexlen / 2, &err)) {
+        say(gc, "write: %s\n", err->message);
+        return;
+    }
     say(gc, "wrote %zu byte%s at 0x%" G_GINT64_MODIFIER "x\n", hexlen / 2,
         hexlen == 2 ? "" : "s", addr);
 }

@@ -21,6 +21,8 @@ struct VMRam {
     uint8_t *base;
     uint64_t size;
     char *path;
+    bool readonly;
+    bool discard;
 };
 
 static bool round_to_pages(uint64_t size, uint64_t *rounded, GError **errp)
@@ -39,34 +41,8 @@ static bool round_to_pages(uint64_t size, uint64_t *rounded, GError **errp)
     return true;
 }
 
-VMRam *vm_ram_new_anon(uint64_t size, bool share, GError **errp)
-{
-    VMRam *ram;
-    uint64_t rounded;
-    void *base = NULL;
-
-    if (!round_to_pages(size, &rounded, errp)) {
-        return NULL;
-    }
-    if (rounded) {
-        base = mmap(NULL, rounded, PROT_READ | PROT_WRITE,
-                    (share ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
-        if (base == MAP_FAILED) {
-            qutil_error_setg_errno(
-                errp, VM_ERROR, VM_ERROR_NO_MEMORY, errno,
-                "cannot set up guest memory of %" G_GUINT64_FORMAT " bytes",
-                rounded);
-            return NULL;
-        }
-    }
-    ram = g_new0(VMRam, 1);
-    ram->base = base;
-    ram->size = rounded;
-    return ram;
-}
-
-static int open_backing_file(const char *mem_path, char **used_path,
-                             GError **errp)
+static int open_backing_file(const char *mem_path, bool readonly,
+                             char **used_path, GError **errp)
 {
     struct stat st;
     int fd;
@@ -75,6 +51,13 @@ static int open_backing_file(const char *mem_path, char **used_path,
         g_autofree char *tmpl =
             g_build_filename(mem_path, "qio-vm.XXXXXX", NULL);
 
+        if (readonly) {
+            g_set_error(errp, VM_ERROR, VM_ERROR_INVALID_VALUE,
+                        "mem-path '%s': a directory cannot be read-only "
+                        "memory; give a file",
+                        mem_path);
+            return -1;
+        }
         fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0) {
             qutil_error_setg_errno(errp, VM_ERROR, VM_ERROR_IO, errno,
@@ -87,7 +70,8 @@ static int open_backing_file(const char *mem_path, char **used_path,
         *used_path = g_strdup(mem_path);
         return fd;
     }
-    fd = open(mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(mem_path, (readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC,
+              0600);
     if (fd < 0) {
         qutil_error_setg_errno(errp, VM_ERROR, VM_ERROR_IO, errno,
                                "mem-path '%s': cannot open", mem_path);
@@ -97,56 +81,144 @@ static int open_backing_file(const char *mem_path, char **used_path,
     return fd;
 }
 
-VMRam *vm_ram_new_file(const char *mem_path, uint64_t size, bool share,
-                       GError **errp)
+/* Size the file for @size bytes; -1 with @errp set on failure. */
+static bool size_backing_file(int fd, const char *mem_path, uint64_t size,
+                              bool readonly, GError **errp)
 {
-    g_autofree char *used_path = NULL;
-    uint64_t rounded;
     struct stat st;
-    void *base = NULL;
-    VMRam *ram;
-    int fd;
 
-    if (!round_to_pages(size, &rounded, errp)) {
-        return NULL;
-    }
-    fd = open_backing_file(mem_path, &used_path, errp);
-    if (fd < 0) {
-        return NULL;
-    }
     if (fstat(fd, &st) < 0) {
         qutil_error_setg_errno(errp, VM_ERROR, VM_ERROR_IO, errno,
                                "mem-path '%s': cannot stat", mem_path);
-        close(fd);
-        return NULL;
+        return false;
     }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < rounded &&
-        ftruncate(fd, (off_t)rounded) < 0) {
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= size) {
+        return true;
+    }
+    if (readonly) {
+        g_set_error(
+            errp, VM_ERROR, VM_ERROR_INVALID_VALUE,
+            "mem-path '%s': the file is shorter than the %" G_GUINT64_FORMAT
+            " bytes asked for and read-only",
+            mem_path, size);
+        return false;
+    }
+    if (ftruncate(fd, (off_t)size) < 0) {
         qutil_error_setg_errno(
             errp, VM_ERROR, VM_ERROR_IO, errno,
             "mem-path '%s': cannot extend to %" G_GUINT64_FORMAT " bytes",
-            mem_path, rounded);
-        close(fd);
+            mem_path, size);
+        return false;
+    }
+    return true;
+}
+
+static void touch_pages(uint8_t *base, uint64_t size, bool readonly)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+    for (uint64_t off = 0; off < size; off += page) {
+        volatile uint8_t *p = base + off;
+        uint8_t v = *p;
+
+        if (!readonly) {
+            *p = v;
+        }
+    }
+}
+
+VMRam *vm_ram_new(const char *mem_path, uint64_t size, const VMRamOptions *opts,
+                  GError **errp)
+{
+    static const VMRamOptions defaults;
+    g_autofree char *used_path = NULL;
+    uint64_t rounded;
+    void *base = NULL;
+    int fd = -1;
+    int flags;
+    VMRam *ram;
+
+    if (!opts) {
+        opts = &defaults;
+    }
+    if (opts->readonly && !mem_path) {
+        g_set_error(errp, VM_ERROR, VM_ERROR_INVALID_VALUE,
+                    "read-only memory needs a file (mem-path)");
         return NULL;
     }
-    if (rounded) {
-        base = mmap(NULL, rounded, PROT_READ | PROT_WRITE,
-                    share ? MAP_SHARED : MAP_PRIVATE, fd, 0);
-        if (base == MAP_FAILED) {
-            qutil_error_setg_errno(
-                errp, VM_ERROR, VM_ERROR_IO, errno,
-                "mem-path '%s': cannot map %" G_GUINT64_FORMAT " bytes",
-                mem_path, rounded);
+    if (!round_to_pages(size, &rounded, errp)) {
+        return NULL;
+    }
+    if (mem_path) {
+        fd = open_backing_file(mem_path, opts->readonly, &used_path, errp);
+        if (fd < 0) {
+            return NULL;
+        }
+        if (!size_backing_file(fd, mem_path, rounded, opts->readonly, errp)) {
             close(fd);
             return NULL;
         }
     }
-    close(fd);
+    flags = (opts->share ? MAP_SHARED : MAP_PRIVATE) |
+            (mem_path ? 0 : MAP_ANONYMOUS) |
+            (opts->noreserve ? MAP_NORESERVE : 0);
+    if (rounded) {
+        base =
+            mmap(NULL, rounded, PROT_READ | (opts->readonly ? 0 : PROT_WRITE),
+                 flags, fd, 0);
+        if (base == MAP_FAILED) {
+            if (mem_path) {
+                qutil_error_setg_errno(
+                    errp, VM_ERROR, VM_ERROR_IO, errno,
+                    "mem-path '%s': cannot map %" G_GUINT64_FORMAT " bytes",
+                    mem_path, rounded);
+            } else {
+                qutil_error_setg_errno(
+                    errp, VM_ERROR, VM_ERROR_NO_MEMORY, errno,
+                    "cannot set up guest memory of %" G_GUINT64_FORMAT " bytes",
+                    rounded);
+            }
+            if (fd >= 0) {
+                close(fd);
+            }
+            return NULL;
+        }
+        /* Advice only: a kernel without KSM or dump control still runs. */
+        if (opts->dontdump) {
+            madvise(base, rounded, MADV_DONTDUMP);
+        }
+        if (opts->mergeable) {
+            madvise(base, rounded, MADV_MERGEABLE);
+        }
+        if (opts->prealloc) {
+            touch_pages(base, rounded, opts->readonly);
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
     ram = g_new0(VMRam, 1);
     ram->base = base;
     ram->size = rounded;
     ram->path = g_steal_pointer(&used_path);
+    ram->readonly = opts->readonly;
+    ram->discard = opts->discard && opts->share && mem_path;
     return ram;
+}
+
+VMRam *vm_ram_new_anon(uint64_t size, bool share, GError **errp)
+{
+    VMRamOptions opts = { .share = share };
+
+    return vm_ram_new(NULL, size, &opts, errp);
+}
+
+VMRam *vm_ram_new_file(const char *mem_path, uint64_t size, bool share,
+                       GError **errp)
+{
+    VMRamOptions opts = { .share = share };
+
+    return vm_ram_new(mem_path, size, &opts, errp);
 }
 
 void vm_ram_free(VMRam *ram)
@@ -155,6 +227,9 @@ void vm_ram_free(VMRam *ram)
         return;
     }
     if (ram->base) {
+        if (ram->discard) {
+            madvise(ram->base, ram->size, MADV_REMOVE);
+        }
         munmap(ram->base, ram->size);
     }
     g_free(ram->path);
@@ -164,6 +239,11 @@ void vm_ram_free(VMRam *ram)
 uint64_t vm_ram_get_size(VMRam *ram)
 {
     return ram->size;
+}
+
+bool vm_ram_is_readonly(VMRam *ram)
+{
+    return ram->readonly;
 }
 
 const char *vm_ram_get_path(VMRam *ram)
@@ -209,7 +289,14 @@ bool vm_ram_read(VMRam *ram, uint64_t addr, void *buf, uint64_t len,
 bool vm_ram_write(VMRam *ram, uint64_t addr, const void *buf, uint64_t len,
                   GError **errp)
 {
-    void *p = vm_ram_get_ptr(ram, addr, len, errp);
+    void *p;
+
+    if (ram->readonly) {
+        g_set_error(errp, VM_ERROR, VM_ERROR_BAD_STATE,
+                    "guest RAM is read-only (readonly=on)");
+        return false;
+    }
+    p = vm_ram_get_ptr(ram, addr, len, errp);
 
     if (!p) {
         return false;

@@ -28,6 +28,24 @@ G_BEGIN_DECLS
 
 typedef struct VMRam VMRam;
 
+/* How to map guest RAM; all false is a private, reserved mapping. */
+typedef struct VMRamOptions {
+    bool share;     /* MAP_SHARED: writes reach the file, other processes */
+    bool readonly;  /* file only: opened read-only, writes refused */
+    bool noreserve; /* MAP_NORESERVE: no swap reserved (reserve=off) */
+    bool dontdump;  /* left out of core dumps (dump=off) */
+    bool mergeable; /* offered to KSM (merge=on) */
+    bool prealloc;  /* every page touched now, so later use cannot fail */
+    bool discard;   /* file, shared: its blocks released at free */
+} VMRamOptions;
+
+/*
+ * Map @size bytes as @opts says: anonymous when @mem_path is NULL, else
+ * the file or directory @mem_path as vm_ram_new_file() describes.
+ */
+VMRam *vm_ram_new(const char *mem_path, uint64_t size, const VMRamOptions *opts,
+                  GError **errp);
+
 /*
  * Map @size bytes of anonymous memory (zero-filled), shared with child
  * processes when @share.  @size is rounded up to the host page size; 0 is
@@ -52,6 +70,9 @@ void vm_ram_free(VMRam *ram);
 /* The size in bytes, after rounding. */
 uint64_t vm_ram_get_size(VMRam *ram);
 
+/* Whether @ram refuses writes (a readonly=on file). */
+bool vm_ram_is_readonly(VMRam *ram);
+
 /* The file backing @ram, or NULL for anonymous memory. */
 const char *vm_ram_get_path(VMRam *ram);
 
@@ -62,7 +83,10 @@ const char *vm_ram_get_path(VMRam *ram);
  */
 bool vm_ram_check_range(VMRam *ram, uint64_t addr, uint64_t len, GError **errp);
 
-/* Copy guest RAM out of, or into, @buf after vm_ram_check_range(). */
+/*
+ * Copy guest RAM out of, or into, @buf after vm_ram_check_range().
+ * Writing to read-only RAM fails with VM_ERROR_BAD_STATE.
+ */
 bool vm_ram_read(VMRam *ram, uint64_t addr, void *buf, uint64_t len,
                  GError **errp);
 bool vm_ram_write(VMRam *ram, uint64_t addr, const void *buf, uint64_t len,
@@ -70,7 +94,8 @@ bool vm_ram_write(VMRam *ram, uint64_t addr, const void *buf, uint64_t len,
 
 /*
  * The host address of guest address @addr when [@addr, @addr + @len) is
- * within RAM, else NULL with @errp set.  Valid until vm_ram_free().
+ * within RAM, else NULL with @errp set.  Valid until vm_ram_free().  For
+ * reading: read-only RAM is mapped without write permission.
  */
 void *vm_ram_get_ptr(VMRam *ram, uint64_t addr, uint64_t len, GError **errp);
 

@@ -208,6 +208,58 @@ static void test_memory_backend(void **state)
     }
     vm_machine_free(m);
     assert_true(qom_object_del("mem0", &err));
+    /* QEMU's other properties: carried out, or refused by name. */
+    assert_non_null(qom_object_add_props(
+        "memory-backend-ram", "mem2", &err, "size", "64K", "prealloc", "on",
+        "reserve", "off", "dump", "off", "merge", "off", "prealloc-threads",
+        "4", "policy", "default", NULL));
+    assert_true(qom_object_del("mem2", &err));
+    assert_null(qom_object_add_props("memory-backend-ram", "mem3", &err, "size",
+                                     "64K", "policy", "bind", NULL));
+    assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_NOT_SUPPORTED));
+    g_clear_error(&err);
+    {
+        g_autofree char *dir = g_dir_make_tmp("test-vm-mb-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "ram", NULL);
+        GObject *obj;
+
+        assert_null(qom_object_add_props("memory-backend-file", "f0", &err,
+                                         "size", "64K", "mem-path", path,
+                                         "pmem", "on", NULL));
+        assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_NOT_SUPPORTED));
+        g_clear_error(&err);
+        assert_null(qom_object_add_props("memory-backend-file", "f0", &err,
+                                         "size", "64K", "mem-path", path,
+                                         "align", "3", NULL));
+        assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_NOT_SUPPORTED));
+        g_clear_error(&err);
+        assert_null(qom_object_add_props("memory-backend-file", "f0", &err,
+                                         "size", "64K", NULL));
+        assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_MISSING_ARGUMENT));
+        g_clear_error(&err);
+        /* Make the file, then map it read-only: writes are refused. */
+        assert_non_null(qom_object_add_props("memory-backend-file", "f0", &err,
+                                             "size", "64K", "mem-path", path,
+                                             "share", "on", NULL));
+        assert_true(qom_object_del("f0", &err));
+        obj = qom_object_add_props("memory-backend-file", "f1", &err, "size",
+                                   "64K", "mem-path", path, "readonly", "on",
+                                   "align", "4096", NULL);
+        assert_non_null(obj);
+        {
+            VMRam *ram = vm_memory_backend_get_ram(VM_MEMORY_BACKEND(obj));
+            uint8_t b;
+
+            assert_true(vm_ram_is_readonly(ram));
+            assert_true(vm_ram_read(ram, 0, &b, 1, &err));
+            assert_false(vm_ram_write(ram, 0, "x", 1, &err));
+            assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_BAD_STATE));
+            g_clear_error(&err);
+        }
+        assert_true(qom_object_del("f1", &err));
+        g_unlink(path);
+        g_rmdir(dir);
+    }
     /* A backend needs a size. */
     assert_null(qom_object_add_props("memory-backend-ram", "mem1", &err,
                                      "share", "on", NULL));

@@ -186,12 +186,60 @@ static void test_save(void **state)
     g_rmdir(dir);
 }
 
+static void test_options(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("test-vm-ram-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "ram", NULL);
+    VMRamOptions ro = { .readonly = true };
+    VMRamOptions all = {
+        .noreserve = true, .dontdump = true, .mergeable = true, .prealloc = true
+    };
+    VMRam *ram;
+
+    /* Read-only needs a file, and one long enough. */
+    assert_null(vm_ram_new(NULL, 4096, &ro, &err));
+    assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_INVALID_VALUE));
+    g_clear_error(&err);
+    assert_true(g_file_set_contents(path, "abc", 3, NULL));
+    assert_null(vm_ram_new(path, 8192, &ro, &err));
+    assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_INVALID_VALUE));
+    g_clear_error(&err);
+    assert_null(vm_ram_new(dir, 8192, &ro, &err));
+    g_clear_error(&err);
+    /* The file is never extended or changed through a read-only map. */
+    ram = vm_ram_new(path, 0, &ro, &err);
+    assert_non_null(ram);
+    vm_ram_free(ram);
+    {
+        g_autofree char *big = g_strnfill(8192, 'q');
+        char c;
+
+        assert_true(g_file_set_contents(path, big, 8192, NULL));
+        ram = vm_ram_new(path, 8192, &ro, &err);
+        assert_non_null(ram);
+        assert_true(vm_ram_read(ram, 100, &c, 1, &err));
+        assert_int_equal(c, 'q');
+        assert_false(vm_ram_write(ram, 100, "x", 1, &err));
+        assert_true(g_error_matches(err, VM_ERROR, VM_ERROR_BAD_STATE));
+        vm_ram_free(ram);
+    }
+    /* The advice flags and preallocation leave a usable block. */
+    ram = vm_ram_new(NULL, 1 << 20, &all, &err);
+    assert_non_null(ram);
+    assert_true(vm_ram_write(ram, 0, "ok", 2, NULL));
+    vm_ram_free(ram);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_anon),       cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_no_ram),     cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_file_share), cmocka_unit_test(test_save),
+        cmocka_unit_test(test_options),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
