@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "chardev/char.h"
+#include "monitor/qmp.h"
 #include "qio-config.h"
 #include "qom/object-cli.h"
 #include "qom/object.h"
@@ -41,7 +42,13 @@ static void print_error(GString *out, GError *err)
 
 static void info_version(VMMachine *m, VMHmpParsed *p, GString *out)
 {
-    g_string_append_printf(out, "%s\n", QIO_VERSION);
+    const char *package;
+    int major, minor, micro;
+
+    /* What query-version reports, printed as QEMU's HMP prints it. */
+    monitor_qmp_version(&major, &minor, &micro, &package);
+    g_string_append_printf(out, "%d.%d.%d%s\n", major, minor, micro,
+                           package);
 }
 
 static void info_status(VMMachine *m, VMHmpParsed *p, GString *out)
