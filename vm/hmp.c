@@ -47,8 +47,7 @@ static void info_version(VMMachine *m, VMHmpParsed *p, GString *out)
 
     /* What query-version reports, printed as QEMU's HMP prints it. */
     monitor_qmp_version(&major, &minor, &micro, &package);
-    g_string_append_printf(out, "%d.%d.%d%s\n", major, minor, micro,
-                           package);
+    g_string_append_printf(out, "%d.%d.%d%s\n", major, minor, micro, package);
 }
 
 static void info_status(VMMachine *m, VMHmpParsed *p, GString *out)
