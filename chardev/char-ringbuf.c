@@ -95,6 +95,8 @@ QIOChardev *qio_chardev_ringbuf_new(const char *id, uint64_t size,
         g_object_unref(rb);
         return NULL;
     }
+    /* Always "connected", as in QEMU: a monitor on it prints its banner. */
+    qio_chardev_be_event(QIO_CHARDEV(rb), QIO_CHARDEV_EVENT_OPENED);
     if (id) {
         g_object_unref(rb);
     }

@@ -103,7 +103,8 @@ static char *address_filename(QIOChardevSocket *s, const char *prefix)
     case QIO_SOCKET_ADDRESS_TYPE_UNIX: {
         const QIOUnixSocketAddress *u = &a->u.q_unix;
         bool abstract = u->has_abstract && u->abstract;
-        bool tight = !u->has_tight || u->tight;
+        /* As QEMU: shown when given (-chardev always gives it). */
+        bool tight = u->has_tight && u->tight;
 
         return g_strdup_printf("%sunix:%s%s%s%s", prefix, u->path,
                                abstract ? ",abstract=on" : "",
@@ -677,8 +678,8 @@ static bool check_options(const char *id, const QIOChardevSocketOptions *o,
     }
     if (o->server && o->reconnect_ms) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'reconnect' option is incompatible with "
-                       "'server' option");
+                       "'reconnect' option is incompatible with socket in "
+                       "server listen mode");
         return false;
     }
     if (!o->server && o->wait) {
@@ -689,12 +690,12 @@ static bool check_options(const char *id, const QIOChardevSocketOptions *o,
     }
     if (o->tls_authz && !o->tls_creds) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'tls_authz' provided but TLS is not enabled");
+                       "'tls-authz' provided but TLS is not enabled");
         return false;
     }
     if (o->tls_authz && !o->server) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "'tls_authz' option is incompatible with "
+                       "'tls-authz' option is incompatible with "
                        "socket in client connect mode");
         return false;
     }

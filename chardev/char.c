@@ -590,9 +590,8 @@ const char *const *qio_chardev_backend_names(void)
 {
     /* Keep in step with the backends chardev/ builds. */
     static const char *const names[] = {
-        "null",
-        "ringbuf",
-        NULL,
+        "file",    "mux",    "null",  "pipe", "pty",
+        "ringbuf", "socket", "stdio", NULL,
     };
 
     return names;

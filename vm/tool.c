@@ -18,11 +18,10 @@
 
 #include <glib-unix.h>
 
-#include "chardev/char-null.h"
-#include "chardev/char-ringbuf.h"
-#include "chardev/char-socket.h"
+#include "chardev/char-qapi.h"
 #include "crypto/init.h"
 #include "monitor/qmp.h"
+#include "qapi/qapi-commands-char.h"
 #include "qapi/qapi-commands-control.h"
 #include "qapi/qapi-commands-introspect.h"
 #include "qapi/qapi-commands-misc.h"
@@ -30,8 +29,6 @@
 #include "qapi/qapi-commands-run-state.h"
 #include "qio-config.h"
 #include "qom/object-cli.h"
-#include "util/cutils.h"
-#include "util/keyval.h"
 #include "util/log.h"
 #include "vm/hmp.h"
 #include "vm/machine.h"
@@ -53,210 +50,21 @@ typedef struct Tool {
 
 /* ---- -chardev ---------------------------------------------------------- */
 
-/*
- * QEMU 7.2 still takes "server", "nowait", "telnet" and "nodelay" as bare
- * words, with a warning.  Rewrite them as KEY=on/off before keyval sees
- * them.
- */
-static char *chardev_legacy_words(const char *arg)
+static bool chardev_create(const char *arg, GError **errp)
 {
-    static const struct {
-        const char *word, *kv;
-    } words[] = {
-        { "server", "server=on" },   { "nowait", "wait=off" },
-        { "wait", "wait=on" },       { "telnet", "telnet=on" },
-        { "nodelay", "nodelay=on" },
-    };
-    g_autoptr(GString) out = g_string_new(NULL);
-    const char *p = arg;
+    g_autoptr(GError) local = NULL;
 
-    while (*p) {
-        const char *end = p;
-        size_t len;
-        size_t i;
-
-        while (*end && !(*end == ',' && end[1] != ',')) {
-            end += (*end == ',' && end[1] == ',') ? 2 : 1;
-        }
-        len = end - p;
-        for (i = 0; i < G_N_ELEMENTS(words); i++) {
-            if (p != arg && strlen(words[i].word) == len &&
-                !strncmp(p, words[i].word, len)) {
-                break;
-            }
-        }
-        if (i < G_N_ELEMENTS(words)) {
-            g_warning("-chardev %s: short-form boolean option '%s' is "
-                      "deprecated; use %s",
-                      arg, words[i].word, words[i].kv);
-            g_string_append(out, words[i].kv);
-        } else {
-            g_string_append_len(out, p, len);
-        }
-        if (*end) {
-            g_string_append_c(out, ',');
-            end++;
-        }
-        p = end;
-    }
-    return g_string_free(g_steal_pointer(&out), FALSE);
-}
-
-static bool kv_bool(GPtrArray *kv, const char *key, bool def, bool *out,
-                    GError **errp)
-{
-    const char *v = qutil_keyval_lookup(kv, key);
-
-    *out = def;
-    if (v && !qutil_parse_bool(v, out, NULL)) {
-        g_set_error(errp, VM_ERROR, VM_ERROR_INVALID_VALUE,
-                    "Parameter '%s' expects 'on' or 'off'", key);
+    if (!qio_chardev_new_from_opts(arg, &local)) {
+        g_set_error(errp, local->domain, local->code, "-chardev %s: %s", arg,
+                    local->message);
         return false;
     }
     return true;
-}
-
-static bool kv_check_keys(GPtrArray *kv, const char *const *allowed,
-                          GError **errp)
-{
-    for (guint i = 0; i < kv->len; i++) {
-        QUtilKeyvalPair *pair = g_ptr_array_index(kv, i);
-
-        if (!g_strv_contains(allowed, pair->key)) {
-            g_set_error(errp, VM_ERROR, VM_ERROR_NOT_SUPPORTED,
-                        "Parameter '%s' is unexpected", pair->key);
-            return false;
-        }
-    }
-    return true;
-}
-
-static QIOChardev *chardev_socket(const char *id, GPtrArray *kv, GError **errp)
-{
-    static const char *const keys[] = {
-        "backend",   "id",           "host",      "port",
-        "path",      "server",       "wait",      "nodelay",
-        "telnet",    "reconnect-ms", "reconnect", "tls-creds",
-        "tls-authz", "abstract",     "fd",        NULL
-    };
-    g_autoptr(QIOSocketAddress) addr = NULL;
-    QIOChardevSocketOptions so = { 0 };
-    const char *host = qutil_keyval_lookup(kv, "host");
-    const char *port = qutil_keyval_lookup(kv, "port");
-    const char *path = qutil_keyval_lookup(kv, "path");
-    const char *fd = qutil_keyval_lookup(kv, "fd");
-    const char *rms = qutil_keyval_lookup(kv, "reconnect-ms");
-    const char *rs = qutil_keyval_lookup(kv, "reconnect");
-    bool abstract;
-    uint64_t n;
-
-    if (!kv_check_keys(kv, keys, errp) ||
-        !kv_bool(kv, "server", false, &so.server, errp) ||
-        !kv_bool(kv, "wait", true, &so.wait, errp) ||
-        !kv_bool(kv, "nodelay", false, &so.nodelay, errp) ||
-        !kv_bool(kv, "telnet", false, &so.telnet, errp) ||
-        !kv_bool(kv, "abstract", false, &abstract, errp)) {
-        return NULL;
-    }
-    if (path) {
-        addr = qio_socket_address_new_unix(path, abstract);
-    } else if (port) {
-        addr = qio_socket_address_new_inet(host ? host : "", port);
-    } else if (fd) {
-        addr = qio_socket_address_new_fd(fd);
-    } else {
-        g_set_error(errp, VM_ERROR, VM_ERROR_MISSING_ARGUMENT,
-                    "chardev: socket: no host given");
-        return NULL;
-    }
-    so.addr = addr;
-    so.wait = so.server && so.wait;
-    if (rms || rs) {
-        if (!qutil_strtou64(rms ? rms : rs, &n, NULL) || n > G_MAXUINT32) {
-            g_set_error(errp, VM_ERROR, VM_ERROR_INVALID_VALUE,
-                        "Parameter '%s' expects a number",
-                        rms ? "reconnect-ms" : "reconnect");
-            return NULL;
-        }
-        so.reconnect_ms = rms ? n : n * 1000;
-    }
-    so.tls_creds = qutil_keyval_lookup(kv, "tls-creds");
-    so.tls_authz = qutil_keyval_lookup(kv, "tls-authz");
-    return qio_chardev_socket_new(id, &so, errp);
-}
-
-/*
- * -chardev for the backends the chardev layer builds from C today (null,
- * ringbuf, socket).  The chardev layer's own keyval path replaces this
- * once it parses every backend.
- */
-static bool chardev_create(const char *arg, GError **errp)
-{
-    g_autofree char *norm = chardev_legacy_words(arg);
-    g_autoptr(GPtrArray) kv = NULL;
-    g_autoptr(GError) local = NULL;
-    const char *backend, *id;
-    QIOChardev *chr = NULL;
-
-    kv = qutil_keyval_parse(norm, "backend", NULL, &local);
-    if (!kv) {
-        goto fail;
-    }
-    backend = qutil_keyval_lookup(kv, "backend");
-    id = qutil_keyval_lookup(kv, "id");
-    if (!id) {
-        g_set_error(&local, VM_ERROR, VM_ERROR_MISSING_ARGUMENT,
-                    "chardev: no id specified");
-        goto fail;
-    }
-    if (!backend) {
-        backend = "";
-    }
-    if (g_str_equal(backend, "null")) {
-        static const char *const keys[] = { "backend", "id", NULL };
-
-        if (kv_check_keys(kv, keys, &local)) {
-            chr = qio_chardev_null_new(id, &local);
-        }
-    } else if (g_str_equal(backend, "ringbuf")) {
-        static const char *const keys[] = { "backend", "id", "size", NULL };
-        const char *size = qutil_keyval_lookup(kv, "size");
-        uint64_t n = 65536;
-
-        if (kv_check_keys(kv, keys, &local)) {
-            if (size && !qutil_parse_size(size, &n, &local)) {
-                goto fail;
-            }
-            chr = qio_chardev_ringbuf_new(id, n, &local);
-        }
-    } else if (g_str_equal(backend, "socket")) {
-        chr = chardev_socket(id, kv, &local);
-    } else {
-        g_set_error(&local, VM_ERROR, VM_ERROR_NOT_SUPPORTED,
-                    "'%s' is not a valid char driver name", backend);
-    }
-    if (chr) {
-        return true;
-    }
-fail:
-    g_set_error(errp, local->domain, local->code, "-chardev %s: %s", arg,
-                local->message);
-    return false;
 }
 
 static bool hmp_chardev_add(const char *args, GError **errp)
 {
-    g_autoptr(GError) local = NULL;
-
-    if (!chardev_create(args, &local)) {
-        /* HMP prints "Error: ..." without the option name. */
-        const char *msg = strstr(local->message, ": ");
-
-        g_set_error(errp, local->domain, local->code, "%s",
-                    msg ? msg + 2 : local->message);
-        return false;
-    }
-    return true;
+    return qio_chardev_new_from_opts(args, errp) != NULL;
 }
 
 /* ---- -pidfile ----------------------------------------------------------- */
@@ -414,6 +222,7 @@ static bool setup(Tool *t, GError **errp)
     vm_qmp_set_machine(t->machine);
 
     t->cmds = qmp_command_list_new();
+    qmp_init_marshal_char(t->cmds);
     qmp_init_marshal_control(t->cmds);
     qmp_init_marshal_misc(t->cmds);
     qmp_init_marshal_run_state(t->cmds);

@@ -103,10 +103,11 @@ static void iterate(void)
 #define WAIT_UNTIL(cond)                                                       \
     do {                                                                       \
         gint64 end_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;            \
-        while (!(cond) && g_get_monotonic_time() < end_) {                     \
+        bool ok_;                                                              \
+        while (!(ok_ = (cond)) && g_get_monotonic_time() < end_) {             \
             iterate();                                                         \
         }                                                                      \
-        assert_true(cond);                                                     \
+        assert_true(ok_);                                                      \
     } while (0)
 
 /* Run the context for @ms milliseconds. */
@@ -832,6 +833,42 @@ static void test_tls_refusals(void **state)
     assert_true(qio_chardev_remove("ts", NULL));
 }
 
+/*
+ * One TLS record carrying many commands, taken by a frontend 10 bytes at a
+ * time: the rest waits decrypted inside the TLS layer, with nothing more
+ * arriving on the socket, and must still be delivered.
+ */
+static void test_tls_pending_record(void **state)
+{
+    TlsServer ts = { 0 };
+    QIOChardev *cli;
+    Fe *cfe;
+    char msg[3000];
+
+    for (size_t i = 0; i < sizeof(msg); i++) {
+        msg[i] = 'a' + i % 26;
+    }
+    tls_server_start(&ts, NULL);
+    cli = tls_client(&ts, "good", "tls-cli");
+    cfe = fe_new(cli);
+    WAIT_UNTIL(cfe->opened == 1 && ts.sfe->opened == 1);
+    ts.sfe->room = 10;
+    qio_chardev_accept_input(ts.srv);
+    assert_int_equal(qio_chardev_write(cli, msg, sizeof(msg), NULL),
+                     sizeof(msg));
+    while (ts.sfe->in->len < sizeof(msg)) {
+        size_t before = ts.sfe->in->len;
+
+        WAIT_UNTIL(ts.sfe->in->len == before + 10 ||
+                   ts.sfe->in->len == sizeof(msg));
+        ts.sfe->room = 10;
+        qio_chardev_accept_input(ts.srv);
+    }
+    assert_memory_equal(ts.sfe->in->str, msg, sizeof(msg));
+    fe_free(cli, cfe);
+    fe_free(ts.srv, ts.sfe);
+}
+
 static void test_tls_authz_deny(void **state)
 {
     TlsServer ts = { 0 };
@@ -892,6 +929,8 @@ int main(void)
         cmocka_unit_test_teardown(test_client, teardown),
         cmocka_unit_test_teardown(test_reconnect, teardown),
         cmocka_unit_test_setup_teardown(test_tls_refusals, tls_setup,
+                                        tls_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_pending_record, tls_setup,
                                         tls_teardown),
         cmocka_unit_test_setup_teardown(test_tls_authz_deny, tls_setup,
                                         tls_teardown),
