@@ -18,6 +18,7 @@ struct VMTerm {
     GByteArray *out;
     GByteArray *stash;
     bool processing;
+    bool opened; /* the owner was told of the current peer */
 };
 
 static bool congested(VMTerm *t)
@@ -79,7 +80,8 @@ static size_t term_can_read(gpointer opaque)
 {
     VMTerm *t = opaque;
 
-    if (t->stash->len || congested(t) || !owner_may_read(t)) {
+    /* Input before the peer is reported (and greeted) waits. */
+    if (!t->opened || t->stash->len || congested(t) || !owner_may_read(t)) {
         return 0;
     }
     return VM_TERM_IN_CHUNK;
@@ -100,11 +102,17 @@ static void term_event(gpointer opaque, QIOChardevEvent event)
 
     switch (event) {
     case QIO_CHARDEV_EVENT_OPENED:
-        if (t->ops->opened) {
-            t->ops->opened(t->opaque);
+        /* Already told at attach time (see vm_term_new()). */
+        if (!t->opened) {
+            t->opened = true;
+            if (t->ops->opened) {
+                t->ops->opened(t->opaque);
+            }
+            vm_term_kick(t);
         }
         break;
     case QIO_CHARDEV_EVENT_CLOSED:
+        t->opened = false;
         g_byte_array_set_size(t->out, 0);
         g_byte_array_set_size(t->stash, 0);
         if (t->ops->closed) {
@@ -150,6 +158,17 @@ VMTerm *vm_term_new(QIOChardev *chr, const VMTermOps *ops, void *opaque,
         g_free(t);
         return NULL;
     }
+    /*
+     * A chardev whose peer is there already (stdio, a file) reports
+     * OPENED later, from its context, and may deliver input before that:
+     * tell the owner now, so a banner comes before the answers.
+     */
+    if (qio_chardev_be_is_open(chr)) {
+        t->opened = true;
+        if (ops->opened) {
+            ops->opened(opaque);
+        }
+    }
     return t;
 }
 
@@ -179,7 +198,7 @@ size_t vm_term_pending(VMTerm *t)
 void vm_term_kick(VMTerm *t)
 {
     process(t);
-    if (!t->stash->len && !congested(t) && owner_may_read(t)) {
+    if (t->opened && !t->stash->len && !congested(t) && owner_may_read(t)) {
         qio_chardev_accept_input(t->chr);
     }
 }

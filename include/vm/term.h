@@ -14,7 +14,9 @@
  * passed on up to and including each line end, and the rest waits while
  * output is congested, so a peer that sends many commands in one write
  * without reading the answers gets at most one command's answer beyond
- * the limit.  An owner that must not take input for a while (a serial
+ * the limit.  No input is taken before the peer is reported (OPENED, or
+ * a chardev already open when the term attaches), so the owner's banner
+ * always comes first.  An owner that must not take input for a while (a serial
  * port while the machine is paused) says so with may_read and calls
  * vm_term_kick() when that changes.
  */

@@ -64,6 +64,10 @@ static void test_lines(void **state)
 
     o.term = vm_term_new(chr, &ops, &o, NULL);
     assert_non_null(o.term);
+    assert_int_equal(vm_test_chardev_type(chr, "ab\r"), 0);
+    qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
+    assert_int_equal(o.opened, 1);
+    /* A second OPENED for the same peer is not passed on. */
     qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
     assert_int_equal(o.opened, 1);
     assert_int_equal(vm_test_chardev_type(chr, "ab\rcd\r\nef"), 9);
@@ -99,6 +103,7 @@ static void test_backpressure(void **state)
     size_t taken;
 
     o.term = vm_term_new(chr, &ops, &o, NULL);
+    qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
     /* A peer that reads nothing and sends 100 commands in one write. */
     vm_test_chardev_set_room(chr, 0);
     for (int i = 0; i < 100; i++) {
@@ -128,6 +133,14 @@ static void test_may_read(void **state)
                 .may_read = false };
 
     o.term = vm_term_new(chr, &ops, &o, NULL);
+    /* Nothing is taken before the peer is reported... */
+    o.may_read = true;
+    assert_int_equal(vm_test_chardev_type(chr, "x\r"), 0);
+    qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
+    assert_int_equal(o.opened, 1);
+    /* ... nor while the owner may not read. */
+    o.may_read = false;
+    vm_term_kick(o.term);
     assert_int_equal(vm_test_chardev_type(chr, "x\r"), 0);
     assert_int_equal(o.inputs->len, 0);
     o.may_read = true;
