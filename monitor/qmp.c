@@ -276,11 +276,17 @@ bool monitor_qmp_is_negotiated(MonitorQMP *qmp)
 /* ---- Events --------------------------------------------------------------
  */
 
+static gpointer ref_monitor(gconstpointer mon, gpointer unused)
+{
+    return g_object_ref((gpointer)mon);
+}
+
 void monitor_qmp_broadcast_event(const char *name, JsonObject *data)
 {
     g_autoptr(JsonObject) ts = json_object_new();
     g_autoptr(JsonObject) event = json_object_new();
     gint64 now = g_get_real_time();
+    GList *targets;
 
     json_object_set_int_member(ts, "seconds", now / G_USEC_PER_SEC);
     json_object_set_int_member(ts, "microseconds", now % G_USEC_PER_SEC);
@@ -289,13 +295,19 @@ void monitor_qmp_broadcast_event(const char *name, JsonObject *data)
     if (data && json_object_get_size(data) > 0) {
         json_object_set_object_member(event, "data", json_object_ref(data));
     }
-    for (GList *l = qmp_monitors; l; l = l->next) {
+    /*
+     * On a copy, each monitor held: a write can report the peer gone,
+     * and what that triggers may drop a monitor from the list.
+     */
+    targets = g_list_copy_deep(qmp_monitors, ref_monitor, NULL);
+    for (GList *l = targets; l; l = l->next) {
         MonitorQMP *qmp = l->data;
 
         if (qmp->negotiated && monitor_is_open(MONITOR_BASE(qmp))) {
             send_object(qmp, event, true);
         }
     }
+    g_list_free_full(targets, g_object_unref);
 }
 
 void monitor_qmp_event_emitter(const char *event, JsonObject *data,
@@ -388,11 +400,17 @@ static void monitor_qmp_init(MonitorQMP *qmp)
     qmp_monitors = g_list_prepend(qmp_monitors, qmp);
 }
 
+static void monitor_qmp_dispose(GObject *obj)
+{
+    /* No event reaches a monitor on its way out. */
+    qmp_monitors = g_list_remove(qmp_monitors, obj);
+    G_OBJECT_CLASS(monitor_qmp_parent_class)->dispose(obj);
+}
+
 static void monitor_qmp_finalize(GObject *obj)
 {
     MonitorQMP *qmp = MONITOR_QMP(obj);
 
-    qmp_monitors = g_list_remove(qmp_monitors, qmp);
     monitor_json_stream_free(qmp->stream);
     g_byte_array_unref(qmp->backlog);
     G_OBJECT_CLASS(monitor_qmp_parent_class)->finalize(obj);
@@ -403,6 +421,7 @@ static void monitor_qmp_class_init(MonitorQMPClass *klass)
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     MonitorClass *mc = MONITOR_BASE_CLASS(klass);
 
+    oc->dispose = monitor_qmp_dispose;
     oc->finalize = monitor_qmp_finalize;
     mc->input = monitor_qmp_input;
     mc->opened = monitor_qmp_opened;

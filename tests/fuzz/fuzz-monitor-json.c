@@ -9,6 +9,10 @@
  *   bit 4     small limits (token 64, message 256, 32 tokens, depth 4),
  *             so every limit and the discarding after it is reached
  *             often; clear, the defaults
+ *   bit 5     feed each piece with monitor_json_stream_feed_one(), one
+ *             message at a time, as the QMP monitor does when its output
+ *             is full; the bytes used must be all of them, or end just
+ *             where a message ended
  *
  * Besides crashes, sanitizer reports and leaks, the target checks three
  * properties and aborts when one fails: the bytes held for a message
@@ -30,6 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_emit(void *opaque, JsonNode *value, GError *err)
 {
+    unsigned *emitted = opaque;
+
+    (*emitted)++;
     if (err) {
         if (err->domain != MONITOR_ERROR ||
             (err->code != MONITOR_ERROR_JSON_SYNTAX &&
@@ -81,6 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     MonitorJsonLimits lim;
     g_autoptr(MonitorJsonStream) s = NULL;
     size_t piece;
+    bool one_at_a_time;
+    unsigned emitted = 0;
 
     if (size < 1) {
         return 0;
@@ -91,15 +100,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         monitor_json_limits_init(&lim);
     }
     piece = data[0] & 0x0f;
+    one_at_a_time = data[0] & 0x20;
     data++;
     size--;
     if (piece == 0) {
         piece = size ? size : 1;
     }
 
-    s = monitor_json_stream_new(&lim, check_emit, NULL);
+    s = monitor_json_stream_new(&lim, check_emit, &emitted);
     for (size_t off = 0; off < size; off += piece) {
-        monitor_json_stream_feed(s, data + off, MIN(piece, size - off));
+        size_t len = MIN(piece, size - off);
+
+        if (!one_at_a_time) {
+            monitor_json_stream_feed(s, data + off, len);
+        } else {
+            for (size_t used = 0; used < len;) {
+                unsigned before = emitted;
+                size_t n = monitor_json_stream_feed_one(s, data + off + used,
+                                                        len - used);
+
+                if (n == 0 || n > len - used ||
+                    (n < len - used && emitted == before)) {
+                    abort();
+                }
+                used += n;
+            }
+        }
         if (monitor_json_stream_pending(s) > lim.max_message) {
             abort();
         }

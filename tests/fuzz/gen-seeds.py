@@ -391,7 +391,8 @@ def client_seeds():
 # ---- QMP client to monitor -------------------------------------------------
 
 def monitor_json_seeds():
-    """First byte: bits 0-3 piece size (0: whole), bit 4 small limits."""
+    """First byte: bits 0-3 piece size (0: whole), bit 4 small limits,
+    bit 5 one message at a time."""
     msgs = [
         b'{"execute": "qmp_capabilities"}',
         b'{"execute": "query-version", "id": 1}',
@@ -410,10 +411,11 @@ def monitor_json_seeds():
         b"}]:,",
     ]
     for i, m in enumerate(msgs):
-        for mode in (0x00, 0x01, 0x07, 0x10, 0x13):
+        for mode in (0x00, 0x01, 0x07, 0x10, 0x13, 0x20, 0x33):
             yield "msg%d-mode%02x" % (i, mode), bytes([mode]) + m
     yield "all-whole", b"\x00" + b"".join(msgs)
     yield "all-small-bytes", b"\x11" + b"".join(msgs)
+    yield "all-one-at-a-time", b"\x20" + b"".join(msgs)
 
 
 def vm_hmp_seeds():
