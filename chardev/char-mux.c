@@ -156,6 +156,22 @@ static size_t mux_can_read(gpointer opaque)
     return focused(m, &h, &fe) ? h->can_read(fe) : 0;
 }
 
+/* Give @n bytes to the focused frontend, within what it can take. */
+static void deliver(QIOChardevMux *m, const uint8_t *buf, size_t n)
+{
+    const QIOChardevHandlers *h;
+    gpointer fe;
+
+    if (n > 0 && focused(m, &h, &fe)) {
+        /*
+         * Only more than allowed when C-a c moved the focus in the middle
+         * of a read and the new frontend has less room: the excess of
+         * that one read is dropped rather than buffered.
+         */
+        h->read(fe, buf, MIN(n, h->can_read(fe)));
+    }
+}
+
 static void mux_read(gpointer opaque, const uint8_t *buf, size_t len)
 {
     QIOChardevMux *m = opaque;
@@ -164,20 +180,21 @@ static void mux_read(gpointer opaque, const uint8_t *buf, size_t len)
 
     g_object_ref(m);
     for (size_t i = 0; i < len; i++) {
+        if (m->got_escape) {
+            /* The escape may move the focus: what came before is the old
+             * frontend's. */
+            deliver(m, out, n);
+            n = 0;
+        }
         if (process_byte(m, buf[i])) {
             out[n++] = buf[i];
         }
-        if (n == sizeof(out) || (i + 1 == len && n > 0)) {
-            const QIOChardevHandlers *h;
-            gpointer fe;
-
-            /* The focus may have moved under an escape: deliver anyway. */
-            if (focused(m, &h, &fe)) {
-                h->read(fe, out, n);
-            }
+        if (n == sizeof(out)) {
+            deliver(m, out, n);
             n = 0;
         }
     }
+    deliver(m, out, n);
     g_object_unref(m);
 }
 

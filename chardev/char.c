@@ -556,6 +556,9 @@ void qio_chardev_be_writable(QIOChardev *chr)
 {
     QIOChardevPrivate *priv = priv_of(chr);
 
+    if (priv->closed) {
+        return;
+    }
     g_object_ref(chr);
     for (unsigned i = 0; i < QIO_CHARDEV_MAX_FRONTENDS; i++) {
         QIOChardevFrontend *fe = &priv->fe[i];

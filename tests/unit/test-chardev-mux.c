@@ -94,7 +94,7 @@ static int setup(void **state)
     mux = qio_chardev_mux_new("m0", base, &err);
     assert_non_null(mux);
     drain();
-    output();
+    g_free(output());
     return 0;
 }
 
@@ -149,6 +149,14 @@ static void test_focus_and_events(void **state)
     assert_int_equal(qio_chardev_mux_get_focus(mux), 1);
     inject("\001c\001c");
     assert_int_equal(qio_chardev_mux_get_focus(mux), 1);
+
+    /* Bytes before a switch in the same read stay with the old focus. */
+    g_string_truncate(fa.in, 0);
+    g_string_truncate(fb.in, 0);
+    inject("pq\001cr");
+    assert_string_equal(fb.in->str, "pq");
+    assert_string_equal(fa.in->str, "r");
+    inject("\001c");
 
     /* Output from either frontend reaches the base. */
     assert_int_equal(qio_chardev_write(mux, "out", 3, &err), 3);

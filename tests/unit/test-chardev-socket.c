@@ -507,6 +507,56 @@ static void test_unix_fds(void **state)
     g_rmdir(dir);
 }
 
+/* Connect to the UNIX socket @opaque once it exists; the fd, or -1. */
+static gpointer late_client(gpointer opaque)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    g_strlcpy(sun.sun_path, opaque, sizeof(sun.sun_path));
+    g_usleep(200 * 1000);
+    while (g_get_monotonic_time() < end) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+            return GINT_TO_POINTER(fd);
+        }
+        close(fd);
+        g_usleep(10 * 1000);
+    }
+    return GINT_TO_POINTER(-1);
+}
+
+/* wait=on: creation returns only once a client is connected. */
+static void test_wait(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("test-chardev-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "w.sock", NULL);
+    g_autoptr(QIOSocketAddress) addr = qio_socket_address_new_unix(path, false);
+    QIOChardevSocketOptions so = { .addr = addr, .server = true, .wait = true };
+    GThread *th = g_thread_new("late-client", late_client, path);
+    gint64 start = g_get_monotonic_time();
+    QIOChardev *chr = qio_chardev_socket_new("w0", &so, &err);
+    int fd = GPOINTER_TO_INT(g_thread_join(th));
+    Fe *fe;
+
+    assert_non_null(chr);
+    assert_true(fd >= 0);
+    assert_true(qio_chardev_socket_is_connected(chr));
+    assert_true(g_get_monotonic_time() - start >= 150 * 1000);
+    /* The frontend attached afterwards still hears OPENED. */
+    fe = fe_new(chr);
+    WAIT_UNTIL(fe->opened == 1);
+    assert_int_equal(send(fd, "w", 1, 0), 1);
+    WAIT_UNTIL(fe->in->len == 1);
+    close(fd);
+    WAIT_UNTIL(fe->closed == 1);
+    fe_free(chr, fe);
+    assert_true(qio_chardev_remove("w0", &err));
+    g_rmdir(dir);
+}
+
 static int listen_local(int *port)
 {
     struct sockaddr_in sin = {
@@ -926,6 +976,7 @@ int main(void)
         cmocka_unit_test_teardown(test_telnet, teardown),
         cmocka_unit_test_teardown(test_telnet_filter, teardown),
         cmocka_unit_test_teardown(test_unix_fds, teardown),
+        cmocka_unit_test_teardown(test_wait, teardown),
         cmocka_unit_test_teardown(test_client, teardown),
         cmocka_unit_test_teardown(test_reconnect, teardown),
         cmocka_unit_test_setup_teardown(test_tls_refusals, tls_setup,
