@@ -490,6 +490,11 @@ ChardevBackend *qio_chardev_parse_opts(const char *opts, char **id, bool *mux,
         }
     }
 
+    if (!qio_chardev_id_wellformed(*id)) {
+        qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
+                       "Parameter 'id' expects an identifier");
+        goto fail;
+    }
     if (!strcmp(type, "socket")) {
         if (!build_socket(pairs, data, errp)) {
             goto fail;

@@ -125,9 +125,9 @@ static void qio_chardev_init(QIOChardev *chr)
 /* ---- Registry ------------------------------------------------------------
  */
 
-static bool id_wellformed(const char *id)
+bool qio_chardev_id_wellformed(const char *id)
 {
-    if (!g_ascii_isalpha(id[0])) {
+    if (!id || !g_ascii_isalpha(id[0])) {
         return false;
     }
     for (const char *p = id + 1; *p; p++) {
@@ -142,19 +142,18 @@ bool qio_chardev_check_id(const char *id, GError **errp)
 {
     bool taken;
 
-    if (!id || !id_wellformed(id)) {
+    /* Any non-empty string, as QEMU's chardev-add takes. */
+    if (!id || !*id) {
         qio_error_setg(errp, QIO_ERROR_INVALID_ARGUMENT,
-                       "Chardev id '%s' is invalid: use a letter, then "
-                       "letters, digits, '-', '.' or '_'",
-                       id ? id : "");
+                       "Chardev id must not be empty");
         return false;
     }
     g_mutex_lock(&registry_lock);
     taken = registry && g_hash_table_contains(registry, id);
     g_mutex_unlock(&registry_lock);
     if (taken) {
-        qio_error_setg(errp, QIO_ERROR_EXISTS, "Chardev '%s' already exists",
-                       id);
+        qio_error_setg(errp, QIO_ERROR_EXISTS,
+                       "Chardev with id '%s' already exists", id);
         return false;
     }
     return true;

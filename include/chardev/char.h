@@ -143,11 +143,13 @@ struct _QIOChardevClass {
 /* ---- Registry ------------------------------------------------------------
  */
 
-/*
- * The chardev with @id (borrowed), or NULL.  Ids follow QEMU's rule: a
- * letter, then letters, digits, '-', '.' and '_'.
- */
+/* The chardev with @id (borrowed), or NULL. */
 QIOChardev *qio_chardev_find(const char *id);
+/*
+ * QEMU's rule for -chardev ids: a letter, then letters, digits, '-', '.'
+ * and '_'.  chardev-add, like QEMU's, takes any non-empty id.
+ */
+bool qio_chardev_id_wellformed(const char *id);
 /*
  * Remove @id from the registry and close it: false with @errp set if
  * there is no such chardev (QIO_ERROR_NOT_FOUND) or a frontend still uses
@@ -227,7 +229,7 @@ const char *const *qio_chardev_backend_names(void);
  * trace; check first with qio_chardev_check_id().
  */
 bool qio_chardev_register(QIOChardev *chr, const char *id, GError **errp);
-/* False with @errp set if @id is malformed or already registered. */
+/* False with @errp set if @id is empty or already registered. */
 bool qio_chardev_check_id(const char *id, GError **errp);
 /* Set the filename string (copied); default: the backend name. */
 void qio_chardev_set_filename(QIOChardev *chr, const char *filename);

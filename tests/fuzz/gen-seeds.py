@@ -459,12 +459,37 @@ def monitor_json_seeds():
     yield "all-one-at-a-time", b"\x20" + b"".join(msgs)
 
 
+def vm_hmp_seeds():
+    lines = [b"info status\r", b"help info\r", b"stop s\r",
+             b"pmemsave 0x10+1 (2*3) \"/tmp/x y\"\r",
+             b"object_add secret,id=s0,data=x\r", b"object_del \"a\\\"b\"\r",
+             b"ab\x7fc\x08d\x1b[D\x1b[3~\x1b[A\x1b[B\x01\x05\r",
+             b"pmemsave ((((1)))) ~0 f\r\n", b"info qom-tree /objects\r"]
+    for i, line in enumerate(lines):
+        for mode in (0x00, 0x01, 0x03):
+            yield "hmp%d-mode%02x" % (i, mode), bytes([mode]) + line
+    yield "hmp-all", b"\x00" + b"".join(lines)
+    console = [b"help\r", b"write 0x10 68656c6c6f\r", b"read 16 5\r",
+               b"sum 0 65536\r", b"uptime\rhostname\r", b"read 65535 2\r"]
+    for i, line in enumerate(console):
+        yield "console%d" % i, b"\x10" + line
+    yield "console-bytes", b"\x11" + b"".join(console)
+    # A state blob as vm_guest_console_save() writes it: magic, version,
+    # port, hostname, uptime, scrollback, then the line editor's state.
+    blob = (b"QGC1" + u32(1) + u32(0) + u32(4) + b"fuzz" +
+            struct.pack(">Q", 5000000) + u32(3) + b"ab$" +
+            u32(2) + b"hi" + u32(1) + bytes([0, 0]) + u32(0) +
+            u32(1) + u32(4) + b"help")
+    yield "blob", b"\x20" + blob
+
+
 TARGETS = {
     "fuzz-qapi-input": qapi_input_seeds,
     "fuzz-nbd-server-options": server_options_seeds,
     "fuzz-nbd-server-commands": server_commands_seeds,
     "fuzz-nbd-client": client_seeds,
     "fuzz-monitor-json": monitor_json_seeds,
+    "fuzz-vm-hmp": vm_hmp_seeds,
 }
 
 

@@ -24,6 +24,7 @@ stopped by its pid.
 """
 
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -134,11 +135,29 @@ def bridge(tmp, name, objects, net):
     argv = [BRIDGE]
     for o in objects:
         argv += ["--object", o]
-    argv += ["--chardev", net,
-             "--chardev", "socket,id=line,path=%s,server=on,wait=off" % path]
+    # The line first, with wait=on: the bridge connects the net side only
+    # once this test holds the line, so no early byte (a banner) is
+    # dropped for want of a reader.
+    argv += ["--chardev", "socket,id=line,path=%s,server=on,wait=on" % path,
+             "--chardev", net]
     p = start(argv)
     line = connect_unix(path)
+    wait_ready(p)
     return p, line
+
+
+def wait_ready(p):
+    """Read the bridge's stderr up to its "ready" line (kept in p.log)."""
+    p.log = b""
+    end = time.monotonic() + TIMEOUT
+    while b"ready" not in p.log and time.monotonic() < end:
+        r, _, _ = select.select([p.stderr], [], [], 0.1)
+        if r:
+            chunk = os.read(p.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            p.log += chunk
+    check(b"ready" in p.log, "bridge ready")
 
 
 def tls_client(port, cadir, certdir=None, cert="client"):
@@ -268,7 +287,7 @@ def run(tmp):
     good_client(port, pki, line, "after gnutls-cli")
     line.close()
     stop(srv)
-    err = srv.stderr.read().decode(errors="replace")
+    err = (srv.log + srv.stderr.read()).decode(errors="replace")
     check("refused" in err and "intruder" in err,
           "refusals are logged with the reason")
 

@@ -170,6 +170,9 @@ static void test_parse_errors(void **state)
           "Parameter 'server' expects 'on' or 'off'" },
         { "socket,id=s,path=/p,tight=2", "Parameter 'tight' expects" },
         { "file,id=f,append=on", "Parameter 'path' is missing" },
+        /* -chardev ids are identifiers, as QEMU's option parser wants. */
+        { "null,id=0bad", "Parameter 'id' expects an identifier" },
+        { "null,id=a b", "Parameter 'id' expects an identifier" },
         { "pipe,id=p", "Parameter 'path' is missing" },
         { "socket,id=s,host=h", "no port given" },
         { "socket,id=s", "give host and port" },
@@ -289,6 +292,23 @@ static void test_qmp_chardev_add(void **state)
                         "Failed to add chardev 'rb2': size of ringbuf "
                         "chardev must be power of two");
     g_clear_error(&err);
+
+    /* QMP takes any id, as QEMU's chardev-add does. */
+    ret = qmp_chardev_add("0-odd id", ring, &err);
+    assert_null(ret);
+    assert_true(g_str_has_prefix(err->message, "Failed to add chardev "
+                                               "'0-odd id': size of ringbuf"));
+    g_clear_error(&err);
+    {
+        g_autoptr(ChardevBackend) null =
+            backend_from_json("{\"type\": \"null\", \"data\": {}}");
+
+        ret = qmp_chardev_add("0bad", null, &err);
+        assert_non_null(ret);
+        qapi_free_ChardevReturn(ret);
+        qmp_chardev_remove("0bad", &err);
+        assert_null(err);
+    }
 
     ret = qmp_chardev_add("pt0", pty, &err);
     assert_non_null(ret);
