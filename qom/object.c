@@ -1259,8 +1259,9 @@ bool qom_object_del(const char *id, GError **errp)
     entry = g_hash_table_lookup(table_locked(), id);
     if (!entry) {
         g_mutex_unlock(&table_lock);
+        /* object-del's wording in QEMU, which scripts may look for. */
         g_set_error(errp, QOM_ERROR, QOM_ERROR_NOT_FOUND,
-                    "no object with id '%s'", id);
+                    "object '%s' not found", id);
         return false;
     }
     if (g_hash_table_size(entry->users) > 0) {

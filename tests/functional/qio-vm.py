@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""qio-vm driven end to end over UNIX sockets: the command line's errors,
-HMP and QMP sessions on the same machine, the serial console, quit and
-SIGTERM, -pidfile and -daemonize, and a monitor client that floods
-without reading while another is served.
+"""qio-vm driven end to end: the command line's errors, HMP and QMP
+sessions on the same machine over UNIX sockets, the serial console, quit
+and SIGTERM, -pidfile and -daemonize, a monitor client that floods
+without reading while another is served, and monitors on TCP and on a
+TLS chardev at once, with chardevs added and removed at run time.
 
 Usage: qio-vm.py BUILDDIR
 Every process started here is ended by its pid, and every wait is bounded.
@@ -11,8 +12,10 @@ Every process started here is ended by its pid, and every wait is bounded.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -239,6 +242,112 @@ def test_sigterm_and_flood():
     flood.close()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def connect_tcp(port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), 1)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def read_event(s, name, timeout=10):
+    """The next event called @name on QMP socket @s."""
+    out = read_until(s, rb'"event": "' + name.encode() + rb'".*\r\n',
+                     timeout)
+    for line in out.split(b"\r\n"):
+        if line.strip() and b'"event"' in line:
+            obj = json.loads(line)
+            if obj["event"] == name:
+                return obj
+    return None
+
+
+def test_tcp_tls_runtime():
+    pki = sock("pki")
+    subprocess.run([os.path.join(BUILD, "tools", "qio-pki"), "init", pki,
+                    "--hostname", "localhost", "--ip", "127.0.0.1",
+                    "--client-name", "test-client"], check=True,
+                   stdout=subprocess.DEVNULL)
+    qport, tport = free_port(), free_port()
+    h = sock("rt-h.sock")
+    p = start("-machine", "none", "-nodefaults", "-display", "none",
+              "-object",
+              f"tls-creds-x509,id=tls0,endpoint=server,dir={pki}",
+              "-qmp", f"tcp:127.0.0.1:{qport},server=on,wait=off",
+              "-chardev", f"socket,id=t0,host=127.0.0.1,port={tport},"
+              "tls-creds=tls0,server=on,wait=off",
+              "-mon", "chardev=t0,mode=control",
+              "-monitor", f"unix:{h},server=on,wait=off")
+    # QMP on TCP.
+    qs = connect_tcp(qport)
+    greeting = json.loads(read_until(qs, rb"\r\n").split(b"\r\n")[0])
+    check("QMP" in greeting, "QMP greeting on TCP")
+    check(qmp_cmd(qs, "qmp_capabilities") == {"return": {}},
+          "QMP negotiated on TCP")
+    # QMP on the TLS chardev, with a client certificate.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(os.path.join(pki, "ca-cert.pem"))
+    ctx.load_cert_chain(os.path.join(pki, "client-cert.pem"),
+                        os.path.join(pki, "client-key.pem"))
+    ts = ctx.wrap_socket(connect_tcp(tport), server_hostname="127.0.0.1")
+    greeting = json.loads(read_until(ts, rb"\r\n").split(b"\r\n")[0])
+    check("QMP" in greeting, "QMP greeting on the TLS chardev")
+    check(qmp_cmd(ts, "qmp_capabilities") == {"return": {}},
+          "QMP negotiated over TLS")
+    # A command on one monitor, its event on both.
+    check(qmp_cmd(ts, "stop") == {"return": {}}, "stop over TLS")
+    ev = read_event(qs, "STOP")
+    check(ev is not None and set(ev["timestamp"]) ==
+          {"seconds", "microseconds"}, "STOP reaches the TCP monitor")
+    st = qmp_cmd(qs, "query-status")
+    check(st.get("return", {}).get("status") == "paused",
+          f"paused, seen from TCP ({st})")
+    # HMP on UNIX: a chardev added and removed at run time.
+    hs = connect(h)
+    read_until(hs, rb"\(qemu\) $")
+    r = sock("rt-r.sock")
+    out = hmp_cmd(hs, f"chardev-add socket,id=r0,path={r},server=on,"
+                      "wait=off")
+    check(out.strip() == "(qemu)", f"HMP chardev-add answers nothing "
+                                   f"({out!r})")
+    labels = {c["label"]: c["filename"]
+              for c in qmp_cmd(qs, "query-chardev")["return"]}
+    check(labels.get("r0") == f"disconnected:unix:{r},server=on",
+          f"the new chardev in query-chardev ({labels.get('r0')!r})")
+    rc = connect(r)
+    rc.close()
+    res = qmp_cmd(ts, "chardev-add",
+                  {"id": "r1", "backend": {"type": "ringbuf",
+                                           "data": {"size": 64}}})
+    check(res == {"return": {}}, "QMP chardev-add over TLS")
+    hmp_cmd(hs, "chardev-remove r0")
+    res = qmp_cmd(qs, "chardev-remove", {"id": "r1"})
+    check(res == {"return": {}}, "QMP chardev-remove on TCP")
+    labels = {c["label"] for c in qmp_cmd(qs, "query-chardev")["return"]}
+    check("r0" not in labels and "r1" not in labels and "t0" in labels,
+          f"both removed, the monitors' chardevs kept ({sorted(labels)})")
+    check(not os.path.exists(r), "the removed server's socket file is gone")
+    out = hmp_cmd(hs, "chardev-remove t0")
+    check("busy" in out or "in use" in out,
+          f"a monitor's chardev cannot be removed ({out!r})")
+    check(qmp_cmd(ts, "quit") == {"return": {}}, "quit over TLS")
+    p.wait(timeout=20)
+    check(p.returncode == 0, "exit 0 after quit")
+    for s_ in (qs, ts, hs):
+        s_.close()
+
+
 def test_daemonize():
     pidfile = sock("d.pid")
     q = sock("dq.sock")
@@ -283,14 +392,13 @@ try:
     test_session()
     test_sigterm_and_flood()
     test_daemonize()
+    test_tcp_tls_runtime()
 finally:
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    for name in os.listdir(TMP):
-        os.unlink(os.path.join(TMP, name))
-    os.rmdir(TMP)
+    shutil.rmtree(TMP, ignore_errors=True)
 
 print(f"{failures} failure(s)")
 sys.exit(1 if failures else 0)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""QMP side by side: the same exchanges to qemu-system-x86_64 and to qio's
-QMP monitor (tests/interop/qmp-test-server), comparing the replies.
+"""QMP side by side: the same exchanges to qemu-system-x86_64 and to
+qio-vm, both started with the same command line, comparing the replies.
 
 Errors must match in class and text, replies and events in shape (the
 same members with values of the same types; timestamps and version
@@ -11,6 +11,7 @@ Usage: test-qmp-conformance.py BUILD-ROOT
 """
 
 import json
+import re
 import os
 import shutil
 import socket
@@ -259,6 +260,76 @@ def compact_checks(qemu, qio):
     exchange(peers, "cont: RESUME event and reply",
              b'{"execute": "cont", "id": "c"}', 2, mode="events")
 
+    # Objects, good and bad.
+    exchange(peers, "object-add without qom-type",
+             b'{"execute": "object-add", "arguments": {"id": "s1"}}')
+    exchange(peers, "object-add of an unknown type",
+             b'{"execute": "object-add", "arguments": '
+             b'{"qom-type": "no-such-type", "id": "s1"}}')
+    exchange(peers, "object-add with a wrongly typed property",
+             b'{"execute": "object-add", "arguments": '
+             b'{"qom-type": "secret", "id": "s1", "data": 12}}')
+    exchange(peers, "object-add of a secret",
+             b'{"execute": "object-add", "arguments": '
+             b'{"qom-type": "secret", "id": "s1", "data": "hunter2"}}')
+    exchange(peers, "object-add of a taken id",
+             b'{"execute": "object-add", "arguments": '
+             b'{"qom-type": "secret", "id": "s1", "data": "x"}}',
+             mode="shape")
+    exchange(peers, "object-del",
+             b'{"execute": "object-del", "arguments": {"id": "s1"}}')
+    exchange(peers, "object-del of an unknown id",
+             b'{"execute": "object-del", "arguments": {"id": "s1"}}')
+    exchange(peers, "object-del without id",
+             b'{"execute": "object-del", "arguments": {}}')
+    # Character devices.
+    exchange(peers, "chardev-add of a TCP server",
+             b'{"execute": "chardev-add", "arguments": {"id": "c0", '
+             b'"backend": {"type": "socket", "data": {"addr": '
+             b'{"type": "inet", "data": {"host": "127.0.0.1", '
+             b'"port": "0"}}, "server": true, "wait": false}}}}')
+    exchange(peers, "chardev-add of a ringbuf",
+             b'{"execute": "chardev-add", "arguments": {"id": "c1", '
+             b'"backend": {"type": "ringbuf", "data": {"size": 1024}}}}')
+    exchange(peers, "chardev-add of a taken id",
+             b'{"execute": "chardev-add", "arguments": {"id": "c1", '
+             b'"backend": {"type": "null", "data": {}}}}')
+    exchange(peers, "chardev-add of an unknown backend",
+             b'{"execute": "chardev-add", "arguments": {"id": "c2", '
+             b'"backend": {"type": "no-such", "data": {}}}}')
+    exchange(peers, "ringbuf-write",
+             b'{"execute": "ringbuf-write", "arguments": '
+             b'{"device": "c1", "data": "hello"}}')
+    exchange(peers, "ringbuf-read",
+             b'{"execute": "ringbuf-read", "arguments": '
+             b'{"device": "c1", "size": 100}}')
+    qc = []
+    for p in peers:
+        p.send(b'{"execute": "query-chardev"}')
+        found = {}
+        for c in p.recv(1)[0][0]["return"]:
+            f = re.sub(r"127\.0\.0\.1:[0-9]+", "127.0.0.1:PORT",
+                       c["filename"])
+            f = re.sub(r"unix:[^,]*", "unix:PATH", f)
+            found[c["label"]] = (f, c["frontend-open"])
+        qc.append(found)
+    check("query-chardev: labels, filenames, frontend-open",
+          qc[0] == qc[1], qc[0], qc[1])
+    exchange(peers, "chardev-remove",
+             b'{"execute": "chardev-remove", "arguments": {"id": "c1"}}')
+    exchange(peers, "chardev-remove of an unknown id",
+             b'{"execute": "chardev-remove", "arguments": {"id": "c1"}}')
+    exchange(peers, "chardev-remove of a monitor's chardev",
+             b'{"execute": "chardev-remove", "arguments": '
+             b'{"id": "compat_monitor0"}}')
+    # HMP through QMP.
+    exchange(peers, "human-monitor-command: info status",
+             b'{"execute": "human-monitor-command", '
+             b'"arguments": {"command-line": "info status"}}')
+    exchange(peers, "human-monitor-command: unknown command",
+             b'{"execute": "human-monitor-command", '
+             b'"arguments": {"command-line": "no-such-command"}}')
+
     # query-commands: every qio command is one QEMU has.
     names = []
     for p in peers:
@@ -318,13 +389,28 @@ def pretty_checks(qemu, qio):
               repr(raws[0]), repr(raws[1]))
 
 
+def quit_checks(qemu, qio):
+    """quit: the SHUTDOWN event, the reply, and a clean exit."""
+    peers = [qemu, qio]
+    negotiate(peers)
+    exchange(peers, "quit: SHUTDOWN event and reply",
+             b'{"execute": "quit"}', 2, mode="events")
+    for p in peers:
+        try:
+            rc = p.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check("%s exits with status 0 after quit" % p.name, rc == 0,
+              "-", rc)
+
+
 def main():
     build = sys.argv[1]
     qemu_bin = shutil.which("qemu-system-x86_64")
     if not qemu_bin:
         print("qemu-system-x86_64 not installed")
         return 77
-    server = os.path.join(build, "tests", "interop", "qmp-test-server")
+    qio_vm = os.path.join(build, "tools", "qio-vm")
     tmp = tempfile.mkdtemp(prefix="qio-qmp-")
     peers = []
     try:
@@ -335,17 +421,25 @@ def main():
             "-qmp", "unix:%s,server=on,wait=off" % qa,
             "-chardev", "socket,id=p0,path=%s,server=on,wait=off" % qb,
             "-mon", "chardev=p0,mode=control,pretty=on"], qa))
-        peers.append(Peer("qio", [server, os.path.join(tmp, "qio.sock")],
-                          os.path.join(tmp, "qio.sock")))
-        peers.append(Peer("qio-pretty", [
-            server, os.path.join(tmp, "qio-pretty.sock"), "pretty"],
-            os.path.join(tmp, "qio-pretty.sock")))
+        va = os.path.join(tmp, "qio.sock")
+        vb = os.path.join(tmp, "qio-pretty.sock")
+        peers.append(Peer("qio", [
+            qio_vm, "-machine", "none", "-nodefaults", "-display", "none",
+            "-qmp", "unix:%s,server=on,wait=off" % va,
+            "-chardev", "socket,id=p0,path=%s,server=on,wait=off" % vb,
+            "-mon", "chardev=p0,mode=control,pretty=on"], va))
         compact_checks(peers[0], peers[1])
-        qemu_pretty = Peer.__new__(Peer)
-        qemu_pretty.name, qemu_pretty.proc = "qemu-pretty", peers[0].proc
-        qemu_pretty.path, qemu_pretty.sock, qemu_pretty.buf = qb, None, b""
-        pretty_checks(qemu_pretty, peers[2])
-        qemu_pretty.sock.close()
+        pretty = []
+        for name, peer, path in (("qemu-pretty", peers[0], qb),
+                                 ("qio-pretty", peers[1], vb)):
+            p = Peer.__new__(Peer)
+            p.name, p.proc, p.path, p.sock, p.buf = \
+                name, peer.proc, path, None, b""
+            pretty.append(p)
+        pretty_checks(pretty[0], pretty[1])
+        for p in pretty:
+            p.sock.close()
+        quit_checks(peers[0], peers[1])
     finally:
         for p in peers:
             p.stop()

@@ -663,7 +663,8 @@ static void test_delete_finalizes(void **state)
     assert_null(qom_object_find("w0"));
 
     assert_false(qom_object_del("w0", &err));
-    check_error(err, QOM_ERROR_NOT_FOUND, NEEDLES("'w0'"));
+    /* QEMU's object-del wording. */
+    check_error(err, QOM_ERROR_NOT_FOUND, NEEDLES("object 'w0' not found"));
     g_clear_error(&err);
 
     /* The id is free again. */
