@@ -348,6 +348,34 @@ def test_tcp_tls_runtime():
         s_.close()
 
 
+def test_wait_on_serial():
+    """The source documents' line: a server chardev with wait=on (the
+    default of the legacy bare `server`) behind a serial port.  Startup
+    waits for the client, which then gets the console's banner."""
+    port = free_port()
+    p = start("-nodefaults", "-display", "none", "-chardev",
+              f"socket,id=s0,host=127.0.0.1,port={port},server",
+              "-device", "isa-serial,chardev=s0")
+    c = connect_tcp(port)
+    try:
+        out = read_until(c, rb"qio-vm\$ $")
+        check(b"guest console on ttyS0" in out,
+              f"wait=on: the banner reaches the first client ({out!r})")
+        c.sendall(b"hostname\r")
+        out = read_until(c, rb"\r\nqio-vm\r\n")
+        check(b"\r\nqio-vm\r\n" in out, "wait=on: the console answers")
+    except (TimeoutError, OSError) as e:
+        check(False, f"wait=on: the console on the first client ({e})")
+    c.close()
+    p.terminate()
+    _, err = p.communicate(timeout=20)
+    check(p.returncode == 0, f"wait=on: exit 0 on SIGTERM ({p.returncode})")
+    check(b"short-form boolean option 'server' deprecated" in err and
+          b"waiting for connection on: disconnected:tcp:127.0.0.1:%d,"
+          b"server=on" % port in err,
+          f"wait=on: QEMU's warning and waiting line ({err!r})")
+
+
 def test_daemonize():
     pidfile = sock("d.pid")
     q = sock("dq.sock")
@@ -393,6 +421,7 @@ try:
     test_sigterm_and_flood()
     test_daemonize()
     test_tcp_tls_runtime()
+    test_wait_on_serial()
 finally:
     for proc in procs:
         if proc.poll() is None:
