@@ -376,6 +376,43 @@ def test_wait_on_serial():
           f"wait=on: QEMU's warning and waiting line ({err!r})")
 
 
+def test_mux_stdio():
+    """-serial mon:stdio as QEMU has it: the serial console in front
+    (the monitor with -S), C-a c to switch, C-a x to quit cleanly, also
+    while the focused serial port of a paused machine takes no input."""
+    for paused in (False, True):
+        pidfile = sock("mux.pid")
+        args = ["-nodefaults", "-name", "g1", "-serial", "mon:stdio",
+                "-pidfile", pidfile] + (["-S"] if paused else [])
+        p = subprocess.Popen([QIO_VM, *args], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(p)
+        steps = ([b"info status\r", b"\x01c", b"hostname\r", b"\x01x"]
+                 if paused else
+                 [b"hostname\r", b"\x01c", b"info status\r", b"\x01x"])
+        for step in steps:
+            time.sleep(0.3)
+            p.stdin.write(step)
+            p.stdin.flush()
+        try:
+            out, _ = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        what = "-S " if paused else ""
+        check(p.returncode == 0, f"{what}mon:stdio: C-a x exits 0 "
+                                 f"({p.returncode})")
+        check(not os.path.exists(pidfile),
+              f"{what}mon:stdio: C-a x removes the pid file")
+        if paused:
+            check(b"VM status: paused (prelaunch)" in out,
+                  f"-S mon:stdio: the monitor is in front ({out[-300:]!r})")
+        else:
+            check(b"\r\ng1\r\n" in out and b"VM status: running" in out,
+                  f"mon:stdio: the console in front, C-a c to the monitor "
+                  f"({out[-300:]!r})")
+
+
 def test_daemonize():
     pidfile = sock("d.pid")
     q = sock("dq.sock")
@@ -422,6 +459,7 @@ try:
     test_daemonize()
     test_tcp_tls_runtime()
     test_wait_on_serial()
+    test_mux_stdio()
 finally:
     for proc in procs:
         if proc.poll() is None:
