@@ -1,8 +1,11 @@
 /*
  * The mux chardev: a frontend of its base chardev and a chardev with up
- * to four frontends of its own.  It reads from the base only as much as
- * the focused frontend can take; escape bytes are consumed on the way,
- * so what is delivered never exceeds what was allowed.  Output time
+ * to four frontends of its own.  It reads from the base as much as the
+ * focused frontend can take, and while that frontend takes nothing (a
+ * serial port of a paused machine) up to MUX_PENDING bytes more, kept
+ * for it: so the escapes still get through and C-a c or C-a x work
+ * whatever the frontend does.  Escape bytes are consumed on the way.
+ * Output time
  * stamps are best effort: a stamp that does not fit in the base's window
  * is left out rather than buffered.
  */
@@ -12,8 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Input kept per frontend while it takes none, as QEMU keeps 32 bytes. */
+#define MUX_PENDING 32
+
 typedef struct {
     QIOChardev parent;
+    uint8_t pend[QIO_CHARDEV_MUX_MAX][MUX_PENDING];
+    size_t pend_len[QIO_CHARDEV_MUX_MAX];
     QIOChardev *base;
     int base_tag;
     int focus;
@@ -55,6 +63,29 @@ static void send_to(QIOChardevMux *m, int tag, QIOChardevEvent ev)
     if (qio_chardev_get_frontend(QIO_CHARDEV(m), tag, &h, &opaque) &&
         h->event) {
         h->event(opaque, ev);
+    }
+}
+
+/* Hand the focused frontend what was kept for it, as far as it takes. */
+static void flush_pending(QIOChardevMux *m)
+{
+    const QIOChardevHandlers *h;
+    gpointer fe;
+    size_t *len, n;
+
+    if (m->focus < 0 || !focused(m, &h, &fe)) {
+        return;
+    }
+    len = &m->pend_len[m->focus];
+    n = MIN(*len, h->can_read(fe));
+    if (n == 0) {
+        return;
+    }
+    h->read(fe, m->pend[m->focus], n);
+    /* The frontend may have been detached or the focus moved meanwhile. */
+    if (m->focus >= 0 && len == &m->pend_len[m->focus]) {
+        memmove(m->pend[m->focus], m->pend[m->focus] + n, *len - n);
+        *len -= n;
     }
 }
 
@@ -133,6 +164,8 @@ static bool process_byte(QIOChardevMux *m, uint8_t c)
         break;
     case 'c':
         set_focus(m, next_tag(m, m->focus));
+        /* The new frontend may take more, or less, than the old one. */
+        qio_chardev_accept_input(m->base);
         break;
     case 't':
         m->timestamps = !m->timestamps;
@@ -152,24 +185,45 @@ static size_t mux_can_read(gpointer opaque)
     QIOChardevMux *m = opaque;
     const QIOChardevHandlers *h;
     gpointer fe;
+    size_t room;
 
-    return focused(m, &h, &fe) ? h->can_read(fe) : 0;
+    if (!focused(m, &h, &fe)) {
+        return 0;
+    }
+    room = m->pend_len[m->focus] ? 0 : h->can_read(fe);
+    return room ? room : MUX_PENDING - m->pend_len[m->focus];
 }
 
-/* Give @n bytes to the focused frontend, within what it can take. */
+/*
+ * Give @n bytes to the focused frontend, within what it can take; keep
+ * what it cannot take yet, up to MUX_PENDING.  More than that arrives only
+ * when C-a c moved the focus in the middle of a read to a frontend with
+ * less room: the excess of that one read is dropped.
+ */
 static void deliver(QIOChardevMux *m, const uint8_t *buf, size_t n)
 {
     const QIOChardevHandlers *h;
     gpointer fe;
+    size_t now, keep;
+    int tag = m->focus;
 
-    if (n > 0 && focused(m, &h, &fe)) {
-        /*
-         * Only more than allowed when C-a c moved the focus in the middle
-         * of a read and the new frontend has less room: the excess of
-         * that one read is dropped rather than buffered.
-         */
-        h->read(fe, buf, MIN(n, h->can_read(fe)));
+    if (n == 0 || !focused(m, &h, &fe)) {
+        return;
     }
+    flush_pending(m);
+    if (m->focus != tag) {
+        return;
+    }
+    now = m->pend_len[tag] ? 0 : MIN(n, h->can_read(fe));
+    if (now > 0) {
+        h->read(fe, buf, now);
+    }
+    if (m->focus != tag) {
+        return;
+    }
+    keep = MIN(n - now, MUX_PENDING - m->pend_len[tag]);
+    memcpy(m->pend[tag] + m->pend_len[tag], buf + now, keep);
+    m->pend_len[tag] += keep;
 }
 
 static void mux_read(gpointer opaque, const uint8_t *buf, size_t len)
@@ -269,6 +323,7 @@ static gssize qio_chardev_mux_write(QIOChardev *chr, const uint8_t *buf,
 
 static void qio_chardev_mux_accept_input(QIOChardev *chr)
 {
+    flush_pending(MUX(chr));
     qio_chardev_accept_input(MUX(chr)->base);
 }
 
@@ -299,6 +354,11 @@ static void qio_chardev_mux_frontend_changed(QIOChardev *chr, bool attached)
             set_focus(m, g_bit_nth_lsf(added, -1));
         }
     } else {
+        for (int t = 0; t < QIO_CHARDEV_MUX_MAX; t++) {
+            if (!(now & (1u << t))) {
+                m->pend_len[t] = 0;
+            }
+        }
         m->known = now;
         if (m->focus >= 0 && !(now & (1u << m->focus))) {
             m->focus = -1;

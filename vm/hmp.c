@@ -448,6 +448,7 @@ VMHmp *vm_hmp_new(VMMachine *m, const char *chardev, GError **errp)
         g_free(hmp);
         return NULL;
     }
+    vm_term_start(hmp->term);
     return hmp;
 }
 

@@ -71,6 +71,20 @@ static bool setup_ram(VMMachine *m, const VMOptions *opts, GError **errp)
     return true;
 }
 
+static bool add_serials(VMMachine *m, const VMOptions *opts, GError **errp)
+{
+    for (guint i = 0; i < opts->serials->len; i++) {
+        VMSerial *s =
+            vm_serial_new(m, i, g_ptr_array_index(opts->serials, i), errp);
+
+        if (!s) {
+            return false;
+        }
+        g_ptr_array_add(m->serials, s);
+    }
+    return true;
+}
+
 VMMachine *vm_machine_new(const VMOptions *opts, GError **errp)
 {
     VMMachine *m = g_new0(VMMachine, 1);
@@ -84,14 +98,14 @@ VMMachine *vm_machine_new(const VMOptions *opts, GError **errp)
     if (!setup_ram(m, opts, errp)) {
         goto fail;
     }
-    for (guint i = 0; i < opts->serials->len; i++) {
-        VMSerial *s =
-            vm_serial_new(m, i, g_ptr_array_index(opts->serials, i), errp);
-
-        if (!s) {
-            goto fail;
-        }
-        g_ptr_array_add(m->serials, s);
+    /*
+     * On a mux chardev shared by a serial port and a monitor (-serial
+     * mon:stdio) the newest frontend takes the focus.  QEMU starts with
+     * the serial port in front, or the monitor with -S, where the guest
+     * has not run: attach in the order that gives the same.
+     */
+    if (opts->start_paused && !add_serials(m, opts, errp)) {
+        goto fail;
     }
     for (guint i = 0; i < opts->monitors->len; i++) {
         VMMonitorOpt *mon = g_ptr_array_index(opts->monitors, i);
@@ -105,6 +119,9 @@ VMMachine *vm_machine_new(const VMOptions *opts, GError **errp)
             goto fail;
         }
         g_ptr_array_add(m->hmps, hmp);
+    }
+    if (!opts->start_paused && !add_serials(m, opts, errp)) {
+        goto fail;
     }
     return m;
 

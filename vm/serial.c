@@ -88,7 +88,7 @@ VMSerial *vm_serial_new(VMMachine *m, unsigned index, const char *chardev,
         vm_serial_free(s);
         return NULL;
     }
-    /* A chardev that already has a peer reports OPENED on its own. */
+    vm_term_start(s->term);
     return s;
 }
 

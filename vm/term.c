@@ -102,7 +102,7 @@ static void term_event(gpointer opaque, QIOChardevEvent event)
 
     switch (event) {
     case QIO_CHARDEV_EVENT_OPENED:
-        /* Already told at attach time (see vm_term_new()). */
+        /* Already told by vm_term_start(). */
         if (!t->opened) {
             t->opened = true;
             if (t->ops->opened) {
@@ -158,18 +158,26 @@ VMTerm *vm_term_new(QIOChardev *chr, const VMTermOps *ops, void *opaque,
         g_free(t);
         return NULL;
     }
-    /*
-     * A chardev whose peer is there already (stdio, a file) reports
-     * OPENED later, from its context, and may deliver input before that:
-     * tell the owner now, so a banner comes before the answers.
-     */
-    if (qio_chardev_be_is_open(chr)) {
-        t->opened = true;
-        if (ops->opened) {
-            ops->opened(opaque);
-        }
-    }
     return t;
+}
+
+void vm_term_start(VMTerm *t)
+{
+    /*
+     * A chardev whose peer is there already (stdio, a file, a server
+     * that waited for its client) reports OPENED later, from its
+     * context, and may deliver input before that: tell the owner now, so
+     * a banner comes before the answers.  Not from vm_term_new(): the
+     * owner's opened() writes through the term, which the owner must
+     * have stored first.
+     */
+    if (!t->opened && qio_chardev_be_is_open(t->chr)) {
+        t->opened = true;
+        if (t->ops->opened) {
+            t->ops->opened(t->opaque);
+        }
+        vm_term_kick(t);
+    }
 }
 
 void vm_term_free(VMTerm *t)

@@ -18,6 +18,7 @@
 
 #include <glib-unix.h>
 
+#include "chardev/char-mux.h"
 #include "chardev/char-qapi.h"
 #include "crypto/init.h"
 #include "monitor/qmp.h"
@@ -166,6 +167,14 @@ static void on_shutdown(void *opaque, VMShutdownCause cause)
     g_idle_add(quit_loop, opaque);
 }
 
+/* C-a x on a mux chardev: quit as the quit command does. */
+static void on_mux_quit(gpointer opaque)
+{
+    Tool *t = opaque;
+
+    vm_machine_shutdown(t->machine, VM_SHUTDOWN_HOST_QMP_QUIT);
+}
+
 static gboolean on_signal(gpointer opaque)
 {
     Tool *t = opaque;
@@ -219,6 +228,7 @@ static bool setup(Tool *t, GError **errp)
         return false;
     }
     vm_machine_set_shutdown_handler(t->machine, on_shutdown, t);
+    qio_chardev_mux_set_quit_func(on_mux_quit, t);
     vm_qmp_set_machine(t->machine);
 
     t->cmds = qmp_command_list_new();

@@ -5,8 +5,9 @@
  * bounded amount of memory and never blocks the main loop.
  *
  *     static const VMTermOps ops = { .opened = banner, .input = feed };
- *     VMTerm *t = vm_term_new(chr, &ops, owner, errp);
- *     vm_term_write(t, "(qemu) ", 7);
+ *     owner->term = vm_term_new(chr, &ops, owner, errp);
+ *     vm_term_start(owner->term);
+ *     vm_term_write(owner->term, "(qemu) ", 7);
  *
  * Flow control: output the chardev cannot take now is queued; while the
  * queue holds VM_TERM_OUT_LIMIT bytes or more, no more input is taken
@@ -49,9 +50,18 @@ typedef struct VMTermOps {
     bool (*may_read)(void *opaque);
 } VMTermOps;
 
-/* Attach to @chr; fails (QIO_ERROR) when the chardev is busy. */
+/*
+ * Attach to @chr; fails (QIO_ERROR) when the chardev is busy.  No
+ * callback runs before vm_term_start().
+ */
 VMTerm *vm_term_new(QIOChardev *chr, const VMTermOps *ops, void *opaque,
                     GError **errp);
+
+/*
+ * Call once the owner has stored the term: when the chardev's peer is
+ * there already, ops->opened runs now.
+ */
+void vm_term_start(VMTerm *t);
 
 /* Detach and drop queued output. */
 void vm_term_free(VMTerm *t);

@@ -348,6 +348,71 @@ def test_tcp_tls_runtime():
         s_.close()
 
 
+def test_wait_on_serial():
+    """The source documents' line: a server chardev with wait=on (the
+    default of the legacy bare `server`) behind a serial port.  Startup
+    waits for the client, which then gets the console's banner."""
+    port = free_port()
+    p = start("-nodefaults", "-display", "none", "-chardev",
+              f"socket,id=s0,host=127.0.0.1,port={port},server",
+              "-device", "isa-serial,chardev=s0")
+    c = connect_tcp(port)
+    try:
+        out = read_until(c, rb"qio-vm\$ $")
+        check(b"guest console on ttyS0" in out,
+              f"wait=on: the banner reaches the first client ({out!r})")
+        c.sendall(b"hostname\r")
+        out = read_until(c, rb"\r\nqio-vm\r\n")
+        check(b"\r\nqio-vm\r\n" in out, "wait=on: the console answers")
+    except (TimeoutError, OSError) as e:
+        check(False, f"wait=on: the console on the first client ({e})")
+    c.close()
+    p.terminate()
+    _, err = p.communicate(timeout=20)
+    check(p.returncode == 0, f"wait=on: exit 0 on SIGTERM ({p.returncode})")
+    check(b"short-form boolean option 'server' deprecated" in err and
+          b"waiting for connection on: disconnected:tcp:127.0.0.1:%d,"
+          b"server=on" % port in err,
+          f"wait=on: QEMU's warning and waiting line ({err!r})")
+
+
+def test_mux_stdio():
+    """-serial mon:stdio as QEMU has it: the serial console in front
+    (the monitor with -S), C-a c to switch, C-a x to quit cleanly, also
+    while the focused serial port of a paused machine takes no input."""
+    for paused in (False, True):
+        pidfile = sock("mux.pid")
+        args = ["-nodefaults", "-name", "g1", "-serial", "mon:stdio",
+                "-pidfile", pidfile] + (["-S"] if paused else [])
+        p = subprocess.Popen([QIO_VM, *args], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(p)
+        steps = ([b"info status\r", b"\x01c", b"hostname\r", b"\x01x"]
+                 if paused else
+                 [b"hostname\r", b"\x01c", b"info status\r", b"\x01x"])
+        for step in steps:
+            time.sleep(0.3)
+            p.stdin.write(step)
+            p.stdin.flush()
+        try:
+            out, _ = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        what = "-S " if paused else ""
+        check(p.returncode == 0, f"{what}mon:stdio: C-a x exits 0 "
+                                 f"({p.returncode})")
+        check(not os.path.exists(pidfile),
+              f"{what}mon:stdio: C-a x removes the pid file")
+        if paused:
+            check(b"VM status: paused (prelaunch)" in out,
+                  f"-S mon:stdio: the monitor is in front ({out[-300:]!r})")
+        else:
+            check(b"\r\ng1\r\n" in out and b"VM status: running" in out,
+                  f"mon:stdio: the console in front, C-a c to the monitor "
+                  f"({out[-300:]!r})")
+
+
 def test_daemonize():
     pidfile = sock("d.pid")
     q = sock("dq.sock")
@@ -393,6 +458,8 @@ try:
     test_sigterm_and_flood()
     test_daemonize()
     test_tcp_tls_runtime()
+    test_wait_on_serial()
+    test_mux_stdio()
 finally:
     for proc in procs:
         if proc.poll() is None:

@@ -238,14 +238,50 @@ static void test_backpressure(void **state)
     fa.room = 2;
     assert_int_equal(qio_chardev_be_can_read(base), 2);
     inject("ab");
-    assert_int_equal(qio_chardev_be_can_read(base), 0);
+    /* Full: the mux still takes 32 bytes more for it, so escapes pass. */
+    assert_int_equal(qio_chardev_be_can_read(base), 32);
+    inject("cd");
+    assert_string_equal(fa.in->str, "ab");
+    assert_int_equal(qio_chardev_be_can_read(base), 30);
     assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fb, &err), 1);
     /* The focus follows the newest frontend, and so does the room. */
     assert_int_equal(qio_chardev_be_can_read(base), 1024);
     qio_chardev_detach(mux, 1);
-    assert_int_equal(qio_chardev_be_can_read(base), 0);
+    /* Back to the full one: only what is left of its 32 bytes. */
+    assert_int_equal(qio_chardev_be_can_read(base), 30);
+    /* When it takes input again, what was kept comes first, in order. */
+    fa.room = 10;
+    qio_chardev_accept_input(mux);
+    assert_string_equal(fa.in->str, "abcd");
+    assert_int_equal(qio_chardev_be_can_read(base), 8);
     qio_chardev_detach(mux, 0);
     assert_int_equal(qio_chardev_be_can_read(base), 0);
+}
+
+/* A frontend that takes nothing (a paused guest) must not trap the user. */
+static void test_escape_past_full_frontend(void **state)
+{
+    g_autoptr(GError) err = NULL;
+
+    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fa, &err), 0);
+    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fb, &err), 1);
+    fb.room = 0;
+    assert_int_equal(qio_chardev_mux_get_focus(mux), 1);
+    inject("xy\001c");
+    assert_int_equal(qio_chardev_mux_get_focus(mux), 0);
+    inject("to a");
+    assert_string_equal(fa.in->str, "to a");
+    inject("\001c");
+    assert_int_equal(qio_chardev_mux_get_focus(mux), 1);
+    fb.room = 100;
+    qio_chardev_accept_input(mux);
+    assert_string_equal(fb.in->str, "xy");
+    qio_chardev_mux_set_quit_func(on_quit, NULL);
+    quits = 0;
+    fb.room = 0;
+    inject("\001x");
+    assert_int_equal(quits, 1);
+    qio_chardev_mux_set_quit_func(NULL, NULL);
 }
 
 int main(void)
@@ -255,6 +291,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escape_past_full_frontend, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,8 @@ static void test_lines(void **state)
                 .may_read = true };
 
     o.term = vm_term_new(chr, &ops, &o, NULL);
+
+    vm_term_start(o.term);
     assert_non_null(o.term);
     assert_int_equal(vm_test_chardev_type(chr, "ab\r"), 0);
     qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
@@ -103,6 +105,8 @@ static void test_backpressure(void **state)
     size_t taken;
 
     o.term = vm_term_new(chr, &ops, &o, NULL);
+
+    vm_term_start(o.term);
     qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
     /* A peer that reads nothing and sends 100 commands in one write. */
     vm_test_chardev_set_room(chr, 0);
@@ -133,6 +137,8 @@ static void test_may_read(void **state)
                 .may_read = false };
 
     o.term = vm_term_new(chr, &ops, &o, NULL);
+
+    vm_term_start(o.term);
     /* Nothing is taken before the peer is reported... */
     o.may_read = true;
     assert_int_equal(vm_test_chardev_type(chr, "x\r"), 0);
