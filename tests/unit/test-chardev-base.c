@@ -14,39 +14,11 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "chardev-test-frontend.h"
 #include "chardev/char-null.h"
 #include "chardev/char-ringbuf.h"
 
-typedef struct {
-    unsigned events[QIO_CHARDEV_EVENT_MUX_OUT + 1];
-    GString *in;
-    size_t room;
-} Fe;
-
-static size_t fe_can_read(gpointer opaque)
-{
-    return ((Fe *)opaque)->room;
-}
-
-static void fe_read(gpointer opaque, const uint8_t *buf, size_t len)
-{
-    Fe *fe = opaque;
-
-    assert_true(len <= fe->room);
-    g_string_append_len(fe->in, (const char *)buf, len);
-    fe->room -= len;
-}
-
-static void fe_event(gpointer opaque, QIOChardevEvent ev)
-{
-    ((Fe *)opaque)->events[ev]++;
-}
-
-static const QIOChardevHandlers fe_handlers = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-};
+typedef TestFe Fe;
 
 static void drain(void)
 {
@@ -119,11 +91,11 @@ static void test_busy(void **state)
     Fe fe = { .in = g_string_new("") };
     int tag;
 
-    tag = qio_chardev_attach(chr, &fe_handlers, &fe, &err);
+    tag = qio_chardev_attach(chr, &test_fe_handlers, &fe, &err);
     assert_int_equal(tag, 0);
     assert_true(qio_chardev_frontend_open(chr));
     /* One frontend per plain chardev. */
-    assert_int_equal(qio_chardev_attach(chr, &fe_handlers, &fe, &err), -1);
+    assert_int_equal(qio_chardev_attach(chr, &test_fe_handlers, &fe, &err), -1);
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_FAILED));
     g_clear_error(&err);
     assert_false(qio_chardev_remove("n0", &err));
@@ -147,7 +119,7 @@ static void test_events(void **state)
 
     /* Open before the frontend: it hears OPENED later, not in attach. */
     qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
-    tag = qio_chardev_attach(chr, &fe_handlers, &fe, &err);
+    tag = qio_chardev_attach(chr, &test_fe_handlers, &fe, &err);
     assert_int_equal(fe.events[QIO_CHARDEV_EVENT_OPENED], 0);
     drain();
     assert_int_equal(fe.events[QIO_CHARDEV_EVENT_OPENED], 1);
@@ -169,7 +141,7 @@ static void test_events(void **state)
     /* Attached then detached before the idle runs: no OPENED. */
     qio_chardev_detach(chr, tag);
     qio_chardev_be_event(chr, QIO_CHARDEV_EVENT_OPENED);
-    tag = qio_chardev_attach(chr, &fe_handlers, &fe, &err);
+    tag = qio_chardev_attach(chr, &test_fe_handlers, &fe, &err);
     qio_chardev_detach(chr, tag);
     drain();
     assert_int_equal(fe.events[QIO_CHARDEV_EVENT_OPENED], 1);

@@ -22,44 +22,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "chardev-test-frontend.h"
 #include "chardev/char-file.h"
 #include "chardev/char-pipe.h"
 #include "chardev/char-pty.h"
 #include "chardev/char-stdio.h"
 
-typedef struct {
-    unsigned opened, closed;
-    GString *in;
-    size_t room;
-} Fe;
-
-static size_t fe_can_read(gpointer opaque)
-{
-    return ((Fe *)opaque)->room;
-}
-
-static void fe_read(gpointer opaque, const uint8_t *buf, size_t len)
-{
-    Fe *fe = opaque;
-
-    assert_true(len <= fe->room);
-    g_string_append_len(fe->in, (const char *)buf, len);
-    fe->room -= len;
-}
-
-static void fe_event(gpointer opaque, QIOChardevEvent ev)
-{
-    Fe *fe = opaque;
-
-    fe->opened += ev == QIO_CHARDEV_EVENT_OPENED;
-    fe->closed += ev == QIO_CHARDEV_EVENT_CLOSED;
-}
-
-static const QIOChardevHandlers fe_handlers = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-};
+typedef TestFe Fe;
 
 static Fe *fe_new(QIOChardev *chr)
 {
@@ -67,7 +36,7 @@ static Fe *fe_new(QIOChardev *chr)
 
     fe->in = g_string_new("");
     fe->room = 1 << 20;
-    assert_int_equal(qio_chardev_attach(chr, &fe_handlers, fe, NULL), 0);
+    assert_int_equal(qio_chardev_attach(chr, &test_fe_handlers, fe, NULL), 0);
     return fe;
 }
 
@@ -144,7 +113,7 @@ static void test_file(void **state)
     assert_string_equal(data, "file");
     g_clear_pointer(&data, g_free);
     fe = fe_new(chr);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     assert_int_equal(qio_chardev_write(chr, "new", 3, &err), 3);
     data = slurp(out);
     assert_string_equal(data, "new");
@@ -232,12 +201,12 @@ static void test_pty(void **state)
     fe = fe_new(chr);
     /* Nobody on the other side: not open, writes dropped. */
     g_usleep(100 * 1000);
-    assert_int_equal(fe->opened, 0);
+    assert_int_equal(fe->events[QIO_CHARDEV_EVENT_OPENED], 0);
     assert_int_equal(qio_chardev_write(chr, "lost", 4, &err), 4);
 
     slave = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     assert_true(slave >= 0);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     assert_int_equal(write(slave, "hi", 2), 2);
     WAIT_UNTIL(fe->in->len == 2);
     assert_string_equal(fe->in->str, "hi");
@@ -246,12 +215,12 @@ static void test_pty(void **state)
     WAIT_UNTIL(read(slave, buf, sizeof(buf)) == 3);
     assert_memory_equal(buf, "yo\n", 3);
     close(slave);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     /* And again: the pty notices the next reader. */
     slave = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    WAIT_UNTIL(fe->opened == 2);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 2);
     close(slave);
-    WAIT_UNTIL(fe->closed == 2);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 2);
     fe_free(chr, fe);
 }
 
@@ -301,7 +270,7 @@ static void test_stdio(void **state)
     g_clear_error(&err);
 
     fe = fe_new(chr);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     /* Raw: a byte typed arrives without waiting for Enter. */
     assert_int_equal(write(master, "k", 1), 1);
     WAIT_UNTIL(fe->in->len == 1);

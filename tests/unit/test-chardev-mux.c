@@ -13,39 +13,11 @@
 
 #include <string.h>
 
+#include "chardev-test-frontend.h"
 #include "chardev/char-mux.h"
 #include "chardev/char-ringbuf.h"
 
-typedef struct {
-    unsigned ev[QIO_CHARDEV_EVENT_MUX_OUT + 1];
-    GString *in;
-    size_t room;
-} Fe;
-
-static size_t fe_can_read(gpointer opaque)
-{
-    return ((Fe *)opaque)->room;
-}
-
-static void fe_read(gpointer opaque, const uint8_t *buf, size_t len)
-{
-    Fe *fe = opaque;
-
-    assert_true(len <= fe->room);
-    g_string_append_len(fe->in, (const char *)buf, len);
-    fe->room -= len;
-}
-
-static void fe_event(gpointer opaque, QIOChardevEvent ev)
-{
-    ((Fe *)opaque)->ev[ev]++;
-}
-
-static const QIOChardevHandlers fe_handlers = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-};
+typedef TestFe Fe;
 
 static QIOChardev *base;
 static QIOChardev *mux;
@@ -120,17 +92,17 @@ static void test_focus_and_events(void **state)
     assert_false(qio_chardev_remove("m0-base", &err));
     g_clear_error(&err);
 
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fa, &err), 0);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fa, &err), 0);
     assert_int_equal(qio_chardev_mux_get_focus(mux), 0);
-    assert_int_equal(fa.ev[QIO_CHARDEV_EVENT_MUX_IN], 1);
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fb, &err), 1);
+    assert_int_equal(fa.events[QIO_CHARDEV_EVENT_MUX_IN], 1);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fb, &err), 1);
     assert_int_equal(qio_chardev_mux_get_focus(mux), 1);
-    assert_int_equal(fa.ev[QIO_CHARDEV_EVENT_MUX_OUT], 1);
-    assert_int_equal(fb.ev[QIO_CHARDEV_EVENT_MUX_IN], 1);
+    assert_int_equal(fa.events[QIO_CHARDEV_EVENT_MUX_OUT], 1);
+    assert_int_equal(fb.events[QIO_CHARDEV_EVENT_MUX_IN], 1);
     /* The ring buffer is open from the start: both hear OPENED. */
     drain();
-    assert_int_equal(fa.ev[QIO_CHARDEV_EVENT_OPENED], 1);
-    assert_int_equal(fb.ev[QIO_CHARDEV_EVENT_OPENED], 1);
+    assert_int_equal(fa.events[QIO_CHARDEV_EVENT_OPENED], 1);
+    assert_int_equal(fb.events[QIO_CHARDEV_EVENT_OPENED], 1);
     /* The mux itself is busy while frontends use it. */
     assert_false(qio_chardev_remove("m0", &err));
     g_clear_error(&err);
@@ -139,8 +111,8 @@ static void test_focus_and_events(void **state)
     assert_string_equal(fb.in->str, "ab");
     inject("\001c");
     assert_int_equal(qio_chardev_mux_get_focus(mux), 0);
-    assert_int_equal(fb.ev[QIO_CHARDEV_EVENT_MUX_OUT], 1);
-    assert_int_equal(fa.ev[QIO_CHARDEV_EVENT_MUX_IN], 2);
+    assert_int_equal(fb.events[QIO_CHARDEV_EVENT_MUX_OUT], 1);
+    assert_int_equal(fa.events[QIO_CHARDEV_EVENT_MUX_IN], 2);
     inject("x");
     assert_string_equal(fa.in->str, "x");
     /* An escape split across two reads. */
@@ -174,11 +146,11 @@ static void test_escapes(void **state)
     g_autoptr(GError) err = NULL;
     g_autofree char *out = NULL;
 
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fa, &err), 0);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fa, &err), 0);
     inject("1\001\0012");
     assert_string_equal(fa.in->str, "1\0012");
     inject("\001b");
-    assert_int_equal(fa.ev[QIO_CHARDEV_EVENT_BREAK], 1);
+    assert_int_equal(fa.events[QIO_CHARDEV_EVENT_BREAK], 1);
     /* s (nothing to save) and unknown escapes are dropped. */
     inject("\001s\001z3");
     assert_string_equal(fa.in->str, "1\00123");
@@ -212,7 +184,7 @@ static void test_timestamps(void **state)
     g_autofree char *out = NULL;
     g_autoptr(GRegex) re = NULL;
 
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fa, &err), 0);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fa, &err), 0);
     inject("\001t");
     assert_int_equal(qio_chardev_write(mux, "one\ntwo\nthr", 11, &err), 11);
     assert_int_equal(qio_chardev_write(mux, "ee\n", 3, &err), 3);
@@ -234,7 +206,7 @@ static void test_backpressure(void **state)
 {
     g_autoptr(GError) err = NULL;
 
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fa, &err), 0);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fa, &err), 0);
     fa.room = 2;
     assert_int_equal(qio_chardev_be_can_read(base), 2);
     inject("ab");
@@ -243,7 +215,7 @@ static void test_backpressure(void **state)
     inject("cd");
     assert_string_equal(fa.in->str, "ab");
     assert_int_equal(qio_chardev_be_can_read(base), 30);
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fb, &err), 1);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fb, &err), 1);
     /* The focus follows the newest frontend, and so does the room. */
     assert_int_equal(qio_chardev_be_can_read(base), 1024);
     qio_chardev_detach(mux, 1);
@@ -263,8 +235,8 @@ static void test_escape_past_full_frontend(void **state)
 {
     g_autoptr(GError) err = NULL;
 
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fa, &err), 0);
-    assert_int_equal(qio_chardev_attach(mux, &fe_handlers, &fb, &err), 1);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fa, &err), 0);
+    assert_int_equal(qio_chardev_attach(mux, &test_fe_handlers, &fb, &err), 1);
     fb.room = 0;
     assert_int_equal(qio_chardev_mux_get_focus(mux), 1);
     inject("xy\001c");

@@ -24,56 +24,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "chardev-test-frontend.h"
 #include "chardev/char-socket.h"
 #include "chardev/telnet.h"
 #include "crypto-tls-helpers.h"
 #include "authz/base.h"
 #include "qom/object.h"
 
-typedef struct {
-    unsigned opened, closed, breaks, writable;
-    GString *in;
-    size_t room;
-} Fe;
-
-static size_t fe_can_read(gpointer opaque)
-{
-    return ((Fe *)opaque)->room;
-}
-
-static void fe_read(gpointer opaque, const uint8_t *buf, size_t len)
-{
-    Fe *fe = opaque;
-
-    assert_true(len <= fe->room);
-    g_string_append_len(fe->in, (const char *)buf, len);
-    fe->room -= len;
-}
-
-static void fe_event(gpointer opaque, QIOChardevEvent ev)
-{
-    Fe *fe = opaque;
-
-    if (ev == QIO_CHARDEV_EVENT_OPENED) {
-        fe->opened++;
-    } else if (ev == QIO_CHARDEV_EVENT_CLOSED) {
-        fe->closed++;
-    } else if (ev == QIO_CHARDEV_EVENT_BREAK) {
-        fe->breaks++;
-    }
-}
-
-static void fe_writable(gpointer opaque)
-{
-    ((Fe *)opaque)->writable++;
-}
-
-static const QIOChardevHandlers fe_handlers = {
-    .can_read = fe_can_read,
-    .read = fe_read,
-    .event = fe_event,
-    .writable = fe_writable,
-};
+typedef TestFe Fe;
 
 static Fe *fe_new(QIOChardev *chr)
 {
@@ -81,7 +39,7 @@ static Fe *fe_new(QIOChardev *chr)
 
     fe->in = g_string_new("");
     fe->room = 1 << 20;
-    assert_int_equal(qio_chardev_attach(chr, &fe_handlers, fe, NULL), 0);
+    assert_int_equal(qio_chardev_attach(chr, &test_fe_handlers, fe, NULL), 0);
     return fe;
 }
 
@@ -223,7 +181,7 @@ static void test_tcp_server(void **state)
     fe = fe_new(chr);
 
     fd = tcp_connect(port);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     g_free(fn);
     g_free(want);
     fn = qio_chardev_get_filename(chr);
@@ -240,7 +198,7 @@ static void test_tcp_server(void **state)
     assert_memory_equal(buf, "world", 5);
 
     close(fd);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     g_free(fn);
     fn = qio_chardev_get_filename(chr);
     assert_true(g_str_has_prefix(fn, "disconnected:tcp:127.0.0.1:"));
@@ -249,13 +207,13 @@ static void test_tcp_server(void **state)
 
     /* The next client is served, and does not see the dropped bytes. */
     fd = tcp_connect(port);
-    WAIT_UNTIL(fe->opened == 2);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 2);
     assert_int_equal(qio_chardev_write(chr, "2", 1, &err), 1);
     recv_exact(fd, buf, 1);
     assert_int_equal(buf[0], '2');
     assert_silent(fd, 50);
     close(fd);
-    WAIT_UNTIL(fe->closed == 2);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 2);
     fe_free(chr, fe);
 }
 
@@ -269,12 +227,12 @@ static void test_one_client_at_a_time(void **state)
     char c;
 
     a = tcp_connect(port);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     /* The kernel queues b; the chardev does not serve it yet. */
     b = tcp_connect(port);
     assert_int_equal(send(b, "B", 1, 0), 1);
     run_for(200);
-    assert_int_equal(fe->opened, 1);
+    assert_int_equal(fe->events[QIO_CHARDEV_EVENT_OPENED], 1);
     assert_int_equal(fe->in->len, 0);
     assert_int_equal(qio_chardev_write(chr, "A", 1, &err), 1);
     recv_exact(a, &c, 1);
@@ -282,12 +240,12 @@ static void test_one_client_at_a_time(void **state)
     assert_silent(b, 50);
 
     close(a);
-    WAIT_UNTIL(fe->opened == 2);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 2);
     WAIT_UNTIL(fe->in->len == 1);
     assert_string_equal(fe->in->str, "B");
-    assert_int_equal(fe->closed, 1);
+    assert_int_equal(fe->events[QIO_CHARDEV_EVENT_CLOSED], 1);
     close(b);
-    WAIT_UNTIL(fe->closed == 2);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 2);
     fe_free(chr, fe);
 }
 
@@ -305,7 +263,7 @@ static void test_backpressure(void **state)
     memset(big, 'x', 1 << 20);
     fe->room = 0;
     fd = tcp_connect(port);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
 
     /* Input: with no room the chardev reads nothing; the peer blocks. */
     for (int i = 0; i < 200; i++) {
@@ -354,7 +312,7 @@ static void test_backpressure(void **state)
     }
     WAIT_UNTIL(fe->writable == 1);
     close(fd);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     fe_free(chr, fe);
 }
 
@@ -384,7 +342,7 @@ static void test_telnet(void **state)
     recv_exact(fd, init, sizeof(init));
     assert_memory_equal(init,
                         "\xff\xfb\x01\xff\xfb\x03\xff\xfb\x00\xff\xfd\x00", 12);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     g_free(fn);
     fn = qio_chardev_get_filename(chr);
     assert_true(g_str_has_prefix(fn, "telnet:127.0.0.1:"));
@@ -399,13 +357,13 @@ static void test_telnet(void **state)
                         "ab\xff"
                         "cdef",
                         7);
-    assert_int_equal(fe->breaks, 1);
+    assert_int_equal(fe->events[QIO_CHARDEV_EVENT_BREAK], 1);
 
     qio_chardev_send_break(chr);
     recv_exact(fd, init, 2);
     assert_memory_equal(init, "\xff\xf3", 2);
     close(fd);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     fe_free(chr, fe);
 }
 
@@ -469,7 +427,7 @@ static void test_unix_fds(void **state)
     g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     g_free(fn);
     g_free(want);
     fn = qio_chardev_get_filename(chr);
@@ -501,7 +459,7 @@ static void test_unix_fds(void **state)
     assert_int_equal(qio_chardev_take_fd(chr), -1);
     close(pass[1]);
     close(fd);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     fe_free(chr, fe);
     assert_true(qio_chardev_remove("u0", &err));
     g_rmdir(dir);
@@ -547,11 +505,11 @@ static void test_wait(void **state)
     assert_true(g_get_monotonic_time() - start >= 150 * 1000);
     /* The frontend attached afterwards still hears OPENED. */
     fe = fe_new(chr);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     assert_int_equal(send(fd, "w", 1, 0), 1);
     WAIT_UNTIL(fe->in->len == 1);
     close(fd);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     fe_free(chr, fe);
     assert_true(qio_chardev_remove("w0", &err));
     g_rmdir(dir);
@@ -609,7 +567,7 @@ static void test_client(void **state)
     fe = fe_new(chr);
     fd = accept_within(lfd, 5000);
     assert_true(fd >= 0);
-    WAIT_UNTIL(fe->opened == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     fn = qio_chardev_get_filename(chr);
     /* The local port is the client's ephemeral one; no ",server=on". */
     want = g_strdup_printf(" <-> 127.0.0.1:%d", port);
@@ -620,7 +578,7 @@ static void test_client(void **state)
     recv_exact(fd, &c, 1);
     assert_int_equal(c, 'c');
     close(fd);
-    WAIT_UNTIL(fe->closed == 1);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
     g_free(fn);
     g_free(want);
     fn = qio_chardev_get_filename(chr);
@@ -678,7 +636,8 @@ static void test_reconnect(void **state)
     /* ~1 + 1100/200; a spinning client would make thousands. */
     assert_true(accepted >= 3);
     assert_true(accepted <= 8);
-    WAIT_UNTIL(fe->closed == fe->opened);
+    WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] ==
+               fe->events[QIO_CHARDEV_EVENT_OPENED]);
 
     /* No server at all: retried quietly, then served when one appears. */
     close(lfd);
@@ -757,7 +716,8 @@ static void tls_good_client(TlsServer *ts, unsigned nth)
     QIOChardev *cli = tls_client(ts, "good", "tls-cli");
     Fe *cfe = fe_new(cli);
 
-    WAIT_UNTIL(cfe->opened == 1 && ts->sfe->opened == nth);
+    WAIT_UNTIL(cfe->events[QIO_CHARDEV_EVENT_OPENED] == 1 &&
+               ts->sfe->events[QIO_CHARDEV_EVENT_OPENED] == nth);
     assert_int_equal(qio_chardev_write(cli, "ping", 4, NULL), 4);
     WAIT_UNTIL(ts->sfe->in->len >= 4);
     assert_true(g_str_has_suffix(ts->sfe->in->str, "ping"));
@@ -766,7 +726,7 @@ static void tls_good_client(TlsServer *ts, unsigned nth)
     assert_string_equal(cfe->in->str, "pong");
     fe_free(cli, cfe);
     assert_true(qio_chardev_remove("good", NULL));
-    WAIT_UNTIL(ts->sfe->closed == nth);
+    WAIT_UNTIL(ts->sfe->events[QIO_CHARDEV_EVENT_CLOSED] == nth);
 }
 
 /* A refused client: the server's frontend never hears of it. */
@@ -774,10 +734,10 @@ static void tls_refused_client(TlsServer *ts, const char *creds)
 {
     QIOChardev *cli = tls_client(ts, "bad", creds);
     Fe *cfe = fe_new(cli);
-    unsigned opened = ts->sfe->opened;
+    unsigned opened = ts->sfe->events[QIO_CHARDEV_EVENT_OPENED];
 
     run_for(500);
-    assert_int_equal(ts->sfe->opened, opened);
+    assert_int_equal(ts->sfe->events[QIO_CHARDEV_EVENT_OPENED], opened);
     /* The client may complete its side before the server refuses. */
     WAIT_UNTIL(!qio_chardev_socket_is_connected(cli));
     fe_free(cli, cfe);
@@ -865,7 +825,7 @@ static void test_tls_refusals(void **state)
     fd = tcp_connect(ts.port);
     assert_int_equal(send(fd, "info version\r\n", 14, 0), 14);
     run_for(300);
-    assert_int_equal(ts.sfe->opened, 3);
+    assert_int_equal(ts.sfe->events[QIO_CHARDEV_EVENT_OPENED], 3);
     assert_int_equal(ts.sfe->in->len, inlen);
     close(fd);
     run_for(100);
@@ -901,7 +861,8 @@ static void test_tls_pending_record(void **state)
     tls_server_start(&ts, NULL);
     cli = tls_client(&ts, "good", "tls-cli");
     cfe = fe_new(cli);
-    WAIT_UNTIL(cfe->opened == 1 && ts.sfe->opened == 1);
+    WAIT_UNTIL(cfe->events[QIO_CHARDEV_EVENT_OPENED] == 1 &&
+               ts.sfe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     ts.sfe->room = 10;
     qio_chardev_accept_input(ts.srv);
     assert_int_equal(qio_chardev_write(cli, msg, sizeof(msg), NULL),
