@@ -58,3 +58,26 @@ void test_fe_clear(TestFe *fe)
         fe->in = NULL;
     }
 }
+
+TestFe *test_fe_new(QIOChardev *chr)
+{
+    TestFe *fe = g_new0(TestFe, 1);
+
+    test_fe_init(fe, 1 << 20);
+    assert_int_equal(qio_chardev_attach(chr, &test_fe_handlers, fe, NULL), 0);
+    return fe;
+}
+
+void test_fe_free(QIOChardev *chr, TestFe *fe)
+{
+    qio_chardev_detach(chr, 0);
+    test_fe_clear(fe);
+    g_free(fe);
+}
+
+void test_fe_iterate(void)
+{
+    if (!g_main_context_iteration(NULL, false)) {
+        g_usleep(1000);
+    }
+}

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdbool.h>
 
 #include "chardev/char.h"
 
@@ -30,3 +31,23 @@ void test_fe_init(TestFe *fe, size_t room);
 
 /* Free the input. */
 void test_fe_clear(TestFe *fe);
+
+/* A frontend with 1 MiB of room attached to @chr as its first (tag 0). */
+TestFe *test_fe_new(QIOChardev *chr);
+
+/* Detach tag 0 from @chr and free @fe. */
+void test_fe_free(QIOChardev *chr, TestFe *fe);
+
+/* One turn of the default context, or a millisecond's nap when idle. */
+void test_fe_iterate(void);
+
+/* Run the default context until @cond holds, for at most 10 s. */
+#define WAIT_UNTIL(cond)                                                       \
+    do {                                                                       \
+        gint64 end_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;            \
+        bool ok_;                                                              \
+        while (!(ok_ = (cond)) && g_get_monotonic_time() < end_) {             \
+            test_fe_iterate();                                                 \
+        }                                                                      \
+        assert_true(ok_);                                                      \
+    } while (0)

@@ -30,40 +30,6 @@
 
 typedef TestFe Fe;
 
-static Fe *fe_new(QIOChardev *chr)
-{
-    Fe *fe = g_new0(Fe, 1);
-
-    fe->in = g_string_new("");
-    fe->room = 1 << 20;
-    assert_int_equal(qio_chardev_attach(chr, &test_fe_handlers, fe, NULL), 0);
-    return fe;
-}
-
-static void fe_free(QIOChardev *chr, Fe *fe)
-{
-    qio_chardev_detach(chr, 0);
-    g_string_free(fe->in, true);
-    g_free(fe);
-}
-
-static void iterate(void)
-{
-    if (!g_main_context_iteration(NULL, false)) {
-        g_usleep(1000);
-    }
-}
-
-#define WAIT_UNTIL(cond)                                                       \
-    do {                                                                       \
-        gint64 end_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;            \
-        bool ok_;                                                              \
-        while (!(ok_ = (cond)) && g_get_monotonic_time() < end_) {             \
-            iterate();                                                         \
-        }                                                                      \
-        assert_true(ok_);                                                      \
-    } while (0)
-
 static char *tmpdir;
 
 static int setup(void **state)
@@ -112,26 +78,26 @@ static void test_file(void **state)
     data = qio_chardev_get_filename(chr);
     assert_string_equal(data, "file");
     g_clear_pointer(&data, g_free);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     assert_int_equal(qio_chardev_write(chr, "new", 3, &err), 3);
     data = slurp(out);
     assert_string_equal(data, "new");
     g_clear_pointer(&data, g_free);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
     assert_true(qio_chardev_remove("f0", &err));
 
     /* append=on keeps what was there; in= feeds the frontend once. */
     assert_true(g_file_set_contents(in, "typed", -1, NULL));
     chr = qio_chardev_file_new("f1", out, in, true, &err);
     assert_non_null(chr);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     WAIT_UNTIL(fe->in->len == 5);
     assert_string_equal(fe->in->str, "typed");
     assert_int_equal(qio_chardev_write(chr, "+more", 5, &err), 5);
     data = slurp(out);
     assert_string_equal(data, "new+more");
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 
     assert_null(
         qio_chardev_file_new("f2", "/nonexistent/dir/x", NULL, false, &err));
@@ -154,7 +120,7 @@ static void test_pipe(void **state)
     assert_int_equal(mkfifo(pout, 0600), 0);
     chr = qio_chardev_pipe_new("p0", base, &err);
     assert_non_null(chr);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     win = open(pin, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     rout = open(pout, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     assert_true(win >= 0 && rout >= 0);
@@ -167,7 +133,7 @@ static void test_pipe(void **state)
     /* The writer going away is not the end of a FIFO opened read-write. */
     close(win);
     close(rout);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
     assert_true(qio_chardev_remove("p0", &err));
 
     /* Without .in/.out, PATH itself carries both ways. */
@@ -198,7 +164,7 @@ static void test_pty(void **state)
     fn = qio_chardev_get_filename(chr);
     want = g_strdup_printf("pty:%s", path);
     assert_string_equal(fn, want);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     /* Nobody on the other side: not open, writes dropped. */
     g_usleep(100 * 1000);
     assert_int_equal(fe->events[QIO_CHARDEV_EVENT_OPENED], 0);
@@ -221,7 +187,7 @@ static void test_pty(void **state)
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 2);
     close(slave);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 2);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 }
 
 /* A pty pair standing in for a terminal: *@master and *@slave. */
@@ -269,7 +235,7 @@ static void test_stdio(void **state)
     assert_true(g_error_matches(err, QIO_ERROR, QIO_ERROR_EXISTS));
     g_clear_error(&err);
 
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     /* Raw: a byte typed arrives without waiting for Enter. */
     assert_int_equal(write(master, "k", 1), 1);
@@ -277,7 +243,7 @@ static void test_stdio(void **state)
     assert_int_equal(qio_chardev_write(chr, "ok", 2, &err), 2);
     WAIT_UNTIL(read(master, buf, sizeof(buf)) == 2);
     assert_string_equal(buf, "ok");
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
     assert_true(qio_chardev_remove("s0", &err));
     assert_int_equal(lflag(slave), before);
 

@@ -33,48 +33,13 @@
 
 typedef TestFe Fe;
 
-static Fe *fe_new(QIOChardev *chr)
-{
-    Fe *fe = g_new0(Fe, 1);
-
-    fe->in = g_string_new("");
-    fe->room = 1 << 20;
-    assert_int_equal(qio_chardev_attach(chr, &test_fe_handlers, fe, NULL), 0);
-    return fe;
-}
-
-static void fe_free(QIOChardev *chr, Fe *fe)
-{
-    qio_chardev_detach(chr, 0);
-    g_string_free(fe->in, true);
-    g_free(fe);
-}
-
-static void iterate(void)
-{
-    if (!g_main_context_iteration(NULL, false)) {
-        g_usleep(1000);
-    }
-}
-
-/* Run the context until @cond holds, for at most 10 s. */
-#define WAIT_UNTIL(cond)                                                       \
-    do {                                                                       \
-        gint64 end_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;            \
-        bool ok_;                                                              \
-        while (!(ok_ = (cond)) && g_get_monotonic_time() < end_) {             \
-            iterate();                                                         \
-        }                                                                      \
-        assert_true(ok_);                                                      \
-    } while (0)
-
 /* Run the context for @ms milliseconds. */
 static void run_for(unsigned ms)
 {
     gint64 end = g_get_monotonic_time() + ms * 1000;
 
     while (g_get_monotonic_time() < end) {
-        iterate();
+        test_fe_iterate();
     }
 }
 
@@ -146,7 +111,7 @@ static void recv_exact(int fd, void *buf, size_t len)
             got += n;
         } else {
             assert_true(n < 0 && (errno == EAGAIN || errno == EINTR));
-            iterate();
+            test_fe_iterate();
         }
     }
     assert_int_equal(got, len);
@@ -178,7 +143,7 @@ static void test_tcp_server(void **state)
     want = g_strdup_printf("disconnected:tcp:127.0.0.1:%d,server=on", port);
     assert_string_equal(fn, want);
     assert_string_equal(qio_chardev_get_backend_name(chr), "socket");
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
 
     fd = tcp_connect(port);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
@@ -214,14 +179,14 @@ static void test_tcp_server(void **state)
     assert_silent(fd, 50);
     close(fd);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 2);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 }
 
 static void test_one_client_at_a_time(void **state)
 {
     g_autoptr(GError) err = NULL;
     QIOChardev *chr = tcp_server("s1", false, &err);
-    Fe *fe = fe_new(chr);
+    Fe *fe = test_fe_new(chr);
     int port = server_port(chr);
     int a, b;
     char c;
@@ -246,14 +211,14 @@ static void test_one_client_at_a_time(void **state)
     assert_int_equal(fe->events[QIO_CHARDEV_EVENT_CLOSED], 1);
     close(b);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 2);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 }
 
 static void test_backpressure(void **state)
 {
     g_autoptr(GError) err = NULL;
     QIOChardev *chr = tcp_server("s2", false, &err);
-    Fe *fe = fe_new(chr);
+    Fe *fe = test_fe_new(chr);
     int port = server_port(chr);
     g_autofree char *big = g_malloc(1 << 20);
     size_t sent = 0, taken = 0;
@@ -271,7 +236,7 @@ static void test_backpressure(void **state)
         if (n > 0) {
             sent += n;
         }
-        iterate();
+        test_fe_iterate();
     }
     n = send(fd, big, 1 << 20, MSG_DONTWAIT);
     assert_int_equal(n, -1);
@@ -295,7 +260,7 @@ static void test_backpressure(void **state)
         if (n < (1 << 16)) {
             break;
         }
-        iterate();
+        test_fe_iterate();
     }
     assert_true(taken < (16 << 20));
     n = qio_chardev_write(chr, big, 1 << 16, &err);
@@ -313,14 +278,14 @@ static void test_backpressure(void **state)
     WAIT_UNTIL(fe->writable == 1);
     close(fd);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 }
 
 static void test_telnet(void **state)
 {
     g_autoptr(GError) err = NULL;
     QIOChardev *chr = tcp_server("t0", true, &err);
-    Fe *fe = fe_new(chr);
+    Fe *fe = test_fe_new(chr);
     int port = server_port(chr);
     g_autofree char *fn = qio_chardev_get_filename(chr);
     g_autofree char *want = NULL;
@@ -364,7 +329,7 @@ static void test_telnet(void **state)
     assert_memory_equal(init, "\xff\xf3", 2);
     close(fd);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 }
 
 static void test_telnet_filter(void **state)
@@ -423,7 +388,7 @@ static void test_unix_fds(void **state)
     fn = qio_chardev_get_filename(chr);
     want = g_strdup_printf("disconnected:unix:%s,server=on", path);
     assert_string_equal(fn, want);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
@@ -460,7 +425,7 @@ static void test_unix_fds(void **state)
     close(pass[1]);
     close(fd);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
     assert_true(qio_chardev_remove("u0", &err));
     g_rmdir(dir);
 }
@@ -504,13 +469,13 @@ static void test_wait(void **state)
     assert_true(qio_chardev_socket_is_connected(chr));
     assert_true(g_get_monotonic_time() - start >= 150 * 1000);
     /* The frontend attached afterwards still hears OPENED. */
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     assert_int_equal(send(fd, "w", 1, 0), 1);
     WAIT_UNTIL(fe->in->len == 1);
     close(fd);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_CLOSED] == 1);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
     assert_true(qio_chardev_remove("w0", &err));
     g_rmdir(dir);
 }
@@ -543,7 +508,7 @@ static int accept_within(int lfd, unsigned ms)
         if (fd >= 0) {
             return fd;
         }
-        iterate();
+        test_fe_iterate();
     }
     return -1;
 }
@@ -564,7 +529,7 @@ static void test_client(void **state)
     char c;
 
     assert_non_null(chr);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     fd = accept_within(lfd, 5000);
     assert_true(fd >= 0);
     WAIT_UNTIL(fe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
@@ -586,7 +551,7 @@ static void test_client(void **state)
     assert_string_equal(fn, want);
     /* Without reconnect it stays disconnected. */
     assert_int_equal(accept_within(lfd, 300), -1);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
     close(lfd);
 
     /* Nobody listening: refused at once, nothing registered. */
@@ -624,7 +589,7 @@ static void test_reconnect(void **state)
     /* A server that hangs up at once: one attempt per interval. */
     chr = qio_chardev_socket_new("r0", &so, &err);
     assert_non_null(chr);
-    fe = fe_new(chr);
+    fe = test_fe_new(chr);
     start = g_get_monotonic_time();
     while (g_get_monotonic_time() - start < 1100 * 1000) {
         fd = accept_within(lfd, 50);
@@ -663,7 +628,7 @@ static void test_reconnect(void **state)
     WAIT_UNTIL(qio_chardev_socket_is_connected(chr));
     close(fd);
     close(lfd);
-    fe_free(chr, fe);
+    test_fe_free(chr, fe);
 }
 
 /* ---- TLS ------------------------------------------------------------------
@@ -689,7 +654,7 @@ static void tls_server_start(TlsServer *ts, const char *authz)
 
     ts->srv = qio_chardev_socket_new("ts", &so, &err);
     assert_non_null(ts->srv);
-    ts->sfe = fe_new(ts->srv);
+    ts->sfe = test_fe_new(ts->srv);
     ts->port = server_port(ts->srv);
 }
 
@@ -714,7 +679,7 @@ static QIOChardev *tls_client(TlsServer *ts, const char *id, const char *creds)
 static void tls_good_client(TlsServer *ts, unsigned nth)
 {
     QIOChardev *cli = tls_client(ts, "good", "tls-cli");
-    Fe *cfe = fe_new(cli);
+    Fe *cfe = test_fe_new(cli);
 
     WAIT_UNTIL(cfe->events[QIO_CHARDEV_EVENT_OPENED] == 1 &&
                ts->sfe->events[QIO_CHARDEV_EVENT_OPENED] == nth);
@@ -724,7 +689,7 @@ static void tls_good_client(TlsServer *ts, unsigned nth)
     assert_int_equal(qio_chardev_write(ts->srv, "pong", 4, NULL), 4);
     WAIT_UNTIL(cfe->in->len == 4);
     assert_string_equal(cfe->in->str, "pong");
-    fe_free(cli, cfe);
+    test_fe_free(cli, cfe);
     assert_true(qio_chardev_remove("good", NULL));
     WAIT_UNTIL(ts->sfe->events[QIO_CHARDEV_EVENT_CLOSED] == nth);
 }
@@ -733,14 +698,14 @@ static void tls_good_client(TlsServer *ts, unsigned nth)
 static void tls_refused_client(TlsServer *ts, const char *creds)
 {
     QIOChardev *cli = tls_client(ts, "bad", creds);
-    Fe *cfe = fe_new(cli);
+    Fe *cfe = test_fe_new(cli);
     unsigned opened = ts->sfe->events[QIO_CHARDEV_EVENT_OPENED];
 
     run_for(500);
     assert_int_equal(ts->sfe->events[QIO_CHARDEV_EVENT_OPENED], opened);
     /* The client may complete its side before the server refuses. */
     WAIT_UNTIL(!qio_chardev_socket_is_connected(cli));
-    fe_free(cli, cfe);
+    test_fe_free(cli, cfe);
     assert_true(qio_chardev_remove("bad", NULL));
 }
 
@@ -839,7 +804,7 @@ static void test_tls_refusals(void **state)
     close(fd);
     run_for(100);
     tls_good_client(&ts, 5);
-    fe_free(ts.srv, ts.sfe);
+    test_fe_free(ts.srv, ts.sfe);
     assert_true(qio_chardev_remove("ts", NULL));
 }
 
@@ -860,7 +825,7 @@ static void test_tls_pending_record(void **state)
     }
     tls_server_start(&ts, NULL);
     cli = tls_client(&ts, "good", "tls-cli");
-    cfe = fe_new(cli);
+    cfe = test_fe_new(cli);
     WAIT_UNTIL(cfe->events[QIO_CHARDEV_EVENT_OPENED] == 1 &&
                ts.sfe->events[QIO_CHARDEV_EVENT_OPENED] == 1);
     ts.sfe->room = 10;
@@ -876,8 +841,8 @@ static void test_tls_pending_record(void **state)
         qio_chardev_accept_input(ts.srv);
     }
     assert_memory_equal(ts.sfe->in->str, msg, sizeof(msg));
-    fe_free(cli, cfe);
-    fe_free(ts.srv, ts.sfe);
+    test_fe_free(cli, cfe);
+    test_fe_free(ts.srv, ts.sfe);
 }
 
 static void test_tls_authz_deny(void **state)
@@ -886,13 +851,13 @@ static void test_tls_authz_deny(void **state)
 
     tls_server_start(&ts, "auth-deny");
     tls_refused_client(&ts, "tls-cli");
-    fe_free(ts.srv, ts.sfe);
+    test_fe_free(ts.srv, ts.sfe);
     assert_true(qio_chardev_remove("ts", NULL));
 
     /* The same client is served by a server whose authz allows it. */
     tls_server_start(&ts, "auth-ok");
     tls_good_client(&ts, 1);
-    fe_free(ts.srv, ts.sfe);
+    test_fe_free(ts.srv, ts.sfe);
     assert_true(qio_chardev_remove("ts", NULL));
 }
 
