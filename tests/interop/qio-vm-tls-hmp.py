@@ -250,17 +250,23 @@ def good_client(port, dirs, what):
             not_ok(what, "no answer: %r" % got)
 
 
+def tls_hmp_argv(prog, endpoint, creds_dir, chardev):
+    """The same command line for QEMU and qio-vm: an HMP monitor on a TLS
+    socket chardev (@chardev: the socket options after the TLS ones)."""
+    return [prog, "-machine", "none", "-nodefaults", "-display", "none",
+            "-object", "tls-creds-x509,id=tls0,endpoint=%s,dir=%s"
+            % (endpoint, creds_dir),
+            "-chardev", "socket,id=c0,tls-creds=tls0,%s" % chardev,
+            "-mon", "chardev=c0,mode=readline"]
+
+
 def qio_vm_server(vm, port, creds_dir, tmp, tag, extra_objects=(),
                   chardev_extra=""):
-    argv = [vm, "-nodefaults", "-display", "none",
-            "-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s"
-            % creds_dir]
+    argv = tls_hmp_argv(vm, "server", creds_dir,
+                        "host=127.0.0.1,port=%d,server=on,wait=off%s"
+                        % (port, chardev_extra))
     for o in extra_objects:
         argv += ["-object", o]
-    argv += ["-chardev",
-             "socket,id=s0,host=127.0.0.1,port=%d,tls-creds=tls0,"
-             "server=on,wait=off%s" % (port, chardev_extra),
-             "-mon", "chardev=s0,mode=readline"]
     p = start(argv, os.path.join(tmp, tag + ".log"))
     if not wait_port(port, p):
         not_ok(tag + ": qio-vm listens",
@@ -429,13 +435,9 @@ def case_gnutls_serv(vm, dirs, tmp):
         return
     log = os.path.join(tmp, "vm-client.out")
     relay = Relay(port)
-    p = start([vm, "-nodefaults", "-display", "none",
-               "-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s"
-               % dirs["client-a"],
-               "-chardev",
-               "socket,id=c0,host=127.0.0.1,port=%d,tls-creds=tls0,"
-               "logfile=%s" % (relay.port, log),
-               "-mon", "chardev=c0,mode=readline"],
+    p = start(tls_hmp_argv(vm, "client", dirs["client-a"],
+                           "host=127.0.0.1,port=%d,logfile=%s"
+                           % (relay.port, log)),
               os.path.join(tmp, "vm-client.log"))
     # The echo server sends the banner back: the monitor calls its first
     # word an unknown command, which only happens if the bytes crossed
@@ -451,72 +453,45 @@ def case_gnutls_serv(vm, dirs, tmp):
     relay.close()
 
 
-def case_qemu(vm, dirs, tmp):
-    qemu = shutil.which("qemu-system-x86_64")
-    # QEMU serves, qio-vm connects.
+def monitors_face_to_face(what, server, client, dirs, tmp):
+    """@server and @client are (name, program, word its banner starts
+    with).  Each side's logfile must show that it answered the other's
+    banner."""
+    (sname, sprog, sword), (cname, cprog, cword) = server, client
     port = free_port()
-    qlog = os.path.join(tmp, "qemu-server.out")
-    q = start([qemu, "-machine", "none", "-nodefaults", "-display", "none",
-               "-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s"
-               % dirs["a"],
-               "-chardev",
-               "socket,id=s0,host=127.0.0.1,port=%d,tls-creds=tls0,"
-               "server=on,wait=off,logfile=%s" % (port, qlog),
-               "-mon", "chardev=s0,mode=readline"],
-              os.path.join(tmp, "qemu-server.log"))
-    if not wait_port(port, q):
-        not_ok("QEMU TLS chardev server started")
+    slog = os.path.join(tmp, sname + "-server.out")
+    clog = os.path.join(tmp, cname + "-client.out")
+    s = start(tls_hmp_argv(sprog, "server", dirs["a"],
+                           "host=127.0.0.1,port=%d,server=on,wait=off,"
+                           "logfile=%s" % (port, slog)),
+              os.path.join(tmp, sname + "-server.log"))
+    if not wait_port(port, s):
+        not_ok(what, "the %s server did not listen" % sname)
         return
-    vlog = os.path.join(tmp, "vm-qemu-client.out")
     relay = Relay(port)
-    v = start([vm, "-nodefaults", "-display", "none",
-               "-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s"
-               % dirs["client-a"],
-               "-chardev",
-               "socket,id=c0,host=127.0.0.1,port=%d,tls-creds=tls0,"
-               "logfile=%s" % (relay.port, vlog),
-               "-mon", "chardev=c0,mode=readline"],
-              os.path.join(tmp, "vm-qemu-client.log"))
-    heard = wait_file_has(vlog, b"unknown command: 'QEMU'")
-    said = wait_file_has(qlog, b"unknown command: 'qio-vm'")
-    stop(v)
-    stop(q)
+    c = start(tls_hmp_argv(cprog, "client", dirs["client-a"],
+                           "host=127.0.0.1,port=%d,logfile=%s"
+                           % (relay.port, clog)),
+              os.path.join(tmp, cname + "-client.log"))
+    server_heard = wait_file_has(slog, b"unknown command: '%s'" % cword)
+    client_heard = wait_file_has(clog, b"unknown command: '%s'" % sword)
+    stop(c)
+    stop(s)
     relay.close()
-    if heard and said:
-        ok("qio-vm as TLS client of QEMU's TLS chardev server")
+    if server_heard and client_heard:
+        ok(what)
     else:
-        not_ok("qio-vm as TLS client of QEMU's TLS chardev server",
-               "qio-vm heard QEMU: %s, QEMU heard qio-vm: %s"
-               % (heard, said))
+        not_ok(what, "%s heard %s: %s, %s heard %s: %s"
+               % (sname, cname, server_heard, cname, sname, client_heard))
 
-    # qio-vm serves, QEMU connects.
-    port = free_port()
-    vlog = os.path.join(tmp, "vm-server.out")
-    v = qio_vm_server(vm, port, dirs["a"], tmp, "vm-server",
-                      chardev_extra=",logfile=%s" % vlog)
-    if v is None:
-        return
-    qlog = os.path.join(tmp, "qemu-client.out")
-    relay = Relay(port)
-    q = start([qemu, "-machine", "none", "-nodefaults", "-display", "none",
-               "-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s"
-               % dirs["client-a"],
-               "-chardev",
-               "socket,id=c0,host=127.0.0.1,port=%d,tls-creds=tls0,"
-               "logfile=%s" % (relay.port, qlog),
-               "-mon", "chardev=c0,mode=readline"],
-              os.path.join(tmp, "qemu-client.log"))
-    heard = wait_file_has(vlog, b"unknown command: 'QEMU'")
-    said = wait_file_has(qlog, b"unknown command: 'qio-vm'")
-    stop(q)
-    stop(v)
-    relay.close()
-    if heard and said:
-        ok("QEMU as TLS client of qio-vm's TLS chardev server")
-    else:
-        not_ok("QEMU as TLS client of qio-vm's TLS chardev server",
-               "qio-vm heard QEMU: %s, QEMU heard qio-vm: %s"
-               % (heard, said))
+
+def case_qemu(vm, dirs, tmp):
+    qemu = ("qemu", shutil.which("qemu-system-x86_64"), b"QEMU")
+    qio = ("qio-vm", vm, b"qio-vm")
+    monitors_face_to_face("qio-vm as TLS client of QEMU's TLS chardev "
+                          "server", qemu, qio, dirs, tmp)
+    monitors_face_to_face("QEMU as TLS client of qio-vm's TLS chardev "
+                          "server", qio, qemu, dirs, tmp)
 
 
 def main():
